@@ -1,0 +1,108 @@
+"""Append-only, hash-chained event log of a run (``events.jsonl``).
+
+Each line is one act on the run: UTC time, user, host, the action, what it did, the hashes
+of the files it read and wrote, the hash of the previous line, and its own hash. Changing,
+inserting or deleting any line breaks the chain, which ``verify_chain`` detects.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from medtorch.errors import IntegrityError
+from medtorch.hashing import canonical_json, sha256_bytes, sha256_file
+from medtorch.run import _jsonable, write_bytes
+
+GENESIS = "0" * 64
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (containers, some CI)
+        return "unknown"
+
+
+def _line_hash(record: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return sha256_bytes(canonical_json(body).encode("utf-8"))
+
+
+def file_hashes(root: Path, paths: list[Path]) -> dict[str, str]:
+    """``{path relative to root: sha256}`` for files that exist."""
+    return {str(Path(p).relative_to(root)): sha256_file(p) for p in paths if Path(p).is_file()}
+
+
+@dataclass
+class EventLog:
+    """The event log of one run directory."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        out = []
+        for n, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), start=1):
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise IntegrityError(f"{self.path}: line {n} is not valid JSON; the log was edited or truncated.") from None
+        return out
+
+    def append(
+        self,
+        action: str,
+        details: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, str] | None = None,
+        outputs: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Append one event; ``inputs``/``outputs`` map artefact names to their sha256."""
+        existing = self.path.read_bytes() if self.path.exists() else b""
+        prev = GENESIS
+        seq = 0
+        if existing.strip():
+            last = json.loads(existing.rstrip(b"\n").rsplit(b"\n", 1)[-1])
+            prev, seq = last["hash"], last["seq"] + 1
+        record: dict[str, Any] = {
+            "seq": seq,
+            "time_utc": utc_now(),
+            "user": _user(),
+            "host": socket.gethostname(),
+            "action": action,
+            "details": _jsonable(dict(details or {})),
+            "inputs": dict(inputs or {}),
+            "outputs": dict(outputs or {}),
+            "prev_hash": prev,
+        }
+        record["hash"] = _line_hash(record)
+        line = canonical_json(record).encode("utf-8") + b"\n"
+        write_bytes(self.path, existing + line)
+        return record
+
+    def verify_chain(self) -> int:
+        """Check every line's hash and link; return the number of events. Raises on the first break."""
+        prev = GENESIS
+        records = self.records()
+        for n, rec in enumerate(records, start=1):
+            if rec.get("prev_hash") != prev or rec.get("seq") != n - 1:
+                raise IntegrityError(
+                    f"{self.path}: line {n} does not follow line {n - 1} (a line was deleted, inserted or reordered)."
+                )
+            if _line_hash(rec) != rec.get("hash"):
+                raise IntegrityError(f"{self.path}: line {n} was altered after it was written (its hash does not match).")
+            prev = rec["hash"]
+        return len(records)

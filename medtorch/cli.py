@@ -1,0 +1,59 @@
+"""``medtorch <verb> ...``: every act on a run directory after training.
+
+Each verb is one small module in ``medtorch/commands/`` with ``help``, ``add_arguments(parser)``
+and ``run(args) -> int``. Modules are imported only when their verb is called, so
+``medtorch --help`` and verbs that do not train never import Lightning or Captum.
+A ``MedtorchError`` is printed as one line (no traceback) and sets the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from medtorch import __version__
+from medtorch.errors import MedtorchError
+
+# verb -> (module, one-line help). Add a verb by adding a module and a line here.
+VERBS: dict[str, tuple[str, str]] = {
+    "show": ("medtorch.commands.show", "print a run's status, validation metrics and artefacts"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="medtorch",
+        description="Act on medtorch run directories. Train with: python train.py [+experiment=NAME] [key=value ...]",
+    )
+    parser.add_argument("--version", action="version", version=f"medtorch {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb, (module, help_text) in VERBS.items():
+        p = sub.add_parser(verb, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        _lazy_arguments(module, p)
+    return parser
+
+
+def _lazy_arguments(module: str, parser: argparse.ArgumentParser) -> None:
+    # commands declare their arguments in a light module-level function; the module itself
+    # must keep heavy imports inside run()
+    importlib.import_module(module).add_arguments(parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.verb:
+        parser.print_help()
+        return 0
+    command = importlib.import_module(args._module)
+    try:
+        return int(command.run(args) or 0)
+    except MedtorchError as e:
+        print(f"medtorch {args.verb}: error: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

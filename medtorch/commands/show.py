@@ -1,0 +1,38 @@
+"""``medtorch show RUN``: status, validation metrics and artefacts of a run."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from medtorch.run import RunDir, read_json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="run directory (as printed at the end of train.py)")
+
+
+def _f(v) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    rd = RunDir(args.run)
+    manifest = read_json(rd.manifest) if rd.manifest.is_file() else None
+    if manifest is None:
+        rd.require()  # raises with the reason
+    print(f"run {manifest['run_id']}  experiment {manifest['experiment']}  status {manifest['status']}")
+    print(f"started {manifest['started_utc']}  finished {manifest.get('finished_utc')}")
+    if manifest["status"] != "complete":
+        print(f"error: {manifest.get('error', 'unknown')}")
+        return 1
+    metrics = read_json(rd.metrics)
+    val = metrics["val"]
+    print(f"validation n={val['n']}  MCC {_f(val['mcc'])}  balanced accuracy {_f(val['balanced_accuracy'])}  AUROC {_f(val['auroc'])}")
+    print("confusion matrix (rows true, columns predicted): " + ", ".join(val["classes"]))
+    for name, row in zip(val["classes"], val["confusion_matrix"]):
+        print(f"  {name:<20}" + "".join(f"{v:>8}" for v in row))
+    print("artefacts:")
+    for name, digest in sorted(manifest.get("artefacts", {}).items()):
+        print(f"  {name:<28} sha256 {digest[:16]}...")
+    return 0

@@ -1,0 +1,1 @@
+"""Data: sources, the early split, fitted transforms, and the tensor loader."""

@@ -1,0 +1,154 @@
+"""Load a raw table (the embedded breast-cancer data, or a user's CSV/Parquet file).
+
+The result is a ``RawTable``: the raw frame, the label column encoded as class indices, the
+class names, a row identity for every row, and where it came from (path, hash, shape). No
+statistics are computed here: everything learned from data is learned after the split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from medtorch.errors import MedtorchError
+from medtorch.hashing import sha256_bytes, sha256_file
+
+
+@dataclass
+class RawTable:
+    frame: pd.DataFrame  # feature columns only, in file order, raw values
+    y: np.ndarray  # int64 class index per row
+    classes: list[str]  # class names, index = class code
+    ids: np.ndarray  # int64 row identity (the id column, or the row number in the file)
+    source: dict[str, Any]  # kind, name/path, sha256, rows, columns
+    extra: pd.DataFrame = field(default_factory=pd.DataFrame)  # subject/time/subgroup columns, by row
+    dropped: list[dict[str, Any]] = field(default_factory=list)  # rows dropped and why
+
+
+def load(cfg) -> RawTable:
+    """Load the data named by ``cfg`` (the ``data`` config group)."""
+    if cfg.source == "breast_cancer":
+        return _breast_cancer()
+    if cfg.source == "table":
+        return _table(cfg)
+    raise MedtorchError(f"data.source must be 'breast_cancer' or 'table'; got {cfg.source!r}.")
+
+
+def _breast_cancer() -> RawTable:
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    csv = Path(load_breast_cancer.__code__.co_filename).parent / "data" / "breast_cancer.csv"
+    digest = sha256_file(csv) if csv.is_file() else sha256_bytes(bunch.frame.to_csv(index=False).encode())
+    frame = bunch.data.reset_index(drop=True)
+    return RawTable(
+        frame=frame,
+        y=bunch.target.to_numpy().astype(np.int64),
+        classes=[str(c) for c in bunch.target_names],
+        ids=np.arange(len(frame), dtype=np.int64),
+        source={"kind": "embedded", "name": "sklearn.datasets.load_breast_cancer", "sha256": digest,
+                "rows": int(frame.shape[0]), "columns": int(frame.shape[1]) + 1},
+    )
+
+
+def read_table(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
+    """Read a CSV or Parquet file, or fail naming the file and what is wrong with it."""
+    path = Path(path)
+    if not path.is_file():
+        raise MedtorchError(f"data file not found: {path} (set data.path=FILE to an existing CSV or Parquet file).")
+    if fmt == "auto":
+        fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
+    try:
+        if fmt == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, low_memory=False)
+    except Exception as e:  # pandas/pyarrow raise many types for a file that is not a table
+        raise MedtorchError(f"{path} could not be read as {fmt.upper()}: {type(e).__name__}: {e}".strip()) from None
+    if frame.shape[0] == 0 or frame.shape[1] < 2:
+        raise MedtorchError(
+            f"{path} is not a usable table: it has {frame.shape[0]} rows and {frame.shape[1]} columns "
+            "(need a header row, a label column and at least one feature column)."
+        )
+    return frame
+
+
+def _table(cfg) -> RawTable:
+    frame = read_table(cfg.path, cfg.format)
+    path = Path(cfg.path)
+    cols = [str(c) for c in frame.columns]
+    frame.columns = cols
+
+    def check(col, key):
+        if col is not None and col not in cols:
+            raise MedtorchError(
+                f"{key}={col!r} is not a column of {path}. Columns: {', '.join(cols[:30])}"
+                + (" ..." if len(cols) > 30 else "")
+            )
+
+    check(cfg.target, "data.target")
+    for key in ("id_column", "subject_column", "time_column"):
+        check(cfg[key], f"data.{key}")
+    for key in ("categorical", "drop", "subgroup_columns"):
+        for col in cfg[key]:
+            check(col, f"data.{key}")
+
+    dropped = []
+    missing_label = frame[cfg.target].isna().to_numpy()
+    if missing_label.any():
+        dropped.append({"reason": f"label column {cfg.target!r} is missing", "rows": int(missing_label.sum())})
+    row_number = np.arange(len(frame), dtype=np.int64)
+    keep = ~missing_label
+    frame, row_number = frame.loc[keep].reset_index(drop=True), row_number[keep]
+
+    ids = row_number
+    if cfg.id_column is not None:
+        idcol = frame[cfg.id_column]
+        if not pd.api.types.is_integer_dtype(idcol) or idcol.duplicated().any():
+            raise MedtorchError(f"data.id_column={cfg.id_column!r} must hold unique integers in {path}.")
+        ids = idcol.to_numpy().astype(np.int64)
+
+    labels = frame[cfg.target]
+    values = sorted(labels.unique().tolist(), key=lambda v: (isinstance(v, str), v))
+    if len(values) < 2:
+        raise MedtorchError(
+            f"the label column {cfg.target!r} of {path} has a single class ({values[0]!r} in all "
+            f"{len(labels)} rows); a classifier needs at least two."
+        )
+    codes = pd.Categorical(labels, categories=values).codes.astype(np.int64)
+    classes = [_class_name(v) for v in values]
+
+    meta_cols = [c for c in (cfg.subject_column, cfg.time_column) if c] + list(cfg.subgroup_columns)
+    non_features = {cfg.target, cfg.id_column, cfg.subject_column, cfg.time_column, *cfg.drop}
+    features = [c for c in cols if c not in non_features]
+    if not features:
+        raise MedtorchError(f"{path}: no feature columns are left after removing the label, id and dropped columns.")
+    feat = frame[features].copy()
+    for col in cfg.categorical:
+        if col in feat:
+            feat[col] = feat[col].astype("string")
+    for col in feat.columns:
+        if pd.api.types.is_datetime64_any_dtype(feat[col]):
+            raise MedtorchError(
+                f"column {col!r} of {path} holds dates; name it data.time_column={col} or list it in data.drop."
+            )
+    return RawTable(
+        frame=feat,
+        y=codes,
+        classes=classes,
+        ids=ids,
+        source={"kind": "file", "path": str(path.resolve()), "sha256": sha256_file(path),
+                "rows": int(len(missing_label)), "columns": len(cols), "target": cfg.target},
+        extra=frame[list(dict.fromkeys(meta_cols))].copy() if meta_cols else pd.DataFrame(index=frame.index),
+        dropped=dropped,
+    )
+
+
+def _class_name(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)

@@ -1,0 +1,44 @@
+"""Confusion-matrix plots (counts and row-normalised), class names on both axes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from medtorch.run import atomic_path
+
+
+def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: Path, normalized: bool, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm, dtype=np.float64)
+    k = len(class_names)
+    if normalized:
+        rows = cm.sum(axis=1, keepdims=True)
+        values = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    else:
+        values = cm
+    size = max(4.0, 0.6 * k + 2.5)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalized else max(values.max(), 1))
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class" if normalized else "rows")
+    ax.set_xticks(range(k), labels=class_names, rotation=45 if k > 3 else 0, ha="right" if k > 3 else "center")
+    ax.set_yticks(range(k), labels=class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    thresh = (1 if normalized else values.max()) / 2
+    for i in range(k):
+        for j in range(k):
+            text = f"{values[i, j]:.2f}" if normalized else f"{int(cm[i, j])}"
+            ax.text(j, i, text, ha="center", va="center", color="white" if values[i, j] > thresh else "black")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,1 @@
+"""Networks (plain torch) and the Lightning module that trains them."""

@@ -1,0 +1,261 @@
+"""One training run, top to bottom.
+
+    load -> early split -> fit preprocessing on train only -> train (Lightning) ->
+    restore the best epoch -> evaluate on validation -> write the evidence
+
+Each step is a named function that takes what it needs and writes its artefact into the run
+directory through ``RunDir`` (atomically) and one line into the event log. The test split is
+made and sealed (its row hash recorded) here, but not evaluated: looking at it is a governed
+act of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from medtorch import __version__
+from medtorch.audit import EventLog, file_hashes, utc_now
+from medtorch.config import to_container, validate
+from medtorch.data import sources
+from medtorch.data.split import Splits, make_split
+from medtorch.data.tensors import TensorLoader
+from medtorch.data.transforms import TabularPreprocessor
+from medtorch.evaluation.metrics import classification_metrics
+from medtorch.hashing import sha256_file, sha256_json
+from medtorch.models.inference import predict_proba
+from medtorch.models.networks import build_network
+from medtorch.provenance import device_info, git_info, package_versions
+from medtorch.run import RunDir, read_json, write_json, write_text
+
+
+@dataclass
+class Prepared:
+    """The split, the fitted preprocessing, and every split as tensors in model order."""
+
+    splits: Splits
+    preprocessor: TabularPreprocessor
+    classes: list[str]
+    tensors: dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    """Train one model as configured; return the validation metrics. Raises MedtorchError on bad input."""
+    validate(cfg)
+    rd = RunDir(run_dir)
+    log = EventLog(rd.events)
+    manifest = _start(cfg, rd, log)
+    try:
+        _set_determinism(cfg)
+        raw = _load(cfg, rd, log, manifest)
+        prepared = _split_and_fit(cfg, raw, rd, log, manifest)
+        module, trainer = _train(cfg, prepared, rd, log)
+        network = _export_best(cfg, module, trainer, prepared, rd, log)
+        metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
+    except BaseException as e:
+        _finish(rd, log, manifest, status="failed", error=f"{type(e).__name__}: {e}")
+        raise
+    _finish(rd, log, manifest, status="complete")
+    _print_summary(metrics["val"], rd)
+    return metrics
+
+
+# ------------------------------------------------------------------------------ steps
+def _start(cfg: DictConfig, rd: RunDir, log: EventLog) -> dict[str, Any]:
+    rd.root.mkdir(parents=True, exist_ok=True)
+    config = to_container(cfg)
+    write_text(rd.config, OmegaConf.to_yaml(cfg, resolve=True))
+    manifest = {
+        "run_id": uuid.uuid4().hex,
+        "status": "running",
+        "medtorch_version": __version__,
+        "experiment": cfg.experiment,
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "started_utc": utc_now(),
+        "finished_utc": None,
+        "git": git_info(),
+        "config_sha256": sha256_json(config),
+        "seed": cfg.seed,
+        "packages": package_versions(),
+        "device": device_info(cfg.trainer.accelerator),
+    }
+    write_json(rd.manifest, manifest)
+    log.append("run_started", {"run_id": manifest["run_id"], "experiment": cfg.experiment},
+               outputs=file_hashes(rd.root, [rd.config]))
+    return manifest
+
+
+def _set_determinism(cfg: DictConfig) -> None:
+    import pytorch_lightning as pl
+
+    # cuBLAS needs this before CUDA initialises to be deterministic
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if cfg.trainer.num_threads:
+        torch.set_num_threads(cfg.trainer.num_threads)
+    torch.set_float32_matmul_precision(cfg.trainer.matmul_precision)
+    torch.backends.cudnn.allow_tf32 = cfg.trainer.matmul_precision != "highest"
+    torch.backends.cudnn.benchmark = False
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+
+def _load(cfg: DictConfig, rd: RunDir, log: EventLog, manifest: dict) -> sources.RawTable:
+    raw = sources.load(cfg.data)
+    manifest["data"] = {**raw.source, "classes": raw.classes, "dropped": raw.dropped}
+    write_json(rd.manifest, manifest)
+    log.append("data_loaded", {"rows": len(raw.y), "features": raw.frame.shape[1], "classes": raw.classes,
+                               "dropped": raw.dropped}, inputs={"data": raw.source["sha256"]})
+    return raw
+
+
+def _split_and_fit(cfg: DictConfig, raw: sources.RawTable, rd: RunDir, log: EventLog, manifest: dict) -> Prepared:
+    s = cfg.split
+    splits = make_split(raw, s.strategy, s.train, s.val, s.test, cfg.seed)
+    record = splits.record(raw.classes)
+    record["test_sealed"] = True  # the test rows are fixed and hashed here; they are not evaluated by training
+    write_json(rd.split, record)
+    manifest["splits"] = {k: v["ids_sha256"] for k, v in record["parts"].items()}
+    write_json(rd.manifest, manifest)
+    log.append("split_made", {"strategy": s.strategy, "rows": {k: v["rows"] for k, v in record["parts"].items()}},
+               outputs=file_hashes(rd.root, [rd.split]))
+
+    prep = TabularPreprocessor().fit(splits.train)
+    write_json(rd.preprocessing, prep.state_dict())
+    log.append("preprocessing_fitted", {"fitted_on": prep.fitted_on_, "features": len(prep.feature_names_)},
+               outputs=file_hashes(rd.root, [rd.preprocessing]))
+
+    tensors = {
+        name: (torch.from_numpy(prep.transform(part.frame)), torch.from_numpy(part.y))
+        for name, part in splits.parts().items()
+    }
+    return Prepared(splits, prep, raw.classes, tensors)
+
+
+def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog):
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger
+
+    from medtorch.models.module import Classifier
+
+    xtr, ytr = prepared.tensors["train"]
+    xva, yva = prepared.tensors["val"]
+    network = build_network(cfg.model, xtr.shape[1], len(prepared.classes))
+    o = cfg.optim
+    module = Classifier(network, prepared.classes, lr=o.lr, weight_decay=o.weight_decay, betas=tuple(o.betas))
+    t, es = cfg.trainer, cfg.early_stopping
+    callbacks: list = [
+        ModelCheckpoint(dirpath=rd.checkpoints, filename="best", monitor=es.monitor, mode=es.mode,
+                        save_top_k=1, save_last=True, auto_insert_metric_name=False),
+    ]
+    if es.enabled:
+        callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience, min_delta=es.min_delta))
+    trainer = pl.Trainer(
+        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes,
+        precision=t.precision, max_epochs=t.max_epochs, min_epochs=t.min_epochs, deterministic=t.deterministic,
+        gradient_clip_val=t.gradient_clip_val, gradient_clip_algorithm=t.gradient_clip_algorithm,
+        callbacks=callbacks, logger=CSVLogger(save_dir=str(rd.root), name="logs", version=""),
+        enable_progress_bar=t.enable_progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
+        default_root_dir=str(rd.root),
+    )
+    train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed)
+    val_loader = TensorLoader(xva, yva, t.eval_batch_size)
+    log.append("training_started", {"model": to_container(cfg.model), "optim": to_container(cfg.optim),
+                                    "trainer": to_container(cfg.trainer), "early_stopping": to_container(es),
+                                    "parameters": sum(p.numel() for p in network.parameters())})
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    log.append("training_finished", {"epochs": trainer.current_epoch, "stopped_early": bool(trainer.should_stop and trainer.current_epoch < t.max_epochs)})
+    return module, trainer
+
+
+def _export_best(cfg, module, trainer, prepared: Prepared, rd: RunDir, log: EventLog) -> torch.nn.Module:
+    """Load the best epoch's weights and save them as model.pt (weights only) with model.json."""
+    ckpt_cb = trainer.checkpoint_callback
+    best_path = Path(ckpt_cb.best_model_path)
+    state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state, strict=False)
+    network = module.network.cpu().float().eval()
+    torch.save(network.state_dict(), rd.model_weights.with_suffix(".pt.tmp"))
+    os.replace(rd.model_weights.with_suffix(".pt.tmp"), rd.model_weights)
+    best_epoch = torch.load(best_path, map_location="cpu", weights_only=True)["epoch"]
+    spec = {
+        "model": to_container(cfg.model),
+        "n_features": int(prepared.tensors["train"][0].shape[1]),
+        "n_classes": len(prepared.classes),
+        "classes": prepared.classes,
+        "features": prepared.preprocessor.feature_names_,
+        "feature_sources": prepared.preprocessor.feature_sources_,
+        "selected_by": {"monitor": cfg.early_stopping.monitor, "mode": cfg.early_stopping.mode,
+                        "best_score": float(ckpt_cb.best_model_score), "best_epoch": int(best_epoch)},
+        "weights_sha256": sha256_file(rd.model_weights),
+    }
+    write_json(rd.model_spec, spec)
+    log.append("model_exported", spec["selected_by"], outputs=file_hashes(rd.root, [rd.model_weights, rd.model_spec]))
+    return network
+
+
+def _evaluate_validation(cfg, network, module, trainer, prepared: Prepared, rd: RunDir, log: EventLog) -> dict[str, Any]:
+    from medtorch.evaluation.plots import plot_confusion
+
+    xva, yva = prepared.tensors["val"]
+    probs = predict_proba(network, xva, cfg.trainer.eval_batch_size)
+    y = yva.numpy()
+    val = classification_metrics(y, probs, prepared.classes)
+    metrics = {
+        "val": val,
+        "test": None,
+        "test_status": "sealed: not evaluated by training",
+        "selected_epoch": read_json(rd.model_spec)["selected_by"],
+        "epochs_trained": trainer.current_epoch,
+        "history": module.history,
+    }
+    write_json(rd.metrics, metrics)
+    pred = probs.argmax(axis=1)
+    classes = np.array(prepared.classes, dtype=object)
+    table = pd.DataFrame({"row_id": prepared.splits.val.ids, "true_label": classes[y], "predicted_label": classes[pred]})
+    for j, c in enumerate(prepared.classes):
+        table[f"prob_{c}"] = probs[:, j]
+    write_text(rd.predictions("val"), table.to_csv(index=False, float_format="%.8g"))
+    plots = [plot_confusion(val["confusion_matrix"], prepared.classes, rd.confusion_plot("val", normalized), normalized,
+                            f"Validation confusion matrix ({'row-normalised' if normalized else 'counts'})")
+             for normalized in (False, True)]
+    log.append("validation_evaluated", {"n": val["n"], "mcc": val["mcc"], "balanced_accuracy": val["balanced_accuracy"],
+                                        "auroc": val["auroc"]},
+               inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
+               outputs=file_hashes(rd.root, [rd.metrics, rd.predictions("val"), *plots]))
+    return metrics
+
+
+def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str | None = None) -> None:
+    manifest["status"] = status
+    manifest["finished_utc"] = utc_now()
+    if error:
+        manifest["error"] = error
+    artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val")]
+    manifest["artefacts"] = file_hashes(rd.root, artefacts)
+    write_json(rd.manifest, manifest)
+    log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))
+
+
+def _print_summary(val: dict[str, Any], rd: RunDir) -> None:
+    def f(v):
+        return "  n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.3f}"
+
+    lines = [
+        "",
+        f"Validation (n={val['n']}):  MCC {f(val['mcc'])}   balanced accuracy {f(val['balanced_accuracy'])}   AUROC {f(val['auroc'])}",
+        f"{'class':<20}{'support':>8}{'sens':>8}{'spec':>8}{'prec':>8}{'NPV':>8}{'F1':>8}",
+    ]
+    for name, m in val["per_class"].items():
+        lines.append(f"{name[:19]:<20}{m['support']:>8}{f(m['sensitivity']):>8}{f(m['specificity']):>8}"
+                     f"{f(m['precision']):>8}{f(m['npv']):>8}{f(m['f1']):>8}")
+    lines.append(f"Run directory: {rd.root}")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,145 @@
+"""The run directory: where every artefact of a training run lives, written atomically.
+
+A run directory is the spine of medtorch: every later act on the model (evaluation, bridge,
+prediction, monitoring, report) reads from and appends to it. ``RunDir`` names its files so
+that no module builds paths by hand, and every write goes to a temporary file that is
+renamed into place, so a crash never leaves a half-written artefact.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from medtorch.errors import MedtorchError
+
+
+def _jsonable(obj: Any) -> Any:
+    """Turn NaN/inf into None and numpy scalars into Python ones, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()
+    if hasattr(obj, "tolist"):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    return write_text(path, json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MedtorchError(f"{path}: file not found. Is this a medtorch run directory?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise MedtorchError(f"{path}: not valid JSON ({e}); the file is corrupt or was edited.") from None
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Names of the files inside one run directory."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    # configuration and provenance
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def events(self) -> Path:
+        return self.root / "events.jsonl"
+
+    # data
+    @property
+    def split(self) -> Path:
+        return self.root / "split.json"
+
+    @property
+    def preprocessing(self) -> Path:
+        return self.root / "preprocessing.json"
+
+    # model
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def model_weights(self) -> Path:
+        return self.root / "model.pt"
+
+    @property
+    def model_spec(self) -> Path:
+        return self.root / "model.json"
+
+    # evaluation
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.json"
+
+    def predictions(self, split: str) -> Path:
+        return self.root / f"predictions_{split}.csv"
+
+    def confusion_plot(self, split: str, normalized: bool) -> Path:
+        kind = "normalized" if normalized else "counts"
+        return self.root / "plots" / f"confusion_{split}_{kind}.png"
+
+    def require(self) -> "RunDir":
+        """Fail clearly unless this looks like a finished medtorch run."""
+        if not self.root.is_dir():
+            raise MedtorchError(f"{self.root}: no such run directory.")
+        if not self.manifest.is_file():
+            raise MedtorchError(f"{self.root}: no manifest.json; this is not a medtorch run directory.")
+        status = read_json(self.manifest).get("status")
+        if status != "complete":
+            raise MedtorchError(
+                f"{self.root}: the run's status is '{status}', not 'complete'; "
+                "it failed or is still running, so its artefacts cannot be trusted."
+            )
+        return self

@@ -1,0 +1,54 @@
+"""Shared test helpers: run the real train.py and the medtorch CLI as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Small, fast settings for end-to-end runs on CPU (still the real train.py and Trainer).
+FAST = ["trainer=cpu", "trainer.max_epochs=3", "trainer.enable_progress_bar=false"]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env["HYDRA_FULL_ERROR"] = "0"
+    return env
+
+
+def run_train(tmp_path: Path, *overrides: str, check: bool = True, fast: bool = True) -> tuple[subprocess.CompletedProcess, Path | None]:
+    """Run ``python train.py`` with the run directory under ``tmp_path``; return (process, run dir)."""
+    run_dir = tmp_path / "run"
+    args = [sys.executable, str(REPO / "train.py"), *(FAST if fast else []), *overrides]
+    if not any(o.startswith("hydra.run.dir=") for o in overrides) and "-m" not in overrides:
+        args.append(f"hydra.run.dir={run_dir}")
+    proc = subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"train.py failed ({proc.returncode}):\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-4000:]}")
+    return proc, (run_dir if run_dir.exists() else None)
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``medtorch ARGS`` (as ``python -m medtorch.cli`` so the checkout under test is used)."""
+    return subprocess.run([sys.executable, "-m", "medtorch.cli", *args], cwd=cwd or REPO, env=_env(),
+                          capture_output=True, text=True, timeout=600)
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text())
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> Path:
+    """One real default training run (3 epochs, CPU), shared by tests that only read it."""
+    tmp = tmp_path_factory.mktemp("default_run")
+    _, run_dir = run_train(tmp)
+    return run_dir

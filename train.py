@@ -1,0 +1,35 @@
+"""Train a medtorch model: ``python train.py [+experiment=NAME] [key=value ...]``.
+
+Hydra composes the config from conf/ (validated against the structured schema in
+medtorch/config.py), creates the run directory, and hands both to medtorch.pipeline.
+"""
+
+import sys
+import uuid
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from medtorch.config import register_configs
+from medtorch.errors import MedtorchError
+
+register_configs()
+if not OmegaConf.has_resolver("medtorch_uid"):
+    OmegaConf.register_new_resolver("medtorch_uid", lambda: uuid.uuid4().hex[:8], use_cache=True)
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    from medtorch import pipeline
+
+    try:
+        metrics = pipeline.run(cfg, HydraConfig.get().runtime.output_dir)
+    except MedtorchError as e:
+        print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
+        sys.exit(e.exit_code)
+    return metrics["val"]["mcc"]  # for Hydra sweepers that optimise a value
+
+
+if __name__ == "__main__":
+    main()
