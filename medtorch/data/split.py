@@ -29,6 +29,7 @@ class Rows:
     frame: pd.DataFrame
     y: np.ndarray
     ids: np.ndarray
+    extra: pd.DataFrame  # subject/time/subgroup columns of these rows (never features)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -103,7 +104,8 @@ def make_split(raw: RawTable, strategy: str, train: float, val: float, test: flo
             )
 
     def take(rows: np.ndarray) -> dict[str, Any]:
-        return {"frame": raw.frame.iloc[rows].reset_index(drop=True), "y": raw.y[rows], "ids": raw.ids[rows]}
+        extra = raw.extra.iloc[rows].reset_index(drop=True) if len(raw.extra.columns) else pd.DataFrame(index=range(len(rows)))
+        return {"frame": raw.frame.iloc[rows].reset_index(drop=True), "y": raw.y[rows], "ids": raw.ids[rows], "extra": extra}
 
     return Splits(
         train=TrainRows("train", **take(parts["train"]), _token=_TOKEN),

@@ -1,0 +1,64 @@
+"""Load a finished run for any later act on it (evaluate, predict, bridge, explain, monitor).
+
+``load_run`` is the one door: it checks that the run completed, that the weights and the
+preprocessing state are the ones the run recorded (a changed file is refused), and rebuilds
+the preprocessing and the network without importing Lightning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from medtorch.data.transforms import TabularPreprocessor
+from medtorch.errors import IntegrityError
+from medtorch.hashing import sha256_file
+from medtorch.models.inference import load_network
+from medtorch.run import RunDir, read_json
+
+
+@dataclass
+class LoadedRun:
+    rd: RunDir
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+    spec: dict[str, Any]  # model.json
+    preprocessor: TabularPreprocessor
+    network: nn.Module
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.spec["classes"])
+
+
+def verify_artefact(rd: RunDir, path: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a file whose hash differs from the one in the manifest."""
+    name = str(path.relative_to(rd.root))
+    expected = manifest.get("artefacts", {}).get(name)
+    if expected is None:
+        raise IntegrityError(f"{path}: the run's manifest records no hash for {name}; it cannot be trusted.")
+    if not path.is_file():
+        raise IntegrityError(f"{path}: missing; the run recorded it with sha256 {expected[:16]}...")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise IntegrityError(
+            f"{path} was changed after the run wrote it (sha256 {actual[:16]}... but the run recorded "
+            f"{expected[:16]}...). Restore the original file; a changed model or preprocessing state is refused."
+        )
+
+
+def load_run(run_dir: str | Path) -> LoadedRun:
+    from omegaconf import OmegaConf
+
+    rd = RunDir(Path(run_dir)).require()
+    manifest = read_json(rd.manifest)
+    for path in (rd.model_weights, rd.model_spec, rd.preprocessing, rd.config):
+        verify_artefact(rd, path, manifest)
+    spec = read_json(rd.model_spec)
+    config = OmegaConf.to_container(OmegaConf.load(rd.config), resolve=True)
+    prep = TabularPreprocessor.from_state(read_json(rd.preprocessing))
+    network = load_network(spec, rd.model_weights)
+    return LoadedRun(rd, manifest, config, spec, prep, network)
