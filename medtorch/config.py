@@ -103,6 +103,7 @@ class MedtorchConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
+    ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from checkpoints/last.ckpt
 
 
 def register_configs() -> None:
