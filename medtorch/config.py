@@ -221,7 +221,7 @@ def _validate_assessment(cfg: DictConfig, need, problems: list[str]) -> None:
     need(ev.calibration_bins >= 2, "evaluation.calibration_bins", ">= 2", ev.calibration_bins)
     cv = cfg.cv
     need(cv.folds == 0 or cv.folds >= 2, "cv.folds", "0 (off) or >= 2", cv.folds)
-    need(cv.fold is None or 0 <= cv.fold < max(cv.folds, 1), "cv.fold", f"null or in [0, cv.folds)", cv.fold)
+    need(cv.fold is None or 0 <= cv.fold < max(cv.folds, 1), "cv.fold", "null or in [0, cv.folds)", cv.fold)
     need(not (cv.folds and ev.test_look), "evaluation.test_look", "false under cross-validation (folds never look at the test set)", ev.test_look)
 
 

@@ -61,3 +61,15 @@ def test_demotion_fires_exactly_when_development_changed(changed):
     assert role["role"] == SECOND_STAGE and changed.removesuffix("_sha256") in role["reason"]
     # once demoted, the test set stays a second-stage validation set, also for the original development
     assert decide_role([_look(fp), _look(other, SECOND_STAGE, 2)], fp)["role"] == SECOND_STAGE
+
+
+def test_new_verbs_keep_the_cli_light():
+    import subprocess
+    import sys
+
+    from conftest import REPO, _env
+
+    code = ("import sys, medtorch.cli as c; c.build_parser(); "
+            "print(sorted(m for m in ('pytorch_lightning', 'matplotlib', 'scipy', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_env(), capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from medtorch.audit import EventLog, file_hashes, utc_now
-from medtorch.errors import IntegrityError, MedtorchError
+from medtorch.errors import MedtorchError
 from medtorch.evaluation import acceptance as A
 from medtorch.evaluation.assessment import assess, summary_lines, write_plots
-from medtorch.evaluation.ledger import SECOND_STAGE, TestLedger, decide_role, rows_sha256
-from medtorch.evaluation.test_rows import TestRows, new_test_rows, sealed_test_rows
+from medtorch.evaluation.ledger import SECOND_STAGE, TestLedger, decide_role
+from medtorch.evaluation.test_rows import new_test_rows, sealed_test_rows
 from medtorch.hashing import sha256_file
 from medtorch.run import read_json, write_json, write_text
 
