@@ -29,7 +29,11 @@ def group_labels(values: pd.Series) -> np.ndarray:
 def period_labels(values: pd.Series, column: str, period: str, width_days: int = 365) -> np.ndarray:
     """Calendar period per row: 2021, 2021-Q3, 2021-07, or a fixed width of days from the first date."""
     s = pd.Series(values).reset_index(drop=True)
-    dates = pd.to_datetime(s, errors="coerce")
+    if pd.api.types.is_numeric_dtype(s) and s.dropna().between(1000, 9999).all():
+        # a column of years (2019, 2020): numbers would otherwise be read as nanoseconds since 1970
+        dates = pd.to_datetime(s.astype("Int64").astype("string"), format="%Y", errors="coerce")
+    else:
+        dates = pd.to_datetime(s, errors="coerce")
     bad = dates.isna() & s.notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
