@@ -18,6 +18,8 @@ from medtorch.errors import MedtorchError
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
 VERBS: dict[str, tuple[str, str]] = {
     "show": ("medtorch.commands.show", "print a run's status, validation metrics and artefacts"),
+    "evaluate": ("medtorch.commands.evaluate", "evaluate a run once on its sealed test set (or --test-data), under the test-set ledger"),
+    "cv-summary": ("medtorch.commands.cv_summary", "summarise cross-validation fold runs (mean, SD, min, max; plot)"),
 }
 
 

@@ -94,6 +94,32 @@ class TrainerConfig:
 
 
 @dataclass
+class AcceptanceConfig:
+    """Acceptance criteria fixed a priori, one 'QUANTITY OP NUMBER' per line (evaluation/acceptance.py)."""
+
+    name: str = "none"
+    criteria: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EvaluationConfig:
+    bootstrap_resamples: int = 1000  # class-stratified percentile bootstrap
+    confidence: float = 0.95
+    min_group_n: int = 30  # a class, subgroup or period with fewer rows is flagged too small to judge
+    period: str = "year"  # calendar bins of data.time_column: year | quarter | month | days
+    period_days: int = 365  # bin width for period=days
+    calibration_bins: int = 10
+    test_look: bool = False  # true: perform the one governed test-set evaluation at the end of training
+    ledger: str = "test_ledger.jsonl"  # the test-set ledger shared by every run that looks at a test set
+
+
+@dataclass
+class CVConfig:
+    folds: int = 0  # 0: no cross-validation; k >= 2: one model per fold on the development rows
+    fold: Optional[int] = None  # run one fold only (for multirun/cluster parallelism)
+
+
+@dataclass
 class MedtorchConfig:
     seed: int = 0  # honoured, 0 included
     data: Any = MISSING
@@ -102,6 +128,9 @@ class MedtorchConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    acceptance: AcceptanceConfig = field(default_factory=AcceptanceConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    cv: CVConfig = field(default_factory=CVConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
     ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from checkpoints/last.ckpt
 
@@ -114,6 +143,7 @@ def register_configs() -> None:
     cs.store(group="model", name="mlp_schema", node=MLPConfig)
     cs.store(group="model", name="logistic_schema", node=LogisticConfig)
     cs.store(group="trainer", name="trainer_schema", node=TrainerConfig)
+    cs.store(group="acceptance", name="acceptance_schema", node=AcceptanceConfig)
 
 
 MODELS = ("mlp", "logistic")
@@ -173,9 +203,27 @@ def validate(cfg: DictConfig) -> None:
     need(e.mode in ("min", "max"), "early_stopping.mode", "'min' or 'max'", e.mode)
     need(e.patience >= 1, "early_stopping.patience", ">= 1", e.patience)
     need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
+    _validate_assessment(cfg, need, problems)
 
     if problems:
         raise MedtorchError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _validate_assessment(cfg: DictConfig, need, problems: list[str]) -> None:
+    from medtorch.evaluation.acceptance import criteria_problems
+
+    problems.extend(f"acceptance.criteria: {p}" for p in criteria_problems(cfg.acceptance.criteria))
+    ev = cfg.evaluation
+    need(ev.bootstrap_resamples >= 100, "evaluation.bootstrap_resamples", ">= 100", ev.bootstrap_resamples)
+    need(0.5 <= ev.confidence < 1.0, "evaluation.confidence", "in [0.5, 1)", ev.confidence)
+    need(ev.min_group_n >= 1, "evaluation.min_group_n", ">= 1", ev.min_group_n)
+    need(ev.period in ("year", "quarter", "month", "days"), "evaluation.period", "one of 'year', 'quarter', 'month', 'days'", ev.period)
+    need(ev.period_days >= 1, "evaluation.period_days", ">= 1", ev.period_days)
+    need(ev.calibration_bins >= 2, "evaluation.calibration_bins", ">= 2", ev.calibration_bins)
+    cv = cfg.cv
+    need(cv.folds == 0 or cv.folds >= 2, "cv.folds", "0 (off) or >= 2", cv.folds)
+    need(cv.fold is None or 0 <= cv.fold < max(cv.folds, 1), "cv.fold", "null or in [0, cv.folds)", cv.fold)
+    need(not (cv.folds and ev.test_look), "evaluation.test_look", "false under cross-validation (folds never look at the test set)", ev.test_look)
 
 
 def to_container(cfg: DictConfig) -> dict:

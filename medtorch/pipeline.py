@@ -54,6 +54,8 @@ class Prepared:
 def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """Train one model as configured; return the validation metrics. Raises MedtorchError on bad input."""
     validate(cfg)
+    if cfg.cv.folds and cfg.cv.fold is None:
+        return _cross_validate(cfg, run_dir)
     rd = RunDir(run_dir)
     resume_from = resolve_ckpt_path(cfg.ckpt_path, rd)
     if not is_rank_zero():
@@ -62,16 +64,22 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     manifest = _resume(cfg, rd, log, resume_from) if resume_from else _start(cfg, rd, log)
     try:
         _set_determinism(cfg)
+        _freeze_acceptance(cfg, rd, log, manifest)
         raw = _load(cfg, rd, log, manifest)
+        _record_development(cfg, rd, log, manifest)
         prepared = _split_and_fit(cfg, raw, rd, log, manifest)
+        _seal_test(prepared, rd, log, manifest)
         module, trainer = _train(cfg, prepared, rd, log, resume_from)
         network = _export_best(cfg, module, trainer, prepared, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
+        _assess_validation(cfg, network, prepared, rd, log)
     except BaseException as e:
         _finish(rd, log, manifest, status="failed", error=f"{type(e).__name__}: {e}")
         raise
     _finish(rd, log, manifest, status="complete")
     _print_summary(metrics["val"], rd)
+    if cfg.evaluation.test_look:
+        metrics["test_look"] = _governed_test_look(cfg, rd)
     return metrics
 
 
@@ -170,6 +178,8 @@ def _load(cfg: DictConfig, rd: RunDir, log: EventLog, manifest: dict) -> sources
 def _split_and_fit(cfg: DictConfig, raw: sources.RawTable, rd: RunDir, log: EventLog, manifest: dict) -> Prepared:
     s = cfg.split
     splits = make_split(raw, s.strategy, s.train, s.val, s.test, cfg.seed)
+    if cfg.cv.folds:
+        splits = _cv_fold(cfg, splits, rd, manifest)
     record = splits.record(raw.classes)
     record["test_sealed"] = True  # the test rows are fixed and hashed here; they are not evaluated by training
     write_json(rd.split, record)
@@ -298,12 +308,59 @@ def _evaluate_validation(cfg, network, module, trainer, prepared: Prepared, rd: 
     return metrics
 
 
+def _freeze_acceptance(cfg, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    from medtorch.evaluation.training_steps import freeze_acceptance
+
+    freeze_acceptance(cfg, rd, log, manifest)
+
+
+def _record_development(cfg, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    from medtorch.evaluation.training_steps import record_development
+
+    record_development(cfg, rd, log, manifest)
+
+
+def _seal_test(prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    from medtorch.evaluation.training_steps import seal_test
+
+    seal_test(prepared.splits, rd, log, manifest)
+
+
+def _cv_fold(cfg, splits: Splits, rd: RunDir, manifest: dict) -> Splits:
+    from medtorch.evaluation.crossval import fold_splits
+
+    return fold_splits(cfg, splits, rd, manifest)
+
+
+def _assess_validation(cfg, network, prepared: Prepared, rd: RunDir, log: EventLog) -> None:
+    from medtorch.evaluation.training_steps import assess_validation
+
+    xva, yva = prepared.tensors["val"]
+    probs = predict_proba(network, xva, cfg.trainer.eval_batch_size)
+    assess_validation(cfg, yva.numpy(), probs, prepared.classes, prepared.splits.val.extra, rd, log)
+
+
+def _governed_test_look(cfg, rd: RunDir) -> dict[str, Any]:
+    from medtorch.evaluation.governed import governed_test_look, print_evaluation
+
+    evaluation = governed_test_look(rd.root, ledger_path=cfg.evaluation.ledger)
+    print_evaluation(evaluation)
+    return evaluation
+
+
+def _cross_validate(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    from medtorch.evaluation.crossval import run_cross_validation
+
+    return run_cross_validation(cfg, Path(run_dir), run)
+
+
 def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str | None = None) -> None:
     manifest["status"] = status
     manifest["finished_utc"] = utc_now()
     if error:
         manifest["error"] = error
-    artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val")]
+    artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
+                 rd.acceptance, rd.sealed_test, rd.assessment("val")]
     manifest["artefacts"] = file_hashes(rd.root, artefacts)
     write_json(rd.manifest, manifest)
     log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))

@@ -130,6 +130,24 @@ class RunDir:
         kind = "normalized" if normalized else "counts"
         return self.root / "plots" / f"confusion_{split}_{kind}.png"
 
+    # performance assessment (medtorch/evaluation)
+    @property
+    def acceptance(self) -> Path:
+        return self.root / "acceptance.json"
+
+    @property
+    def sealed_test(self) -> Path:
+        return self.root / "sealed_test.json"
+
+    def assessment(self, split: str) -> Path:
+        return self.root / f"assessment_{split}.json"
+
+    def test_evaluation(self, number: int) -> Path:
+        return self.root / "test_evaluations" / f"{number:03d}"
+
+    def assessment_plot(self, split: str, name: str) -> Path:
+        return self.root / "plots" / f"{name}_{split}.png"
+
     def require(self) -> "RunDir":
         """Fail clearly unless this looks like a finished medtorch run."""
         if not self.root.is_dir():

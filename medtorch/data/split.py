@@ -120,3 +120,37 @@ def make_split(raw: RawTable, strategy: str, train: float, val: float, test: flo
 def _counts(raw: RawTable) -> str:
     counts = np.bincount(raw.y, minlength=len(raw.classes))
     return ", ".join(f"{c}: {n}" for c, n in zip(raw.classes, counts))
+
+
+def development_fold(splits: Splits, k: int, fold: int, seed: int, groups: np.ndarray | None = None) -> tuple[Splits, str]:
+    """Fold ``fold`` of a k-fold split of the development rows (train + validation).
+
+    The fold's rows become the validation rows and the rest the training rows; the test rows
+    are untouched (sealed). Folds are stratified by class, and grouped (no subject in two
+    folds) when ``groups`` is given. Returns the new Splits and the fold strategy's name.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    dev = [splits.train, splits.val]
+    order = np.argsort(np.concatenate([p.ids for p in dev]), kind="stable")
+    frame = pd.concat([p.frame for p in dev], ignore_index=True).iloc[order].reset_index(drop=True)
+    extra = pd.concat([p.extra for p in dev], ignore_index=True).iloc[order].reset_index(drop=True)
+    y, ids = np.concatenate([p.y for p in dev])[order], np.concatenate([p.ids for p in dev])[order]
+    if groups is None:
+        folder, name, kw = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed), "stratified k-fold", {}
+    else:
+        folder, name = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed), "stratified group k-fold"
+        kw = {"groups": np.asarray(groups)[order]}  # given in train-then-validation order, like ``order``
+    try:
+        tr, va = list(folder.split(np.zeros(len(y)), y, **kw))[fold]
+    except ValueError as e:
+        raise MedtorchError(f"cv.folds={k} cannot split the {len(y)} development rows: {e}. Use fewer folds.") from None
+
+    def take(rows: np.ndarray) -> dict[str, Any]:
+        return {"frame": frame.iloc[rows].reset_index(drop=True), "y": y[rows], "ids": ids[rows],
+                "extra": extra.iloc[rows].reset_index(drop=True)}
+
+    out = Splits(train=TrainRows("train", **take(tr), _token=_TOKEN), val=HeldOutRows("val", **take(va)), test=splits.test,
+                 strategy=f"{splits.strategy}; development rows: {name} (fold {fold} of {k})", seed=splits.seed,
+                 fractions=splits.fractions)
+    return out, name
