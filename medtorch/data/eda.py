@@ -43,14 +43,15 @@ def _describe(p: Rows, classes: list[str], top: int) -> dict[str, Any]:
     num = [c for c in f.columns if pd.api.types.is_numeric_dtype(f[c]) and not pd.api.types.is_bool_dtype(f[c])]
     cat = [c for c in f.columns if c not in num]
     numeric: dict[str, Any] = {}
-    if num and len(p):
-        x = f[num].to_numpy(dtype=np.float64, na_value=np.nan)
-        with np.errstate(all="ignore"), _quiet():
-            q = np.nanpercentile(x, [0, 25, 50, 75, 100], axis=0)
-            mean, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
-        for j, c in enumerate(num):
-            numeric[c] = {"mean": mean[j], "sd": sd[j], "min": q[0, j], "p25": q[1, j], "median": q[2, j],
-                          "p75": q[3, j], "max": q[4, j]}
+    for c in num if len(p) else []:
+        x = f[c].to_numpy(dtype=np.float64, na_value=np.nan)
+        x = x[~np.isnan(x)]
+        if len(x) == 0:
+            numeric[c] = {"mean": None, "sd": None, "min": None, "p25": None, "median": None, "p75": None, "max": None}
+            continue
+        q = np.percentile(x, [0, 25, 50, 75, 100])  # partition-based: linear time per column
+        numeric[c] = {"mean": float(x.mean()), "sd": float(x.std()), "min": q[0], "p25": q[1], "median": q[2],
+                      "p75": q[3], "max": q[4]}
     categories = {}
     for c in cat:
         vc = f[c].value_counts(dropna=True)
@@ -66,30 +67,19 @@ def _describe(p: Rows, classes: list[str], top: int) -> dict[str, Any]:
     }
 
 
-class _quiet:
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *a):
-        self._w.__exit__(*a)
-
-
 def _subgroup(parts: dict[str, Rows], col: str, classes: list[str], reference: dict[str, float],
               tolerance: float) -> dict[str, Any]:
     out: dict[str, Any] = {"reference": reference, "tolerance": tolerance, "splits": {}, "under_represented": []}
     for name, p in parts.items():
-        v = p.extra[col].astype("string").fillna("<missing>").to_numpy() if col in p.extra else np.array([])
+        codes, levels = pd.factorize(p.extra[col], use_na_sentinel=False) if col in p.extra else ([], [])
+        names = ["<missing>" if pd.isna(v) else str(v) for v in levels]
+        table = np.bincount(np.asarray(codes, dtype=np.int64) * len(classes) + p.y,
+                            minlength=len(names) * len(classes)).reshape(len(names), len(classes))
         rows = {}
-        for level in sorted(set(v.tolist())):
-            hit = v == level
-            k = int(hit.sum())
-            rates = np.bincount(p.y[hit], minlength=len(classes)) / max(k, 1)
+        for i in sorted(range(len(names)), key=lambda i: names[i]):
+            level, k = names[i], int(table[i].sum())
             rows[level] = {"rows": k, "share": round(k / max(len(p), 1), 4),
-                           "label_rates": {c: round(float(r), 4) for c, r in zip(classes, rates)}}
+                           "label_rates": {c: round(float(r) / max(k, 1), 4) for c, r in zip(classes, table[i])}}
             ref = reference.get(level)
             if ref is not None and rows[level]["share"] < (1 - tolerance) * ref:
                 out["under_represented"].append({"split": name, "value": level, "share": rows[level]["share"],
@@ -198,8 +188,12 @@ def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
         paths.append(save(fig, f"subgroup_{''.join(ch if ch.isalnum() else '_' for ch in col)}"))
     if eda["calendar"]:
         fig, ax = plt.subplots(figsize=(6, 3.5))
-        for name, c in eda["calendar"].items():
-            ax.bar(list(c), [v["rows"] for v in c.values()], label=name, alpha=0.7)
-        ax.set_ylabel("rows"), ax.set_title("Calendar distribution"), ax.legend()
+        periods = sorted({k for c in eda["calendar"].values() for k in c})
+        bottom = np.zeros(len(periods))
+        for name, c in eda["calendar"].items():  # stacked: each period's rows split by split
+            rows = np.array([c.get(k, {"rows": 0})["rows"] for k in periods], dtype=float)
+            ax.bar(periods, rows, bottom=bottom, label=name)
+            bottom += rows
+        ax.set_ylabel("rows"), ax.set_title("Calendar distribution (stacked by split)"), ax.legend()
         paths.append(save(fig, "calendar"))
     return paths

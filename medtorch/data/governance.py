@@ -48,6 +48,9 @@ def check_leakage(cfg: Any, splits: Splits, rd: RunDir, log: EventLog):
     write_json(rd.leakage, {**report.to_dict(), "stop_on_fail": cfg.leakage.stop_on_fail})
     log.append("leakage_checked", {"status": report.status, **{c.check: c.status for c in report.checks}},
                outputs=file_hashes(rd.root, [rd.leakage]))
+    for c in report.checks:
+        if c.status in ("warn", "fail"):
+            print(f"leakage check {c.check}: {c.status.upper()}: {c.summary}", flush=True)
     if report.failed and cfg.leakage.stop_on_fail:
         lines = "\n  - ".join(f"{c.check}: {c.summary}" for c in report.failed)
         raise LeakageError(

@@ -102,7 +102,10 @@ def subject_overlap(parts: dict[str, Rows], subject: str | None, examples: int =
     names = list(ids)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            both = np.intersect1d(ids[a].astype(str), ids[b].astype(str))
+            try:
+                both = np.intersect1d(ids[a], ids[b])
+            except TypeError:  # mixed id types: compare as text
+                both = np.intersect1d(ids[a].astype(str), ids[b].astype(str))
             total += len(both)
             evidence[f"{a}&{b}"] = {"subjects": int(len(both)), "examples": both[:examples].tolist()}
     if total:
@@ -221,10 +224,13 @@ def target_copy(train: Rows, target: str | None) -> CheckResult:
     n_classes = int(y.max()) + 1
     copies, named = [], []
     for col in train.frame.columns:
-        codes = pd.factorize(train.frame[col], use_na_sentinel=False)[0]
-        if len(np.unique(codes)) <= 2 * n_classes:
+        s = train.frame[col]
+        if s.iloc[:10_000].nunique(dropna=False) > 2 * n_classes:
+            continue  # too many values to be a recoding of the label (checked on a prefix: cheap)
+        codes, levels = pd.factorize(s, use_na_sentinel=False)
+        if len(levels) <= 2 * n_classes:
             pairs = np.unique(codes.astype(np.int64) * n_classes + y)
-            if len(pairs) == len(np.unique(codes)):  # each value goes with one class only
+            if len(pairs) == len(levels):  # each value goes with one class only
                 copies.append(col)
         if target and target.lower() in str(col).lower():
             named.append(col)
