@@ -12,6 +12,7 @@ index slices) over the training split. Prints both times and their ratio.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -90,7 +91,8 @@ def main() -> None:
     checks_eda, epoch = t2 - t0, t4 - t3
     print(f"one training epoch (plain PyTorch loop, {len(y)} rows, batch 512): {epoch:.2f} s")
     print(f"checks + EDA take {checks_eda:.2f} s = {checks_eda / epoch:.2f} x one epoch "
-          f"(epoch / (checks + EDA) = {epoch / checks_eda:.1f})")
+          f"(epoch / (checks + EDA) = {epoch / checks_eda:.1f}); torch threads {args.threads}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

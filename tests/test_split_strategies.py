@@ -118,3 +118,18 @@ def test_unknown_strategy_is_refused_at_composition(tmp_path):
 
     proc, _ = run_train(tmp_path, "split.strategy=random", check=False)
     assert proc.returncode != 0 and "split.strategy" in proc.stderr and "random" in proc.stderr
+
+
+def test_governance_options_compose_from_the_command_line():
+    from hydra import compose, initialize_config_dir
+
+    from conftest import REPO
+    from medtorch.config import register_configs
+
+    register_configs()
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["+experiment=cohort_temporal", "+balance.oversample_subgroups.sex.F=2",
+                                           "+eda.reference.site.E=0.1", "leakage.stop_on_fail=false"])
+    validate(cfg)
+    assert cfg.balance.oversample_subgroups == {"site": {"E": 3.0}, "sex": {"F": 2.0}}
+    assert cfg.eda.reference.site.E == 0.1 and cfg.split.strategy == "temporal" and cfg.split.train_end == "2019-07-01"

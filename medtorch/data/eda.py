@@ -119,7 +119,9 @@ def eda_markdown(eda: dict[str, Any], limitations: str | None) -> str:
             + ", ".join(f"{k} = {v}" for k, v in ci["mitigation"].items()
                         if k in ("class_weights", "oversample", "oversample_subgroups", "augmentation")) + "."]
     if limitations:
-        out += ["", f"Limitations of the augmentation: {limitations}"]
+        aug = ci["mitigation"].get("augmentation", "none")
+        out += ["", f"Tabular augmentation: {aug}{' (off by default)' if aug == 'none' else ''}. "
+                f"Limitations of the augmentation: {limitations}"]
     miss = {c: v for c, v in eda["splits"]["train"]["missing_share"].items() if v > 0}
     out += ["", "## Missing values (train)", ""]
     out += [f"- `{c}`: {v:.1%}" for c, v in sorted(miss.items(), key=lambda kv: -kv[1])] or ["- none"]
