@@ -38,6 +38,9 @@ def test_grouped_experiment_writes_governance_evidence(grouped_run):
     assert steps["rebalance"]["oversample"] == "balanced"
     shares = steps["rebalance"]["class_share_drawn"]
     assert all(v == pytest.approx(1 / 3, abs=1e-3) for v in shares.values())
+    # oversampling touched training batches only: validation is scored on its own rows, once each
+    preds = pd.read_csv(grouped_run / "predictions_val.csv")
+    assert len(preds) == split["parts"]["val"]["rows"] and preds["row_id"].is_unique
     assert read_json(grouped_run / "leakage.json")["status"] == "pass"
     assert (grouped_run / "plots" / "eda_subgroup_site.png").stat().st_size > 1000
     eda = read_json(grouped_run / "eda.json")
