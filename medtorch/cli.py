@@ -20,6 +20,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "show": ("medtorch.commands.show", "print a run's status, validation metrics and artefacts"),
     "evaluate": ("medtorch.commands.evaluate", "evaluate a run once on its sealed test set (or --test-data), under the test-set ledger"),
     "cv-summary": ("medtorch.commands.cv_summary", "summarise cross-validation fold runs (mean, SD, min, max; plot)"),
+    "lineage": ("medtorch.commands.lineage", "show a run's data lineage, or --replay it and compare split hashes"),
 }
 
 

@@ -19,6 +19,23 @@ from medtorch.errors import MedtorchError
 
 
 @dataclass
+class CohortConfig:
+    """Parameters of the synthetic clinical cohort (medtorch.data.cohort), for source=synthetic_cohort."""
+
+    patients: int = 800
+    max_visits: int = 4
+    start_year: int = 2015
+    years: int = 6
+    drift: float = 0.0
+    seed: int = 0
+    leak_duplicates: float = 0.0
+    leak_outcome_lab: bool = False
+    leak_cause_of_death: bool = False
+    leak_identifier: bool = False
+    leak_target_copy: bool = False
+
+
+@dataclass
 class DataConfig:
     name: str = MISSING  # short name, used in the run directory path
     source: str = MISSING  # "breast_cancer" (ships with scikit-learn) or "table" (CSV/Parquet file)
@@ -32,14 +49,53 @@ class DataConfig:
     time_column: Optional[str] = None  # date or calendar column (temporal split, calendar analyses)
     subgroup_columns: list[str] = field(default_factory=list)  # sex, age band, site, ... for analyses
     description: str = ""
+    cohort: CohortConfig = field(default_factory=CohortConfig)  # for source=synthetic_cohort
 
 
 @dataclass
 class SplitConfig:
-    strategy: str = "stratified"
+    strategy: str = "stratified"  # stratified | grouped | temporal | external
     train: float = 0.7
     val: float = 0.15
     test: float = 0.15
+    train_end: Optional[str] = None  # temporal: rows before this date train (else by fractions)
+    val_end: Optional[str] = None  # temporal: rows from train_end until this date validate, later ones test
+    test_path: Optional[str] = None  # external: the test file (same columns), e.g. prospective data
+    new_subjects_only: bool = True  # temporal: drop val/test rows of subjects already seen earlier
+
+
+@dataclass
+class LeakageConfig:
+    """Automatic leakage checks after the split, before training (medtorch.data.leakage)."""
+
+    enabled: bool = True
+    stop_on_fail: bool = True  # a failed check stops the run before training (exit 4)
+    predictive_fail: float = 0.98  # one feature alone reaching this balanced accuracy on train: fail
+    predictive_warn: float = 0.90
+    identifier_unique: float = 0.95  # integer/text feature with this share of distinct values: identifier-like
+    examples: int = 5  # example row ids given as evidence
+
+
+@dataclass
+class EDAConfig:
+    """Exploratory analysis written to the run directory (medtorch.data.eda)."""
+
+    enabled: bool = True
+    plots: bool = True
+    reference: dict[str, dict[str, float]] = field(default_factory=dict)  # {column: {value: population share}}
+    tolerance: float = 0.5  # flag a subgroup whose share is below (1 - tolerance) x its reference share
+    top_levels: int = 20  # category frequencies shown per column
+
+
+@dataclass
+class BalanceConfig:
+    """Rebalancing of the training batches (never validation or test): medtorch.data.balance."""
+
+    class_weights: str = "none"  # none | balanced (inverse class frequency in the loss)
+    oversample: str = "none"  # none | balanced (each class drawn equally often in training batches)
+    oversample_subgroups: dict[str, dict[str, float]] = field(default_factory=dict)  # {site: {E: 3.0}}: rows of site E drawn 3x as often
+    augmentation: str = "none"  # none | gaussian_noise (on standardised numeric features, training batches only)
+    noise_std: float = 0.1
 
 
 @dataclass
@@ -131,6 +187,9 @@ class MedtorchConfig:
     acceptance: AcceptanceConfig = field(default_factory=AcceptanceConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     cv: CVConfig = field(default_factory=CVConfig)
+    leakage: LeakageConfig = field(default_factory=LeakageConfig)
+    eda: EDAConfig = field(default_factory=EDAConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
     ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from checkpoints/last.ckpt
 
@@ -147,6 +206,8 @@ def register_configs() -> None:
 
 
 MODELS = ("mlp", "logistic")
+SOURCES = ("breast_cancer", "table", "synthetic_cohort")
+STRATEGIES = ("stratified", "grouped", "temporal", "external")
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
 MONITORS = ("val/mcc", "val/loss", "val/balanced_accuracy", "val/auroc")
 
@@ -160,7 +221,7 @@ def validate(cfg: DictConfig) -> None:
             problems.append(f"{key} must be {expected}; got {got!r}")
 
     d = cfg.data
-    need(d.source in ("breast_cancer", "table"), "data.source", "one of 'breast_cancer', 'table'", d.source)
+    need(d.source in SOURCES, "data.source", f"one of {SOURCES}", d.source)
     if d.source == "table":
         need(bool(d.path), "data.path", "a CSV or Parquet file (data.path=FILE)", d.path)
         need(bool(d.target), "data.target", "the label column (data.target=COLUMN)", d.target)
@@ -172,6 +233,7 @@ def validate(cfg: DictConfig) -> None:
         need(0.0 < v < 1.0 or (part == "test" and v == 0.0), f"split.{part}", "a fraction in (0, 1)", v)
     total = s.train + s.val + s.test
     need(abs(total - 1.0) < 1e-6, "split.train + split.val + split.test", "1.0", round(total, 6))
+    _validate_governance(cfg, need)
 
     m = cfg.model
     need(m.name in MODELS, "model.name", f"one of {MODELS}", m.name)
@@ -224,6 +286,41 @@ def _validate_assessment(cfg: DictConfig, need, problems: list[str]) -> None:
     need(cv.folds == 0 or cv.folds >= 2, "cv.folds", "0 (off) or >= 2", cv.folds)
     need(cv.fold is None or 0 <= cv.fold < max(cv.folds, 1), "cv.fold", "null or in [0, cv.folds)", cv.fold)
     need(not (cv.folds and ev.test_look), "evaluation.test_look", "false under cross-validation (folds never look at the test set)", ev.test_look)
+
+
+def _validate_governance(cfg: DictConfig, need) -> None:
+    """Split strategy, leakage, EDA and rebalancing settings."""
+    s, d = cfg.split, cfg.data
+    need(s.strategy in STRATEGIES, "split.strategy", f"one of {STRATEGIES}", s.strategy)
+    if s.strategy == "grouped":
+        need(bool(d.subject_column), "data.subject_column", "the subject/patient id column for split.strategy=grouped",
+             d.subject_column)
+    if s.strategy == "temporal":
+        need(bool(d.time_column), "data.time_column", "the date column for split.strategy=temporal", d.time_column)
+        need((s.train_end is None) == (s.val_end is None), "split.train_end and split.val_end", "both set or both null",
+             [s.train_end, s.val_end])
+        if s.train_end and s.val_end:
+            need(str(s.train_end) < str(s.val_end), "split.train_end", "earlier than split.val_end", s.train_end)
+    if s.strategy == "external":
+        need(bool(s.test_path), "split.test_path", "the external test file for split.strategy=external", s.test_path)
+    l = cfg.leakage
+    need(0.5 < l.predictive_warn <= l.predictive_fail <= 1.0, "leakage.predictive_warn/predictive_fail",
+         "0.5 < warn <= fail <= 1", [l.predictive_warn, l.predictive_fail])
+    need(0.0 < l.identifier_unique <= 1.0, "leakage.identifier_unique", "in (0, 1]", l.identifier_unique)
+    need(l.examples >= 0, "leakage.examples", ">= 0", l.examples)
+    need(0.0 <= cfg.eda.tolerance < 1.0, "eda.tolerance", "in [0, 1)", cfg.eda.tolerance)
+    for col, shares in cfg.eda.reference.items():
+        need(all(0 <= v <= 1 for v in shares.values()), f"eda.reference.{col}", "shares in [0, 1]", dict(shares))
+    b = cfg.balance
+    need(b.class_weights in ("none", "balanced"), "balance.class_weights", "'none' or 'balanced'", b.class_weights)
+    need(b.oversample in ("none", "balanced"), "balance.oversample", "'none' or 'balanced'", b.oversample)
+    need(b.augmentation in ("none", "gaussian_noise"), "balance.augmentation", "'none' or 'gaussian_noise'", b.augmentation)
+    need(b.noise_std > 0, "balance.noise_std", "> 0", b.noise_std)
+    for col, factors in b.oversample_subgroups.items():
+        need(col in d.subgroup_columns, f"balance.oversample_subgroups.{col}",
+             f"a column named in data.subgroup_columns {list(d.subgroup_columns)}", col)
+        for value, factor in factors.items():
+            need(factor >= 1, f"balance.oversample_subgroups.{col}.{value}", "a factor >= 1", factor)
 
 
 def to_container(cfg: DictConfig) -> dict:

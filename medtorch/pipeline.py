@@ -1,7 +1,8 @@
 """One training run, top to bottom.
 
-    load -> early split -> fit preprocessing on train only -> train (Lightning) ->
-    restore the best epoch -> evaluate on validation -> write the evidence
+    load -> early split -> fit preprocessing on train only -> check leakage -> plan rebalancing
+    -> record lineage -> explore the data -> train (Lightning) -> restore the best epoch ->
+    evaluate on validation -> write the evidence
 
 Each step is a named function that takes what it needs and writes its artefact into the run
 directory through ``RunDir`` (atomically) and one line into the event log. The test split is
@@ -26,8 +27,9 @@ from omegaconf import DictConfig, OmegaConf
 from medtorch import __version__
 from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.config import to_container, validate
-from medtorch.data import sources
-from medtorch.data.split import Splits, make_split
+from medtorch.data import governance, sources
+from medtorch.data.balance import BalancePlan, plan_balance
+from medtorch.data.split import Splits
 from medtorch.data.tensors import TensorLoader
 from medtorch.data.transforms import TabularPreprocessor
 from medtorch.distributed import is_rank_zero
@@ -49,6 +51,8 @@ class Prepared:
     preprocessor: TabularPreprocessor
     classes: list[str]
     tensors: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    split_record: dict[str, Any] | None = None
+    balance: BalancePlan | None = None
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
@@ -69,6 +73,11 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         _record_development(cfg, rd, log, manifest)
         prepared = _split_and_fit(cfg, raw, rd, log, manifest)
         _seal_test(prepared, rd, log, manifest)
+        leakage = governance.check_leakage(cfg, prepared.splits, rd, log)
+        prepared.balance = _plan_rebalancing(cfg, prepared, log)
+        governance.record_lineage(cfg, raw, prepared.splits, prepared.split_record, prepared.preprocessor.state_dict(),
+                                  prepared.balance.record, leakage.status if leakage else None, rd, log)
+        governance.explore_data(cfg, prepared.splits, prepared.classes, prepared.balance.record, rd, log)
         module, trainer = _train(cfg, prepared, rd, log, resume_from)
         network = _export_best(cfg, module, trainer, prepared, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
@@ -94,6 +103,7 @@ def _run_other_rank(cfg: DictConfig, resume_from: Path | None) -> dict[str, Any]
         manifest: dict[str, Any] = {}
         log = EventLog(scratch.events)
         prepared = _split_and_fit(cfg, _load(cfg, scratch, log, manifest), scratch, log, manifest)
+        prepared.balance = _plan_rebalancing(cfg, prepared, log)  # the same oversampling on every rank
         _train(cfg, prepared, scratch, log, resume_from)
     finally:
         shutil.rmtree(scratch.root, ignore_errors=True)
@@ -177,7 +187,7 @@ def _load(cfg: DictConfig, rd: RunDir, log: EventLog, manifest: dict) -> sources
 
 def _split_and_fit(cfg: DictConfig, raw: sources.RawTable, rd: RunDir, log: EventLog, manifest: dict) -> Prepared:
     s = cfg.split
-    splits = make_split(raw, s.strategy, s.train, s.val, s.test, cfg.seed)
+    splits = governance.split_table(cfg, raw)
     if cfg.cv.folds:
         splits = _cv_fold(cfg, splits, rd, manifest)
     record = splits.record(raw.classes)
@@ -203,7 +213,13 @@ def _split_and_fit(cfg: DictConfig, raw: sources.RawTable, rd: RunDir, log: Even
         name: (torch.from_numpy(prep.transform(part.frame)), torch.from_numpy(part.y))
         for name, part in splits.parts().items()
     }
-    return Prepared(splits, prep, raw.classes, tensors)
+    return Prepared(splits, prep, raw.classes, tensors, record)
+
+
+def _plan_rebalancing(cfg: DictConfig, prepared: Prepared, log: EventLog) -> BalancePlan:
+    plan = plan_balance(cfg.balance, prepared.splits.train, prepared.classes, len(prepared.preprocessor.numeric_))
+    log.append("rebalancing_planned", plan.record)
+    return plan
 
 
 def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resume_from: Path | None = None):
@@ -218,7 +234,10 @@ def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resum
     xva, yva = prepared.tensors["val"]
     network = build_network(cfg.model, xtr.shape[1], len(prepared.classes))
     o = cfg.optim
-    module = Classifier(network, prepared.classes, lr=o.lr, weight_decay=o.weight_decay, betas=tuple(o.betas))
+    bal = prepared.balance
+    weights = torch.tensor(bal.class_weights, dtype=torch.float32) if bal and bal.class_weights is not None else None
+    module = Classifier(network, prepared.classes, lr=o.lr, weight_decay=o.weight_decay, betas=tuple(o.betas),
+                        class_weights=weights)
     t, es = cfg.trainer, cfg.early_stopping
     callbacks: list = [
         ModelCheckpoint(dirpath=rd.checkpoints, filename="best", monitor=es.monitor, mode=es.mode,
@@ -239,7 +258,9 @@ def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resum
         enable_progress_bar=t.enable_progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
         default_root_dir=str(rd.root), plugins=plugins,
     )
-    train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed)
+    train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed,
+                                row_weights=torch.from_numpy(bal.row_weights) if bal and bal.row_weights is not None else None,
+                                noise_std=bal.noise_std if bal else 0.0, noise_columns=len(prepared.preprocessor.numeric_))
     val_loader = TensorLoader(xva, yva, t.eval_batch_size, pad_shards=False)
     log.append("training_started", {"model": to_container(cfg.model), "optim": to_container(cfg.optim),
                                     "trainer": to_container(cfg.trainer), "early_stopping": to_container(es),
@@ -360,7 +381,8 @@ def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str |
     if error:
         manifest["error"] = error
     artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
-                 rd.acceptance, rd.sealed_test, rd.assessment("val")]
+                 rd.acceptance, rd.sealed_test, rd.assessment("val"),
+                 rd.lineage, rd.lineage_summary, rd.leakage, rd.eda, rd.eda_summary]
     manifest["artefacts"] = file_hashes(rd.root, artefacts)
     write_json(rd.manifest, manifest)
     log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))

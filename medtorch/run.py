@@ -105,6 +105,29 @@ class RunDir:
     def preprocessing(self) -> Path:
         return self.root / "preprocessing.json"
 
+    @property
+    def lineage(self) -> Path:
+        return self.root / "lineage.json"
+
+    @property
+    def lineage_summary(self) -> Path:
+        return self.root / "lineage.md"
+
+    @property
+    def leakage(self) -> Path:
+        return self.root / "leakage.json"
+
+    @property
+    def eda(self) -> Path:
+        return self.root / "eda.json"
+
+    @property
+    def eda_summary(self) -> Path:
+        return self.root / "eda.md"
+
+    def eda_plot(self, name: str) -> Path:
+        return self.root / "plots" / f"eda_{name}.png"
+
     # model
     @property
     def checkpoints(self) -> Path:
