@@ -54,7 +54,7 @@ def test_grouped_folds_as_a_multirun_then_summarised(tmp_path):
     frame.to_csv(tmp_path / "visits.csv", index=False)
     parent = tmp_path / "cv"
     run_train(tmp_path, "hydra.mode=MULTIRUN", "+experiment=table", f"data.path={tmp_path / 'visits.csv'}", "data.target=label",
-              "data.subject_column=patient", "cv.folds=2", "cv.fold=0,1", "trainer.max_epochs=1",
+              "data.subject_column=patient", "split=grouped", "cv.folds=2", "cv.fold=0,1", "trainer.max_epochs=1",
               "evaluation.bootstrap_resamples=100", f"hydra.sweep.dir={parent}", "hydra.sweep.subdir=fold_${cv.fold}")
     patient = frame["patient"].to_numpy()
     val_subjects = [set(patient[list(_val_ids(parent / f"fold_{i}"))]) for i in range(2)]
