@@ -18,6 +18,9 @@ from medtorch.errors import MedtorchError
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
 VERBS: dict[str, tuple[str, str]] = {
     "show": ("medtorch.commands.show", "print a run's status, validation metrics and artefacts"),
+    "fingerprint": ("medtorch.commands.fingerprint", "print this stack's fingerprint, or its diff from a run's"),
+    "bridge": ("medtorch.commands.bridge", "re-evaluate a run's model on this stack against its reference"),
+    "compare": ("medtorch.commands.compare", "lay runs side by side: stack, config, metrics, per-sample agreement"),
 }
 
 

@@ -94,6 +94,25 @@ class TrainerConfig:
 
 
 @dataclass
+class BridgeConfig:
+    """Tolerances of the bridge re-evaluation on a new stack (``medtorch bridge RUN``).
+
+    Probability differences are absolute, over every row and class of the bridge set; flip
+    rates are the share of rows whose predicted class changed (per class: among the rows of
+    that true class); deltas are absolute changes of the metric. The defaults allow rounding
+    differences of float32 arithmetic and no change of any predicted label.
+    """
+
+    max_abs_prob_diff: float = 1e-4
+    mean_abs_prob_diff: float = 1e-5
+    max_flip_rate: float = 0.0
+    max_class_flip_rate: float = 0.0
+    max_mcc_delta: float = 0.0
+    max_sensitivity_delta: float = 0.0
+    max_specificity_delta: float = 0.0
+
+
+@dataclass
 class MedtorchConfig:
     seed: int = 0  # honoured, 0 included
     data: Any = MISSING
@@ -102,6 +121,7 @@ class MedtorchConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
 
 
@@ -172,6 +192,9 @@ def validate(cfg: DictConfig) -> None:
     need(e.mode in ("min", "max"), "early_stopping.mode", "'min' or 'max'", e.mode)
     need(e.patience >= 1, "early_stopping.patience", ">= 1", e.patience)
     need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
+    for key, tol in cfg.bridge.items():
+        rate = "rate" in key
+        need(tol >= 0 and (tol <= 1 or not rate), f"bridge.{key}", "in [0, 1]" if rate else ">= 0", tol)
 
     if problems:
         raise MedtorchError("invalid configuration:\n  - " + "\n  - ".join(problems))

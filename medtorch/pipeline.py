@@ -1,7 +1,8 @@
 """One training run, top to bottom.
 
     load -> early split -> fit preprocessing on train only -> train (Lightning) ->
-    restore the best epoch -> evaluate on validation -> write the evidence
+    restore the best epoch -> evaluate on validation -> store the bridge reference ->
+    write the evidence
 
 Each step is a named function that takes what it needs and writes its artefact into the run
 directory through ``RunDir`` (atomically) and one line into the event log. The test split is
@@ -34,8 +35,9 @@ from medtorch.evaluation.metrics import classification_metrics
 from medtorch.hashing import sha256_file, sha256_json
 from medtorch.models.inference import predict_proba
 from medtorch.models.networks import build_network
-from medtorch.provenance import device_info, git_info, package_versions
+from medtorch.provenance import git_info, package_versions
 from medtorch.run import RunDir, read_json, write_json, write_text
+from medtorch.stack import fingerprint
 
 
 @dataclass
@@ -61,6 +63,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         module, trainer = _train(cfg, prepared, rd, log)
         network = _export_best(cfg, module, trainer, prepared, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
+        _store_bridge_reference(cfg, network, prepared, rd, log, manifest)
     except BaseException as e:
         _finish(rd, log, manifest, status="failed", error=f"{type(e).__name__}: {e}")
         raise
@@ -86,7 +89,7 @@ def _start(cfg: DictConfig, rd: RunDir, log: EventLog) -> dict[str, Any]:
         "config_sha256": sha256_json(config),
         "seed": cfg.seed,
         "packages": package_versions(),
-        "device": device_info(cfg.trainer.accelerator),
+        "stack": fingerprint.collect(trainer_precision=str(cfg.trainer.precision)),  # replaced once settings apply
     }
     write_json(rd.manifest, manifest)
     log.append("run_started", {"run_id": manifest["run_id"], "experiment": cfg.experiment},
@@ -234,12 +237,27 @@ def _evaluate_validation(cfg, network, module, trainer, prepared: Prepared, rd: 
     return metrics
 
 
+def _store_bridge_reference(cfg, network, prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    """The validation rows in raw form with the model's probabilities, on the stack that trained it."""
+    from medtorch.stack import reference
+
+    stack = fingerprint.collect(trainer_precision=str(cfg.trainer.precision))
+    record = reference.store(rd, "val", prepared.splits.val, prepared.preprocessor, network, prepared.classes,
+                             cfg.trainer.eval_batch_size, stack)
+    manifest["stack"] = stack
+    write_json(rd.manifest, manifest)
+    log.append("bridge_reference_stored", {"split": "val", "rows": record["n"], "stack_hash": stack["hash"]},
+               inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
+               outputs=file_hashes(rd.root, [rd.bridge_reference, rd.bridge_rows]))
+
+
 def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str | None = None) -> None:
     manifest["status"] = status
     manifest["finished_utc"] = utc_now()
     if error:
         manifest["error"] = error
-    artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val")]
+    artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
+                 rd.bridge_reference, rd.bridge_rows]
     manifest["artefacts"] = file_hashes(rd.root, artefacts)
     write_json(rd.manifest, manifest)
     log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))
