@@ -35,7 +35,7 @@ from medtorch.evaluation.metrics import classification_metrics
 from medtorch.hashing import sha256_file, sha256_json
 from medtorch.models.inference import predict_proba
 from medtorch.models.networks import build_network
-from medtorch.provenance import git_info, package_versions
+from medtorch.provenance import device_info, git_info, package_versions
 from medtorch.run import RunDir, read_json, write_json, write_text
 from medtorch.stack import fingerprint
 
@@ -89,6 +89,7 @@ def _start(cfg: DictConfig, rd: RunDir, log: EventLog) -> dict[str, Any]:
         "config_sha256": sha256_json(config),
         "seed": cfg.seed,
         "packages": package_versions(),
+        "device": device_info(cfg.trainer.accelerator),
         "stack": fingerprint.collect(trainer_precision=str(cfg.trainer.precision)),  # replaced once settings apply
     }
     write_json(rd.manifest, manifest)

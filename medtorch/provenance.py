@@ -1,7 +1,8 @@
-"""Where a run came from: git state and package versions (the stack: ``medtorch.stack.fingerprint``)."""
+"""Where a run came from: git state, package versions, device."""
 
 from __future__ import annotations
 
+import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -37,3 +38,20 @@ def git_info(path: Path | None = None) -> dict[str, Any]:
         return {"commit": None, "dirty": None, "note": "not a git checkout"}
     status = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": commit, "dirty": bool(status)}
+
+
+def device_info(accelerator: str) -> dict[str, Any]:
+    import torch
+
+    info: dict[str, Any] = {
+        "accelerator": accelerator,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_available": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        info["cuda_device"] = torch.cuda.get_device_name(0)
+        info["cuda_version"] = torch.version.cuda
+    return info

@@ -11,6 +11,8 @@ fields that differ between two fingerprints, marking the hashed ones.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import platform
 import re
@@ -138,27 +140,40 @@ def _numeric(trainer_precision: str | None) -> dict[str, Any]:
     }
 
 
-def collect(inference_dtype: str = "float32", inference_device: str = "cpu",
-            trainer_precision: str | None = None) -> dict[str, Any]:
-    """The fingerprint of this process's stack as it is now (settings already applied)."""
-    import torch
-
+@functools.lru_cache(maxsize=1)
+def _static() -> str:
+    """The parts that cannot change inside one process (package metadata look-ups cost ~30 ms), as JSON."""
     import medtorch
     from medtorch.provenance import git_info
 
-    fp: dict[str, Any] = {
-        "version": FINGERPRINT_VERSION,
-        "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
-        "os": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
-               "libc": " ".join(platform.libc_ver()).strip() or None, "host": platform.node()},
+    return json.dumps({
         "cpu": _cpu(),
-        "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()},
-        "torch": {"version": torch.__version__, "git_version": torch.version.git_version, "build": _torch_build()},
+        "torch_build": _torch_build(),
         "cuda": _cuda(),
         # medtorch's version is the one imported, not whichever copy is installed
         "packages": {"numeric": {**_versions(NUMERIC_PACKAGES), "medtorch": medtorch.__version__},
                      "other": _versions(OTHER_PACKAGES)},
         "git": git_info(),
+    })
+
+
+def collect(inference_dtype: str = "float32", inference_device: str = "cpu",
+            trainer_precision: str | None = None) -> dict[str, Any]:
+    """The fingerprint of this process's stack as it is now (settings already applied)."""
+    import torch
+
+    static = json.loads(_static())  # a fresh copy each time
+    fp: dict[str, Any] = {
+        "version": FINGERPRINT_VERSION,
+        "python": {"version": platform.python_version(), "implementation": platform.python_implementation()},
+        "os": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
+               "libc": " ".join(platform.libc_ver()).strip() or None, "host": platform.node()},
+        "cpu": static["cpu"],
+        "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()},
+        "torch": {"version": torch.__version__, "git_version": torch.version.git_version, "build": static["torch_build"]},
+        "cuda": static["cuda"],
+        "packages": static["packages"],
+        "git": static["git"],
         "numeric": _numeric(trainer_precision),
         "inference": {"dtype": inference_dtype, "device": inference_device},
     }
