@@ -99,16 +99,26 @@ def _start(cfg: DictConfig, rd: RunDir, log: EventLog) -> dict[str, Any]:
 
 
 def _set_determinism(cfg: DictConfig) -> None:
-    import pytorch_lightning as pl
+    """Seed every generator (seed 0 included) and fix the numeric settings that change results.
+
+    Done by hand rather than with Lightning's seed_everything so that bad input fails before
+    Lightning is imported; the same generators are seeded, and PL_GLOBAL_SEED is set as
+    Lightning would set it.
+    """
+    import random
 
     # cuBLAS needs this before CUDA initialises to be deterministic
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    os.environ["PL_GLOBAL_SEED"] = str(cfg.seed)
+    os.environ["PL_SEED_WORKERS"] = "1"
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
     torch.set_float32_matmul_precision(cfg.trainer.matmul_precision)
     torch.backends.cudnn.allow_tf32 = cfg.trainer.matmul_precision != "highest"
     torch.backends.cudnn.benchmark = False
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # seeds CUDA too
 
 
 def _load(cfg: DictConfig, rd: RunDir, log: EventLog, manifest: dict) -> sources.RawTable:
