@@ -10,6 +10,7 @@ Confidence intervals are shown where a run's metrics hold them (``<split>.ci.<me
 
 from __future__ import annotations
 
+import re
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,15 @@ import numpy as np
 
 from medtorch.errors import MedtorchError
 from medtorch.run import RunDir, read_json
-from medtorch.stack.fingerprint import _flatten, diff
+from medtorch.stack.fingerprint import diff, flatten
 
 SPLITS = ("val", "test")
 HEADLINE = ("mcc", "balanced_accuracy", "auroc", "accuracy")
+
+
+def _natural(path: Path) -> list:
+    """job2 before job10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
 
 
 def expand_runs(paths: list[str]) -> list[Path]:
@@ -31,7 +37,7 @@ def expand_runs(paths: list[str]) -> list[Path]:
         if (p / "manifest.json").is_file():
             out.append(p)
         elif p.is_dir():
-            found = sorted({m.parent for m in p.glob("**/manifest.json")})
+            found = sorted({m.parent for m in p.glob("**/manifest.json")}, key=_natural)
             if not found:
                 raise MedtorchError(f"{p}: neither a run directory nor a directory holding runs (no manifest.json in it).")
             out.extend(found)
@@ -92,7 +98,7 @@ def compare_runs(paths: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"baseline": base["path"], "runs": [], "metrics": {}, "agreement": []}
     for i, r in enumerate(runs):
         m = r["manifest"]
-        flat_a, flat_b = _flatten(base["config"]), _flatten(r["config"])
+        flat_a, flat_b = flatten(base["config"]), flatten(r["config"])
         config_changes = [{"key": k, "baseline": flat_a.get(k), "run": flat_b.get(k)}
                           for k in sorted(set(flat_a) | set(flat_b)) if flat_a.get(k) != flat_b.get(k)]
         out["runs"].append({

@@ -24,7 +24,7 @@ def to_markdown(result: dict[str, Any]) -> str:
     out = ["# Run comparison", "", "| # | run | experiment | seed | stack hash |", "|---|---|---|---|---|"]
     out += [f"| {r['index']} | `{r['path']}` | {r['experiment']} | {r['seed']} | `{(r['stack_hash'] or 'none')[:16]}` |"
             for r in runs]
-    out += ["", f"Run 0 is the baseline; the diffs below are against it.", ""]
+    out += ["", "Run 0 is the baseline; the diffs below are against it.", ""]
     for r in runs[1:]:
         out += [f"## Run {r['index']} against run 0", "", "Stack fingerprint:", ""]
         if r["stack_changes"]:
@@ -40,7 +40,8 @@ def to_markdown(result: dict[str, Any]) -> str:
             out.append("the same configuration.")
         out.append("")
     for split, rows in result["metrics"].items():
-        out += [f"## Metrics: {split}" + (" (with confidence intervals where recorded)" if split else ""), "",
+        has_ci = any((row.get(k) or {}).get("ci") for row in rows for k in ("mcc", "balanced_accuracy", "auroc", "accuracy"))
+        out += [f"## Metrics: {split}" + (" (estimate [confidence interval])" if has_ci else ""), "",
                 "| # | " + " | ".join(("mcc", "balanced_accuracy", "auroc", "accuracy")) + " |", "|---" * 5 + "|"]
         for row in rows:
             out.append(f"| {row['index']} | " + " | ".join(_cell(row.get(k)) for k in ("mcc", "balanced_accuracy", "auroc", "accuracy")) + " |")

@@ -199,18 +199,18 @@ def short(digest: str | None) -> str:
     return (digest or "none")[:16]
 
 
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(node, dict) and node:
         out: dict[str, Any] = {}
         for k, v in node.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}."))
         return out
     return {prefix[:-1]: node}
 
 
 def diff(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Fields whose values differ: ``[{field, a, b, hashed}]``, hashed fields first."""
-    fa, fb = _flatten(a or {}), _flatten(b or {})
+    fa, fb = flatten(a or {}), flatten(b or {})
     out = []
     for key in sorted(set(fa) | set(fb)):
         if key == "hash" or fa.get(key) == fb.get(key):
@@ -234,7 +234,7 @@ def format_diff(changes: list[dict[str, Any]], a_name: str = "a", b_name: str = 
 def format_fingerprint(fp: dict[str, Any]) -> str:
     """The fingerprint as ``field: value`` lines, hash first."""
     lines = [f"stack hash: {fp['hash']}"]
-    for key, value in _flatten({k: v for k, v in fp.items() if k != "hash"}).items():
+    for key, value in flatten({k: v for k, v in fp.items() if k != "hash"}).items():
         mark = "*" if any(key == h or key.startswith(h + ".") for h in HASHED) else " "
         lines.append(f"{mark} {key}: {value}")
     lines.append("(* counts for the stack hash)")
