@@ -10,6 +10,7 @@ problem at once, before anything is written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -95,7 +96,7 @@ class TrainerConfig:
 
 @dataclass
 class BridgeConfig:
-    """Tolerances of the bridge re-evaluation on a new stack (``medtorch bridge RUN``).
+    """The bridge set and the tolerances of the bridge re-evaluation on a new stack (``medtorch bridge RUN``).
 
     Probability differences are absolute, over every row and class of the bridge set; flip
     rates are the share of rows whose predicted class changed (per class: among the rows of
@@ -110,6 +111,10 @@ class BridgeConfig:
     max_mcc_delta: float = 0.0
     max_sensitivity_delta: float = 0.0
     max_specificity_delta: float = 0.0
+    # the bridge set: the validation rows (default), or a CSV/Parquet file of raw rows with the
+    # model's feature columns and the label column data.target (or reference_label)
+    reference_file: Optional[str] = None
+    reference_label: Optional[str] = None
 
 
 @dataclass
@@ -192,7 +197,11 @@ def validate(cfg: DictConfig) -> None:
     need(e.mode in ("min", "max"), "early_stopping.mode", "'min' or 'max'", e.mode)
     need(e.patience >= 1, "early_stopping.patience", ">= 1", e.patience)
     need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
+    ref = cfg.bridge.reference_file
+    need(ref is None or Path(ref).is_file(), "bridge.reference_file", "an existing CSV or Parquet file (or null)", ref)
     for key, tol in cfg.bridge.items():
+        if not key.startswith("max_") and not key.startswith("mean_"):
+            continue
         rate = "rate" in key
         need(tol >= 0 and (tol <= 1 or not rate), f"bridge.{key}", "in [0, 1]" if rate else ">= 0", tol)
 

@@ -249,15 +249,19 @@ def _evaluate_validation(cfg, network, module, trainer, prepared: Prepared, rd: 
 
 
 def _store_bridge_reference(cfg, network, prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict) -> None:
-    """The validation rows in raw form with the model's probabilities, on the stack that trained it."""
+    """The validation rows (or bridge.reference_file's) in raw form with the model's probabilities, on this stack."""
     from medtorch.stack import reference
 
+    rows = prepared.splits.val
+    if cfg.bridge.reference_file:
+        rows = reference.rows_from_file(cfg.bridge.reference_file, cfg.bridge.reference_label or cfg.data.target,
+                                        prepared.preprocessor.columns_, prepared.classes)
     stack = fingerprint.collect(trainer_precision=str(cfg.trainer.precision))
-    record = reference.store(rd, "val", prepared.splits.val, prepared.preprocessor, network, prepared.classes,
+    record = reference.store(rd, rows.name, rows, prepared.preprocessor, network, prepared.classes,
                              cfg.trainer.eval_batch_size, stack)
     manifest["stack"] = stack
     write_json(rd.manifest, manifest)
-    log.append("bridge_reference_stored", {"split": "val", "rows": record["n"], "stack_hash": stack["hash"]},
+    log.append("bridge_reference_stored", {"split": rows.name, "rows": record["n"], "stack_hash": stack["hash"]},
                inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
                outputs=file_hashes(rd.root, [rd.bridge_reference, rd.bridge_rows]))
 

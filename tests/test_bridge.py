@@ -2,8 +2,9 @@
 
 Stack changes used: intra-op thread count, float64 instead of float32 inference, the CPU
 kernel family torch dispatches to (ATEN_CPU_CAPABILITY), and a deliberately perturbed weight.
-Two runs are trained once for the module: one with the default tolerances, one with
-tolerances so tight that float64 inference must fail them.
+Two runs are trained once for the module: one with the default tolerances and the
+validation rows as bridge set, one with tolerances so tight that float64 inference must fail
+them and a configured reference file as bridge set.
 """
 
 from __future__ import annotations
@@ -52,7 +53,13 @@ def runs(tmp_path_factory):
     (root / "default").mkdir()
     (root / "tight").mkdir()
     _, default = run_train(root / "default")
-    _, tight = run_train(root / "tight", *TIGHT)
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    ref = bunch.data.iloc[::10].assign(diagnosis=bunch.target_names[bunch.target.iloc[::10]])
+    ref.to_csv(root / "reference.csv", index=False)
+    _, tight = run_train(root / "tight", *TIGHT, f"bridge.reference_file={root / 'reference.csv'}",
+                         "bridge.reference_label=diagnosis")
     return {"root": root, "default": default, "tight": tight}
 
 
@@ -91,6 +98,16 @@ def test_training_stores_a_hashed_reference_of_raw_validation_rows(runs):
     assert manifest["stack"]["hash"] == stack_hash(manifest["stack"]) == ref["stack"]["hash"]
     assert manifest["stack"]["numeric"]["deterministic_algorithms"] is True
     assert _actions(run, "bridge_reference_stored")[0]["details"]["stack_hash"] == manifest["stack"]["hash"]
+
+
+def test_a_configured_reference_file_is_the_bridge_set(runs):
+    rd = RunDir(runs["tight"])
+    ref = read_json(rd.bridge_reference)
+    expected = pd.read_csv(runs["root"] / "reference.csv")
+    assert ref["split"] == f"file:{runs['root'] / 'reference.csv'}" and ref["n"] == len(expected) == 57
+    pd.testing.assert_frame_equal(pd.read_parquet(rd.bridge_rows), expected.drop(columns="diagnosis"))
+    assert [ref["classes"][k] for k in ref["labels"]] == expected["diagnosis"].tolist()
+    assert ref["metrics"]["n"] == 57
 
 
 def test_bridge_on_the_training_stack_is_bit_identical_and_never_imports_lightning(runs):
@@ -228,7 +245,8 @@ def test_compare_lays_runs_side_by_side(runs, tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.with_suffix(".json").read_text())
     (other,) = result["runs"][1:]
-    assert {c["key"] for c in other["config_changes"]} == {"bridge.max_abs_prob_diff", "bridge.mean_abs_prob_diff"}
+    assert {c["key"] for c in other["config_changes"]} == {"bridge.max_abs_prob_diff", "bridge.mean_abs_prob_diff",
+                                                           "bridge.reference_file", "bridge.reference_label"}
     assert not [c for c in other["stack_changes"] if c["hashed"]]
     (agree,) = result["agreement"]
     assert agree["shared_rows"] == read_json(runs["default"] / "metrics.json")["val"]["n"]

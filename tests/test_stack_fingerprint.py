@@ -146,9 +146,26 @@ def test_bridge_tolerances_are_validated_in_the_config():
 
     register_configs()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=["bridge.max_flip_rate=1.5", "bridge.max_abs_prob_diff=-1"])
+        cfg = compose("config", overrides=["bridge.max_flip_rate=1.5", "bridge.max_abs_prob_diff=-1",
+                                           "bridge.reference_file=/no/such/file.csv"])
     with pytest.raises(MedtorchError) as e:
         validate(cfg)
     assert "bridge.max_flip_rate must be in [0, 1]; got 1.5" in str(e.value)
     assert "bridge.max_abs_prob_diff must be >= 0; got -1" in str(e.value)
-    assert set(tolerances({})) == set(BridgeConfig.__dataclass_fields__)
+    assert "bridge.reference_file must be an existing CSV or Parquet file (or null); got '/no/such/file.csv'" in str(e.value)
+    assert set(tolerances({})) == {k for k in BridgeConfig.__dataclass_fields__ if not k.startswith("reference_")}
+
+
+def test_reference_file_is_checked_column_by_column(tmp_path):
+    from medtorch.stack.reference import rows_from_file
+
+    f = tmp_path / "ref.csv"
+    f.write_text("a,b,label\n1.0,x,yes\n2.0,y,no\n")
+    rows = rows_from_file(str(f), "label", ["a", "b"], ["no", "yes"])
+    assert rows.y.tolist() == [1, 0] and list(rows.frame.columns) == ["a", "b"] and rows.name == f"file:{f}"
+    with pytest.raises(MedtorchError, match=r"lacks column\(s\) \['c'\]"):
+        rows_from_file(str(f), "label", ["a", "c"], ["no", "yes"])
+    with pytest.raises(MedtorchError, match=r"holds \['no'\], which are not classes of this run"):
+        rows_from_file(str(f), "label", ["a", "b"], ["yes", "maybe"])
+    with pytest.raises(MedtorchError, match="set bridge.reference_label=COLUMN"):
+        rows_from_file(str(f), None, ["a", "b"], ["no", "yes"])

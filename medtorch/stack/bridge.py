@@ -40,7 +40,8 @@ def _delta(a: float | None, b: float | None) -> float:
 
 def tolerances(config: Mapping[str, Any]) -> dict[str, float]:
     """The run's bridge tolerances (defaults for keys its config does not set)."""
-    return {**asdict(BridgeConfig()), **dict(config.get("bridge") or {})}
+    merged = {**asdict(BridgeConfig()), **dict(config.get("bridge") or {})}
+    return {k: float(v) for k, v in merged.items() if k.startswith(("max_", "mean_"))}
 
 
 def compare(ref_probs: np.ndarray, new_probs: np.ndarray, labels: np.ndarray, classes: list[str],

@@ -1,7 +1,7 @@
 """The bridge set: raw rows, with the model's reference probabilities and metrics, all hashed.
 
-Stored when a run finishes validation (``store``): the validation rows exactly as they were
-read (``bridge/reference_rows.parquet``: raw values and dtypes, before any preprocessing, so
+Stored when a run finishes validation (``store``): the validation rows (or the rows of the
+file named by ``bridge.reference_file``) exactly as they were read (``bridge/reference_rows.parquet``: raw values and dtypes, before any preprocessing, so
 a bridge re-runs preprocessing too) and ``bridge/reference.json`` (row ids, labels, the
 probabilities the model gave them on the training stack, the metrics, and that stack's
 fingerprint). Both files go into the manifest's artefacts, so ``load`` refuses a changed one.
@@ -39,6 +39,41 @@ class Reference:
     @property
     def classes(self) -> list[str]:
         return list(self.record["classes"])
+
+
+@dataclass
+class FileRows:
+    """The rows of a configured reference file, shaped like a split's ``Rows``."""
+
+    name: str
+    frame: pd.DataFrame
+    y: np.ndarray
+    ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def rows_from_file(path: str, label: str | None, columns: list[str], classes: list[str]) -> FileRows:
+    """Read a reference file; its label values must be the run's classes and it must hold every feature column."""
+    from medtorch.data.sources import _class_name, read_table
+
+    if not label:
+        raise MedtorchError(f"bridge.reference_file={path!r} needs its label column: set bridge.reference_label=COLUMN "
+                            "(data.target is used when set).")
+    frame = read_table(path)
+    frame.columns = [str(c) for c in frame.columns]
+    missing = [c for c in [*columns, label] if c not in frame.columns]
+    if missing:
+        raise MedtorchError(f"bridge.reference_file {path} lacks column(s) {missing}; it needs the model's raw feature "
+                            f"columns and the label column {label!r}.")
+    names = frame[label].map(lambda v: None if pd.isna(v) else _class_name(v))
+    unknown = sorted({str(v) for v in names if v not in classes})
+    if unknown:
+        raise MedtorchError(f"bridge.reference_file {path}: label column {label!r} holds {unknown}, which are not "
+                            f"classes of this run ({classes}); every reference row needs a known label.")
+    y = names.map(classes.index).to_numpy(dtype=np.int64)
+    return FileRows(f"file:{path}", frame[columns].reset_index(drop=True), y, np.arange(len(frame), dtype=np.int64))
 
 
 def predict_rows(preprocessor, network, frame: pd.DataFrame, batch_size: int) -> np.ndarray:
