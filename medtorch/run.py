@@ -139,6 +139,10 @@ class RunDir:
     def bridge_rows(self) -> Path:
         return self.root / "bridge" / "reference_rows.parquet"
 
+    def bridge_added(self, name: str, ext: str) -> Path:
+        """Rows added to the bridge set after training (ext: json | parquet)."""
+        return self.root / "bridge" / f"reference_{name}.{ext}"
+
     def bridge_report(self, stack_hash: str, ext: str) -> Path:
         """The bridge report for one stack, named by its fingerprint hash (ext: json | md)."""
         return self.root / "bridge" / f"report_{stack_hash[:16]}.{ext}"

@@ -229,6 +229,42 @@ def test_failed_automatic_bridge_refuses_unless_overridden_with_a_reason(runs, t
     EventLog(run / "events.jsonl").verify_chain()
 
 
+def test_test_rows_added_after_their_evaluation_join_the_bridge_set(runs, tmp_path):
+    from omegaconf import OmegaConf
+
+    from medtorch.data import sources
+    from medtorch.data.split import make_split
+    from medtorch.errors import MedtorchError
+    from medtorch.stack.reference import add_rows
+
+    run = _copy(runs["default"], tmp_path)
+    loaded = load_run(run, purpose="evaluate", settings=InferenceSettings(threads=_ref_threads(run)))
+    cfg = OmegaConf.create(loaded.config)
+    test = make_split(sources.load(cfg.data), cfg.split.strategy, cfg.split.train, cfg.split.val, cfg.split.test,
+                      cfg.seed).test
+    assert test.ids_sha256 == read_json(run / "split.json")["parts"]["test"]["ids_sha256"]
+    record = add_rows(loaded, "test", test)
+    assert record["n"] == len(test) and record["stack"]["hash"] == loaded.stack["hash"]
+    with pytest.raises(MedtorchError, match="already holds rows named 'test'"):
+        add_rows(loaded, "test", test)
+    with pytest.raises(MedtorchError, match="lower-case letters"):
+        add_rows(loaded, "Test set", test)
+
+    proc = run_cli("bridge", str(run), "--dtype", "float64")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    new_hash = proc.stdout.split("on stack ")[1].split()[0]
+    report = read_json(next((run / "bridge").glob(f"report_{new_hash}*.json")))
+    n_val = read_json(run / "metrics.json")["val"]["n"]
+    assert [(s["set"], s["n"]) for s in report["result"]["sets"]] == [("val", n_val), ("test", len(test))]
+    assert report["result"]["n"] == n_val + len(test) and "bridge/reference_test.parquet" in report["inputs"]
+    # the added rows are trusted only as recorded
+    rows = pd.read_parquet(RunDir(run).bridge_added("test", "parquet"))
+    rows.iloc[0, 0] += 1.0
+    rows.to_parquet(RunDir(run).bridge_added("test", "parquet"), index=False)
+    bad = run_cli("bridge", str(run))
+    assert bad.returncode == 3 and "changed since it was added to the bridge set" in bad.stderr
+
+
 def test_changed_reference_rows_are_refused(runs, tmp_path):
     run = _copy(runs["default"], tmp_path)
     rows = pd.read_parquet(RunDir(run).bridge_rows)

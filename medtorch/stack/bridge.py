@@ -125,10 +125,13 @@ def run_bridge(loaded, purpose: str = "bridge") -> BridgeReport:
     batch = int((loaded.config.get("trainer") or {}).get("eval_batch_size", 4096))
     new_probs = reference.predict_rows(loaded.preprocessor, loaded.network, ref.frame, batch)
     tol = tolerances(loaded.config)
-    result = compare(ref.probabilities, new_probs, ref.labels, ref.classes, ref.record["metrics"],
-                     np.asarray(ref.record["row_ids"]), tol)
+    ref_probs, labels = ref.probabilities, ref.labels
+    result = compare(ref_probs, new_probs, labels, ref.classes, classification_metrics(labels, ref_probs, ref.classes),
+                     ref.row_ids, tol)
+    result["sets"] = ref.summary()
     ref_stack = ref.record.get("stack") or loaded.manifest.get("stack")
-    inputs = file_hashes(rd.root, [rd.bridge_reference, rd.bridge_rows, rd.model_weights, rd.preprocessing])
+    added = [rd.bridge_added(s["set"], ext) for s in result["sets"][1:] for ext in ("json", "parquet")]
+    inputs = file_hashes(rd.root, [rd.bridge_reference, rd.bridge_rows, *added, rd.model_weights, rd.preprocessing])
     report = BridgeReport(
         run_id=loaded.manifest["run_id"], created_utc=utc_now(), purpose=purpose, passed=result["passed"],
         stack_hash=loaded.stack["hash"], reference_stack_hash=(ref_stack or {}).get("hash"),

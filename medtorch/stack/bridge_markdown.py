@@ -17,6 +17,7 @@ def _f(v: Any) -> str:
 def to_markdown(report) -> str:
     r = report.result
     verdict = "PASSED" if report.passed else "FAILED"
+    sets = ", ".join(f"{s['set']}: {s['n']} rows" for s in r.get("sets", []))
     out = [
         f"# Bridge re-evaluation: {verdict}",
         "",
@@ -25,7 +26,7 @@ def to_markdown(report) -> str:
         f"- stack (fingerprint hash): `{report.stack_hash}`",
         f"- reference stack: `{report.reference_stack_hash}`",
         f"- inference settings: {', '.join(f'{k}={v}' for k, v in report.settings.items())}",
-        f"- bridge set: {r['n']} rows; {r['flips']} predicted label(s) changed",
+        f"- bridge set: {r['n']} rows in all ({sets}); {r['flips']} predicted label(s) changed",
         "",
         "## Checks against the run's tolerances",
         "",
