@@ -128,6 +128,7 @@ class MedtorchConfig:
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
+    ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from checkpoints/last.ckpt
 
 
 def register_configs() -> None:

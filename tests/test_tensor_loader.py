@@ -36,3 +36,11 @@ def test_ddp_shards_are_disjoint_and_cover_every_row():
     shards = [_rows(TensorLoader(x, y, 8, shuffle=True, seed=0, rank=r, world_size=4)) for r in range(4)]
     assert all(len(s) == 25 for s in shards)
     assert sorted(torch.cat(shards).tolist()) == list(range(100))
+
+
+def test_evaluation_shards_count_each_row_once():
+    x = torch.arange(10, dtype=torch.float32).unsqueeze(1)
+    y = torch.zeros(10, dtype=torch.long)
+    shards = [_rows(TensorLoader(x, y, 4, rank=r, world_size=3, pad_shards=False)) for r in range(3)]
+    assert sorted(torch.cat(shards).tolist()) == list(range(10))
+    assert [len(TensorLoader(x, y, 4, rank=r, world_size=3, pad_shards=False)) for r in range(3)] == [1, 1, 1]
