@@ -297,6 +297,19 @@ def test_compare_lays_runs_side_by_side(runs, tmp_path):
     assert one.returncode == 2 and "compare needs at least two runs; got 1" in one.stderr
 
 
+def test_compare_shows_confidence_intervals_where_a_run_has_them(runs, tmp_path):
+    from medtorch.stack.compare import compare_runs
+    from medtorch.stack.compare_markdown import to_markdown
+
+    run = _copy(runs["default"], tmp_path)
+    mcc = read_json(run / "metrics.json")["val"]["mcc"]
+    (run / "assessment_val.json").write_text(json.dumps({"ci": {"mcc": {"estimate": mcc, "lower": 0.81, "upper": 0.99}}}))
+    result = compare_runs([str(run), str(runs["tight"])])
+    assert result["metrics"]["val"][0]["mcc"] == {"value": mcc, "ci": [0.81, 0.99]}
+    assert result["metrics"]["val"][1]["mcc"]["ci"] is None
+    assert f"{mcc:.4g} [0.81, 0.99]" in to_markdown(result)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gpu_inference_is_a_new_stack_that_passes_within_tolerance(runs, tmp_path):

@@ -4,8 +4,8 @@ Used to compare one experiment trained on different stacks, seeds (a Hydra multi
 its sweep directory and every job in it is taken) or configurations. The first run is the
 baseline every other run is diffed against; agreement is computed for every pair of runs on
 the rows their prediction files share (``predictions_<split>.csv``, matched by ``row_id``).
-Confidence intervals are shown where a run's metrics hold them (``<split>.ci.<metric>`` with
-``lower``/``upper``).
+Confidence intervals are shown where a run holds them (``assessment_<split>.json`` or
+``metrics.json``'s ``<split>.ci``: ``<metric>: {lower, upper}``).
 """
 
 from __future__ import annotations
@@ -65,12 +65,15 @@ def _load(path: Path) -> dict[str, Any]:
             if str(f.relative_to(rd.root)) in manifest.get("artefacts", {}):
                 verify_artefact(rd, f, manifest)
             preds[split] = pd.read_csv(f)
-    return {"path": str(path), "manifest": manifest, "metrics": read_json(rd.metrics),
+    # confidence intervals: assessment_<split>.json (bootstrap, medtorch.evaluation) when the run has one
+    cis = {split: read_json(rd.root / f"assessment_{split}.json").get("ci") for split in SPLITS
+           if (rd.root / f"assessment_{split}.json").is_file()}
+    return {"path": str(path), "manifest": manifest, "metrics": read_json(rd.metrics), "ci": cis,
             "config": OmegaConf.to_container(OmegaConf.load(rd.config), resolve=True), "predictions": preds}
 
 
-def _metrics_row(split_metrics: dict[str, Any]) -> dict[str, Any]:
-    ci = split_metrics.get("ci") or {}
+def _metrics_row(split_metrics: dict[str, Any], ci: dict[str, Any] | None) -> dict[str, Any]:
+    ci = ci or split_metrics.get("ci") or {}
     row = {}
     for k in HEADLINE:
         c = ci.get(k) if isinstance(ci, dict) else None
@@ -110,8 +113,8 @@ def compare_runs(paths: list[str]) -> dict[str, Any]:
     for split in SPLITS:
         rows = [(i, r["metrics"].get(split)) for i, r in enumerate(runs)]
         if any(isinstance(s, dict) for _, s in rows):
-            out["metrics"][split] = [{"index": i, **_metrics_row(s)} if isinstance(s, dict) else {"index": i}
-                                     for i, s in rows]
+            out["metrics"][split] = [{"index": i, **_metrics_row(s, runs[i]["ci"].get(split))} if isinstance(s, dict)
+                                     else {"index": i} for i, s in rows]
     for (i, a), (j, b) in combinations(enumerate(runs), 2):
         for split in SPLITS:
             if split in a["predictions"] and split in b["predictions"]:
