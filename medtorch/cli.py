@@ -21,6 +21,9 @@ VERBS: dict[str, tuple[str, str]] = {
     "evaluate": ("medtorch.commands.evaluate", "evaluate a run once on its sealed test set (or --test-data), under the test-set ledger"),
     "cv-summary": ("medtorch.commands.cv_summary", "summarise cross-validation fold runs (mean, SD, min, max; plot)"),
     "lineage": ("medtorch.commands.lineage", "show a run's data lineage, or --replay it and compare split hashes"),
+    "fingerprint": ("medtorch.commands.fingerprint", "print this stack's fingerprint, or its diff from a run's"),
+    "bridge": ("medtorch.commands.bridge", "re-evaluate a run's model on this stack against its reference"),
+    "compare": ("medtorch.commands.compare", "lay runs side by side: stack, config, metrics, per-sample agreement"),
 }
 
 

@@ -10,6 +10,7 @@ problem at once, before anything is written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -176,6 +177,29 @@ class CVConfig:
 
 
 @dataclass
+class BridgeConfig:
+    """The bridge set and the tolerances of the bridge re-evaluation on a new stack (``medtorch bridge RUN``).
+
+    Probability differences are absolute, over every row and class of the bridge set; flip
+    rates are the share of rows whose predicted class changed (per class: among the rows of
+    that true class); deltas are absolute changes of the metric. The defaults allow rounding
+    differences of float32 arithmetic and no change of any predicted label.
+    """
+
+    max_abs_prob_diff: float = 1e-4
+    mean_abs_prob_diff: float = 1e-5
+    max_flip_rate: float = 0.0
+    max_class_flip_rate: float = 0.0
+    max_mcc_delta: float = 0.0
+    max_sensitivity_delta: float = 0.0
+    max_specificity_delta: float = 0.0
+    # the bridge set: the validation rows (default), or a CSV/Parquet file of raw rows with the
+    # model's feature columns and the label column data.target (or reference_label)
+    reference_file: Optional[str] = None
+    reference_label: Optional[str] = None
+
+
+@dataclass
 class MedtorchConfig:
     seed: int = 0  # honoured, 0 included
     data: Any = MISSING
@@ -190,6 +214,7 @@ class MedtorchConfig:
     leakage: LeakageConfig = field(default_factory=LeakageConfig)
     eda: EDAConfig = field(default_factory=EDAConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
     ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from checkpoints/last.ckpt
 
@@ -266,6 +291,13 @@ def validate(cfg: DictConfig) -> None:
     need(e.patience >= 1, "early_stopping.patience", ">= 1", e.patience)
     need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
     _validate_assessment(cfg, need, problems)
+    ref = cfg.bridge.reference_file
+    need(ref is None or Path(ref).is_file(), "bridge.reference_file", "an existing CSV or Parquet file (or null)", ref)
+    for key, tol in cfg.bridge.items():
+        if not key.startswith("max_") and not key.startswith("mean_"):
+            continue
+        rate = "rate" in key
+        need(tol >= 0 and (tol <= 1 or not rate), f"bridge.{key}", "in [0, 1]" if rate else ">= 0", tol)
 
     if problems:
         raise MedtorchError("invalid configuration:\n  - " + "\n  - ".join(problems))

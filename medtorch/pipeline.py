@@ -2,7 +2,7 @@
 
     load -> early split -> fit preprocessing on train only -> check leakage -> plan rebalancing
     -> record lineage -> explore the data -> train (Lightning) -> restore the best epoch ->
-    evaluate on validation -> write the evidence
+    evaluate on validation -> store the bridge reference -> write the evidence
 
 Each step is a named function that takes what it needs and writes its artefact into the run
 directory through ``RunDir`` (atomically) and one line into the event log. The test split is
@@ -41,6 +41,7 @@ from medtorch.models.networks import build_network
 from medtorch.provenance import device_info, git_info, package_versions
 from medtorch.resume import check_same_run, kill_after_epoch_callback, resolve_ckpt_path
 from medtorch.run import RunDir, read_json, write_json, write_text
+from medtorch.stack import fingerprint
 
 
 @dataclass
@@ -82,6 +83,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         network = _export_best(cfg, module, trainer, prepared, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
         _assess_validation(cfg, network, prepared, rd, log)
+        _store_bridge_reference(cfg, network, prepared, rd, log, manifest)
     except BaseException as e:
         _finish(rd, log, manifest, status="failed", error=f"{type(e).__name__}: {e}")
         raise
@@ -133,6 +135,7 @@ def _start(cfg: DictConfig, rd: RunDir, log: EventLog) -> dict[str, Any]:
         "seed": cfg.seed,
         "packages": package_versions(),
         "device": device_info(cfg.trainer.accelerator),
+        "stack": fingerprint.collect(trainer_precision=str(cfg.trainer.precision)),  # replaced once settings apply
     }
     write_json(rd.manifest, manifest)
     log.append("run_started", {"run_id": manifest["run_id"], "experiment": cfg.experiment},
@@ -375,6 +378,24 @@ def _cross_validate(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     return run_cross_validation(cfg, Path(run_dir), run)
 
 
+def _store_bridge_reference(cfg, network, prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    """The validation rows (or bridge.reference_file's) in raw form with the model's probabilities, on this stack."""
+    from medtorch.stack import reference
+
+    rows = prepared.splits.val
+    if cfg.bridge.reference_file:
+        rows = reference.rows_from_file(cfg.bridge.reference_file, cfg.bridge.reference_label or cfg.data.target,
+                                        prepared.preprocessor.columns_, prepared.classes)
+    stack = fingerprint.collect(trainer_precision=str(cfg.trainer.precision))
+    record = reference.store(rd, rows.name, rows, prepared.preprocessor, network, prepared.classes,
+                             cfg.trainer.eval_batch_size, stack)
+    manifest["stack"] = stack
+    write_json(rd.manifest, manifest)
+    log.append("bridge_reference_stored", {"split": rows.name, "rows": record["n"], "stack_hash": stack["hash"]},
+               inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
+               outputs=file_hashes(rd.root, [rd.bridge_reference, rd.bridge_rows]))
+
+
 def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str | None = None) -> None:
     manifest["status"] = status
     manifest["finished_utc"] = utc_now()
@@ -382,7 +403,8 @@ def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str |
         manifest["error"] = error
     artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
                  rd.acceptance, rd.sealed_test, rd.assessment("val"),
-                 rd.lineage, rd.lineage_summary, rd.leakage, rd.eda, rd.eda_summary]
+                 rd.lineage, rd.lineage_summary, rd.leakage, rd.eda, rd.eda_summary,
+                 rd.bridge_reference, rd.bridge_rows]
     manifest["artefacts"] = file_hashes(rd.root, artefacts)
     write_json(rd.manifest, manifest)
     log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))

@@ -171,6 +171,24 @@ class RunDir:
     def assessment_plot(self, split: str, name: str) -> Path:
         return self.root / "plots" / f"{name}_{split}.png"
 
+
+    # bridge re-evaluation across stacks (medtorch.stack)
+    @property
+    def bridge_reference(self) -> Path:
+        return self.root / "bridge" / "reference.json"
+
+    @property
+    def bridge_rows(self) -> Path:
+        return self.root / "bridge" / "reference_rows.parquet"
+
+    def bridge_added(self, name: str, ext: str) -> Path:
+        """Rows added to the bridge set after training (ext: json | parquet)."""
+        return self.root / "bridge" / f"reference_{name}.{ext}"
+
+    def bridge_report(self, stack_hash: str, ext: str) -> Path:
+        """The bridge report for one stack, named by its fingerprint hash (ext: json | md)."""
+        return self.root / "bridge" / f"report_{stack_hash[:16]}.{ext}"
+
     def require(self) -> "RunDir":
         """Fail clearly unless this looks like a finished medtorch run."""
         if not self.root.is_dir():
