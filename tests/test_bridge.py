@@ -304,7 +304,9 @@ def test_compare_shows_confidence_intervals_where_a_run_has_them(runs, tmp_path)
     run = _copy(runs["default"], tmp_path)
     mcc = read_json(run / "metrics.json")["val"]["mcc"]
     (run / "assessment_val.json").write_text(json.dumps({"ci": {"mcc": {"estimate": mcc, "lower": 0.81, "upper": 0.99}}}))
-    result = compare_runs([str(run), str(runs["tight"])])
+    other = _copy(runs["tight"], tmp_path / "other")
+    (other / "assessment_val.json").unlink(missing_ok=True)  # a run without intervals
+    result = compare_runs([str(run), str(other)])
     assert result["metrics"]["val"][0]["mcc"] == {"value": mcc, "ci": [0.81, 0.99]}
     assert result["metrics"]["val"][1]["mcc"]["ci"] is None
     assert f"{mcc:.4g} [0.81, 0.99]" in to_markdown(result)
