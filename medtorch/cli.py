@@ -18,6 +18,9 @@ from medtorch.errors import MedtorchError
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
 VERBS: dict[str, tuple[str, str]] = {
     "show": ("medtorch.commands.show", "print a run's status, validation metrics and artefacts"),
+    "predict": ("medtorch.commands.predict", "check an input against the run's data specification and predict"),
+    "monitor": ("medtorch.commands.monitor", "compare new data with the training data: drift and degradation"),
+    "unblock": ("medtorch.commands.unblock", "release a monitoring block on predictions after review"),
 }
 
 

@@ -58,8 +58,10 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         _set_determinism(cfg)
         raw = _load(cfg, rd, log, manifest)
         prepared = _split_and_fit(cfg, raw, rd, log, manifest)
+        spec = _specify_data(cfg, prepared, rd, log, manifest)
         module, trainer = _train(cfg, prepared, rd, log)
         network = _export_best(cfg, module, trainer, prepared, rd, log)
+        _record_monitoring_reference(cfg, network, prepared, spec, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
     except BaseException as e:
         _finish(rd, log, manifest, status="failed", error=f"{type(e).__name__}: {e}")
@@ -139,6 +141,13 @@ def _split_and_fit(cfg: DictConfig, raw: sources.RawTable, rd: RunDir, log: Even
     return Prepared(splits, prep, raw.classes, tensors)
 
 
+def _specify_data(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict):
+    """The data specification every later input must meet: derived from train rows, or pre-defined and enforced."""
+    from medtorch.deploy.record import record_spec
+
+    return record_spec(cfg, prepared.splits, prepared.preprocessor, rd, log, manifest)
+
+
 def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
@@ -202,6 +211,13 @@ def _export_best(cfg, module, trainer, prepared: Prepared, rd: RunDir, log: Even
     return network
 
 
+def _record_monitoring_reference(cfg, network, prepared: Prepared, spec, rd: RunDir, log: EventLog) -> None:
+    """Training-split distributions (and predicted classes) that monitoring compares new data with."""
+    from medtorch.deploy.record import record_reference
+
+    record_reference(cfg, network, prepared.splits, prepared.preprocessor, prepared.classes, spec, rd, log)
+
+
 def _evaluate_validation(cfg, network, module, trainer, prepared: Prepared, rd: RunDir, log: EventLog) -> dict[str, Any]:
     from medtorch.evaluation.plots import plot_confusion
 
@@ -239,7 +255,8 @@ def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str |
     manifest["finished_utc"] = utc_now()
     if error:
         manifest["error"] = error
-    artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val")]
+    artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
+                 rd.data_spec, rd.monitoring_reference]
     manifest["artefacts"] = file_hashes(rd.root, artefacts)
     write_json(rd.manifest, manifest)
     log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))
