@@ -171,7 +171,7 @@ def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int,
         if on_invalid == "refuse" and tally.total:
             continue  # keep checking, to list every violation; predict nothing
         if valid.any():
-            probs = _predict(run, typed.loc[valid])
+            probs = predict_rows(run, typed.loc[valid])
             table = _table(rows[valid], chunk, valid, id_col, probs, run.classes, run_id, spec_sha, fp)
             table.to_csv(out_f, header=n_pred == 0, index=False, float_format="%.8g")
             n_pred += int(valid.sum())
@@ -191,7 +191,7 @@ def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int,
     return n_rows, n_pred, n_rej
 
 
-def _predict(run, frame: pd.DataFrame) -> np.ndarray:
+def predict_rows(run, frame: pd.DataFrame) -> np.ndarray:
     from medtorch.models.inference import predict_proba
 
     x = run.preprocessor.transform(frame)
