@@ -121,6 +121,7 @@ class MonitoringConfig:
     ci_level: float = 0.95
     bootstrap: int = 1000  # resamples for the MCC interval
     window: Optional[str] = None  # calendar windows with --time: D, W, M, Q or Y
+    min_window_rows: int = 100  # smaller windows are reported but raise no alarm (PSI is biased up on few rows)
     on_drift: str = "warn"  # warn | block further predictions until reviewed
     on_degradation: str = "block"  # warn | block
 
@@ -232,6 +233,7 @@ def _validate_deploy(cfg: DictConfig, need) -> None:
     need(0.5 <= m.ci_level < 1, "monitoring.ci_level", "in [0.5, 1)", m.ci_level)
     need(m.bootstrap >= 100, "monitoring.bootstrap", ">= 100", m.bootstrap)
     need(m.window in (None, "D", "W", "M", "Q", "Y"), "monitoring.window", "one of D, W, M, Q, Y or null", m.window)
+    need(m.min_window_rows >= 1, "monitoring.min_window_rows", ">= 1", m.min_window_rows)
     for key in ("on_drift", "on_degradation"):
         need(m[key] in ("warn", "block"), f"monitoring.{key}", "'warn' or 'block'", m[key])
 

@@ -18,7 +18,7 @@ def table(n: int, seed: int, shift: float = 0.0, flip: float = 0.0, start: str =
     rng = np.random.default_rng(seed)
     age = rng.integers(20, 90, n)
     marker = rng.normal(0, 1, n) + shift
-    bmi = rng.normal(26, 4, n).round(1)
+    bmi = rng.normal(26, 4, n).clip(15, 40).round(1)
     bmi[rng.random(n) < 0.1] = np.nan
     sex = rng.choice(["F", "M"], n)
     site = rng.choice(["A", "B", "C"], n, p=[0.5, 0.3, 0.2])

@@ -131,7 +131,9 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
             m = (period == name).to_numpy()
             section = analyse(typed.loc[m].reset_index(drop=True), valid[m], pred[m], None if y is None else y[m], ctx)
             windows.append({"window": str(name), **section})
-    sections = [("overall", overall)] + [(w["window"], w) for w in windows]
+    for w in windows:
+        w["judged"] = w["n"] >= plan.min_window_rows
+    sections = [("overall", overall)] + [(w["window"], w) for w in windows if w["judged"]]
     drift = [f"{n}: drift in {s['drifted_columns']}" for n, s in sections if s["drifted_columns"]]
     drift += [f"{n}: missingness changed in {s['missingness_alarms']}" for n, s in sections if s["missingness_alarms"]]
     drift += [f"{n}: predicted-class distribution drifted (PSI {s['prediction']['psi']:.3f})" for n, s in sections

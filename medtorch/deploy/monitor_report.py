@@ -28,6 +28,9 @@ def markdown(r: dict[str, Any]) -> str:
              f"on drift: {p['on_drift']}; on degradation: {p['on_degradation']}.", ""]
     if r["alarms"]["drift"] or r["alarms"]["degradation"]:
         lines += ["## Alarms", ""] + [f"- {a}" for a in r["alarms"]["degradation"] + r["alarms"]["drift"]] + [""]
+    small = [w["window"] for w in r["windows"] if not w["judged"]]
+    if small:
+        lines += [f"Windows with fewer than {p['min_window_rows']} rows are shown but raise no alarm: {', '.join(small)}.", ""]
     for name, s in [("Overall", r["overall"])] + [(f"Window {w['window']}", w) for w in r["windows"]]:
         lines += _section(name, s)
     return "\n".join(lines) + "\n"
