@@ -121,7 +121,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
         tally = _Tally(max_listed, sink)
         try:
             with ExitStack() as stack:  # outputs: renamed into place only if the whole input was processed
-                out_f = stack.enter_context(open(stack.enter_context(atomic_path(output)), "w", encoding="utf-8", newline=""))
+                out_f = stack.enter_context(open(stack.enter_context(atomic_path(output)), "wb"))
                 rej_f = None
                 if rejected_path is not None:
                     rej_f = stack.enter_context(open(stack.enter_context(atomic_path(rejected_path)), "w", encoding="utf-8", newline=""))
@@ -173,7 +173,7 @@ def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int,
         if valid.any():
             probs = predict_rows(run, typed.loc[valid])
             table = _table(rows[valid], chunk, valid, id_col, probs, run.classes, run_id, spec_sha, fp)
-            table.to_csv(out_f, header=n_pred == 0, index=False, float_format="%.8g")
+            _write_csv(table, out_f, header=n_pred == 0)
             n_pred += int(valid.sum())
         if rej_f is not None and (~valid).any():
             _rejected(rows, chunk, valid, violations).to_csv(rej_f, header=n_rej == 0, index=False)
@@ -185,7 +185,7 @@ def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int,
             "Correct these rows, or pass --on-invalid quarantine to predict the valid rows and set the others "
             "aside with their reasons.", listing))
     if n_pred == 0:
-        pd.DataFrame(columns=_columns(id_col, run.classes)).to_csv(out_f, index=False)
+        out_f.write((",".join(_columns(id_col, run.classes)) + "\n").encode("utf-8"))
     if rej_f is not None and n_rej == 0:
         pd.DataFrame(columns=["row", "reasons"]).to_csv(rej_f, index=False)
     return n_rows, n_pred, n_rej
@@ -196,6 +196,15 @@ def predict_rows(run, frame: pd.DataFrame) -> np.ndarray:
 
     x = run.preprocessor.transform(frame)
     return predict_proba(run.network, x, batch_size=8192)
+
+
+def _write_csv(table: pd.DataFrame, f, header: bool) -> None:
+    """Append a chunk to a binary file as CSV (pyarrow's writer: ~10x faster than pandas' for floats)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    options = pacsv.WriteOptions(include_header=header, quoting_style="needed")
+    pacsv.write_csv(pa.Table.from_pandas(table, preserve_index=False), f, write_options=options)
 
 
 def _columns(id_col: Optional[str], classes: list[str]) -> list[str]:
