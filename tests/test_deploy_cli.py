@@ -207,9 +207,11 @@ def test_monitor_unshifted_data_is_ok(trained):
 def test_monitor_detects_drift_with_exit_4(trained, tmp_path):
     run_dir, _, _ = trained
     table(1200, 3, shift=1.0).to_csv(tmp_path / "shift.csv", index=False)
-    proc = _monitor(run_dir, tmp_path / "shift.csv", "--out", str(tmp_path / "rep"))
+    proc = _monitor(run_dir, tmp_path / "shift.csv", "--out", str(tmp_path / "rep"), "--time", "visit", "--window", "M")
     assert proc.returncode == 4, proc.stdout + proc.stderr
     report = read_json(tmp_path / "rep" / "report.json")
+    assert [w["window"] for w in report["windows"]] == [f"2024-0{m}" for m in range(1, 7)]
+    assert all("marker" in w["drifted_columns"] for w in report["windows"])
     assert {"marker", "age"} <= set(report["overall"]["drifted_columns"]) and report["overall"]["prediction"]["drift"]
     assert not {"sex", "site"} & set(report["overall"]["drifted_columns"])
     assert (tmp_path / "rep" / "plots" / "psi.png").is_file() and "DRIFT" in (tmp_path / "rep" / "report.md").read_text()

@@ -14,15 +14,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run directory")
     parser.add_argument("--input", required=True, help="CSV or Parquet file of new data with the run's feature columns")
     parser.add_argument("--labels", default=None, help="column holding the true class of each row (enables degradation checks)")
-    parser.add_argument("--time", default=None, help="date column; with monitoring.window in the run's config, each calendar "
-                                                    "window is analysed too")
+    parser.add_argument("--time", default=None, help="date column: each calendar window is analysed too")
+    parser.add_argument("--window", default=None, choices=("D", "W", "M", "Q", "Y"),
+                        help="calendar window for --time (default: monitoring.window of the run's config)")
     parser.add_argument("--out", default=None, help="report folder (default RUN/monitoring/<time stamp>)")
 
 
 def run(args: argparse.Namespace) -> int:
     from medtorch.deploy.monitor import monitor_file
 
-    report, folder, code = monitor_file(args.run, args.input, labels=args.labels, time_column=args.time, out=args.out)
+    report, folder, code = monitor_file(args.run, args.input, labels=args.labels, time_column=args.time, out=args.out,
+                                         window=args.window)
     print(f"monitoring report: {folder / 'report.md'}")
     for line in report["summary"]:
         print(f"  {line}")

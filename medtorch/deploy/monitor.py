@@ -85,7 +85,8 @@ def _windows(frame: pd.DataFrame, column: str, freq: str, where: str) -> pd.Seri
 
 
 def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[str] = None,
-                 time_column: Optional[str] = None, out: Optional[str | Path] = None) -> tuple[dict[str, Any], Path, int]:
+                 time_column: Optional[str] = None, out: Optional[str | Path] = None,
+                 window: Optional[str] = None) -> tuple[dict[str, Any], Path, int]:
     from omegaconf import OmegaConf
 
     from medtorch.audit import EventLog, utc_now
@@ -106,6 +107,13 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     verify_artefact(rd, rd.monitoring_reference, run.manifest)
     ref = read_json(rd.monitoring_reference)
     plan = monitoring_plan(run.config)
+    if window is not None:
+        if window not in ("D", "W", "M", "Q", "Y"):
+            raise MedtorchError(f"--window must be one of D, W, M, Q, Y; got {window!r}.")
+        plan.window = window
+    if time_column and not plan.window:
+        raise MedtorchError(f"--time {time_column} needs calendar windows: pass --window D|W|M|Q|Y, or set "
+                            "monitoring.window in the run's config.")
     frame = pd.concat(list(read_chunks(input_path, [c.name for c in spec.columns if not c.numeric])), ignore_index=True)
     where = str(input_path)
     for opt, col in (("--labels", labels), ("--time", time_column)):

@@ -70,7 +70,7 @@ class _Tally:
             self.listed.extend(violations[:room])
         self.by_rule.update(f"{v.column}: {v.rule}" for v in violations)
         if self.sink is not None and violations:
-            pd.DataFrame([asdict(v) for v in violations]).to_csv(self.sink, header=self.sink.tell() == 0, index=False)
+            pd.DataFrame([asdict(v) for v in violations]).to_csv(self.sink, header=False, index=False)
 
     def message(self, head: str, advice: str, listing_file: Optional[Path]) -> str:
         lines = [head, "         row | column | value | rule", *(v.line() for v in self.listed)]
@@ -118,6 +118,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
         sink = None
         if violations_path is not None:  # kept when the input is refused: it is the full listing
             sink = vstack.enter_context(open(vstack.enter_context(atomic_path(violations_path)), "w", encoding="utf-8", newline=""))
+            sink.write("column,row,value,rule\n")
         tally = _Tally(max_listed, sink)
         try:
             with ExitStack() as stack:  # outputs: renamed into place only if the whole input was processed
