@@ -138,6 +138,16 @@ def test_empty_and_undecodable_files_are_refused(trained, tmp_path, name, conten
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_undecodable_bytes_after_the_first_chunk_refuse_the_whole_file(trained, tmp_path):
+    run_dir, _, new = trained
+    d = new.head(300).copy()
+    d.loc[250, "site"] = "B\u00e9"
+    (tmp_path / "in.csv").write_bytes(d.to_csv(index=False).encode("latin-1"))
+    proc = _predict(run_dir, tmp_path / "in.csv", tmp_path / "out.csv", "--chunk-rows", "100")
+    assert proc.returncode == 2 and "could not be decoded as UTF-8 CSV: UnicodeDecodeError" in proc.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_parquet_input_is_predicted_like_csv(trained, tmp_path):
     run_dir, tmp, new = trained
     new.head(200).to_parquet(tmp_path / "in.parquet")

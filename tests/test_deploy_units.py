@@ -55,6 +55,8 @@ def test_spec_is_derived_from_training_rows_only(splits, spec):
     pad = 0.1 * (train_age.max() - train_age.min())
     assert age.min == pytest.approx(train_age.min() - pad) and age.max == pytest.approx(train_age.max() + pad)
     cols = {c.name: c for c in spec.columns}
+    positive = SimpleNamespace(**{**vars(SPEC_CFG), "range_margin": 5.0})
+    assert {c.name: c for c in derive(splits.train, positive, []).columns}["bmi"].min == 0.0  # never negative in training
     assert cols["age"].type == "integer" and cols["marker"].type == "float" and cols["sex"].type == "categorical"
     assert cols["sex"].categories == ["F", "M"] and cols["marker"].units == "ng/mL"
     assert cols["bmi"].nullable and not cols["marker"].nullable  # training had missing BMI only

@@ -20,7 +20,7 @@ def _fmt(path: Path) -> str:
 
 
 def _undecodable(path: Path, what: str, e: Exception) -> MedtorchError:
-    return MedtorchError(f"{path} could not be decoded as {what}: {type(e).__name__}: {e}. "
+    return MedtorchError(f"{path} could not be decoded as {what}: {type(e).__name__}: {str(e).strip()}. "
                          f"Give a UTF-8 CSV file with a header row, or a Parquet file (.parquet).")
 
 

@@ -3,7 +3,8 @@
 For each feature column: its type (float, integer or categorical), the allowed range or the
 allowed categories, whether missing values are allowed, and units and description where
 given. It is either *derived* at training time from the training rows and the ``spec``
-config (observed range widened by ``spec.range_margin``, or ``spec.limits``), or
+config (observed range widened by ``spec.range_margin``, not below 0 for a column that
+was never negative; or ``spec.limits``), or
 *pre-defined*: a file written and locked (``spec.sha256``) before training, which the run
 records and enforces on its own data. Either way it is saved as ``data_spec.json`` in the
 run directory, hashed in the manifest, and every later input is checked against it
@@ -128,7 +129,8 @@ def derive(rows: TrainRows, spec_cfg, known_columns: list[str]) -> DataSpec:
                 c.range_source = "config"
             else:
                 pad = spec_cfg.range_margin * (hi - lo)
-                c.min, c.max = lo - pad, hi + pad
+                # a quantity never negative in training (a size, a count, a concentration) stays non-negative
+                c.min, c.max = (max(lo - pad, 0.0) if lo >= 0 else lo - pad), hi + pad
                 c.range_source = f"observed+margin({spec_cfg.range_margin})"
         else:
             c.categories = sorted(s.dropna().astype("string").unique().tolist())
