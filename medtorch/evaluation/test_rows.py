@@ -36,6 +36,9 @@ class TestRows:
     source: str
     sha256: str
 
+    def __len__(self) -> int:
+        return len(self.y)
+
 
 def seal_record(test, data_sha256: str) -> dict[str, Any]:
     """What sealed_test.json holds for the test split made at training time."""
