@@ -18,6 +18,7 @@ from medtorch.errors import MedtorchError
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
 VERBS: dict[str, tuple[str, str]] = {
     "show": ("medtorch.commands.show", "print a run's status, validation metrics and artefacts"),
+    "explain": ("medtorch.commands.explain", "attributions, attention plots and sanity checks for a finished run"),
 }
 
 

@@ -1,7 +1,7 @@
 """One training run, top to bottom.
 
     load -> early split -> fit preprocessing on train only -> train (Lightning) ->
-    restore the best epoch -> evaluate on validation -> write the evidence
+    restore the best epoch -> evaluate on validation -> explain -> write the evidence
 
 Each step is a named function that takes what it needs and writes its artefact into the run
 directory through ``RunDir`` (atomically) and one line into the event log. The test split is
@@ -61,6 +61,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         module, trainer = _train(cfg, prepared, rd, log)
         network = _export_best(cfg, module, trainer, prepared, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
+        _explain(cfg, network, prepared, rd, manifest)
     except BaseException as e:
         _finish(rd, log, manifest, status="failed", error=f"{type(e).__name__}: {e}")
         raise
@@ -234,12 +235,20 @@ def _evaluate_validation(cfg, network, module, trainer, prepared: Prepared, rd: 
     return metrics
 
 
+def _explain(cfg, network, prepared: Prepared, rd: RunDir, manifest: dict) -> None:
+    """Attributions, attention maps and sanity checks as configured in ``explain`` (medtorch/explain)."""
+    from medtorch.explain.step import explain_after_training
+
+    explain_after_training(cfg, network, prepared, rd, manifest)
+
+
 def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str | None = None) -> None:
     manifest["status"] = status
     manifest["finished_utc"] = utc_now()
     if error:
         manifest["error"] = error
-    artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val")]
+    artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
+                 rd.explanation]
     manifest["artefacts"] = file_hashes(rd.root, artefacts)
     write_json(rd.manifest, manifest)
     log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))

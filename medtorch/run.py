@@ -130,6 +130,21 @@ class RunDir:
         kind = "normalized" if normalized else "counts"
         return self.root / "plots" / f"confusion_{split}_{kind}.png"
 
+    # explanations (medtorch/explain)
+    @property
+    def explain_dir(self) -> Path:
+        return self.root / "explain"
+
+    @property
+    def explanation(self) -> Path:
+        return self.explain_dir / "explanation.json"
+
+    def explain_file(self, name: str) -> Path:
+        return self.explain_dir / name
+
+    def explain_plot(self, name: str) -> Path:
+        return self.explain_dir / "plots" / f"{name}.png"
+
     def require(self) -> "RunDir":
         """Fail clearly unless this looks like a finished medtorch run."""
         if not self.root.is_dir():
