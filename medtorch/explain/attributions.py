@@ -9,6 +9,7 @@ so the same run explained twice gives the same numbers.
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 
@@ -55,6 +56,12 @@ def make_baselines(kind: str, x_train: torch.Tensor, n_rows: int, samples: int, 
     raise MedtorchError(f"explain.baseline must be one of 'train_mean', 'train_sample', 'zeros'; got {kind!r}.")
 
 
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def attribute(network: nn.Module, method: str, x: torch.Tensor, n_classes: int, baselines: Baselines,
               cmap: ColumnMap, ig_steps: int = 50, gradient_shap_samples: int = 16,
               perturbation_samples: int = 100, seed: int = 0) -> MethodResult:
@@ -70,12 +77,14 @@ def attribute(network: nn.Module, method: str, x: torch.Tensor, n_classes: int, 
     mask = cmap.feature_mask
     explainer = getattr(ca, METHODS[method][0])(network)
     per_class, deltas = [], []
+    # Captum draws from the global generators of torch, NumPy and random: seeded here, restored below
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
     start = time.perf_counter()
     with warnings.catch_warnings():
         # Lime/KernelShap warn that a batch fits one surrogate per row: that is what we want
         warnings.filterwarnings("ignore", message=".*multiple inputs for Lime.*")
         for c in range(n_classes):
-            torch.manual_seed(seed + c)
+            _seed_all(seed + c)
             if method == "integrated_gradients":
                 a, d = explainer.attribute(x, baselines=baselines.per_row, target=c, n_steps=ig_steps,
                                            internal_batch_size=INTERNAL_BATCH, return_convergence_delta=True)
@@ -95,6 +104,9 @@ def attribute(network: nn.Module, method: str, x: torch.Tensor, n_classes: int, 
                 a = explainer.attribute(x, target=c, feature_mask=mask, perturbations_per_eval=len(cmap.columns))
             per_class.append(a.detach().double().numpy())
     seconds = time.perf_counter() - start
+    random.setstate(states[0])
+    np.random.set_state(states[1])
+    torch.set_rng_state(states[2])
     inputs = np.stack(per_class)
     columns = cmap.take_group(inputs) if method in GROUPED else cmap.sum_parts(inputs)
     return MethodResult(method, inputs, columns, seconds, np.stack(deltas) if deltas else None)

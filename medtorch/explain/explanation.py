@@ -20,7 +20,7 @@ from medtorch.audit import EventLog, file_hashes
 from medtorch.errors import MedtorchError
 from medtorch.explain import sanity
 from medtorch.explain.attention import attention_maps, has_attention
-from medtorch.explain.attributions import MethodResult, attribute, make_baselines
+from medtorch.explain.attributions import Baselines, MethodResult, attribute, make_baselines
 from medtorch.explain.columns import ColumnMap
 from medtorch.explain.importance import global_importance, local_table, select_rows
 from medtorch.explain.settings import METHODS, explain_problems
@@ -68,6 +68,12 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
     net, classes, k = inputs.network.eval(), inputs.classes, len(inputs.classes)
     cmap = ColumnMap.from_sources(inputs.feature_sources)
     requested = [int(r) for r in s["rows"]]
+    missing = sorted(set(requested) - set(int(i) for i in inputs.ids))
+    if missing:
+        raise MedtorchError(
+            f"row id(s) {missing} are not in the {inputs.split} split ({len(inputs.ids)} rows); row ids are the data's "
+            f"id column (or row numbers in the file). Some {inputs.split} row ids: {[int(v) for v in inputs.ids[:8]]}."
+        )
     pos = _sample(len(inputs.y), int(s["max_rows"]), requested, inputs.ids, int(s["seed"]))
     x, y, ids = inputs.x[pos].float(), inputs.y[pos], inputs.ids[pos]
     raw = inputs.raw.iloc[pos].reset_index(drop=True)
@@ -132,8 +138,11 @@ def _sanity(net, results: list[MethodResult], x, k, base, cmap, pred, model_name
     if len(results) >= 2:
         out["agreement"] = sanity.method_agreement(results)
     ref = next((r for r in results if r.method == "integrated_gradients"), results[0])
-    randomised = attribute(sanity.randomised_copy(net, kwargs["seed"] + 1), ref.method, x, k, base, cmap, **kwargs)
-    out["randomisation"] = vars(sanity.randomisation_test(ref, randomised, pred))
+    n = min(len(x), sanity.RANDOMISATION_ROWS)  # the first rows suffice to see whether attributions change
+    sub = Baselines(base.kind, base.per_row[:n], base.distribution)
+    randomised = attribute(sanity.randomised_copy(net, kwargs["seed"] + 1), ref.method, x[:n], k, sub, cmap, **kwargs)
+    first = MethodResult(ref.method, ref.inputs[:, :n], ref.columns[:, :n], ref.seconds)
+    out["randomisation"] = {**vars(sanity.randomisation_test(first, randomised, pred[:n])), "rows": n}
     if model_name == "logistic" and ref.method == "integrated_gradients":
         out["logistic_ig_equals_coef_times_input"] = sanity.logistic_ig_check(net, ref, x, base.per_row)
     return out

@@ -24,6 +24,7 @@ from torch import nn
 from medtorch.explain.attributions import MethodResult
 
 RANDOMISATION_MAX_CORR = 0.5
+RANDOMISATION_ROWS = 64  # rows attributed again under the randomised model
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
