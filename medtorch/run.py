@@ -133,17 +133,16 @@ class RunDir:
     # explanations (medtorch/explain)
     @property
     def explain_dir(self) -> Path:
+        """The explanation written at the end of training (recorded in the manifest)."""
         return self.root / "explain"
 
     @property
     def explanation(self) -> Path:
         return self.explain_dir / "explanation.json"
 
-    def explain_file(self, name: str) -> Path:
-        return self.explain_dir / name
-
-    def explain_plot(self, name: str) -> Path:
-        return self.explain_dir / "plots" / f"{name}.png"
+    def later_explanation_dir(self, name: str) -> Path:
+        """An explanation made later by ``medtorch explain``; each gets its own directory."""
+        return self.root / "explanations" / name
 
     def require(self) -> "RunDir":
         """Fail clearly unless this looks like a finished medtorch run."""

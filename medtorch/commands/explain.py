@@ -1,8 +1,9 @@
 """``medtorch explain RUN [--method ...] [--rows ...]``: explain any finished run.
 
 The run is loaded with ``load_run`` (hashes verified, no Lightning), its rows rebuilt from its
-data and checked by hash, and the explanation written to RUN/explain/ (replacing an earlier
-one) with one event in the run's log. Settings start from the run's ``explain`` config (or
+data and checked by hash, and the explanation written to its own directory
+RUN/explanations/NAME/ (the one made at training time, RUN/explain/, is never overwritten),
+with one event in the run's log. Settings start from the run's ``explain`` config (or
 the defaults) and the options here override them.
 """
 
@@ -22,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=SPLITS, help="rows to explain (default: the run's explain.split, val)")
     parser.add_argument("--baseline", choices=BASELINES, help="reference input (default: the run's explain.baseline)")
     parser.add_argument("--max-rows", type=int, help="at most this many rows are attributed (a seeded sample)")
+    parser.add_argument("--name", help="directory name under RUN/explanations/ (default: the UTC time)")
     parser.add_argument("--compare", metavar="BASELINE_RUN",
                         help="a logistic-regression run on the same data and split: compare MCC with CIs, odds ratios")
 
@@ -49,10 +51,17 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.explain.rows import inputs_for_run
     from medtorch.loading import load_run
 
+    from medtorch.audit import utc_now
+    from medtorch.errors import MedtorchError
+
     loaded = load_run(args.run)
     s = settings_for(loaded.config, args)
+    name = args.name or utc_now().replace(":", "-")
+    out = loaded.rd.later_explanation_dir(name)
+    if out.exists() or "/" in name or name in ("", ".", ".."):
+        raise MedtorchError(f"--name {name!r}: {out} exists or is not a plain directory name; choose another name.")
     baseline = load_run(s["compare_with"]) if s["compare_with"] else None
-    report = explain_model(inputs_for_run(loaded, s["split"]), s, loaded.rd, baseline)
+    report = explain_model(inputs_for_run(loaded, s["split"]), s, loaded.rd, out, baseline)
     print(f"explained {report['rows_explained']} {report['split']} rows of the {report['model']} model with "
           + ", ".join(f"{m} ({e['seconds']:.2f} s)" for m, e in report["methods"].items()))
     rnd = report.get("sanity", {}).get("randomisation")
@@ -61,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
               f"(mean per-row Spearman {rnd['mean_row_spearman']:.2f})")
     if "comparison" in report:
         print(report["comparison"]["verdict"])
-    print(f"summary: {loaded.rd.explain_file('summary.md')}")
+    print(f"summary: {out / 'summary.md'}")
     return 0

@@ -1,14 +1,16 @@
 """Explain one model on one split: attributions, attention, sanity checks, comparison, files.
 
 ``explain_model`` is shared by the end of ``train.py`` (``pipeline._explain``) and by
-``medtorch explain RUN``. It reads only ``ExplainInputs`` (the network and the split's rows)
-and writes everything under ``RUN/explain/`` through the run's atomic writers, then appends
-one event to the run's log.
+``medtorch explain RUN``. It reads only ``ExplainInputs`` (the network and the split's rows),
+writes everything into one directory of the run (``RUN/explain/`` at training time,
+``RUN/explanations/NAME/`` later) through the run's atomic writers, and appends one event,
+with the hashes of every file written, to the run's log.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -56,9 +58,9 @@ def _sample(n: int, max_rows: int, must: list[int], ids: np.ndarray, seed: int) 
     return np.sort(np.concatenate([keep, picked]))
 
 
-def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir,
+def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir, out: Path,
                   compare_with=None) -> dict[str, Any]:
-    """Run the configured explanations and write them to ``rd.explain_dir``; return the report."""
+    """Run the configured explanations, write them into ``out`` (inside the run); return the report."""
     from omegaconf import DictConfig, OmegaConf
 
     s = OmegaConf.to_container(settings, resolve=True) if isinstance(settings, DictConfig) else dict(settings)
@@ -121,12 +123,13 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
 
     from medtorch.explain.outputs import write_outputs
 
-    paths = write_outputs(rd, report, results, importance, local, local_rows, probs, y, ids, raw, cmap, attention,
+    paths = write_outputs(out, report, results, importance, local, local_rows, probs, y, ids, raw, cmap, attention,
                           comparison)
     EventLog(rd.events).append(
         "explanation_written",
         {"split": inputs.split, "rows": int(len(x)), "methods": list(s["methods"]), "baseline": s["baseline"],
-         "model": inputs.model_name, "compared_with": comparison.baseline_run if comparison else None},
+         "model": inputs.model_name, "compared_with": comparison.baseline_run if comparison else None,
+         "directory": str(out.relative_to(rd.root))},
         inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
         outputs=file_hashes(rd.root, paths),
     )

@@ -1,4 +1,4 @@
-"""Write an explanation's numbers (JSON, CSV), plots (PNG) and summary (Markdown) under RUN/explain/."""
+"""Write an explanation's numbers (JSON, CSV), plots (PNG) and summary (Markdown) into its directory."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import pandas as pd
 from medtorch.explain import plots
 from medtorch.explain.settings import METHODS
 from medtorch.explain.summary import summary_markdown
-from medtorch.run import RunDir, write_json, write_text
+from medtorch.run import write_json, write_text
 
 
 def _csv(path: Path, frame: pd.DataFrame) -> Path:
     return write_text(path, frame.to_csv(index=False, float_format="%.8g"))
 
 
-def write_outputs(rd: RunDir, report: dict[str, Any], results, importance: pd.DataFrame, local: pd.DataFrame,
+def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.DataFrame, local: pd.DataFrame,
                   local_rows, probs, y, ids, raw, cmap, attention, comparison) -> list[Path]:
     classes, columns, model = report["classes"], cmap.columns, report["model"]
     where = f"{model} model, {report['split']} rows (n={report['rows_explained']})"
@@ -26,12 +26,15 @@ def write_outputs(rd: RunDir, report: dict[str, Any], results, importance: pd.Da
     files: dict[str, Any] = {"tables": {}, "plots": {}}
 
     def table(key: str, name: str, frame: pd.DataFrame) -> None:
-        paths.append(_csv(rd.explain_file(name), frame))
-        files["tables"][key] = f"explain/{name}"
+        paths.append(_csv(out / name, frame))
+        files["tables"][key] = name  # relative to the explanation's directory
 
     def plot(key: str, path: Path) -> None:
         paths.append(path)
-        files["plots"][key] = str(path.relative_to(rd.root))
+        files["plots"][key] = str(path.relative_to(out))
+
+    def png(name: str) -> Path:
+        return out / "plots" / f"{name}.png"
 
     table("global_importance", "global_importance.csv", importance)
     long = [pd.DataFrame({"method": r.method, "row_id": np.repeat(ids, len(columns)), "class": classes[c],
@@ -51,7 +54,7 @@ def write_outputs(rd: RunDir, report: dict[str, Any], results, importance: pd.Da
         std_abs = np.stack([imp[imp["class"] == c]["std_abs"].to_numpy() for c in classes])
         plot(f"global_{r.method}", plots.plot_global(mean_abs, std_abs, columns, classes,
                                                      f"{METHODS[r.method][1]}: global importance per class, {where}",
-                                                     rd.explain_plot(f"global_{r.method}")))
+                                                     png(f"global_{r.method}")))
     primary = results[0]
     for lr in local_rows:
         k = int(probs[lr.index].argmax())
@@ -59,14 +62,14 @@ def write_outputs(rd: RunDir, report: dict[str, Any], results, importance: pd.Da
         title = (f"Row {lr.row_id} ({', '.join(lr.reasons)}): predicted {classes[k]} (p={probs[lr.index, k]:.3f}), "
                  f"true {classes[int(y[lr.index])]}\n{METHODS[primary.method][1]}, {model} model")
         plot(f"local_row{lr.row_id}", plots.plot_local(primary.columns[k, lr.index], labels, title,
-                                                       rd.explain_plot(f"local_row{lr.row_id}")))
+                                                       png(f"local_row{lr.row_id}")))
     agreement = report.get("sanity", {}).get("agreement")
     if agreement:
         names = list(agreement)
         m = np.array([[np.nan if agreement[a][b] is None else agreement[a][b] for b in names] for a in names], dtype=float)
         plot("agreement", plots.plot_agreement(m, [METHODS[n][1] for n in names],
                                                f"Agreement of column rankings between methods\n{where}",
-                                               rd.explain_plot("agreement")))
+                                               png("agreement")))
     if attention is not None:
         layers, heads = attention.cls_attention.shape[1:3]
         att = pd.DataFrame({"column": columns, "cls_attention_mean": attention.cls_mean.mean(axis=0),
@@ -82,32 +85,22 @@ def write_outputs(rd: RunDir, report: dict[str, Any], results, importance: pd.Da
                                "top_columns_rollout": att.nlargest(5, "rollout")["column"].tolist(),
                                "layers": int(layers), "heads": int(heads)}
         plot("attention_global", plots.plot_attention_bars(att["cls_attention_mean"].to_numpy(), att["rollout"].to_numpy(),
-                                                           columns, f"Attention, {where}", rd.explain_plot("attention_global")))
+                                                           columns, f"Attention, {where}", png("attention_global")))
         plot("attention_layer_head", plots.plot_layer_head(attention.cls_attention.mean(axis=0), columns,
                                                            f"Class-token attention by layer and head, {where}",
-                                                           rd.explain_plot("attention_layer_head")))
+                                                           png("attention_layer_head")))
         for lr in local_rows:
             plot(f"attention_row{lr.row_id}", plots.plot_attention_bars(
                 attention.cls_mean[lr.index], attention.rollout[lr.index], columns,
                 f"Attention for row {lr.row_id} ({', '.join(lr.reasons)}), {model} model",
-                rd.explain_plot(f"attention_row{lr.row_id}")))
+                png(f"attention_row{lr.row_id}")))
     if comparison is not None:
         table("odds_ratios", "odds_ratios.csv", pd.DataFrame(comparison.odds_ratios))
     report["files"] = files
-    summary = rd.explain_file("summary.md")
-    paths.append(write_text(summary, summary_markdown(report)))
-    files["summary"] = "explain/summary.md"
-    paths.append(write_json(rd.explanation, report))
-    _remove_stale(rd, paths)
+    files["summary"] = "summary.md"
+    paths.append(write_text(out / "summary.md", summary_markdown(report)))
+    paths.append(write_json(out / "explanation.json", report))
     return paths
-
-
-def _remove_stale(rd: RunDir, written: list[Path]) -> None:
-    """Files of an earlier explanation that this one did not rewrite would mislead: remove them."""
-    keep = {Path(p).resolve() for p in written}
-    for path in rd.explain_dir.rglob("*"):
-        if path.is_file() and path.resolve() not in keep and path.suffix in (".png", ".csv", ".json", ".md"):
-            path.unlink()
 
 
 def _fmt(v: Any) -> str:

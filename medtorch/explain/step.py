@@ -25,4 +25,4 @@ def explain_after_training(cfg, network, prepared, rd: RunDir, manifest: dict[st
         from medtorch.loading import load_run
 
         baseline = load_run(e.compare_with)
-    return explain_model(inputs, e, rd, baseline)
+    return explain_model(inputs, e, rd, rd.explain_dir, baseline)

@@ -11,11 +11,6 @@ def _f(v: Any, digits: int = 3) -> str:
     return "n/a" if v is None or (isinstance(v, float) and v != v) else f"{v:.{digits}f}"
 
 
-def _here(path: str) -> str:
-    """A run-relative path as seen from explain/summary.md."""
-    return path.removeprefix("explain/")
-
-
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
 
@@ -39,7 +34,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
     out.append("")
     for key, path in files.get("plots", {}).items():
         if key.startswith("global_"):
-            out += [f"![{key}]({_here(path)})", ""]
+            out += [f"![{key}]({path})", ""]
     sanity = r.get("sanity")
     if sanity:
         out += ["## Sanity checks", ""]
@@ -65,7 +60,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
     out += _table(["row", "why chosen", "true", "predicted", "probability"],
                   [[str(x["row_id"]), ", ".join(x["reasons"]), x["true_label"], x["predicted_label"], _f(x["probability"])]
                    for x in r["local_rows"]]) + [""]
-    out += [f"See `explain/local_explanations.csv` and the plots `explain/plots/local_row*.png`.", ""]
+    out += ["See `local_explanations.csv` and the plots `plots/local_row*.png`.", ""]
     if "attention" in r:
         a = r["attention"]
         out += ["## Attention", "",
@@ -74,8 +69,8 @@ def summary_markdown(report: dict[str, Any]) -> str:
                 f"- Attention rollout, top columns: {', '.join(a['top_columns_rollout'])}.",
                 "- Attention shows where the model looks, not how a column moves the prediction; read it beside "
                 "the attributions.", "",
-                f"![attention]({_here(files['plots']['attention_global'])})", "",
-                f"![layer x head]({_here(files['plots']['attention_layer_head'])})", ""]
+                f"![attention]({files['plots']['attention_global']})", "",
+                f"![layer x head]({files['plots']['attention_layer_head']})", ""]
     c = r.get("comparison")
     if c:
         pct = f"{c['confidence']:.0%}"
