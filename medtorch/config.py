@@ -84,7 +84,7 @@ class ExplainConfig:
     ig_steps: int = 50
     gradient_shap_samples: int = 16
     perturbation_samples: int = 100  # KernelShap and Lime: perturbed inputs per row
-    local_rows: int = 2  # rows per kind: most confident, least confident, misclassified
+    local_rows: int = 1  # rows per kind: most confident, least confident, misclassified
     rows: list[int] = field(default_factory=list)  # row ids to explain locally as well
     sanity: bool = True  # rank agreement between methods and the model-randomisation test
     compare_with: Optional[str] = None  # run directory of a transparent baseline (same data and split)

@@ -137,3 +137,33 @@ def test_bad_explain_config_fails_before_training(tmp_path):
     assert proc.returncode == 2
     assert "explain.methods" in proc.stderr and "model.d_token" in proc.stderr
     assert run_dir is None or not (run_dir / "model.pt").exists()
+
+
+def test_every_method_on_a_table_with_a_categorical_column(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 240
+    site = rng.choice(["north", "south", "east"], n)
+    age = rng.normal(60, 10, n).round(1)
+    dose = rng.normal(5, 2, n).round(2)
+    dose[::17] = np.nan  # missing values are imputed, and still explained
+    risk = 0.08 * (age - 60) + 1.2 * (site == "south") - 0.9 * (site == "east") + rng.normal(0, 1, n)
+    frame = pd.DataFrame({"age": age, "dose": dose, "site": site, "outcome": np.where(risk > 0, "event", "none")})
+    csv = tmp_path / "cohort.csv"
+    frame.to_csv(csv, index=False)
+    _, run_dir = run_train(tmp_path, "+experiment=table", f"data.path={csv}", "data.target=outcome", "model=logistic",
+                           "optim.lr=0.05", "explain=all", "explain.max_rows=24", "explain.perturbation_samples=40")
+    report = read_json(run_dir / "explain" / "explanation.json")
+    assert report["columns"] == ["age", "dose", "site"]  # three one-hot inputs of site, reported as one column
+    assert len(read_json(run_dir / "model.json")["feature_sources"]) == 5
+    assert set(report["methods"]) == {"integrated_gradients", "gradient_shap", "kernel_shap", "lime",
+                                      "feature_ablation", "feature_permutation"}
+    assert report["sanity"]["logistic_ig_equals_coef_times_input"]["passed"]
+    imp = pd.read_csv(run_dir / "explain" / "global_importance.csv")
+    assert set(imp["column"]) == {"age", "dose", "site"} and len(imp) == 6 * 2 * 3
+    local = pd.read_csv(run_dir / "explain" / "local_explanations.csv")
+    assert set(local.loc[local["column"] == "site", "value"]) <= {"north", "south", "east"}
+    # site is a real effect: Integrated Gradients ranks it above dose, which has none
+    ig = imp[(imp["method"] == "integrated_gradients") & (imp["class"] == "event")].set_index("column")["mean_abs"]
+    assert ig["site"] > ig["dose"]

@@ -26,7 +26,6 @@ def _plt():
 
 
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     _plt().close(fig)
@@ -44,7 +43,7 @@ def plot_global(mean_abs: np.ndarray, std_abs: np.ndarray, columns: list[str], c
     plt = _plt()
     k = len(classes)
     n = min(TOP, len(columns))
-    fig, axes = plt.subplots(1, k, figsize=(5.2 * k + 1.5, 0.38 * n + 1.8), squeeze=False)
+    fig, axes = plt.subplots(1, k, figsize=(5.2 * k + 1.5, 0.38 * n + 1.8), squeeze=False, layout="constrained")
     for c, ax in enumerate(axes[0]):
         order, labels = _top(mean_abs[c], columns, n)
         m, sd = mean_abs[c][order], std_abs[c][order]
@@ -64,7 +63,7 @@ def plot_local(values: np.ndarray, labels: list[str], title: str, path: Path) ->
     plt = _plt()
     order, names = _top(values, labels)
     v = values[order]
-    fig, ax = plt.subplots(figsize=(8.5, 0.38 * len(order) + 1.8))
+    fig, ax = plt.subplots(figsize=(8.5, 0.38 * len(order) + 1.8), layout="constrained")
     ax.barh(range(len(order)), v, color=np.where(v >= 0, "#c44e52", "#4c72b0"))
     ax.set_yticks(range(len(order)), labels=names, fontsize=9)
     ax.invert_yaxis()
@@ -78,7 +77,7 @@ def plot_local(values: np.ndarray, labels: list[str], title: str, path: Path) ->
 def plot_agreement(matrix: np.ndarray, labels: list[str], title: str, path: Path) -> Path:
     plt = _plt()
     k = len(labels)
-    fig, ax = plt.subplots(figsize=(1.3 * k + 3, 1.1 * k + 2))
+    fig, ax = plt.subplots(figsize=(1.3 * k + 3, 1.1 * k + 2), layout="constrained")
     im = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="Spearman rank correlation")
     ax.set_xticks(range(k), labels=labels, rotation=30, ha="right", fontsize=9)
@@ -96,7 +95,7 @@ def plot_attention_bars(cls_mean: np.ndarray, rollout: np.ndarray, columns: list
     """Two panels: class-token attention (mean over heads and layers) and attention rollout."""
     plt = _plt()
     n = min(TOP, len(columns))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.38 * n + 1.8))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 0.38 * n + 1.8), layout="constrained")
     for ax, values, label in ((axes[0], cls_mean, "class-token attention (mean over heads and layers)"),
                               (axes[1], rollout, "attention rollout (share of the class token)")):
         order, names = _top(values, columns, n)
@@ -116,7 +115,7 @@ def plot_layer_head(cls_attention: np.ndarray, columns: list[str], title: str, p
     layers, heads, n_cols = cls_attention.shape
     order = np.argsort(-cls_attention.mean(axis=(0, 1)), kind="stable")[: min(25, n_cols)]
     grid = cls_attention[:, :, order].reshape(layers * heads, len(order))
-    fig, ax = plt.subplots(figsize=(0.42 * len(order) + 3.5, 0.42 * layers * heads + 3.2))
+    fig, ax = plt.subplots(figsize=(0.42 * len(order) + 3.5, 0.42 * layers * heads + 3.2), layout="constrained")
     im = ax.imshow(grid, cmap="viridis", aspect="auto")
     fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02, label="attention weight from the class token")
     ax.set_xticks(range(len(order)), labels=[columns[i] for i in order], rotation=60, ha="right", fontsize=8)
