@@ -16,15 +16,18 @@ BREAST_CANCER_COLUMNS = 30
 
 
 @pytest.fixture(scope="module")
-def attention_run(tmp_path_factory):
-    _, run_dir = run_train(tmp_path_factory.mktemp("attention"), "model=attention", "explain.max_rows=40")
+def logistic_run(tmp_path_factory):
+    # same seed and split settings as the other runs: the same validation rows
+    _, run_dir = run_train(tmp_path_factory.mktemp("logistic"), "+experiment=logistic_baseline", "explain.max_rows=40")
     return run_dir
 
 
 @pytest.fixture(scope="module")
-def logistic_run(tmp_path_factory):
-    # same seed and split settings as the other runs: the same validation rows
-    _, run_dir = run_train(tmp_path_factory.mktemp("logistic"), "+experiment=logistic_baseline", "explain.max_rows=40")
+def attention_run(tmp_path_factory, logistic_run):
+    # the shipped experiment, lighter: two cheap methods on 40 rows
+    _, run_dir = run_train(tmp_path_factory.mktemp("attention"), "+experiment=attention_vs_logistic",
+                           f"explain.compare_with={logistic_run}", "explain.max_rows=40",
+                           "explain.methods=[integrated_gradients,feature_ablation]")
     return run_dir
 
 
@@ -64,7 +67,9 @@ def test_attention_run_has_attention_plots_and_tables(attention_run):
     plots = report["files"]["plots"]
     assert {"attention_global", "attention_layer_head"} <= set(plots)
     assert any(k.startswith("attention_row") for k in plots)
-    assert "## Attention" in (ex / "summary.md").read_text()
+    summary = (ex / "summary.md").read_text()
+    assert "## Attention" in summary and "## Transparent baseline versus this model" in summary
+    assert report["comparison"]["transparent"]["model"] == "logistic" and (ex / "odds_ratios.csv").is_file()
 
 
 def test_logistic_run_passes_the_integrated_gradients_identity(logistic_run):
@@ -137,6 +142,8 @@ def test_bad_explain_config_fails_before_training(tmp_path):
     assert proc.returncode == 2
     assert "explain.methods" in proc.stderr and "model.d_token" in proc.stderr
     assert run_dir is None or not (run_dir / "model.pt").exists()
+    proc, _ = run_train(tmp_path / "vs", "+experiment=attention_vs_logistic", check=False)  # baseline not named
+    assert proc.returncode == 2 and "explain.compare_with" in proc.stderr
 
 
 def test_every_method_on_a_table_with_a_categorical_column(tmp_path):

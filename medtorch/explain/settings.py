@@ -46,4 +46,9 @@ def explain_problems(e: Mapping[str, Any]) -> list[str]:
     need(int(e["local_rows"]) >= 0, "local_rows", ">= 0", e["local_rows"])
     need(0.5 <= float(e["confidence"]) < 1.0, "confidence", "in [0.5, 1)", e["confidence"])
     need(int(e["seed"]) >= 0, "seed", ">= 0", e["seed"])
+    if e.get("compare_with") is not None:
+        from pathlib import Path
+
+        need(Path(str(e["compare_with"])).is_dir(), "compare_with",
+             "the run directory of a finished logistic-regression run (explain.compare_with=RUN_DIR)", e["compare_with"])
     return problems
