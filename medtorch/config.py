@@ -139,6 +139,7 @@ class MedtorchConfig:
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
+    ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from checkpoints/last.ckpt
 
 
 def register_configs() -> None:

@@ -30,11 +30,14 @@ from medtorch.data import sources
 from medtorch.data.split import Splits, make_split
 from medtorch.data.tensors import TensorLoader
 from medtorch.data.transforms import TabularPreprocessor
+from medtorch.distributed import is_rank_zero
+from medtorch.errors import MedtorchError
 from medtorch.evaluation.metrics import classification_metrics
 from medtorch.hashing import sha256_file, sha256_json
 from medtorch.models.inference import predict_proba
 from medtorch.models.networks import build_network
 from medtorch.provenance import device_info, git_info, package_versions
+from medtorch.resume import check_same_run, kill_after_epoch_callback, resolve_ckpt_path
 from medtorch.run import RunDir, read_json, write_json, write_text
 
 
@@ -52,13 +55,16 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """Train one model as configured; return the validation metrics. Raises MedtorchError on bad input."""
     validate(cfg)
     rd = RunDir(run_dir)
+    resume_from = resolve_ckpt_path(cfg.ckpt_path, rd)
+    if not is_rank_zero():
+        return _run_other_rank(cfg, resume_from)
     log = EventLog(rd.events)
-    manifest = _start(cfg, rd, log)
+    manifest = _resume(cfg, rd, log, resume_from) if resume_from else _start(cfg, rd, log)
     try:
         _set_determinism(cfg)
         raw = _load(cfg, rd, log, manifest)
         prepared = _split_and_fit(cfg, raw, rd, log, manifest)
-        module, trainer = _train(cfg, prepared, rd, log)
+        module, trainer = _train(cfg, prepared, rd, log, resume_from)
         network = _export_best(cfg, module, trainer, prepared, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
         _explain(cfg, network, prepared, rd, manifest)
@@ -70,10 +76,32 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     return metrics
 
 
+def _run_other_rank(cfg: DictConfig, resume_from: Path | None) -> dict[str, Any]:
+    """A DDP rank other than 0: same data and preprocessing, takes part in training, writes no evidence."""
+    import shutil
+    import tempfile
+
+    scratch = RunDir(tempfile.mkdtemp(prefix="medtorch-rank-"))
+    try:
+        _set_determinism(cfg)
+        manifest: dict[str, Any] = {}
+        log = EventLog(scratch.events)
+        prepared = _split_and_fit(cfg, _load(cfg, scratch, log, manifest), scratch, log, manifest)
+        _train(cfg, prepared, scratch, log, resume_from)
+    finally:
+        shutil.rmtree(scratch.root, ignore_errors=True)
+    return {"val": {"mcc": float("nan")}}
+
+
 # ------------------------------------------------------------------------------ steps
+def _config_for_hash(cfg: DictConfig) -> dict[str, Any]:
+    config = to_container(cfg)
+    config.pop("ckpt_path", None)  # how a run is resumed is not part of what it is
+    return config
+
+
 def _start(cfg: DictConfig, rd: RunDir, log: EventLog) -> dict[str, Any]:
     rd.root.mkdir(parents=True, exist_ok=True)
-    config = to_container(cfg)
     write_text(rd.config, OmegaConf.to_yaml(cfg, resolve=True))
     manifest = {
         "run_id": uuid.uuid4().hex,
@@ -84,7 +112,7 @@ def _start(cfg: DictConfig, rd: RunDir, log: EventLog) -> dict[str, Any]:
         "started_utc": utc_now(),
         "finished_utc": None,
         "git": git_info(),
-        "config_sha256": sha256_json(config),
+        "config_sha256": sha256_json(_config_for_hash(cfg)),
         "seed": cfg.seed,
         "packages": package_versions(),
         "device": device_info(cfg.trainer.accelerator),
@@ -95,17 +123,40 @@ def _start(cfg: DictConfig, rd: RunDir, log: EventLog) -> dict[str, Any]:
     return manifest
 
 
+def _resume(cfg: DictConfig, rd: RunDir, log: EventLog, checkpoint: Path) -> dict[str, Any]:
+    """Continue an interrupted run in its own directory (see medtorch.resume)."""
+    manifest = check_same_run(rd, sha256_json(_config_for_hash(cfg)))
+    manifest["status"] = "running"
+    manifest.setdefault("resumed", []).append({"time_utc": utc_now(), "from": str(checkpoint.relative_to(rd.root))
+                                               if checkpoint.is_relative_to(rd.root) else str(checkpoint)})
+    manifest["_evidence_before_resume"] = file_hashes(rd.root, [rd.split, rd.preprocessing])
+    write_json(rd.manifest, manifest)
+    log.append("run_resumed", {"run_id": manifest["run_id"], "checkpoint": manifest["resumed"][-1]["from"]},
+               inputs=file_hashes(rd.root, [checkpoint]) if checkpoint.is_relative_to(rd.root) else {})
+    return manifest
+
+
 def _set_determinism(cfg: DictConfig) -> None:
-    import pytorch_lightning as pl
+    """Seed every generator (seed 0 included) and fix the numeric settings that change results.
+
+    Done by hand rather than with Lightning's seed_everything so that bad input fails before
+    Lightning is imported; the same generators are seeded, and PL_GLOBAL_SEED is set as
+    Lightning would set it.
+    """
+    import random
 
     # cuBLAS needs this before CUDA initialises to be deterministic
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    os.environ["PL_GLOBAL_SEED"] = str(cfg.seed)
+    os.environ["PL_SEED_WORKERS"] = "1"
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
     torch.set_float32_matmul_precision(cfg.trainer.matmul_precision)
     torch.backends.cudnn.allow_tf32 = cfg.trainer.matmul_precision != "highest"
     torch.backends.cudnn.benchmark = False
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # seeds CUDA too
 
 
 def _load(cfg: DictConfig, rd: RunDir, log: EventLog, manifest: dict) -> sources.RawTable:
@@ -133,6 +184,12 @@ def _split_and_fit(cfg: DictConfig, raw: sources.RawTable, rd: RunDir, log: Even
     log.append("preprocessing_fitted", {"fitted_on": prep.fitted_on_, "features": len(prep.feature_names_)},
                outputs=file_hashes(rd.root, [rd.preprocessing]))
 
+    before = manifest.pop("_evidence_before_resume", None)
+    if before is not None and before != file_hashes(rd.root, [rd.split, rd.preprocessing]):
+        raise MedtorchError(
+            f"{rd.root}: the split or the fitted preprocessing differs from the interrupted run's "
+            "(the data file or the code changed); start a new run instead of resuming this one."
+        )
     tensors = {
         name: (torch.from_numpy(prep.transform(part.frame)), torch.from_numpy(part.y))
         for name, part in splits.parts().items()
@@ -140,10 +197,11 @@ def _split_and_fit(cfg: DictConfig, raw: sources.RawTable, rd: RunDir, log: Even
     return Prepared(splits, prep, raw.classes, tensors)
 
 
-def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog):
+def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resume_from: Path | None = None):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
+    from pytorch_lightning.plugins.environments import SLURMEnvironment
 
     from medtorch.models.module import Classifier
 
@@ -159,20 +217,26 @@ def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog):
     ]
     if es.enabled:
         callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience, min_delta=es.min_delta))
+    if (fault := kill_after_epoch_callback()) is not None:
+        callbacks.append(fault)
+    plugins = []
+    if SLURMEnvironment.detect():
+        plugins.append(SLURMEnvironment(auto_requeue=False))  # submitit owns requeueing (medtorch.resume)
     trainer = pl.Trainer(
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes,
         precision=t.precision, max_epochs=t.max_epochs, min_epochs=t.min_epochs, deterministic=t.deterministic,
         gradient_clip_val=t.gradient_clip_val, gradient_clip_algorithm=t.gradient_clip_algorithm,
         callbacks=callbacks, logger=CSVLogger(save_dir=str(rd.root), name="logs", version=""),
         enable_progress_bar=t.enable_progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
-        default_root_dir=str(rd.root),
+        default_root_dir=str(rd.root), plugins=plugins,
     )
     train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed)
-    val_loader = TensorLoader(xva, yva, t.eval_batch_size)
+    val_loader = TensorLoader(xva, yva, t.eval_batch_size, pad_shards=False)
     log.append("training_started", {"model": to_container(cfg.model), "optim": to_container(cfg.optim),
                                     "trainer": to_container(cfg.trainer), "early_stopping": to_container(es),
                                     "parameters": sum(p.numel() for p in network.parameters())})
-    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                ckpt_path=str(resume_from) if resume_from else None)
     log.append("training_finished", {"epochs": trainer.current_epoch, "stopped_early": bool(trainer.should_stop and trainer.current_epoch < t.max_epochs)})
     return module, trainer
 
@@ -183,7 +247,7 @@ def _export_best(cfg, module, trainer, prepared: Prepared, rd: RunDir, log: Even
     best_path = Path(ckpt_cb.best_model_path)
     state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
     module.load_state_dict(state, strict=False)
-    network = module.network.cpu().float().eval()
+    network = module.network.cpu().eval()
     torch.save(network.state_dict(), rd.model_weights.with_suffix(".pt.tmp"))
     os.replace(rd.model_weights.with_suffix(".pt.tmp"), rd.model_weights)
     best_epoch = torch.load(best_path, map_location="cpu", weights_only=True)["epoch"]

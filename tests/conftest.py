@@ -26,9 +26,12 @@ def _env() -> dict[str, str]:
 
 def run_train(tmp_path: Path, *overrides: str, check: bool = True, fast: bool = True) -> tuple[subprocess.CompletedProcess, Path | None]:
     """Run ``python train.py`` with the run directory under ``tmp_path``; return (process, run dir)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     run_dir = tmp_path / "run"
-    args = [sys.executable, str(REPO / "train.py"), *(FAST if fast else []), *overrides]
-    if not any(o.startswith("hydra.run.dir=") for o in overrides) and "-m" not in overrides:
+    flags = [o for o in overrides if o.startswith("-")]  # Hydra flags (-m) must precede the overrides
+    overrides = tuple(o for o in overrides if not o.startswith("-"))
+    args = [sys.executable, str(REPO / "train.py"), *flags, *(FAST if fast else []), *overrides]
+    if not any(o.startswith("hydra.run.dir=") for o in overrides) and "-m" not in flags:
         args.append(f"hydra.run.dir={run_dir}")
     proc = subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:

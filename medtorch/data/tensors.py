@@ -4,7 +4,9 @@ Per-sample ``Dataset.__getitem__`` plus collation costs more than the forward an
 pass of a small tabular model; here a batch is ``X[idx]`` for a slice of one
 ``torch.randperm``. Shuffling is seeded by (seed, epoch), so it is reproducible and does not
 depend on global RNG state; Lightning calls ``set_epoch`` through the ``sampler`` attribute.
-Under DDP each process takes a disjoint, equally sized shard of every epoch's permutation.
+Under DDP (an initialised process group) each process takes a disjoint shard of every
+epoch's permutation: training shards are padded to equal size (every rank must take the same
+number of optimizer steps), evaluation shards are not (each row is counted exactly once).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import math
 from typing import Iterator
 
 import torch
+
+from medtorch.distributed import shard
 
 
 class TensorLoader:
@@ -24,14 +28,15 @@ class TensorLoader:
         shuffle: bool = False,
         seed: int = 0,
         drop_last: bool = False,
-        rank: int = 0,
-        world_size: int = 1,
+        rank: int | None = None,
+        world_size: int | None = None,
+        pad_shards: bool = True,
     ) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
         self.x, self.y = x, y
         self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
-        self.rank, self.world_size = rank, world_size
+        self._rank, self._world_size, self.pad_shards = rank, world_size, pad_shards
         self.epoch = 0
         self.sampler = self  # Lightning's fit loop calls dataloader.sampler.set_epoch(epoch)
         self.batch_sampler = None  # what Lightning inspects on anything that has a sampler
@@ -39,8 +44,19 @@ class TensorLoader:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @property
+    def rank(self) -> int:
+        return self._rank if self._rank is not None else shard()[0]
+
+    @property
+    def world_size(self) -> int:
+        return self._world_size if self._world_size is not None else shard()[1]
+
     def _rows(self) -> int:
-        return math.ceil(len(self.y) / self.world_size) if self.world_size > 1 else len(self.y)
+        n, world = len(self.y), self.world_size
+        if world == 1:
+            return n
+        return math.ceil(n / world) if self.pad_shards else len(range(self.rank, n, world))
 
     def __len__(self) -> int:
         n = self._rows()
@@ -58,9 +74,11 @@ class TensorLoader:
             order = torch.randperm(n, generator=g)
         else:
             order = torch.arange(n)
-        if self.world_size > 1:  # pad by wrapping so every rank sees the same number of rows
-            per = self._rows()
-            order = torch.cat([order, order[: per * self.world_size - n]])[self.rank :: self.world_size]
+        rank, world = self.rank, self.world_size
+        if world > 1:
+            if self.pad_shards:  # wrap around so every rank sees the same number of rows
+                order = torch.cat([order, order[: math.ceil(n / world) * world - n]])
+            order = order[rank::world]
         chunks = order.split(self.batch_size)
         if self.drop_last and len(chunks) and len(chunks[-1]) < self.batch_size:
             chunks = chunks[:-1]

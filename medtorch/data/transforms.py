@@ -113,7 +113,7 @@ class TabularPreprocessor:
         for col in self.categorical_:
             lv = self.levels_[col]
             s = frame[col].astype("string").fillna(self.modes_[col])
-            codes = pd.Categorical(s, categories=lv).codes  # -1 for unseen levels
+            codes = pd.Index(lv).get_indexer(s.to_numpy(dtype=object))  # -1 for unseen levels
             block = np.zeros((n, len(lv)), dtype=np.float32)
             seen = codes >= 0
             block[np.flatnonzero(seen), codes[seen]] = 1.0

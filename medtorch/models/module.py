@@ -72,5 +72,50 @@ class Classifier(pl.LightningModule):
         self.log_dict(logged, prog_bar=True, sync_dist=False)  # already synchronised by torchmetrics
         self.history.append({"epoch": self.current_epoch, **{k.replace("/", "_"): v for k, v in logged.items()}})
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The generators (dropout masks) and the epoch history travel with the checkpoint, so a
+        # resumed run continues exactly where the interrupted one stopped.
+        import random
+
+        import numpy as np
+
+        checkpoint["medtorch"] = {
+            "history": self.history,
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                # plain tensors and ints only, so the checkpoint loads with weights_only=True
+                "numpy": _numpy_state_to_plain(np.random.get_state()),
+                "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+            },
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        import random
+
+        import numpy as np
+
+        saved = checkpoint.get("medtorch")
+        if not saved:
+            return
+        self.history = list(saved["history"])
+        rng = saved["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        np.random.set_state(_numpy_state_from_plain(rng["numpy"]))
+        version, internal, gauss = rng["python"]
+        random.setstate((version, tuple(internal), gauss))
+
     def configure_optimizers(self):
         return torch.optim.AdamW(self.network.parameters(), lr=self.lr, weight_decay=self.weight_decay, betas=self.betas)
+
+
+def _numpy_state_to_plain(state) -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached = state
+    return {"name": name, "keys": torch.from_numpy(keys.astype("int64")), "pos": int(pos),
+            "has_gauss": int(has_gauss), "cached": float(cached)}
+
+
+def _numpy_state_from_plain(d: dict[str, Any]):
+    return (d["name"], d["keys"].numpy().astype("uint32"), d["pos"], d["has_gauss"], d["cached"])

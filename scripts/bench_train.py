@@ -1,0 +1,109 @@
+"""Training overhead of medtorch against a plain PyTorch loop, in one process.
+
+Workload (fixed): 200,000 synthetic rows x 32 features, MLP 32-256-256-2 with dropout 0.2,
+AdamW, batch 512, 3 epochs, CPU, plus a validation pass over 20,000 rows after each epoch.
+
+(a) plain PyTorch: tensors, ``randperm(n).split(batch)`` index batches, a hand-written loop.
+(b) medtorch: the same network and data through ``medtorch.models.module.Classifier`` (the
+    module train.py uses, with its whole-epoch torchmetrics evidence and epoch logging) and
+    ``medtorch.data.tensors.TensorLoader``, trained by Lightning's Trainer.
+
+Prints both throughputs and the wall-time ratio (b)/(a). Each path runs --repeats times,
+alternating, and the best time of each is compared (the machine is shared and noisy).
+
+    python scripts/bench_train.py [--rows 200000] [--epochs 3] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import torch
+from torch.nn import functional as F
+
+from medtorch.data.tensors import TensorLoader
+from medtorch.evaluation.metrics import confusion_matrix, mcc
+from medtorch.models.networks import MLP
+
+FEATURES, HIDDEN, CLASSES, BATCH, LR, WD = 32, [256, 256], 2, 512, 1e-3, 1e-2
+
+
+def make_data(rows: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, FEATURES, generator=g)
+    w = torch.randn(FEATURES, generator=g)
+    y = ((x @ w + 0.5 * torch.randn(rows, generator=g)) > 0).long()
+    return x, y
+
+
+def network(seed: int):
+    torch.manual_seed(seed)
+    return MLP(FEATURES, CLASSES, HIDDEN, dropout=0.2)
+
+
+def plain(xtr, ytr, xva, yva, epochs: int) -> float:
+    torch.use_deterministic_algorithms(True)  # as train.py runs by default
+    net = network(0)
+    opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WD)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        net.train()
+        g = torch.Generator().manual_seed(epoch)
+        for idx in torch.randperm(len(ytr), generator=g).split(BATCH):
+            loss = F.cross_entropy(net(xtr[idx]), ytr[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        net.eval()
+        with torch.no_grad():
+            pred = torch.cat([net(xva[i : i + 4096]).argmax(1) for i in range(0, len(yva), 4096)])
+        mcc(confusion_matrix(yva.numpy(), pred.numpy(), CLASSES))
+    return time.perf_counter() - start
+
+
+def medtorch_path(xtr, ytr, xva, yva, epochs: int) -> float:
+    import pytorch_lightning as pl
+
+    from medtorch.models.module import Classifier
+
+    module = Classifier(network(0), ["a", "b"], lr=LR, weight_decay=WD)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
+                         deterministic=True, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+    train = TensorLoader(xtr, ytr, BATCH, shuffle=True, seed=0)
+    val = TensorLoader(xva, yva, 4096)
+    start = time.perf_counter()
+    trainer.fit(module, train_dataloaders=train, val_dataloaders=val)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    xtr, ytr = make_data(args.rows, 0)
+    xva, yva = make_data(args.rows // 10, 1)
+    medtorch_path(xtr[:4096], ytr[:4096], xva[:1024], yva[:1024], 1)  # warm-up: imports, first-call costs
+    plain(xtr[:4096], ytr[:4096], xva[:1024], yva[:1024], 1)
+    times = {"plain": [], "medtorch": []}
+    for _ in range(args.repeats):
+        times["plain"].append(plain(xtr, ytr, xva, yva, args.epochs))
+        times["medtorch"].append(medtorch_path(xtr, ytr, xva, yva, args.epochs))
+    a, b = min(times["plain"]), min(times["medtorch"])
+    rows = args.rows * args.epochs
+    print(f"workload: {args.rows} rows x {FEATURES} features, MLP {FEATURES}-256-256-{CLASSES}, batch {BATCH}, "
+          f"{args.epochs} epochs, {torch.get_num_threads()} threads")
+    print(f"(a) plain PyTorch loop      : {rows / a:>10,.0f} rows/s  (best of {args.repeats}: {a:.2f} s)")
+    print(f"(b) medtorch + Lightning    : {rows / b:>10,.0f} rows/s  (best of {args.repeats}: {b:.2f} s)")
+    print(f"ratio (b)/(a): {b / a:.3f}")
+
+
+if __name__ == "__main__":
+    main()

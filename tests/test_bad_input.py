@@ -1,0 +1,83 @@
+"""Bad input: one clear message naming the problem, a non-zero exit, no run that looks complete."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import run_train
+
+pytestmark = pytest.mark.slow
+
+
+def _assert_refused(proc, rd, *needles, code=None):
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    if code is not None:
+        assert proc.returncode == code
+    err = proc.stderr
+    for needle in needles:
+        assert needle in err, f"{needle!r} not in stderr:\n{err[-3000:]}"
+    assert "Traceback" not in err, err[-3000:]
+    if rd is not None and (rd / "manifest.json").exists():
+        manifest = json.loads((rd / "manifest.json").read_text())
+        assert manifest["status"] == "failed" and manifest["error"]
+        assert not (rd / "model.pt").exists() and not (rd / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("override, needles", [
+    ("model.dropuot=0.3", ["model.dropuot", "Key 'dropuot' not in 'MLPConfig'"]),
+    ("trainer.max_epochs=ten", ["trainer.max_epochs", "could not be converted to Integer"]),
+    ("+experiment=nope", ["experiment/nope", "logistic_baseline"]),
+])
+def test_config_typos_fail_at_compose_time(tmp_path, override, needles):
+    proc, rd = run_train(tmp_path, override, check=False)
+    _assert_refused(proc, rd, *needles)
+    assert rd is None  # nothing was created: the config never composed
+
+
+def test_out_of_range_values_are_all_reported_at_once(tmp_path):
+    proc, rd = run_train(tmp_path, "model.dropout=1.5", "optim.lr=-1", "split.train=0.9", check=False)
+    _assert_refused(proc, rd, "model.dropout must be in [0, 1); got 1.5", "optim.lr must be > 0; got -1.0",
+                    "split.train + split.val + split.test must be 1.0", code=2)
+    assert rd is None or not (rd / "manifest.json").exists()
+
+
+def _table(tmp_path, **cols) -> str:
+    path = tmp_path / "data.csv"
+    pd.DataFrame(cols).to_csv(path, index=False)
+    return str(path)
+
+
+def test_missing_data_file(tmp_path):
+    proc, rd = run_train(tmp_path, "data=table", f"data.path={tmp_path / 'nope.csv'}", "data.target=y", check=False)
+    _assert_refused(proc, rd, "data file not found", "nope.csv", code=2)
+
+
+def test_target_column_absent(tmp_path):
+    path = _table(tmp_path, a=np.arange(50.0), label=[0, 1] * 25)
+    proc, rd = run_train(tmp_path, "data=table", f"data.path={path}", "data.target=outcome", check=False)
+    _assert_refused(proc, rd, "data.target='outcome' is not a column", "label", code=2)
+
+
+def test_target_with_a_single_class(tmp_path):
+    path = _table(tmp_path, a=np.arange(50.0), y=["yes"] * 50)
+    proc, rd = run_train(tmp_path, "data=table", f"data.path={path}", "data.target=y", check=False)
+    _assert_refused(proc, rd, "single class", "'yes'", code=2)
+
+
+def test_split_leaving_a_class_absent(tmp_path):
+    path = _table(tmp_path, a=np.arange(100.0), y=["common"] * 97 + ["rare"] * 3)
+    proc, rd = run_train(tmp_path, "data=table", f"data.path={path}", "data.target=y",
+                         "split.train=0.9", "split.val=0.05", "split.test=0.05", check=False)
+    _assert_refused(proc, rd, "rare", code=2)
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 20, b"just one line of text\n"])
+def test_data_file_that_is_not_a_table(tmp_path, content):
+    path = tmp_path / "notes.csv"
+    path.write_bytes(content)
+    proc, rd = run_train(tmp_path, "data=table", f"data.path={path}", "data.target=y", check=False)
+    _assert_refused(proc, rd, "notes.csv", code=2)
