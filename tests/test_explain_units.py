@@ -210,5 +210,8 @@ def test_explain_config_problems_are_reported_together():
     problems = explain_problems(bad)
     assert len(problems) == 3
     assert any("integrated_gradient" in p and "integrated_gradients" in p for p in problems)
+    test_compare = {**asdict(ExplainConfig()), "split": "test", "compare_with": "/no/such/run"}
+    problems = explain_problems(test_compare)
+    assert any("explain.split" in p for p in problems) and any("/no/such/run" in p for p in problems)
     with pytest.raises(MedtorchError, match="train_mean"):
         make_baselines("median", torch.zeros(3, 2), 2, 1, 0)

@@ -101,13 +101,16 @@ def odds_ratios(network, preprocessor, classes: list[str]) -> list[dict[str, Any
     return out
 
 
-def check_same_rows(baseline, data_sha256: str, split: str, split_sha256: str) -> None:
+def check_same_rows(baseline, data_sha256: str, split: str, split_sha256: str, classes: list[str]) -> None:
     """Refuse a baseline that was not trained on the same data and split, or is not logistic."""
     m = baseline.manifest
     where = str(baseline.rd.root)
     if baseline.spec["model"]["name"] != "logistic":
         raise MedtorchError(f"{where}: explain.compare_with must name a logistic-regression run (the transparent "
                             f"baseline); this run's model is {baseline.spec['model']['name']!r}.")
+    if baseline.classes != list(classes):
+        raise MedtorchError(f"{where}: the transparent baseline's classes {baseline.classes} differ from this "
+                            f"model's {list(classes)}.")
     if m.get("data", {}).get("sha256") != data_sha256:
         raise MedtorchError(f"{where}: the transparent baseline was trained on different data (sha256 "
                             f"{str(m.get('data', {}).get('sha256'))[:16]}... vs {data_sha256[:16]}...); train it on the same data.")

@@ -76,6 +76,10 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
             f"row id(s) {missing} are not in the {inputs.split} split ({len(inputs.ids)} rows); row ids are the data's "
             f"id column (or row numbers in the file). Some {inputs.split} row ids: {[int(v) for v in inputs.ids[:8]]}."
         )
+    if compare_with is not None:  # refuse a wrong baseline before any work
+        from medtorch.explain.comparison import check_same_rows
+
+        check_same_rows(compare_with, inputs.data_sha256, inputs.split, inputs.split_sha256, classes)
     pos = _sample(len(inputs.y), int(s["max_rows"]), requested, inputs.ids, int(s["seed"]))
     x, y, ids = inputs.x[pos].float(), inputs.y[pos], inputs.ids[pos]
     raw = inputs.raw.iloc[pos].reset_index(drop=True)
@@ -113,9 +117,8 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
     attention = attention_maps(net, x, cmap) if has_attention(net) else None
     comparison = None
     if compare_with is not None:
-        from medtorch.explain.comparison import check_same_rows, compare
+        from medtorch.explain.comparison import compare
 
-        check_same_rows(compare_with, inputs.data_sha256, inputs.split, inputs.split_sha256)
         base_probs = predict_proba(compare_with.network, compare_with.preprocessor.transform(inputs.raw))
         comparison = compare(inputs.model_name, predict_proba(net, inputs.x), compare_with, base_probs, inputs.y,
                              inputs.split, int(s["bootstrap"]), float(s["confidence"]), int(s["seed"]))
@@ -129,6 +132,7 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
         "explanation_written",
         {"split": inputs.split, "rows": int(len(x)), "methods": list(s["methods"]), "baseline": s["baseline"],
          "model": inputs.model_name, "compared_with": comparison.baseline_run if comparison else None,
+         "compared_with_weights_sha256": compare_with.spec["weights_sha256"] if compare_with else None,
          "directory": str(out.relative_to(rd.root))},
         inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
         outputs=file_hashes(rd.root, paths),

@@ -43,8 +43,13 @@ def plot_global(mean_abs: np.ndarray, std_abs: np.ndarray, columns: list[str], c
     plt = _plt()
     k = len(classes)
     n = min(TOP, len(columns))
-    fig, axes = plt.subplots(1, k, figsize=(5.2 * k + 1.5, 0.38 * n + 1.8), squeeze=False, layout="constrained")
-    for c, ax in enumerate(axes[0]):
+    ncols = min(k, 3)
+    nrows = -(-k // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols + 1.5, (0.38 * n + 1.4) * nrows + 0.4), squeeze=False,
+                             layout="constrained")
+    for ax in axes.ravel()[k:]:
+        ax.set_visible(False)
+    for c, ax in enumerate(axes.ravel()[:k]):
         order, labels = _top(mean_abs[c], columns, n)
         m, sd = mean_abs[c][order], std_abs[c][order]
         ax.barh(range(len(order)), m, xerr=[np.minimum(m, sd), sd], color="#4c72b0", ecolor="#999999", capsize=2)

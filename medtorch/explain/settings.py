@@ -49,6 +49,10 @@ def explain_problems(e: Mapping[str, Any]) -> list[str]:
     if e.get("compare_with") is not None:
         from pathlib import Path
 
+        # MCC on the test rows is the governed look at the test set, not a by-product of explaining
+        need(e["split"] == "val", "split", "'val' when explain.compare_with is set (the comparison computes MCC)",
+             e["split"])
+
         need(Path(str(e["compare_with"])).is_dir(), "compare_with",
              "the run directory of a finished logistic-regression run (explain.compare_with=RUN_DIR)", e["compare_with"])
     return problems
