@@ -215,3 +215,21 @@ def test_explain_config_problems_are_reported_together():
     assert any("explain.split" in p for p in problems) and any("/no/such/run" in p for p in problems)
     with pytest.raises(MedtorchError, match="train_mean"):
         make_baselines("median", torch.zeros(3, 2), 2, 1, 0)
+
+
+def test_cli_options_override_the_runs_explain_settings():
+    import argparse
+
+    from medtorch.commands.explain import add_arguments, settings_for
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    config = {"explain": {"enabled": False, "methods": ["lime"], "compare_with": "runs/baseline", "max_rows": 50}}
+    s = settings_for(config, parser.parse_args(["RUN"]))
+    assert s["enabled"] and s["methods"] == ["lime"] and s["compare_with"] == "runs/baseline" and s["max_rows"] == 50
+    s = settings_for(config, parser.parse_args(["RUN", "--method", "all", "--rows", "3", "4", "--compare", "none",
+                                                "--split", "test", "--max-rows", "10"]))
+    assert s["methods"] == list(METHODS) and s["rows"] == [3, 4] and s["compare_with"] is None
+    assert s["split"] == "test" and s["max_rows"] == 10
+    s = settings_for({}, parser.parse_args(["RUN"]))  # a run trained before explanations existed: the defaults
+    assert s["methods"] == ["integrated_gradients", "gradient_shap", "feature_ablation"]

@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-rows", type=int, help="at most this many rows are attributed (a seeded sample)")
     parser.add_argument("--name", help="directory name under RUN/explanations/ (default: the UTC time)")
     parser.add_argument("--compare", metavar="BASELINE_RUN",
-                        help="a logistic-regression run on the same data and split: compare MCC with CIs, odds ratios")
+                        help="a logistic-regression run on the same data and split: compare MCC with CIs, odds ratios "
+                             "(default: the run's explain.compare_with; 'none' to skip)")
 
 
 def settings_for(config: dict, args: argparse.Namespace) -> dict:
@@ -43,6 +44,8 @@ def settings_for(config: dict, args: argparse.Namespace) -> dict:
                        ("compare_with", args.compare)):
         if value is not None:
             s[key] = value
+    if s["compare_with"] == "none":
+        s["compare_with"] = None
     return s
 
 
