@@ -28,6 +28,8 @@ def main(cfg: DictConfig) -> float:
     except MedtorchError as e:
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
         sys.exit(e.exit_code)
+    if metrics.get("test_look") and not metrics["test_look"]["passed"]:
+        sys.exit(1)  # the governed test look failed an acceptance criterion (printed above)
     return metrics["val"]["mcc"]  # for Hydra sweepers that optimise a value
 
 

@@ -18,6 +18,12 @@ from medtorch.errors import MedtorchError
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
 VERBS: dict[str, tuple[str, str]] = {
     "show": ("medtorch.commands.show", "print a run's status, validation metrics and artefacts"),
+    "evaluate": ("medtorch.commands.evaluate", "evaluate a run once on its sealed test set (or --test-data), under the test-set ledger"),
+    "cv-summary": ("medtorch.commands.cv_summary", "summarise cross-validation fold runs (mean, SD, min, max; plot)"),
+    "lineage": ("medtorch.commands.lineage", "show a run's data lineage, or --replay it and compare split hashes"),
+    "fingerprint": ("medtorch.commands.fingerprint", "print this stack's fingerprint, or its diff from a run's"),
+    "bridge": ("medtorch.commands.bridge", "re-evaluate a run's model on this stack against its reference"),
+    "compare": ("medtorch.commands.compare", "lay runs side by side: stack, config, metrics, per-sample agreement"),
     "explain": ("medtorch.commands.explain", "attributions, attention plots and sanity checks for a finished run"),
 }
 

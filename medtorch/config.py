@@ -10,12 +10,30 @@ problem at once, before anything is written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from medtorch.errors import MedtorchError
+
+
+@dataclass
+class CohortConfig:
+    """Parameters of the synthetic clinical cohort (medtorch.data.cohort), for source=synthetic_cohort."""
+
+    patients: int = 800
+    max_visits: int = 4
+    start_year: int = 2015
+    years: int = 6
+    drift: float = 0.0
+    seed: int = 0
+    leak_duplicates: float = 0.0
+    leak_outcome_lab: bool = False
+    leak_cause_of_death: bool = False
+    leak_identifier: bool = False
+    leak_target_copy: bool = False
 
 
 @dataclass
@@ -32,14 +50,53 @@ class DataConfig:
     time_column: Optional[str] = None  # date or calendar column (temporal split, calendar analyses)
     subgroup_columns: list[str] = field(default_factory=list)  # sex, age band, site, ... for analyses
     description: str = ""
+    cohort: CohortConfig = field(default_factory=CohortConfig)  # for source=synthetic_cohort
 
 
 @dataclass
 class SplitConfig:
-    strategy: str = "stratified"
+    strategy: str = "stratified"  # stratified | grouped | temporal | external
     train: float = 0.7
     val: float = 0.15
     test: float = 0.15
+    train_end: Optional[str] = None  # temporal: rows before this date train (else by fractions)
+    val_end: Optional[str] = None  # temporal: rows from train_end until this date validate, later ones test
+    test_path: Optional[str] = None  # external: the test file (same columns), e.g. prospective data
+    new_subjects_only: bool = True  # temporal: drop val/test rows of subjects already seen earlier
+
+
+@dataclass
+class LeakageConfig:
+    """Automatic leakage checks after the split, before training (medtorch.data.leakage)."""
+
+    enabled: bool = True
+    stop_on_fail: bool = True  # a failed check stops the run before training (exit 4)
+    predictive_fail: float = 0.98  # one feature alone reaching this balanced accuracy on train: fail
+    predictive_warn: float = 0.90
+    identifier_unique: float = 0.95  # integer/text feature with this share of distinct values: identifier-like
+    examples: int = 5  # example row ids given as evidence
+
+
+@dataclass
+class EDAConfig:
+    """Exploratory analysis written to the run directory (medtorch.data.eda)."""
+
+    enabled: bool = True
+    plots: bool = True
+    reference: dict[str, dict[str, float]] = field(default_factory=dict)  # {column: {value: population share}}
+    tolerance: float = 0.5  # flag a subgroup whose share is below (1 - tolerance) x its reference share
+    top_levels: int = 20  # category frequencies shown per column
+
+
+@dataclass
+class BalanceConfig:
+    """Rebalancing of the training batches (never validation or test): medtorch.data.balance."""
+
+    class_weights: str = "none"  # none | balanced (inverse class frequency in the loss)
+    oversample: str = "none"  # none | balanced (each class drawn equally often in training batches)
+    oversample_subgroups: dict[str, dict[str, float]] = field(default_factory=dict)  # {site: {E: 3.0}}: rows of site E drawn 3x as often
+    augmentation: str = "none"  # none | gaussian_noise (on standardised numeric features, training batches only)
+    noise_std: float = 0.1
 
 
 @dataclass
@@ -76,7 +133,7 @@ class ExplainConfig:
     """Which explanations the end of a run (or ``medtorch explain``) computes; see medtorch/explain."""
 
     enabled: bool = True
-    split: str = "val"  # val | test (explaining test rows reads the sealed split; it is logged)
+    split: str = "val"  # val at training time; medtorch explain --split test explains the sealed test rows (logged)
     methods: list[str] = field(default_factory=lambda: ["integrated_gradients", "gradient_shap", "feature_ablation"])
     max_rows: int = 200  # rows attributed for global importance (a seeded sample when the split is larger)
     baseline: str = "train_mean"  # train_mean | train_sample | zeros (in the model's input space)
@@ -129,6 +186,55 @@ class TrainerConfig:
 
 
 @dataclass
+class AcceptanceConfig:
+    """Acceptance criteria fixed a priori, one 'QUANTITY OP NUMBER' per line (evaluation/acceptance.py)."""
+
+    name: str = "none"
+    criteria: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EvaluationConfig:
+    bootstrap_resamples: int = 1000  # class-stratified percentile bootstrap
+    confidence: float = 0.95
+    min_group_n: int = 30  # a class, subgroup or period with fewer rows is flagged too small to judge
+    period: str = "year"  # calendar bins of data.time_column: year | quarter | month | days
+    period_days: int = 365  # bin width for period=days
+    calibration_bins: int = 10
+    test_look: bool = False  # true: perform the one governed test-set evaluation at the end of training
+    ledger: str = "test_ledger.jsonl"  # the test-set ledger shared by every run that looks at a test set
+
+
+@dataclass
+class CVConfig:
+    folds: int = 0  # 0: no cross-validation; k >= 2: one model per fold on the development rows
+    fold: Optional[int] = None  # run one fold only (for multirun/cluster parallelism)
+
+
+@dataclass
+class BridgeConfig:
+    """The bridge set and the tolerances of the bridge re-evaluation on a new stack (``medtorch bridge RUN``).
+
+    Probability differences are absolute, over every row and class of the bridge set; flip
+    rates are the share of rows whose predicted class changed (per class: among the rows of
+    that true class); deltas are absolute changes of the metric. The defaults allow rounding
+    differences of float32 arithmetic and no change of any predicted label.
+    """
+
+    max_abs_prob_diff: float = 1e-4
+    mean_abs_prob_diff: float = 1e-5
+    max_flip_rate: float = 0.0
+    max_class_flip_rate: float = 0.0
+    max_mcc_delta: float = 0.0
+    max_sensitivity_delta: float = 0.0
+    max_specificity_delta: float = 0.0
+    # the bridge set: the validation rows (default), or a CSV/Parquet file of raw rows with the
+    # model's feature columns and the label column data.target (or reference_label)
+    reference_file: Optional[str] = None
+    reference_label: Optional[str] = None
+
+
+@dataclass
 class MedtorchConfig:
     seed: int = 0  # honoured, 0 included
     data: Any = MISSING
@@ -137,6 +243,13 @@ class MedtorchConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    acceptance: AcceptanceConfig = field(default_factory=AcceptanceConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    cv: CVConfig = field(default_factory=CVConfig)
+    leakage: LeakageConfig = field(default_factory=LeakageConfig)
+    eda: EDAConfig = field(default_factory=EDAConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
     ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from checkpoints/last.ckpt
@@ -151,10 +264,13 @@ def register_configs() -> None:
     cs.store(group="model", name="logistic_schema", node=LogisticConfig)
     cs.store(group="model", name="attention_schema", node=AttentionConfig)
     cs.store(group="trainer", name="trainer_schema", node=TrainerConfig)
+    cs.store(group="acceptance", name="acceptance_schema", node=AcceptanceConfig)
     cs.store(group="explain", name="explain_schema", node=ExplainConfig)
 
 
 MODELS = ("mlp", "logistic", "attention")
+SOURCES = ("breast_cancer", "table", "synthetic_cohort")
+STRATEGIES = ("stratified", "grouped", "temporal", "external")
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
 MONITORS = ("val/mcc", "val/loss", "val/balanced_accuracy", "val/auroc")
 
@@ -168,7 +284,7 @@ def validate(cfg: DictConfig) -> None:
             problems.append(f"{key} must be {expected}; got {got!r}")
 
     d = cfg.data
-    need(d.source in ("breast_cancer", "table"), "data.source", "one of 'breast_cancer', 'table'", d.source)
+    need(d.source in SOURCES, "data.source", f"one of {SOURCES}", d.source)
     if d.source == "table":
         need(bool(d.path), "data.path", "a CSV or Parquet file (data.path=FILE)", d.path)
         need(bool(d.target), "data.target", "the label column (data.target=COLUMN)", d.target)
@@ -180,6 +296,7 @@ def validate(cfg: DictConfig) -> None:
         need(0.0 < v < 1.0 or (part == "test" and v == 0.0), f"split.{part}", "a fraction in (0, 1)", v)
     total = s.train + s.val + s.test
     need(abs(total - 1.0) < 1e-6, "split.train + split.val + split.test", "1.0", round(total, 6))
+    _validate_governance(cfg, need)
 
     m = cfg.model
     need(m.name in MODELS, "model.name", f"one of {MODELS}", m.name)
@@ -199,6 +316,8 @@ def validate(cfg: DictConfig) -> None:
         from medtorch.explain.settings import explain_problems
 
         problems += explain_problems(cfg.explain)
+        need(cfg.explain.split == "val", "explain.split", "'val' at the end of training (the test split is sealed; "
+             "explain test rows later with: medtorch explain RUN --split test)", cfg.explain.split)
 
     o = cfg.optim
     need(o.lr > 0, "optim.lr", "> 0", o.lr)
@@ -222,9 +341,69 @@ def validate(cfg: DictConfig) -> None:
     need(e.mode in ("min", "max"), "early_stopping.mode", "'min' or 'max'", e.mode)
     need(e.patience >= 1, "early_stopping.patience", ">= 1", e.patience)
     need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
+    _validate_assessment(cfg, need, problems)
+    ref = cfg.bridge.reference_file
+    need(ref is None or Path(ref).is_file(), "bridge.reference_file", "an existing CSV or Parquet file (or null)", ref)
+    for key, tol in cfg.bridge.items():
+        if not key.startswith("max_") and not key.startswith("mean_"):
+            continue
+        rate = "rate" in key
+        need(tol >= 0 and (tol <= 1 or not rate), f"bridge.{key}", "in [0, 1]" if rate else ">= 0", tol)
 
     if problems:
         raise MedtorchError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _validate_assessment(cfg: DictConfig, need, problems: list[str]) -> None:
+    from medtorch.evaluation.acceptance import criteria_problems
+
+    problems.extend(f"acceptance.criteria: {p}" for p in criteria_problems(cfg.acceptance.criteria))
+    ev = cfg.evaluation
+    need(ev.bootstrap_resamples >= 100, "evaluation.bootstrap_resamples", ">= 100", ev.bootstrap_resamples)
+    need(0.5 <= ev.confidence < 1.0, "evaluation.confidence", "in [0.5, 1)", ev.confidence)
+    need(ev.min_group_n >= 1, "evaluation.min_group_n", ">= 1", ev.min_group_n)
+    need(ev.period in ("year", "quarter", "month", "days"), "evaluation.period", "one of 'year', 'quarter', 'month', 'days'", ev.period)
+    need(ev.period_days >= 1, "evaluation.period_days", ">= 1", ev.period_days)
+    need(ev.calibration_bins >= 2, "evaluation.calibration_bins", ">= 2", ev.calibration_bins)
+    cv = cfg.cv
+    need(cv.folds == 0 or cv.folds >= 2, "cv.folds", "0 (off) or >= 2", cv.folds)
+    need(cv.fold is None or 0 <= cv.fold < max(cv.folds, 1), "cv.fold", "null or in [0, cv.folds)", cv.fold)
+    need(not (cv.folds and ev.test_look), "evaluation.test_look", "false under cross-validation (folds never look at the test set)", ev.test_look)
+
+
+def _validate_governance(cfg: DictConfig, need) -> None:
+    """Split strategy, leakage, EDA and rebalancing settings."""
+    s, d = cfg.split, cfg.data
+    need(s.strategy in STRATEGIES, "split.strategy", f"one of {STRATEGIES}", s.strategy)
+    if s.strategy == "grouped":
+        need(bool(d.subject_column), "data.subject_column", "the subject/patient id column for split.strategy=grouped",
+             d.subject_column)
+    if s.strategy == "temporal":
+        need(bool(d.time_column), "data.time_column", "the date column for split.strategy=temporal", d.time_column)
+        need((s.train_end is None) == (s.val_end is None), "split.train_end and split.val_end", "both set or both null",
+             [s.train_end, s.val_end])
+        if s.train_end and s.val_end:
+            need(str(s.train_end) < str(s.val_end), "split.train_end", "earlier than split.val_end", s.train_end)
+    if s.strategy == "external":
+        need(bool(s.test_path), "split.test_path", "the external test file for split.strategy=external", s.test_path)
+    l = cfg.leakage
+    need(0.5 < l.predictive_warn <= l.predictive_fail <= 1.0, "leakage.predictive_warn/predictive_fail",
+         "0.5 < warn <= fail <= 1", [l.predictive_warn, l.predictive_fail])
+    need(0.0 < l.identifier_unique <= 1.0, "leakage.identifier_unique", "in (0, 1]", l.identifier_unique)
+    need(l.examples >= 0, "leakage.examples", ">= 0", l.examples)
+    need(0.0 <= cfg.eda.tolerance < 1.0, "eda.tolerance", "in [0, 1)", cfg.eda.tolerance)
+    for col, shares in cfg.eda.reference.items():
+        need(all(0 <= v <= 1 for v in shares.values()), f"eda.reference.{col}", "shares in [0, 1]", dict(shares))
+    b = cfg.balance
+    need(b.class_weights in ("none", "balanced"), "balance.class_weights", "'none' or 'balanced'", b.class_weights)
+    need(b.oversample in ("none", "balanced"), "balance.oversample", "'none' or 'balanced'", b.oversample)
+    need(b.augmentation in ("none", "gaussian_noise"), "balance.augmentation", "'none' or 'gaussian_noise'", b.augmentation)
+    need(b.noise_std > 0, "balance.noise_std", "> 0", b.noise_std)
+    for col, factors in b.oversample_subgroups.items():
+        need(col in d.subgroup_columns, f"balance.oversample_subgroups.{col}",
+             f"a column named in data.subgroup_columns {list(d.subgroup_columns)}", col)
+        for value, factor in factors.items():
+            need(factor >= 1, f"balance.oversample_subgroups.{col}.{value}", "a factor >= 1", factor)
 
 
 def to_container(cfg: DictConfig) -> dict:

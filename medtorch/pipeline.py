@@ -1,7 +1,8 @@
 """One training run, top to bottom.
 
-    load -> early split -> fit preprocessing on train only -> train (Lightning) ->
-    restore the best epoch -> evaluate on validation -> explain -> write the evidence
+    load -> early split -> fit preprocessing on train only -> check leakage -> plan rebalancing
+    -> record lineage -> explore the data -> train (Lightning) -> restore the best epoch ->
+    evaluate on validation -> explain -> store the bridge reference -> write the evidence
 
 Each step is a named function that takes what it needs and writes its artefact into the run
 directory through ``RunDir`` (atomically) and one line into the event log. The test split is
@@ -26,8 +27,9 @@ from omegaconf import DictConfig, OmegaConf
 from medtorch import __version__
 from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.config import to_container, validate
-from medtorch.data import sources
-from medtorch.data.split import Splits, make_split
+from medtorch.data import governance, sources
+from medtorch.data.balance import BalancePlan, plan_balance
+from medtorch.data.split import Splits
 from medtorch.data.tensors import TensorLoader
 from medtorch.data.transforms import TabularPreprocessor
 from medtorch.distributed import is_rank_zero
@@ -39,6 +41,7 @@ from medtorch.models.networks import build_network
 from medtorch.provenance import device_info, git_info, package_versions
 from medtorch.resume import check_same_run, kill_after_epoch_callback, resolve_ckpt_path
 from medtorch.run import RunDir, read_json, write_json, write_text
+from medtorch.stack import fingerprint
 
 
 @dataclass
@@ -49,11 +52,15 @@ class Prepared:
     preprocessor: TabularPreprocessor
     classes: list[str]
     tensors: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    split_record: dict[str, Any] | None = None
+    balance: BalancePlan | None = None
 
 
 def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     """Train one model as configured; return the validation metrics. Raises MedtorchError on bad input."""
     validate(cfg)
+    if cfg.cv.folds and cfg.cv.fold is None:
+        return _cross_validate(cfg, run_dir)
     rd = RunDir(run_dir)
     resume_from = resolve_ckpt_path(cfg.ckpt_path, rd)
     if not is_rank_zero():
@@ -62,17 +69,29 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     manifest = _resume(cfg, rd, log, resume_from) if resume_from else _start(cfg, rd, log)
     try:
         _set_determinism(cfg)
+        _freeze_acceptance(cfg, rd, log, manifest)
         raw = _load(cfg, rd, log, manifest)
+        _record_development(cfg, rd, log, manifest)
         prepared = _split_and_fit(cfg, raw, rd, log, manifest)
+        _seal_test(prepared, rd, log, manifest)
+        leakage = governance.check_leakage(cfg, prepared.splits, rd, log)
+        prepared.balance = _plan_rebalancing(cfg, prepared, log)
+        governance.record_lineage(cfg, raw, prepared.splits, prepared.split_record, prepared.preprocessor.state_dict(),
+                                  prepared.balance.record, leakage.status if leakage else None, rd, log)
+        governance.explore_data(cfg, prepared.splits, prepared.classes, prepared.balance.record, rd, log)
         module, trainer = _train(cfg, prepared, rd, log, resume_from)
         network = _export_best(cfg, module, trainer, prepared, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
+        _assess_validation(cfg, network, prepared, rd, log)
         _explain(cfg, network, prepared, rd, manifest)
+        _store_bridge_reference(cfg, network, prepared, rd, log, manifest)
     except BaseException as e:
         _finish(rd, log, manifest, status="failed", error=f"{type(e).__name__}: {e}")
         raise
     _finish(rd, log, manifest, status="complete")
     _print_summary(metrics["val"], rd)
+    if cfg.evaluation.test_look:
+        metrics["test_look"] = _governed_test_look(cfg, rd)
     return metrics
 
 
@@ -87,6 +106,7 @@ def _run_other_rank(cfg: DictConfig, resume_from: Path | None) -> dict[str, Any]
         manifest: dict[str, Any] = {}
         log = EventLog(scratch.events)
         prepared = _split_and_fit(cfg, _load(cfg, scratch, log, manifest), scratch, log, manifest)
+        prepared.balance = _plan_rebalancing(cfg, prepared, log)  # the same oversampling on every rank
         _train(cfg, prepared, scratch, log, resume_from)
     finally:
         shutil.rmtree(scratch.root, ignore_errors=True)
@@ -116,6 +136,7 @@ def _start(cfg: DictConfig, rd: RunDir, log: EventLog) -> dict[str, Any]:
         "seed": cfg.seed,
         "packages": package_versions(),
         "device": device_info(cfg.trainer.accelerator),
+        "stack": fingerprint.collect(trainer_precision=str(cfg.trainer.precision)),  # replaced once settings apply
     }
     write_json(rd.manifest, manifest)
     log.append("run_started", {"run_id": manifest["run_id"], "experiment": cfg.experiment},
@@ -170,7 +191,9 @@ def _load(cfg: DictConfig, rd: RunDir, log: EventLog, manifest: dict) -> sources
 
 def _split_and_fit(cfg: DictConfig, raw: sources.RawTable, rd: RunDir, log: EventLog, manifest: dict) -> Prepared:
     s = cfg.split
-    splits = make_split(raw, s.strategy, s.train, s.val, s.test, cfg.seed)
+    splits = governance.split_table(cfg, raw)
+    if cfg.cv.folds:
+        splits = _cv_fold(cfg, splits, rd, manifest)
     record = splits.record(raw.classes)
     record["test_sealed"] = True  # the test rows are fixed and hashed here; they are not evaluated by training
     write_json(rd.split, record)
@@ -194,7 +217,13 @@ def _split_and_fit(cfg: DictConfig, raw: sources.RawTable, rd: RunDir, log: Even
         name: (torch.from_numpy(prep.transform(part.frame)), torch.from_numpy(part.y))
         for name, part in splits.parts().items()
     }
-    return Prepared(splits, prep, raw.classes, tensors)
+    return Prepared(splits, prep, raw.classes, tensors, record)
+
+
+def _plan_rebalancing(cfg: DictConfig, prepared: Prepared, log: EventLog) -> BalancePlan:
+    plan = plan_balance(cfg.balance, prepared.splits.train, prepared.classes, len(prepared.preprocessor.numeric_))
+    log.append("rebalancing_planned", plan.record)
+    return plan
 
 
 def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resume_from: Path | None = None):
@@ -209,7 +238,10 @@ def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resum
     xva, yva = prepared.tensors["val"]
     network = build_network(cfg.model, xtr.shape[1], len(prepared.classes))
     o = cfg.optim
-    module = Classifier(network, prepared.classes, lr=o.lr, weight_decay=o.weight_decay, betas=tuple(o.betas))
+    bal = prepared.balance
+    weights = torch.tensor(bal.class_weights, dtype=torch.float32) if bal and bal.class_weights is not None else None
+    module = Classifier(network, prepared.classes, lr=o.lr, weight_decay=o.weight_decay, betas=tuple(o.betas),
+                        class_weights=weights)
     t, es = cfg.trainer, cfg.early_stopping
     callbacks: list = [
         ModelCheckpoint(dirpath=rd.checkpoints, filename="best", monitor=es.monitor, mode=es.mode,
@@ -230,7 +262,9 @@ def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resum
         enable_progress_bar=t.enable_progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
         default_root_dir=str(rd.root), plugins=plugins,
     )
-    train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed)
+    train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed,
+                                row_weights=torch.from_numpy(bal.row_weights) if bal and bal.row_weights is not None else None,
+                                noise_std=bal.noise_std if bal else 0.0, noise_columns=len(prepared.preprocessor.numeric_))
     val_loader = TensorLoader(xva, yva, t.eval_batch_size, pad_shards=False)
     log.append("training_started", {"model": to_container(cfg.model), "optim": to_container(cfg.optim),
                                     "trainer": to_container(cfg.trainer), "early_stopping": to_container(es),
@@ -299,6 +333,70 @@ def _evaluate_validation(cfg, network, module, trainer, prepared: Prepared, rd: 
     return metrics
 
 
+def _freeze_acceptance(cfg, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    from medtorch.evaluation.training_steps import freeze_acceptance
+
+    freeze_acceptance(cfg, rd, log, manifest)
+
+
+def _record_development(cfg, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    from medtorch.evaluation.training_steps import record_development
+
+    record_development(cfg, rd, log, manifest)
+
+
+def _seal_test(prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    from medtorch.evaluation.training_steps import seal_test
+
+    seal_test(prepared.splits, rd, log, manifest)
+
+
+def _cv_fold(cfg, splits: Splits, rd: RunDir, manifest: dict) -> Splits:
+    from medtorch.evaluation.crossval import fold_splits
+
+    return fold_splits(cfg, splits, rd, manifest)
+
+
+def _assess_validation(cfg, network, prepared: Prepared, rd: RunDir, log: EventLog) -> None:
+    from medtorch.evaluation.training_steps import assess_validation
+
+    xva, yva = prepared.tensors["val"]
+    probs = predict_proba(network, xva, cfg.trainer.eval_batch_size)
+    assess_validation(cfg, yva.numpy(), probs, prepared.classes, prepared.splits.val.extra, rd, log)
+
+
+def _governed_test_look(cfg, rd: RunDir) -> dict[str, Any]:
+    from medtorch.evaluation.governed import governed_test_look, print_evaluation
+
+    evaluation = governed_test_look(rd.root, ledger_path=cfg.evaluation.ledger)
+    print_evaluation(evaluation)
+    return evaluation
+
+
+def _cross_validate(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
+    from medtorch.evaluation.crossval import run_cross_validation
+
+    return run_cross_validation(cfg, Path(run_dir), run)
+
+
+def _store_bridge_reference(cfg, network, prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    """The validation rows (or bridge.reference_file's) in raw form with the model's probabilities, on this stack."""
+    from medtorch.stack import reference
+
+    rows = prepared.splits.val
+    if cfg.bridge.reference_file:
+        rows = reference.rows_from_file(cfg.bridge.reference_file, cfg.bridge.reference_label or cfg.data.target,
+                                        prepared.preprocessor.columns_, prepared.classes)
+    stack = fingerprint.collect(trainer_precision=str(cfg.trainer.precision))
+    record = reference.store(rd, rows.name, rows, prepared.preprocessor, network, prepared.classes,
+                             cfg.trainer.eval_batch_size, stack)
+    manifest["stack"] = stack
+    write_json(rd.manifest, manifest)
+    log.append("bridge_reference_stored", {"split": rows.name, "rows": record["n"], "stack_hash": stack["hash"]},
+               inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
+               outputs=file_hashes(rd.root, [rd.bridge_reference, rd.bridge_rows]))
+
+
 def _explain(cfg, network, prepared: Prepared, rd: RunDir, manifest: dict) -> None:
     """Attributions, attention maps and sanity checks as configured in ``explain`` (medtorch/explain)."""
     from medtorch.explain.step import explain_after_training
@@ -312,7 +410,9 @@ def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str |
     if error:
         manifest["error"] = error
     artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
-                 rd.explanation]
+                 rd.acceptance, rd.sealed_test, rd.assessment("val"),
+                 rd.lineage, rd.lineage_summary, rd.leakage, rd.eda, rd.eda_summary,
+                 rd.bridge_reference, rd.bridge_rows, rd.explanation]
     manifest["artefacts"] = file_hashes(rd.root, artefacts)
     write_json(rd.manifest, manifest)
     log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))

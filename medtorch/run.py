@@ -105,6 +105,29 @@ class RunDir:
     def preprocessing(self) -> Path:
         return self.root / "preprocessing.json"
 
+    @property
+    def lineage(self) -> Path:
+        return self.root / "lineage.json"
+
+    @property
+    def lineage_summary(self) -> Path:
+        return self.root / "lineage.md"
+
+    @property
+    def leakage(self) -> Path:
+        return self.root / "leakage.json"
+
+    @property
+    def eda(self) -> Path:
+        return self.root / "eda.json"
+
+    @property
+    def eda_summary(self) -> Path:
+        return self.root / "eda.md"
+
+    def eda_plot(self, name: str) -> Path:
+        return self.root / "plots" / f"eda_{name}.png"
+
     # model
     @property
     def checkpoints(self) -> Path:
@@ -129,6 +152,42 @@ class RunDir:
     def confusion_plot(self, split: str, normalized: bool) -> Path:
         kind = "normalized" if normalized else "counts"
         return self.root / "plots" / f"confusion_{split}_{kind}.png"
+
+    # performance assessment (medtorch/evaluation)
+    @property
+    def acceptance(self) -> Path:
+        return self.root / "acceptance.json"
+
+    @property
+    def sealed_test(self) -> Path:
+        return self.root / "sealed_test.json"
+
+    def assessment(self, split: str) -> Path:
+        return self.root / f"assessment_{split}.json"
+
+    def test_evaluation(self, number: int) -> Path:
+        return self.root / "test_evaluations" / f"{number:03d}"
+
+    def assessment_plot(self, split: str, name: str) -> Path:
+        return self.root / "plots" / f"{name}_{split}.png"
+
+
+    # bridge re-evaluation across stacks (medtorch.stack)
+    @property
+    def bridge_reference(self) -> Path:
+        return self.root / "bridge" / "reference.json"
+
+    @property
+    def bridge_rows(self) -> Path:
+        return self.root / "bridge" / "reference_rows.parquet"
+
+    def bridge_added(self, name: str, ext: str) -> Path:
+        """Rows added to the bridge set after training (ext: json | parquet)."""
+        return self.root / "bridge" / f"reference_{name}.{ext}"
+
+    def bridge_report(self, stack_hash: str, ext: str) -> Path:
+        """The bridge report for one stack, named by its fingerprint hash (ext: json | md)."""
+        return self.root / "bridge" / f"report_{stack_hash[:16]}.{ext}"
 
     # explanations (medtorch/explain)
     @property

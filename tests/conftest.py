@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# the test process uses one intra-op thread like the runs it trains (see _env), so loading a
+# run in-process is the same stack and does not call for a bridge re-evaluation
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Small, fast settings for end-to-end runs on CPU (still the real train.py and Trainer).
 FAST = ["trainer=cpu", "trainer.max_epochs=3", "trainer.enable_progress_bar=false"]

@@ -161,19 +161,22 @@ def test_attention_maps_per_column():
     assert np.allclose(maps.rollout.sum(axis=1), 1.0)
 
 
-def test_bootstrap_mcc_point_values_match_scikit_learn():
+def test_paired_bootstrap_mcc_matches_scikit_learn_on_the_same_resamples():
     from sklearn.metrics import matthews_corrcoef
+
+    from medtorch.evaluation.bootstrap import resample_indices
 
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 120)
     good = np.where(rng.random(120) < 0.9, y, 1 - y)
-    const = np.zeros(120, dtype=int)  # a constant predictor has MCC 0
-    boot = bootstrap_mcc(y, {"good": good, "const": const}, 2, 200, 0.95, seed=0)
-    assert np.all(boot["const"] == 0.0)
-    idx = np.random.default_rng(0).integers(0, 120, size=(200, 120))
-    assert boot["good"][7] == pytest.approx(matthews_corrcoef(y[idx[7]], good[idx[7]]))
-    again = bootstrap_mcc(y, {"good": good, "const": const}, 2, 200, 0.95, seed=0)
-    assert np.array_equal(boot["good"], again["good"])
+    onehot = lambda p: np.eye(2)[p]  # noqa: E731
+    probs = {"good": onehot(good), "const": onehot(np.zeros(120, dtype=int))}
+    boot = bootstrap_mcc(y, probs, 200, seed=0)
+    assert np.all(boot["const"] == 0.0)  # a constant predictor has MCC 0 on every resample
+    idx = resample_indices(y, 200, 0)  # both models see these same rows: the bootstrap is paired
+    for b in (0, 7, 199):
+        assert boot["good"][b] == pytest.approx(matthews_corrcoef(y[idx[b]], good[idx[b]]))
+    assert np.array_equal(boot["good"], bootstrap_mcc(y, probs, 200, seed=0)["good"])
 
 
 def test_odds_ratios_per_sd_and_against_the_reference_level():

@@ -57,13 +57,13 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.audit import utc_now
     from medtorch.errors import MedtorchError
 
-    loaded = load_run(args.run)
+    loaded = load_run(args.run, purpose="explain")
     s = settings_for(loaded.config, args)
     name = args.name or utc_now().replace(":", "-")
     out = loaded.rd.later_explanation_dir(name)
     if out.exists() or "/" in name or name in ("", ".", ".."):
         raise MedtorchError(f"--name {name!r}: {out} exists or is not a plain directory name; choose another name.")
-    baseline = load_run(s["compare_with"]) if s["compare_with"] else None
+    baseline = load_run(s["compare_with"], purpose="explain") if s["compare_with"] else None
     report = explain_model(inputs_for_run(loaded, s["split"]), s, loaded.rd, out, baseline)
     print(f"explained {report['rows_explained']} {report['split']} rows of the {report['model']} model with "
           + ", ".join(f"{m} ({e['seconds']:.2f} s)" for m, e in report["methods"].items()))

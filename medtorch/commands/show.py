@@ -32,7 +32,22 @@ def run(args: argparse.Namespace) -> int:
     print("confusion matrix (rows true, columns predicted): " + ", ".join(val["classes"]))
     for name, row in zip(val["classes"], val["confusion_matrix"]):
         print(f"  {name:<20}" + "".join(f"{v:>8}" for v in row))
+    _show_test_evaluations(rd)
     print("artefacts:")
     for name, digest in sorted(manifest.get("artefacts", {}).items()):
         print(f"  {name:<28} sha256 {digest[:16]}...")
     return 0
+
+
+def _show_test_evaluations(rd: RunDir) -> None:
+    """The governed test looks of this run, with the role of the data and the acceptance result."""
+    evals = sorted(rd.root.glob("test_evaluations/*/evaluation.json"))
+    if not evals:
+        print("test set: sealed, not evaluated")
+        return
+    for path in evals:
+        ev = read_json(path)
+        result = "no criteria" if not ev["acceptance"] else ("accepted" if ev["passed"] else "NOT accepted")
+        mark = "  [criteria changed after a test look]" if ev["criteria_changed_after_test_look"] else ""
+        print(f"test evaluation {ev['evaluation']}: {ev['test_set']['source']} as {ev['role']}, "
+              f"MCC {_f(ev['assessment']['ci']['mcc']['estimate'])}, {result}{mark}")

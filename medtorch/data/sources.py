@@ -1,4 +1,4 @@
-"""Load a raw table (the embedded breast-cancer data, or a user's CSV/Parquet file).
+"""Load a raw table (embedded breast-cancer data, the synthetic cohort, or a CSV/Parquet file).
 
 The result is a ``RawTable``: the raw frame, the label column encoded as class indices, the
 class names, a row identity for every row, and where it came from (path, hash, shape). No
@@ -34,8 +34,31 @@ def load(cfg) -> RawTable:
     if cfg.source == "breast_cancer":
         return _breast_cancer()
     if cfg.source == "table":
-        return _table(cfg)
-    raise MedtorchError(f"data.source must be 'breast_cancer' or 'table'; got {cfg.source!r}.")
+        frame = read_table(cfg.path, cfg.format)
+        path = Path(cfg.path)
+        return _table(cfg, frame, path, {"kind": "file", "path": str(path.resolve()), "sha256": sha256_file(path)})
+    if cfg.source == "synthetic_cohort":
+        from medtorch.data.cohort import CohortSpec, generate_cohort
+
+        spec = CohortSpec.from_config(cfg.cohort)
+        frame = generate_cohort(spec)
+        digest = sha256_bytes(frame.to_csv(index=False).encode())
+        return _table(cfg, frame, Path("synthetic_cohort"),
+                      {"kind": "synthetic", "name": "medtorch.data.cohort.generate_cohort", "params": vars(spec),
+                       "sha256": digest})
+    raise MedtorchError(f"data.source must be 'breast_cancer', 'table' or 'synthetic_cohort'; got {cfg.source!r}.")
+
+
+def load_external_test(cfg, path: str, classes: list[str]) -> RawTable:
+    """An external test file (new or prospective data) read with the same data config.
+
+    Its labels are coded with the training table's classes; a label the training table does
+    not have is refused, naming it.
+    """
+    frame = read_table(path, "auto")
+    p = Path(path)
+    raw = _table(cfg, frame, p, {"kind": "file", "path": str(p.resolve()), "sha256": sha256_file(p)}, classes=classes)
+    return raw
 
 
 def _breast_cancer() -> RawTable:
@@ -77,9 +100,7 @@ def read_table(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
     return frame
 
 
-def _table(cfg) -> RawTable:
-    frame = read_table(cfg.path, cfg.format)
-    path = Path(cfg.path)
+def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes: list[str] | None = None) -> RawTable:
     cols = [str(c) for c in frame.columns]
     frame.columns = cols
 
@@ -114,13 +135,24 @@ def _table(cfg) -> RawTable:
 
     labels = frame[cfg.target]
     values = sorted(labels.unique().tolist(), key=lambda v: (isinstance(v, str), v))
-    if len(values) < 2:
+    if classes is not None:  # an external table: code its labels with the training classes
+        names = [_class_name(v) for v in values]
+        unknown = sorted(set(names) - set(classes))
+        if unknown:
+            raise MedtorchError(f"{path}: label value(s) {unknown} of column {cfg.target!r} are not classes of the "
+                                f"training table ({classes}); an external test file must use the same classes.")
+        codes = np.array([classes.index(_class_name(v)) for v in labels.tolist()], dtype=np.int64)
+        values = None
+    elif len(values) < 2:
         raise MedtorchError(
             f"the label column {cfg.target!r} of {path} has a single class ({values[0]!r} in all "
             f"{len(labels)} rows); a classifier needs at least two."
         )
-    codes = pd.Categorical(labels, categories=values).codes.astype(np.int64)
-    classes = [_class_name(v) for v in values]
+    if values is not None:
+        codes = pd.Categorical(labels, categories=values).codes.astype(np.int64)
+        classes = [_class_name(v) for v in values]
+    if cfg.time_column:
+        frame[cfg.time_column] = _parse_time(frame[cfg.time_column], cfg.time_column, path)
 
     meta_cols = [c for c in (cfg.subject_column, cfg.time_column) if c] + list(cfg.subgroup_columns)
     non_features = {cfg.target, cfg.id_column, cfg.subject_column, cfg.time_column, *cfg.drop}
@@ -130,6 +162,8 @@ def _table(cfg) -> RawTable:
     feat = frame[features].copy()
     for col in cfg.categorical:
         if col in feat:
+            if pd.api.types.is_float_dtype(feat[col]):  # integer codes read as floats because of gaps
+                feat[col] = feat[col].astype("Int64")
             feat[col] = feat[col].astype("string")
     for col in feat.columns:
         if pd.api.types.is_datetime64_any_dtype(feat[col]):
@@ -141,11 +175,28 @@ def _table(cfg) -> RawTable:
         y=codes,
         classes=classes,
         ids=ids,
-        source={"kind": "file", "path": str(path.resolve()), "sha256": sha256_file(path),
-                "rows": int(len(missing_label)), "columns": len(cols), "target": cfg.target},
+        source={**source, "rows": int(len(missing_label)), "columns": len(cols), "target": cfg.target},
         extra=frame[list(dict.fromkeys(meta_cols))].copy() if meta_cols else pd.DataFrame(index=frame.index),
         dropped=dropped,
     )
+
+
+def _parse_time(s: pd.Series, col: str, path: Path) -> pd.Series:
+    """Dates (ISO strings or datetimes) as datetime64; calendar numbers (a year) are kept as numbers."""
+    if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        if s.isna().any():
+            raise MedtorchError(f"data.time_column={col!r} of {path} has {int(s.isna().sum())} missing value(s); "
+                                "every row needs a date for a temporal split. Fill or drop those rows.")
+        return s
+    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
+    bad = parsed.isna()
+    if bad.any():
+        first = s[bad].iloc[0]
+        raise MedtorchError(
+            f"data.time_column={col!r} of {path}: {int(bad.sum())} value(s) are not dates (first: {first!r} at row "
+            f"{int(np.flatnonzero(bad.to_numpy())[0])}); expected ISO dates such as 2021-03-31."
+        )
+    return parsed
 
 
 def _class_name(v: Any) -> str:

@@ -4,9 +4,16 @@ Per-sample ``Dataset.__getitem__`` plus collation costs more than the forward an
 pass of a small tabular model; here a batch is ``X[idx]`` for a slice of one
 ``torch.randperm``. Shuffling is seeded by (seed, epoch), so it is reproducible and does not
 depend on global RNG state; Lightning calls ``set_epoch`` through the ``sampler`` attribute.
+
 Under DDP (an initialised process group) each process takes a disjoint shard of every
 epoch's permutation: training shards are padded to equal size (every rank must take the same
 number of optimizer steps), evaluation shards are not (each row is counted exactly once).
+
+Rebalancing (training loaders only): with ``row_weights`` an epoch is ``len(y)`` rows drawn
+with replacement in proportion to the weights (``torch.multinomial``, same seeding), so
+minority classes and rare subgroups are oversampled without copying any row; with
+``noise_std`` > 0 Gaussian noise is added to the first ``noise_columns`` (standardised
+numeric) features of each training batch.
 """
 
 from __future__ import annotations
@@ -31,12 +38,19 @@ class TensorLoader:
         rank: int | None = None,
         world_size: int | None = None,
         pad_shards: bool = True,
+        row_weights: torch.Tensor | None = None,
+        noise_std: float = 0.0,
+        noise_columns: int = 0,
     ) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
         self.x, self.y = x, y
         self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
         self._rank, self._world_size, self.pad_shards = rank, world_size, pad_shards
+        if row_weights is not None and (len(row_weights) != len(y) or not bool((row_weights >= 0).all())):
+            raise ValueError("row_weights must hold one non-negative weight per row")
+        self.row_weights = row_weights.double() if row_weights is not None else None
+        self.noise_std, self.noise_columns = noise_std, noise_columns
         self.epoch = 0
         self.sampler = self  # Lightning's fit loop calls dataloader.sampler.set_epoch(epoch)
         self.batch_sampler = None  # what Lightning inspects on anything that has a sampler
@@ -64,17 +78,19 @@ class TensorLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.y)
-        if not self.shuffle and self.world_size == 1:
+        rank, world = self.rank, self.world_size
+        if not self.shuffle and world == 1 and self.row_weights is None:
             stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
             for i in range(0, stop, self.batch_size):
                 yield self.x[i : i + self.batch_size], self.y[i : i + self.batch_size]
             return
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        if self.row_weights is not None:
+            order = torch.multinomial(self.row_weights, n, replacement=True, generator=g)
+        elif self.shuffle:
             order = torch.randperm(n, generator=g)
         else:
             order = torch.arange(n)
-        rank, world = self.rank, self.world_size
         if world > 1:
             if self.pad_shards:  # wrap around so every rank sees the same number of rows
                 order = torch.cat([order, order[: math.ceil(n / world) * world - n]])
@@ -83,4 +99,8 @@ class TensorLoader:
         if self.drop_last and len(chunks) and len(chunks[-1]) < self.batch_size:
             chunks = chunks[:-1]
         for idx in chunks:
-            yield self.x[idx], self.y[idx]
+            x = self.x[idx]
+            if self.noise_std > 0 and self.noise_columns > 0:
+                noise = torch.randn((len(idx), self.noise_columns), generator=g, dtype=x.dtype) * self.noise_std
+                x = torch.cat([x[:, : self.noise_columns] + noise, x[:, self.noise_columns :]], dim=1)
+            yield x, self.y[idx]

@@ -42,10 +42,12 @@ def has_attention(network: nn.Module) -> bool:
 def attention_weights(network: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
     """(rows, layers, heads, tokens, tokens), computed in eval mode."""
     network.eval()
+    param = next(network.parameters())
+    x = x.to(device=param.device, dtype=param.dtype)
     out = []
     for i in range(0, len(x), batch_size):
-        _, weights = network(x[i : i + batch_size].float(), return_attention=True)
-        out.append(torch.stack(weights, dim=1).double().numpy())
+        _, weights = network(x[i : i + batch_size], return_attention=True)
+        out.append(torch.stack(weights, dim=1).cpu().double().numpy())
     return np.concatenate(out)
 
 

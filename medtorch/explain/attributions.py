@@ -73,8 +73,10 @@ def attribute(network: nn.Module, method: str, x: torch.Tensor, n_classes: int, 
     if method not in METHODS:
         raise MedtorchError(f"unknown attribution method {method!r}; expected one of {tuple(METHODS)}.")
     network.eval()
-    x = x.detach().float()
-    mask = cmap.feature_mask
+    param = next(network.parameters())  # explain on the device and in the dtype the network is in
+    x = x.detach().to(device=param.device, dtype=param.dtype)
+    per_row, distribution = baselines.per_row.to(x), baselines.distribution.to(x)
+    mask = cmap.feature_mask.to(param.device)
     explainer = getattr(ca, METHODS[method][0])(network)
     per_class, deltas = [], []
     # Captum draws from the global generators of torch, NumPy and random: seeded here, restored below
@@ -86,23 +88,23 @@ def attribute(network: nn.Module, method: str, x: torch.Tensor, n_classes: int, 
         for c in range(n_classes):
             _seed_all(seed + c)
             if method == "integrated_gradients":
-                a, d = explainer.attribute(x, baselines=baselines.per_row, target=c, n_steps=ig_steps,
+                a, d = explainer.attribute(x, baselines=per_row, target=c, n_steps=ig_steps,
                                            internal_batch_size=INTERNAL_BATCH, return_convergence_delta=True)
-                deltas.append(d.detach().double().numpy())
+                deltas.append(d.detach().cpu().double().numpy())
             elif method == "gradient_shap":
-                a = explainer.attribute(x, baselines=baselines.distribution, target=c,
+                a = explainer.attribute(x, baselines=distribution, target=c,
                                         n_samples=gradient_shap_samples, stdevs=0.0)
             elif method in ("kernel_shap", "lime"):
-                a = explainer.attribute(x, baselines=baselines.per_row, target=c, feature_mask=mask,
+                a = explainer.attribute(x, baselines=per_row, target=c, feature_mask=mask,
                                         n_samples=perturbation_samples, perturbations_per_eval=perturbation_samples)
             elif method == "feature_ablation":
-                a = explainer.attribute(x, baselines=baselines.per_row, target=c, feature_mask=mask,
+                a = explainer.attribute(x, baselines=per_row, target=c, feature_mask=mask,
                                         perturbations_per_eval=len(cmap.columns))
             else:  # feature_permutation shuffles a column across the explained rows
                 if len(x) < 2:
                     raise MedtorchError("feature_permutation needs at least 2 rows to permute; explain more rows.")
                 a = explainer.attribute(x, target=c, feature_mask=mask, perturbations_per_eval=len(cmap.columns))
-            per_class.append(a.detach().double().numpy())
+            per_class.append(a.detach().cpu().double().numpy())
     seconds = time.perf_counter() - start
     random.setstate(states[0])
     np.random.set_state(states[1])

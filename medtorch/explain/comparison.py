@@ -7,7 +7,8 @@ The black box is called justified only when the whole interval of its MCC gain l
 The baseline's coefficients are shown as odds ratios: per training standard deviation for a
 numeric column, and against the column's first level for a categorical one.
 
-The bootstrap is local to this module; ``medtorch.evaluation`` may grow a shared one.
+The resamples are those of ``medtorch.evaluation.bootstrap`` (class-stratified), drawn once
+and applied to both models.
 """
 
 from __future__ import annotations
@@ -22,17 +23,19 @@ from medtorch.errors import MedtorchError
 from medtorch.evaluation.metrics import confusion_matrix, mcc
 
 
-def bootstrap_mcc(y: np.ndarray, preds: dict[str, np.ndarray], n_classes: int, resamples: int, confidence: float,
-                  seed: int) -> dict[str, np.ndarray]:
-    """MCC of each prediction vector on ``resamples`` paired resamples of the rows (same rows for all)."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(y), size=(resamples, len(y)))
-    return {name: np.array([mcc(confusion_matrix(y[i], p[i], n_classes)) for i in idx]) for name, p in preds.items()}
+def bootstrap_mcc(y: np.ndarray, probs: dict[str, np.ndarray], resamples: int, seed: int) -> dict[str, np.ndarray]:
+    """MCC of each model on the same class-stratified resamples of the rows (a paired bootstrap)."""
+    from medtorch.evaluation.bootstrap import bootstrap_values, resample_indices
+
+    idx = resample_indices(y, resamples, seed)
+    return {name: bootstrap_values(y, p, idx, with_auroc=False)["mcc"] for name, p in probs.items()}
 
 
-def _interval(values: np.ndarray, confidence: float) -> list[float]:
-    alpha = (1 - confidence) / 2
-    return [float(np.quantile(values, alpha)), float(np.quantile(values, 1 - alpha))]
+def _interval(estimate: float, values: np.ndarray, confidence: float) -> list[float]:
+    from medtorch.evaluation.bootstrap import percentile_interval
+
+    ci = percentile_interval(estimate, values, confidence)
+    return [ci.lower, ci.upper]
 
 
 @dataclass
@@ -56,12 +59,11 @@ class Comparison:
 def compare(black_box_name: str, black_probs: np.ndarray, baseline, baseline_probs: np.ndarray, y: np.ndarray,
             split: str, resamples: int, confidence: float, seed: int) -> Comparison:
     k = black_probs.shape[1]
-    preds = {"black_box": black_probs.argmax(axis=1), "transparent": baseline_probs.argmax(axis=1)}
-    boot = bootstrap_mcc(y, preds, k, resamples, confidence, seed)
-    point = {n: mcc(confusion_matrix(y, p, k)) for n, p in preds.items()}
-    diff = boot["black_box"] - boot["transparent"]
-    diff_ci = _interval(diff, confidence)
+    probs = {"black_box": black_probs, "transparent": baseline_probs}
+    boot = bootstrap_mcc(y, probs, resamples, seed)
+    point = {n: mcc(confusion_matrix(y, p.argmax(axis=1), k)) for n, p in probs.items()}
     gain = point["black_box"] - point["transparent"]
+    diff_ci = _interval(gain, boot["black_box"] - boot["transparent"], confidence)
     justified = diff_ci[0] > 0
     pct = f"{confidence:.0%}"
     if justified:
@@ -73,8 +75,10 @@ def compare(black_box_name: str, black_probs: np.ndarray, baseline, baseline_pro
                    "show that the transparent model performs unsatisfactorily, so the black box is not justified on performance.")
     return Comparison(
         baseline_run=str(baseline.rd.root), split=split, rows=int(len(y)), confidence=confidence, resamples=resamples,
-        black_box={"model": black_box_name, "mcc": point["black_box"], "ci": _interval(boot["black_box"], confidence)},
-        transparent={"model": "logistic", "mcc": point["transparent"], "ci": _interval(boot["transparent"], confidence)},
+        black_box={"model": black_box_name, "mcc": point["black_box"],
+                   "ci": _interval(point["black_box"], boot["black_box"], confidence)},
+        transparent={"model": "logistic", "mcc": point["transparent"],
+                     "ci": _interval(point["transparent"], boot["transparent"], confidence)},
         difference={"mcc": gain, "ci": diff_ci}, justified=bool(justified), verdict=verdict,
         odds_ratios=odds_ratios(baseline.network, baseline.preprocessor, baseline.classes),
     )
@@ -82,7 +86,7 @@ def compare(black_box_name: str, black_probs: np.ndarray, baseline, baseline_pro
 
 def odds_ratios(network, preprocessor, classes: list[str]) -> list[dict[str, Any]]:
     """exp(coefficient difference) of each class against the first class, per interpretable unit."""
-    w = network.linear.weight.detach().double().numpy()  # (classes, inputs)
+    w = network.linear.weight.detach().cpu().double().numpy()  # (classes, inputs)
     names = preprocessor.feature_names_
     sources = preprocessor.feature_sources_
     out = []

@@ -11,7 +11,7 @@ import torch
 from omegaconf import OmegaConf
 
 from medtorch.data import sources
-from medtorch.data.split import make_split
+from medtorch.data.governance import split_table
 from medtorch.errors import IntegrityError
 from medtorch.explain.explanation import ExplainInputs
 from medtorch.loading import LoadedRun
@@ -26,8 +26,7 @@ def inputs_for_run(loaded: LoadedRun, split: str) -> ExplainInputs:
             f"{loaded.rd.root}: the data loaded from the run's config (sha256 {raw.source['sha256'][:16]}...) are not the "
             f"data the run was trained on (sha256 {str(recorded)[:16]}...). Point data.path at the original file."
         )
-    s = cfg["split"]
-    splits = make_split(raw, s["strategy"], s["train"], s["val"], s["test"], cfg["seed"])
+    splits = split_table(OmegaConf.create(cfg), raw)  # exactly as the run split its data
     part = splits.parts()[split]
     expected = loaded.manifest.get("splits", {}).get(split)
     if part.ids_sha256 != expected:

@@ -85,8 +85,8 @@ def randomisation_test(original: MethodResult, randomised: MethodResult, predict
 
 def logistic_ig_check(network: nn.Module, ig: MethodResult, x: torch.Tensor, baseline: torch.Tensor) -> dict:
     """Compare Integrated Gradients of a logistic model with W_k * (x - baseline) for every class."""
-    w = network.linear.weight.detach().double().numpy()  # (classes, inputs)
-    diff = (x.detach().double() - baseline.detach().double()).numpy()
+    w = network.linear.weight.detach().cpu().double().numpy()  # (classes, inputs)
+    diff = (x.detach().cpu().double() - baseline.detach().cpu().double()).numpy()
     expected = w[:, None, :] * diff[None, :, :]
     err = float(np.abs(ig.inputs - expected).max())
     scale = float(np.abs(expected).max()) or 1.0

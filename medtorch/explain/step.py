@@ -24,5 +24,5 @@ def explain_after_training(cfg, network, prepared, rd: RunDir, manifest: dict[st
     if e.compare_with:
         from medtorch.loading import load_run
 
-        baseline = load_run(e.compare_with)
+        baseline = load_run(e.compare_with, purpose="explain")
     return explain_model(inputs, e, rd, rd.explain_dir, baseline)

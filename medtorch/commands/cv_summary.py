@@ -1,0 +1,16 @@
+"""``medtorch cv-summary PARENT``: summarise cross-validation folds that ran as separate jobs."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("parent", help="directory holding the fold runs (e.g. a multirun directory of cv.fold=0,...,K-1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from medtorch.evaluation.crossval import summarize
+
+    summarize(args.parent)
+    return 0

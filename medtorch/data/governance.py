@@ -1,0 +1,89 @@
+"""The governed data steps of a run: split by the configured strategy, check for leakage,
+plan rebalancing, record the lineage, explore the data. The pipeline calls each once, in
+that order; ``load_and_split`` is also what a lineage replay calls, so a replay splits the
+data exactly as the run did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medtorch.audit import EventLog, file_hashes
+from medtorch.data import sources
+from medtorch.data.split import Splits, make_split
+from medtorch.errors import MedtorchError
+from medtorch.run import RunDir, write_json, write_text
+
+
+class LeakageError(MedtorchError):
+    """A leakage check failed and ``leakage.stop_on_fail`` is set."""
+
+    exit_code = 4
+
+
+def split_table(cfg: Any, raw: sources.RawTable) -> Splits:
+    s, d = cfg.split, cfg.data
+    external = None
+    if s.strategy == "external":
+        external = sources.load_external_test(d, s.test_path, raw.classes)
+    return make_split(raw, s.strategy, s.train, s.val, s.test, cfg.seed, subject=d.subject_column,
+                      time=d.time_column, train_end=s.train_end, val_end=s.val_end, external=external,
+                      new_subjects_only=s.new_subjects_only)
+
+
+def load_and_split(cfg: Any) -> tuple[sources.RawTable, Splits]:
+    raw = sources.load(cfg.data)
+    return raw, split_table(cfg, raw)
+
+
+def check_leakage(cfg: Any, splits: Splits, rd: RunDir, log: EventLog):
+    """Run every check, write leakage.json; stop the run (exit 4) on a failed check if configured."""
+    from medtorch.data.leakage import run_checks
+
+    if not cfg.leakage.enabled:
+        log.append("leakage_checked", {"status": "disabled"})
+        return None
+    report = run_checks(splits.parts(), cfg.leakage, splits.strategy, cfg.data.subject_column,
+                        cfg.data.time_column, cfg.data.target)
+    write_json(rd.leakage, {**report.to_dict(), "stop_on_fail": cfg.leakage.stop_on_fail})
+    log.append("leakage_checked", {"status": report.status, **{c.check: c.status for c in report.checks}},
+               outputs=file_hashes(rd.root, [rd.leakage]))
+    for c in report.checks:
+        if c.status in ("warn", "fail"):
+            print(f"leakage check {c.check}: {c.status.upper()}: {c.summary}", flush=True)
+    if report.failed and cfg.leakage.stop_on_fail:
+        lines = "\n  - ".join(f"{c.check}: {c.summary}" for c in report.failed)
+        raise LeakageError(
+            f"leakage check(s) failed, so the run stopped before training:\n  - {lines}\n"
+            f"Evidence (counts, example row ids): {rd.leakage}. Fix the data or the split; to train anyway, "
+            "set leakage.stop_on_fail=false (the failure stays recorded in the run)."
+        )
+    return report
+
+
+def record_lineage(cfg: Any, raw: sources.RawTable, splits: Splits, split_record: dict, prep_state: dict,
+                   balance: dict, leakage_status: str | None, rd: RunDir, log: EventLog) -> None:
+    from medtorch.data.lineage import build_lineage, lineage_markdown
+
+    lineage = build_lineage(cfg.data, raw.source, raw.dropped, split_record, prep_state, balance, leakage_status)
+    write_json(rd.lineage, lineage)
+    write_text(rd.lineage_summary, lineage_markdown(lineage))
+    log.append("lineage_recorded", {"steps": [s["step"] for s in lineage["steps"]]},
+               outputs=file_hashes(rd.root, [rd.lineage, rd.lineage_summary]))
+
+
+def explore_data(cfg: Any, splits: Splits, classes: list[str], balance: dict, rd: RunDir, log: EventLog) -> None:
+    from medtorch.data.balance import AUGMENTATION_LIMITS
+    from medtorch.data.eda import eda_markdown, eda_plots, explore
+
+    if not cfg.eda.enabled:
+        log.append("data_explored", {"status": "disabled"})
+        return
+    eda = explore(splits.parts(), classes, list(cfg.data.subgroup_columns), cfg.data.time_column, cfg.eda, balance)
+    write_json(rd.eda, eda)
+    write_text(rd.eda_summary, eda_markdown(eda, AUGMENTATION_LIMITS))
+    plots = eda_plots(eda, rd.eda_plot) if cfg.eda.plots else []
+    flags = {col: len(r["under_represented"]) for col, r in eda["representativeness"].items()}
+    log.append("data_explored", {"imbalance_ratio": eda["class_imbalance"]["ratio_majority_to_minority"],
+                                 "under_represented": flags},
+               outputs=file_hashes(rd.root, [rd.eda, rd.eda_summary, *plots]))

@@ -1,0 +1,113 @@
+"""The rows a governed look evaluates: the sealed test split, or a new independent test file.
+
+The sealed test split is recorded at training time (``sealed_test.json``: its row ids and the
+hash of its rows); evaluation reloads the data, checks that it is the data the run was trained
+on, takes those rows and checks their hash. A new test file is read with the run's data
+settings and refused if any of its rows (or subjects) also occur in the run's data: the
+development rows and the sealed test rows, which a look has already used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from medtorch.errors import IntegrityError, MedtorchError
+from medtorch.evaluation.ledger import row_keys, rows_sha256
+
+
+class OverlapError(MedtorchError):
+    """New test data shares rows or subjects with the data a model was developed on."""
+
+    exit_code = 4
+
+
+@dataclass
+class TestRows:
+    __test__ = False  # not a pytest class
+
+    frame: pd.DataFrame
+    y: np.ndarray
+    ids: np.ndarray
+    extra: pd.DataFrame
+    source: str
+    sha256: str
+
+
+def seal_record(test, data_sha256: str) -> dict[str, Any]:
+    """What sealed_test.json holds for the test split made at training time."""
+    return {"ids": np.sort(test.ids).tolist(), "rows": len(test.y), "rows_sha256": rows_sha256(test.frame, test.y, test.ids),
+            "ids_sha256": test.ids_sha256, "data_sha256": data_sha256}
+
+
+def _load_training_data(run):
+    from omegaconf import OmegaConf
+
+    from medtorch.data import sources
+
+    raw = sources.load(OmegaConf.create(run.config["data"]))
+    recorded = run.manifest["data"]["sha256"]
+    if raw.source["sha256"] != recorded:
+        raise IntegrityError(f"the data file {raw.source.get('path', raw.source.get('name'))} has changed since the run was "
+                             f"trained (sha256 {raw.source['sha256'][:16]}... but the run recorded {recorded[:16]}...); "
+                             "the sealed test rows cannot be recovered from it. Restore the original file.")
+    return raw
+
+
+def sealed_test_rows(run, seal: dict[str, Any]) -> TestRows:
+    raw = _load_training_data(run)
+    pos = pd.Index(raw.ids).get_indexer(np.asarray(seal["ids"]))
+    if (pos < 0).any() or raw.classes != run.classes:
+        raise IntegrityError("the run's data no longer holds every sealed test row with the run's classes; restore the original file.")
+    frame, y, ids = raw.frame.iloc[pos].reset_index(drop=True), raw.y[pos], raw.ids[pos]
+    digest = rows_sha256(frame, y, ids)
+    if digest != seal["rows_sha256"]:
+        raise IntegrityError(f"the sealed test rows hash to {digest[:16]}... but were sealed as {seal['rows_sha256'][:16]}...")
+    extra = raw.extra.iloc[pos].reset_index(drop=True) if len(raw.extra.columns) else pd.DataFrame(index=range(len(pos)))
+    return TestRows(frame, y, ids, extra, "sealed test split", digest)
+
+
+def new_test_rows(run, seal: dict[str, Any], path: str) -> TestRows:
+    from omegaconf import OmegaConf
+
+    from medtorch.data import sources
+
+    data = OmegaConf.create(run.config["data"])
+    if data.source != "table":
+        data = OmegaConf.create({**run.config["data"], "source": "table", "target": "target" if data.target is None else data.target})
+    data.path = str(path)
+    new = sources.load(data)
+    unknown = sorted(set(new.classes) - set(run.classes))
+    if unknown:
+        raise MedtorchError(f"--test-data {path}: label(s) {unknown} in column {data.target!r} are not classes of the model "
+                            f"{run.classes}; the new test data must use the same class labels.")
+    remap = np.array([run.classes.index(c) for c in new.classes])
+    y = remap[new.y]
+    _refuse_overlap(run, seal, new, path)
+    return TestRows(new.frame, y, new.ids, new.extra, f"new test data {path}", rows_sha256(new.frame, y, new.ids))
+
+
+def _refuse_overlap(run, seal: dict[str, Any], new, path: str) -> None:
+    """Refuse new test rows (or subjects) that also occur in the run's development or sealed test data."""
+    old = _load_training_data(run)
+    cols = [c for c in old.frame.columns if c in new.frame.columns]
+    old_keys = row_keys(old.frame[cols])
+    is_test = np.isin(old.ids, np.asarray(seal["ids"]))
+    hit = np.isin(row_keys(new.frame[cols]), old_keys)
+    dev_hits = int(np.isin(row_keys(new.frame[cols]), old_keys[~is_test]).sum())
+    problems = []
+    if hit.any():
+        rows = ", ".join(str(r) for r in np.flatnonzero(hit)[:5])
+        problems.append(f"{int(hit.sum())} row(s) have the same feature values as rows of the run's data "
+                        f"({dev_hits} development, {int(hit.sum()) - dev_hits} sealed test); first at data rows {rows}")
+    subj = run.config["data"].get("subject_column")
+    if subj and subj in new.extra.columns and subj in old.extra.columns:
+        shared = sorted(set(new.extra[subj].dropna().astype(str)) & set(old.extra[subj].dropna().astype(str)))
+        if shared:
+            problems.append(f"{len(shared)} subject(s) in column {subj!r} also occur in the run's data, e.g. {shared[:5]}")
+    if problems:
+        raise OverlapError(f"--test-data {path} is not independent of the data the model was developed on: "
+                           + "; ".join(problems) + ". Remove those rows (or subjects) and evaluate again.")

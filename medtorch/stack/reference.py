@@ -1,0 +1,208 @@
+"""The bridge set: raw rows, with the model's reference probabilities and metrics, all hashed.
+
+Stored when a run finishes validation (``store``): the validation rows (or the rows of the
+file named by ``bridge.reference_file``) exactly as they were read (``bridge/reference_rows.parquet``: raw values and dtypes, before any preprocessing, so
+a bridge re-runs preprocessing too) and ``bridge/reference.json`` (row ids, labels, the
+probabilities the model gave them on the training stack, the metrics, and that stack's
+fingerprint). Both files go into the manifest's artefacts, so ``load`` refuses a changed one. Rows
+evaluated later (the test split, once it has been looked at) are added with ``add_rows``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from medtorch.errors import IntegrityError, MedtorchError
+from medtorch.run import RunDir, atomic_path, read_json, write_json
+
+REFERENCE_VERSION = 1
+
+
+@dataclass
+class Reference:
+    """A loaded bridge set: the one stored at training, then any added later, in that order."""
+
+    sets: list[tuple[dict[str, Any], pd.DataFrame]]  # (reference json, raw rows in row_ids order)
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """reference.json, the set stored at training."""
+        return self.sets[0][0]
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return pd.concat([f for _, f in self.sets], ignore_index=True)
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return np.concatenate([np.asarray(r["probabilities"], dtype=np.float64) for r, _ in self.sets])
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.concatenate([np.asarray(r["labels"], dtype=np.int64) for r, _ in self.sets])
+
+    @property
+    def row_ids(self) -> np.ndarray:
+        return np.concatenate([np.asarray(r["row_ids"], dtype=np.int64) for r, _ in self.sets])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.record["classes"])
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [{"set": r["split"], "n": r["n"], "stack_hash": (r.get("stack") or {}).get("hash")} for r, _ in self.sets]
+
+
+@dataclass
+class FileRows:
+    """The rows of a configured reference file, shaped like a split's ``Rows``."""
+
+    name: str
+    frame: pd.DataFrame
+    y: np.ndarray
+    ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def rows_from_file(path: str, label: str | None, columns: list[str], classes: list[str]) -> FileRows:
+    """Read a reference file; its label values must be the run's classes and it must hold every feature column."""
+    from medtorch.data.sources import _class_name, read_table
+
+    if not label:
+        raise MedtorchError(f"bridge.reference_file={path!r} needs its label column: set bridge.reference_label=COLUMN "
+                            "(data.target is used when set).")
+    frame = read_table(path)
+    frame.columns = [str(c) for c in frame.columns]
+    missing = [c for c in [*columns, label] if c not in frame.columns]
+    if missing:
+        raise MedtorchError(f"bridge.reference_file {path} lacks column(s) {missing}; it needs the model's raw feature "
+                            f"columns and the label column {label!r}.")
+    names = frame[label].map(lambda v: None if pd.isna(v) else _class_name(v))
+    unknown = sorted({str(v) for v in names if v not in classes})
+    if unknown:
+        raise MedtorchError(f"bridge.reference_file {path}: label column {label!r} holds {unknown}, which are not "
+                            f"classes of this run ({classes}); every reference row needs a known label.")
+    y = names.map(classes.index).to_numpy(dtype=np.int64)
+    return FileRows(f"file:{path}", frame[columns].reset_index(drop=True), y, np.arange(len(frame), dtype=np.int64))
+
+
+def predict_rows(preprocessor, network, frame: pd.DataFrame, batch_size: int) -> np.ndarray:
+    """Raw rows -> preprocessing -> network (in its own dtype and device) -> probabilities."""
+    from medtorch.models.inference import predict_proba
+
+    return predict_proba(network, preprocessor.transform(frame), batch_size)
+
+
+def store(rd: RunDir, split_name: str, rows, preprocessor, network, classes: list[str], batch_size: int,
+          stack: dict[str, Any]) -> dict[str, Any]:
+    """Write the bridge set for ``rows`` (a split's ``Rows``); return reference.json's content."""
+    return _write_set(rd, rd.bridge_reference, rd.bridge_rows, split_name, rows, preprocessor, network, classes,
+                      batch_size, stack)
+
+
+def _write_set(rd: RunDir, json_path, rows_path, split_name: str, rows, preprocessor, network, classes: list[str],
+               batch_size: int, stack: dict[str, Any]) -> dict[str, Any]:
+    from medtorch.evaluation.metrics import classification_metrics
+    from medtorch.hashing import sha256_file
+
+    with atomic_path(rows_path) as tmp:
+        rows.frame.to_parquet(tmp, index=False)
+    # the reference is computed from the rows as read back, through the same code a bridge runs
+    frame = pd.read_parquet(rows_path)
+    if not np.array_equal(preprocessor.transform(frame), preprocessor.transform(rows.frame), equal_nan=True):
+        raise MedtorchError(f"{rows_path}: the raw rows do not survive a Parquet round trip unchanged; "
+                            "check the column types of the data.")
+    probs = predict_rows(preprocessor, network, frame, batch_size)
+    record = {
+        "version": REFERENCE_VERSION,
+        "split": split_name,
+        "rows_file": str(rows_path.relative_to(rd.root)),
+        "rows_sha256": sha256_file(rows_path),
+        "n": len(rows),
+        "classes": list(classes),
+        "row_ids": rows.ids.tolist(),
+        "labels": rows.y.tolist(),
+        "probabilities": probs.tolist(),
+        "metrics": classification_metrics(rows.y, probs, classes),
+        "inference": {"dtype": str(next(network.parameters()).dtype).replace("torch.", ""),
+                      "device": str(next(network.parameters()).device.type), "batch_size": batch_size},
+        "stack": stack,
+    }
+    write_json(json_path, record)
+    return record
+
+
+def add_rows(loaded, name: str, rows) -> dict[str, Any]:
+    """Add ``rows`` (``Rows``-like: frame, y, ids; e.g. the test split once it has been evaluated) to the bridge set.
+
+    The rows go through the loaded model on the current (cleared) stack; the files are
+    ``bridge/reference_<name>.json`` and ``.parquet``, and their hashes are recorded in a
+    ``bridge_reference_added`` event (the manifest's artefacts are sealed at training).
+    """
+    from medtorch.audit import EventLog, file_hashes
+
+    rd = loaded.rd
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+        raise MedtorchError(f"a bridge set name must be lower-case letters, digits and '_' (e.g. 'test'); got {name!r}.")
+    json_path, rows_path = rd.bridge_added(name, "json"), rd.bridge_added(name, "parquet")
+    if json_path.exists() or name == read_json(rd.bridge_reference)["split"]:
+        raise MedtorchError(f"{rd.root}: the bridge set already holds rows named {name!r}; a set is added once.")
+    batch = int((loaded.config.get("trainer") or {}).get("eval_batch_size", 4096))
+    record = _write_set(rd, json_path, rows_path, name, rows, loaded.preprocessor, loaded.network, loaded.classes,
+                        batch, loaded.stack)
+    EventLog(rd.events).append("bridge_reference_added", {"set": name, "rows": record["n"],
+                                                          "stack_hash": (loaded.stack or {}).get("hash")},
+                               inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
+                               outputs=file_hashes(rd.root, [json_path, rows_path]))
+    return record
+
+
+def _added_sets(rd: RunDir) -> list[tuple[dict[str, Any], pd.DataFrame]]:
+    """Sets added after training, each checked against the hashes its event recorded."""
+    from medtorch.audit import EventLog
+    from medtorch.hashing import sha256_file
+
+    out = []
+    for rec in EventLog(rd.events).records():
+        if rec["action"] != "bridge_reference_added":
+            continue
+        for name, digest in rec["outputs"].items():
+            path = rd.root / name
+            if not path.is_file() or sha256_file(path) != digest:
+                raise IntegrityError(f"{path}: missing or changed since it was added to the bridge set "
+                                     f"(event log line {rec['seq'] + 1}); restore it.")
+        name = rec["details"]["set"]
+        out.append((read_json(rd.bridge_added(name, "json")), pd.read_parquet(rd.bridge_added(name, "parquet"))))
+    return out
+
+
+def load(rd: RunDir, manifest: dict[str, Any]) -> Reference:
+    """Read and verify a run's bridge set; fail clearly if the run has none."""
+    from medtorch.hashing import sha256_file
+    from medtorch.loading import verify_artefact
+
+    if not rd.bridge_reference.is_file():
+        raise MedtorchError(
+            f"{rd.root}: the run has no bridge reference ({rd.bridge_reference.name}); it was trained before "
+            "medtorch stored one, so a bridge re-evaluation is impossible. Retrain it, or pass an explicit "
+            "override with a reason to use it anyway."
+        )
+    verify_artefact(rd, rd.bridge_reference, manifest)
+    verify_artefact(rd, rd.bridge_rows, manifest)
+    record = read_json(rd.bridge_reference)
+    if record.get("version") != REFERENCE_VERSION:
+        raise MedtorchError(f"{rd.bridge_reference}: reference version {record.get('version')!r} is not supported "
+                            f"(expected {REFERENCE_VERSION}).")
+    if sha256_file(rd.bridge_rows) != record["rows_sha256"]:
+        raise IntegrityError(f"{rd.bridge_rows}: its hash differs from the one recorded in {rd.bridge_reference.name}.")
+    frame = pd.read_parquet(rd.bridge_rows)
+    if len(frame) != record["n"]:
+        raise IntegrityError(f"{rd.bridge_rows}: {len(frame)} rows, but the reference records {record['n']}.")
+    return Reference([(record, frame), *_added_sets(rd)])

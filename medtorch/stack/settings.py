@@ -1,0 +1,83 @@
+"""Inference settings, applied before a model is used, so that they are part of the stack.
+
+A run's numbers depend on the numeric settings in force (deterministic algorithms, TF32,
+float32 matmul precision, cuDNN benchmark) and on how inference is run (intra-op threads,
+dtype, device). ``apply`` puts the run's own settings from its config in force, with the
+user's choices (``--threads``, ``--dtype``) on top, and returns the fingerprint of the
+resulting stack. Changing a setting changes the fingerprint hash, and so calls for a bridge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from medtorch.errors import MedtorchError
+
+DTYPES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    threads: int | None = None  # None: the run's trainer.num_threads, else torch's default
+    dtype: str = "float32"  # the model is exported in float32; float64 runs it in double precision
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise MedtorchError(f"inference dtype must be one of {DTYPES}; got {self.dtype!r}.")
+        if self.threads is not None and self.threads < 1:
+            raise MedtorchError(f"--threads must be >= 1; got {self.threads}.")
+        if self.device not in ("cpu", "cuda"):
+            raise MedtorchError(f"inference device must be 'cpu' or 'cuda'; got {self.device!r}.")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def apply(config: Mapping[str, Any], settings: InferenceSettings) -> dict[str, Any]:
+    """Put the run's numeric settings and ``settings`` in force; return the stack fingerprint."""
+    import torch
+
+    from medtorch.stack.fingerprint import collect
+
+    trainer = dict(config.get("trainer") or {})
+    if settings.device == "cuda" and not torch.cuda.is_available():
+        raise MedtorchError("--device cuda was asked for, but this machine has no CUDA device; use --device cpu.")
+    threads = settings.threads or trainer.get("num_threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    deterministic = trainer.get("deterministic", True)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic is True or deterministic == "warn",
+                                       warn_only=deterministic == "warn")
+    precision = trainer.get("matmul_precision", "highest")
+    torch.set_float32_matmul_precision(precision)
+    torch.backends.cudnn.allow_tf32 = precision != "highest"
+    torch.backends.cudnn.benchmark = False
+    return collect(inference_dtype=settings.dtype, inference_device=settings.device,
+                   trainer_precision=str(trainer.get("precision")) if trainer.get("precision") else None)
+
+
+# ------------------------------------------------------------------ command-line options
+def add_arguments(parser: argparse.ArgumentParser, override: bool = True) -> None:
+    """``--threads``, ``--dtype``, ``--device`` (and ``--override-bridge``) for any verb that loads a model."""
+    g = parser.add_argument_group("stack (each choice is part of the stack fingerprint)")
+    g.add_argument("--threads", type=int, default=None, help="torch intra-op threads for inference")
+    g.add_argument("--dtype", choices=DTYPES, default="float32", help="inference dtype (default float32)")
+    g.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="inference device (default cpu)")
+    if override:
+        g.add_argument("--override-bridge", metavar="REASON", default=None,
+                       help="go on although the bridge re-evaluation failed on this stack; the reason is recorded")
+
+
+def from_args(args: argparse.Namespace) -> InferenceSettings:
+    return InferenceSettings(threads=args.threads, dtype=args.dtype, device=args.device)
+
+
+def load_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments for ``load_run`` from the options added by ``add_arguments``."""
+    return {"settings": from_args(args), "override_reason": getattr(args, "override_bridge", None)}

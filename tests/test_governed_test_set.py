@@ -1,0 +1,173 @@
+"""The governed test set end to end: real training runs, ``medtorch evaluate``, the ledger, exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import read_json, run_cli, run_train
+
+pytestmark = pytest.mark.slow
+
+
+def write_cohort(folder: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(0)
+    n = 700
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    frame = pd.DataFrame({
+        "pid": np.arange(n), "x1": x1.round(6), "x2": x2.round(6),
+        "sex": rng.choice(["F", "M"], n), "site": rng.choice(["A", "B"], n),
+        "visit": (pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), unit="D")).strftime("%Y-%m-%d"),
+        "label": np.where(x1 + 0.5 * x2 + rng.normal(scale=0.5, size=n) > 0, "disease", "healthy"),
+    })
+    paths = {"dev": folder / "cohort.csv", "new": folder / "new.csv", "overlap": folder / "new_overlap.csv",
+             "dev_d": folder / "cohort_d.csv"}
+    frame.iloc[:500].to_csv(paths["dev"], index=False)
+    frame.iloc[:500].to_csv(paths["dev_d"], index=False)
+    frame.iloc[500:].to_csv(paths["new"], index=False)
+    pd.concat([frame.iloc[500:], frame.iloc[10:12].assign(pid=[900, 901])]).to_csv(paths["overlap"], index=False)
+    return paths
+
+
+def table(path: Path) -> list[str]:
+    return ["+experiment=table", f"data.path={path}", "data.target=label", "data.id_column=pid",
+            "data.subgroup_columns=[sex,site]", "data.time_column=visit", "evaluation.bootstrap_resamples=200",
+            "trainer.max_epochs=1"]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """Runs A and A2 (same development), B (another learning rate) and D (own data file, test look at training end)."""
+    tmp = tmp_path_factory.mktemp("governed")
+    files = write_cohort(tmp)
+    lenient = "acceptance.criteria=['mcc >= -1']"
+    runs = {}
+    for name, extra in (("A", [lenient]), ("A2", [lenient]), ("B", [lenient, "optim.lr=0.01"])):
+        (tmp / name).mkdir()
+        _, runs[name] = run_train(tmp / name, *table(files["dev"]), *extra)
+    (tmp / "D").mkdir()
+    proc_d, runs["D"] = run_train(tmp / "D", *table(files["dev_d"]), "acceptance.criteria=['mcc > 1']",
+                                  "evaluation.test_look=true", check=False)
+    return {"tmp": tmp, "files": files, "runs": runs, "proc_d": proc_d, "ledger": tmp / "ledger.jsonl"}
+
+
+def evaluate(study, run: str, *args: str, subprocess: bool = False):
+    """``medtorch evaluate``: as its own process (exit code as the shell sees it), or through cli.main in this one."""
+    argv = ["evaluate", str(study["runs"][run]), "--ledger", str(study["ledger"]), *args]
+    if subprocess:
+        return run_cli(*argv, cwd=study["tmp"])
+    from medtorch.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(argv)
+    return types.SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def last_evaluation(run_dir: Path) -> dict:
+    return read_json(sorted((run_dir / "test_evaluations").glob("*/evaluation.json"))[-1])
+
+
+def test_acceptance_frozen_before_any_look(study):
+    rd = study["runs"]["A"]
+    events = [json.loads(x) for x in (rd / "events.jsonl").read_text().splitlines()]
+    actions = [e["action"] for e in events]
+    assert actions.index("acceptance_frozen") < actions.index("training_started")
+    frozen = read_json(rd / "acceptance.json")
+    assert events[actions.index("acceptance_frozen")]["details"]["sha256"] == frozen["sha256"]
+    assert frozen["criteria"][0]["text"] == "mcc >= -1"
+    manifest = read_json(rd / "manifest.json")
+    for name in ("acceptance.json", "sealed_test.json", "assessment_val.json"):
+        assert name in manifest["artefacts"]
+    assert "test_evaluated" not in actions  # training stops at validation by default
+    val = read_json(rd / "assessment_val.json")
+    assert set(val["subgroups"]) == {"sex", "site"} and val["periods"]["column"] == "visit"
+    assert (rd / "plots" / "forest_sex_val.png").is_file() and (rd / "plots" / "reliability_val.png").is_file()
+
+
+def test_ledger_story_demotion_new_data_overlap_and_criteria_change(study):
+    runs, ledger = study["runs"], study["ledger"]
+    p = evaluate(study, "A", subprocess=True)
+    assert p.returncode == 0, p.stderr
+    assert "HOLD-OUT TEST SET (look 1" in p.stdout and "PASS  mcc >= -1" in p.stdout
+    first = last_evaluation(runs["A"])
+    assert first["role"] == "hold-out test set" and first["hold_out_claim"] and first["passed"]
+
+    p = evaluate(study, "A2")  # retrained with the same config, code and data: development unchanged
+    assert p.returncode == 0 and "HOLD-OUT TEST SET (look 2" in p.stdout, p.stdout + p.stderr
+
+    p = evaluate(study, "B")  # another learning rate: development changed after the test set was looked at
+    assert p.returncode == 0, p.stderr
+    assert "SECOND-STAGE VALIDATION SET (look 3" in p.stdout and "config changed" in p.stdout
+    assert "--test-data NEW_FILE" in p.stdout
+    ev = last_evaluation(runs["B"])
+    assert ev["role"] == "second-stage validation set" and not ev["hold_out_claim"]
+
+    p = evaluate(study, "A")  # the demotion sticks, also for the original development
+    assert "SECOND-STAGE VALIDATION SET (look 4" in p.stdout
+
+    p = evaluate(study, "B", "--test-data", str(study["files"]["new"]))
+    assert p.returncode == 0, p.stderr
+    assert "HOLD-OUT TEST SET (look 1" in p.stdout and "200 rows" in p.stdout
+
+    p = evaluate(study, "B", "--test-data", str(study["files"]["overlap"]), subprocess=True)
+    assert p.returncode == 4
+    assert "not independent" in p.stderr and "2 row(s) have the same feature values" in p.stderr
+
+    lines = [json.loads(x) for x in ledger.read_text().splitlines()]
+    assert [x["details"]["role"] for x in lines] == ["hold-out test set"] * 2 + ["second-stage validation set"] * 2 + ["hold-out test set"]
+    assert lines[0]["details"]["test_set"]["sha256"] == lines[3]["details"]["test_set"]["sha256"] != lines[4]["details"]["test_set"]["sha256"]
+
+    strict = study["tmp"] / "strict.yaml"
+    strict.write_text("name: strict\ncriteria:\n  - mcc > 1\n  - max_subgroup_mcc_gap <= 0.5\n")
+    p = evaluate(study, "A", "--acceptance", str(strict), subprocess=True)
+    assert p.returncode == 1
+    assert "criteria of this run were changed after a test look" in p.stdout
+    assert "FAIL  mcc > 1" in p.stdout and "NOT ACCEPTED" in p.stdout
+    p = evaluate(study, "A")  # the amended criteria stay in force and the run stays marked
+    assert p.returncode == 1 and "changed after a test look" in p.stdout
+    ev = last_evaluation(runs["A"])
+    assert ev["criteria_changed_after_test_look"] and ev["criteria"]["name"] == "strict"
+    assert json.loads(ledger.read_text().splitlines()[-1])["details"]["criteria_changed_after_test_look"]
+
+
+def test_test_look_at_end_of_training_and_changed_data(study):
+    proc, rd = study["proc_d"], study["runs"]["D"]
+    assert proc.returncode == 1, proc.stderr[-2000:]  # the one recorded look failed its criterion
+    assert "FAIL  mcc > 1" in proc.stdout
+    assert (rd / "test_evaluations" / "001" / "evaluation.json").is_file()
+    assert read_json(rd / "manifest.json")["status"] == "complete"
+    ledger = study["tmp"] / "D" / "test_ledger.jsonl"  # evaluation.ledger default, relative to the working directory
+    assert json.loads(ledger.read_text().splitlines()[0])["details"]["role"] == "hold-out test set"
+
+    with open(study["files"]["dev_d"], "a") as f:
+        f.write("999,0.1,0.2,F,A,2020-01-01,disease\n")
+    p = evaluate(study, "D", subprocess=True)
+    assert p.returncode == 3 and "has changed since the run was trained" in p.stderr
+
+
+def test_exit_codes_for_bad_input_and_tampering(study, tmp_path):
+    p = evaluate(study, "A2", "--test-data", str(tmp_path / "missing.csv"), subprocess=True)
+    assert p.returncode == 2 and "data file not found" in p.stderr
+    copy = tmp_path / "A2"
+    shutil.copytree(study["runs"]["A2"], copy)
+    frozen = read_json(copy / "acceptance.json")
+    frozen["criteria"][0]["threshold"] = -2.0
+    (copy / "acceptance.json").write_text(json.dumps(frozen))
+    study = {**study, "runs": {"copy": copy}}
+    p = evaluate(study, "copy")
+    assert p.returncode == 3 and "acceptance.json was changed" in p.stderr
+
+
+def test_bad_criterion_is_refused_when_the_config_is_composed(tmp_path):
+    proc, _ = run_train(tmp_path, "acceptance.criteria=['mcc >> 0.5']", check=False)
+    assert proc.returncode == 2
+    assert "acceptance.criteria" in proc.stderr and "not of the form" in proc.stderr
