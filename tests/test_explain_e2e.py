@@ -152,8 +152,8 @@ def test_every_method_on_a_table_with_a_categorical_column(tmp_path):
     rng = np.random.default_rng(0)
     n = 240
     site = rng.choice(["north", "south", "east"], n)
-    age = rng.normal(60, 10, n).round(1)
-    dose = rng.normal(5, 2, n).round(2)
+    age = rng.normal(60, 10, n).round(3)
+    dose = rng.normal(5, 2, n).round(3)
     dose[::17] = np.nan  # missing values are imputed, and still explained
     risk = 0.08 * (age - 60) + 1.2 * (site == "south") - 0.9 * (site == "east") + rng.normal(0, 1, n)
     frame = pd.DataFrame({"age": age, "dose": dose, "site": site, "outcome": np.where(risk > 0, "event", "none")})
