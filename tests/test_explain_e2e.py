@@ -99,7 +99,18 @@ def test_cli_explains_a_finished_run_and_compares_with_the_transparent_baseline(
     assert sha256_file(attention_run / "explain" / "explanation.json") == manifest["artefacts"]["explain/explanation.json"]
 
 
-def test_cli_explain_does_not_import_lightning(default_run):
+@pytest.fixture(scope="module")
+def default_copy(default_run, tmp_path_factory):
+    """A copy of the shared default run, so that later explanations leave the original as trained."""
+    import shutil
+
+    copy = tmp_path_factory.mktemp("default_copy") / "run"
+    shutil.copytree(default_run, copy)
+    return copy
+
+
+def test_cli_explain_does_not_import_lightning(default_copy):
+    default_run = default_copy
     code = ("import sys; from medtorch.cli import main; "
             f"rc = main(['explain', {str(default_run)!r}, '--method', 'feature_ablation', '--rows', "
             f"{str(_a_val_id(default_run))!r}, '--name', 'no_lightning']); "
@@ -114,7 +125,8 @@ def _a_val_id(run_dir) -> int:
     return int(pd.read_csv(run_dir / "predictions_val.csv")["row_id"].iloc[3])
 
 
-def test_cli_explain_refuses_bad_input(default_run, attention_run, tmp_path):
+def test_cli_explain_refuses_bad_input(default_copy, attention_run, tmp_path):
+    default_run = default_copy
     proc = run_cli("explain", str(default_run), "--rows", "999999", "--name", "bad_rows")
     assert proc.returncode == 2 and "999999" in proc.stderr and "val split" in proc.stderr
     assert not (default_run / "explanations" / "bad_rows").exists()
