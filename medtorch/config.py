@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -235,6 +235,39 @@ class BridgeConfig:
 
 
 @dataclass
+class SpecConfig:
+    """The data specification: derived from the training split, or a locked file written beforehand."""
+
+    path: Optional[str] = None  # a pre-defined specification (JSON/YAML); None derives it from the training rows
+    sha256: Optional[str] = None  # lock: the pre-defined file must have this hash
+    range_margin: float = 0.1  # derived ranges: observed [min, max] widened by this fraction of (max - min) each side
+    limits: Dict[str, List[float]] = field(default_factory=dict)  # column: [low, high], replaces the derived range
+    missing: str = "observed"  # observed (allowed where training had missing values) | allow | refuse
+    units: Dict[str, str] = field(default_factory=dict)  # column: unit, recorded in the specification
+    descriptions: Dict[str, str] = field(default_factory=dict)  # column: description
+
+
+@dataclass
+class MonitoringConfig:
+    """The monitoring plan: drift and degradation thresholds, and what a breach does."""
+
+    psi_threshold: float = 0.2  # population stability index at or above this is drift
+    pvalue: float = 0.01  # KS / chi-square significance, Bonferroni-corrected over the columns tested
+    min_effect: float = 0.1  # a significant test counts only if KS D or Cramer's V reaches this
+    missingness_change: float = 0.1  # absolute change in a column's fraction missing
+    bins: int = 10  # PSI bins for numeric columns (training quantiles)
+    min_mcc: Optional[float] = None  # degradation threshold on MCC (needs --labels)
+    min_sensitivity: Dict[str, float] = field(default_factory=dict)  # class (or "*" for every class): threshold
+    alarm_on: str = "estimate"  # estimate | upper_bound (alarm only when the whole CI is below the threshold)
+    ci_level: float = 0.95
+    bootstrap: int = 1000  # resamples for the MCC interval
+    window: Optional[str] = None  # calendar windows with --time: D, W, M, Q or Y
+    min_window_rows: int = 100  # smaller windows are reported but raise no alarm (PSI is biased up on few rows)
+    on_drift: str = "warn"  # warn | block further predictions until reviewed
+    on_degradation: str = "block"  # warn | block
+
+
+@dataclass
 class MedtorchConfig:
     seed: int = 0  # honoured, 0 included
     data: Any = MISSING
@@ -253,6 +286,8 @@ class MedtorchConfig:
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
     ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from checkpoints/last.ckpt
+    spec: SpecConfig = field(default_factory=SpecConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
 
 
 def register_configs() -> None:
@@ -349,6 +384,7 @@ def validate(cfg: DictConfig) -> None:
             continue
         rate = "rate" in key
         need(tol >= 0 and (tol <= 1 or not rate), f"bridge.{key}", "in [0, 1]" if rate else ">= 0", tol)
+    _validate_deploy(cfg, need)
 
     if problems:
         raise MedtorchError("invalid configuration:\n  - " + "\n  - ".join(problems))
@@ -404,6 +440,31 @@ def _validate_governance(cfg: DictConfig, need) -> None:
              f"a column named in data.subgroup_columns {list(d.subgroup_columns)}", col)
         for value, factor in factors.items():
             need(factor >= 1, f"balance.oversample_subgroups.{col}.{value}", "a factor >= 1", factor)
+
+
+def _validate_deploy(cfg: DictConfig, need) -> None:
+    sp = cfg.spec
+    need(sp.range_margin >= 0, "spec.range_margin", ">= 0", sp.range_margin)
+    need(sp.missing in ("observed", "allow", "refuse"), "spec.missing", "one of 'observed', 'allow', 'refuse'", sp.missing)
+    need(sp.sha256 is None or sp.path is not None, "spec.sha256", "set only with spec.path", sp.sha256)
+    for col, lim in sp.limits.items():
+        need(len(lim) == 2 and lim[0] <= lim[1], f"spec.limits.{col}", "[low, high] with low <= high", list(lim))
+    m = cfg.monitoring
+    need(m.psi_threshold > 0, "monitoring.psi_threshold", "> 0", m.psi_threshold)
+    need(0 < m.pvalue < 1, "monitoring.pvalue", "in (0, 1)", m.pvalue)
+    need(0 <= m.min_effect <= 1, "monitoring.min_effect", "in [0, 1]", m.min_effect)
+    need(0 < m.missingness_change <= 1, "monitoring.missingness_change", "in (0, 1]", m.missingness_change)
+    need(m.bins >= 2, "monitoring.bins", ">= 2", m.bins)
+    need(m.min_mcc is None or -1 <= m.min_mcc <= 1, "monitoring.min_mcc", "in [-1, 1] or null", m.min_mcc)
+    for c, v in m.min_sensitivity.items():
+        need(0 <= v <= 1, f"monitoring.min_sensitivity.{c}", "in [0, 1]", v)
+    need(m.alarm_on in ("estimate", "upper_bound"), "monitoring.alarm_on", "'estimate' or 'upper_bound'", m.alarm_on)
+    need(0.5 <= m.ci_level < 1, "monitoring.ci_level", "in [0.5, 1)", m.ci_level)
+    need(m.bootstrap >= 100, "monitoring.bootstrap", ">= 100", m.bootstrap)
+    need(m.window in (None, "D", "W", "M", "Q", "Y"), "monitoring.window", "one of D, W, M, Q, Y or null", m.window)
+    need(m.min_window_rows >= 1, "monitoring.min_window_rows", ">= 1", m.min_window_rows)
+    for key in ("on_drift", "on_degradation"):
+        need(m[key] in ("warn", "block"), f"monitoring.{key}", "'warn' or 'block'", m[key])
 
 
 def to_container(cfg: DictConfig) -> dict:

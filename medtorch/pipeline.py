@@ -79,8 +79,10 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         governance.record_lineage(cfg, raw, prepared.splits, prepared.split_record, prepared.preprocessor.state_dict(),
                                   prepared.balance.record, leakage.status if leakage else None, rd, log)
         governance.explore_data(cfg, prepared.splits, prepared.classes, prepared.balance.record, rd, log)
+        spec = _specify_data(cfg, prepared, rd, log, manifest)
         module, trainer = _train(cfg, prepared, rd, log, resume_from)
         network = _export_best(cfg, module, trainer, prepared, rd, log)
+        _record_monitoring_reference(cfg, network, prepared, spec, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
         _assess_validation(cfg, network, prepared, rd, log)
         _explain(cfg, network, prepared, rd, manifest)
@@ -226,6 +228,13 @@ def _plan_rebalancing(cfg: DictConfig, prepared: Prepared, log: EventLog) -> Bal
     return plan
 
 
+def _specify_data(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict):
+    """The data specification every later input must meet: derived from train rows, or pre-defined and enforced."""
+    from medtorch.deploy.record import record_spec
+
+    return record_spec(cfg, prepared.splits, prepared.preprocessor, rd, log, manifest)
+
+
 def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resume_from: Path | None = None):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
@@ -299,6 +308,13 @@ def _export_best(cfg, module, trainer, prepared: Prepared, rd: RunDir, log: Even
     write_json(rd.model_spec, spec)
     log.append("model_exported", spec["selected_by"], outputs=file_hashes(rd.root, [rd.model_weights, rd.model_spec]))
     return network
+
+
+def _record_monitoring_reference(cfg, network, prepared: Prepared, spec, rd: RunDir, log: EventLog) -> None:
+    """Training-split distributions (and predicted classes) that monitoring compares new data with."""
+    from medtorch.deploy.record import record_reference
+
+    record_reference(cfg, network, prepared.splits, prepared.preprocessor, prepared.classes, spec, rd, log)
 
 
 def _evaluate_validation(cfg, network, module, trainer, prepared: Prepared, rd: RunDir, log: EventLog) -> dict[str, Any]:
@@ -412,7 +428,8 @@ def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str |
     artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
                  rd.acceptance, rd.sealed_test, rd.assessment("val"),
                  rd.lineage, rd.lineage_summary, rd.leakage, rd.eda, rd.eda_summary,
-                 rd.bridge_reference, rd.bridge_rows, rd.explanation]
+                 rd.bridge_reference, rd.bridge_rows,
+                 rd.data_spec, rd.monitoring_reference, rd.explanation]
     manifest["artefacts"] = file_hashes(rd.root, artefacts)
     write_json(rd.manifest, manifest)
     log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))

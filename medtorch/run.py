@@ -128,6 +128,26 @@ class RunDir:
     def eda_plot(self, name: str) -> Path:
         return self.root / "plots" / f"eda_{name}.png"
 
+    @property
+    def data_spec(self) -> Path:
+        """The data specification every later input is checked against (human-readable JSON)."""
+        return self.root / "data_spec.json"
+
+    @property
+    def monitoring_reference(self) -> Path:
+        """Training-split distributions that monitoring compares new data with."""
+        return self.root / "monitoring_reference.json"
+
+    @property
+    def monitoring(self) -> Path:
+        """One folder per monitoring report (JSON, Markdown, plots)."""
+        return self.root / "monitoring"
+
+    @property
+    def monitoring_log(self) -> Path:
+        """One JSON line per monitoring run: when, what input, what it found."""
+        return self.root / "monitoring" / "log.jsonl"
+
     # model
     @property
     def checkpoints(self) -> Path:

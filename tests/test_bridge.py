@@ -163,7 +163,7 @@ def test_cpu_kernel_family_is_part_of_the_stack(runs):
 def test_tolerances_from_the_run_config_fail_float64_inference(runs):
     run = runs["tight"]
     proc = run_cli("bridge", str(run), "--dtype", "float64")
-    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert proc.returncode == 7, proc.stdout + proc.stderr
     assert "FAILED" in proc.stdout and "FAIL max_abs_prob_diff" in proc.stdout
     assert run_cli("bridge", str(run)).returncode == 0  # the training stack itself is bit-identical: passes
     assert _actions(run, "bridge_evaluated")[-2]["details"]["failed_checks"] == ["max_abs_prob_diff", "mean_abs_prob_diff"]
@@ -216,7 +216,7 @@ def test_failed_automatic_bridge_refuses_unless_overridden_with_a_reason(runs, t
     f64 = InferenceSettings(threads=_ref_threads(run), dtype="float64")
     with pytest.raises(BridgeFailedError) as e:
         load_run(run, purpose="predict", settings=f64)
-    assert e.value.exit_code == 4
+    assert e.value.exit_code == 7
     assert "failed (max_abs_prob_diff, mean_abs_prob_diff)" in str(e.value) and "--override-bridge" in str(e.value)
     with pytest.raises(BridgeFailedError):
         load_run(run, purpose="predict", settings=f64, override_reason="   ")
@@ -304,7 +304,9 @@ def test_compare_shows_confidence_intervals_where_a_run_has_them(runs, tmp_path)
     run = _copy(runs["default"], tmp_path)
     mcc = read_json(run / "metrics.json")["val"]["mcc"]
     (run / "assessment_val.json").write_text(json.dumps({"ci": {"mcc": {"estimate": mcc, "lower": 0.81, "upper": 0.99}}}))
-    result = compare_runs([str(run), str(runs["tight"])])
+    other = _copy(runs["tight"], tmp_path / "other")
+    (other / "assessment_val.json").unlink(missing_ok=True)  # a run without intervals
+    result = compare_runs([str(run), str(other)])
     assert result["metrics"]["val"][0]["mcc"] == {"value": mcc, "ci": [0.81, 0.99]}
     assert result["metrics"]["val"][1]["mcc"]["ci"] is None
     assert f"{mcc:.4g} [0.81, 0.99]" in to_markdown(result)

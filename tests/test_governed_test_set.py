@@ -119,7 +119,7 @@ def test_ledger_story_demotion_new_data_overlap_and_criteria_change(study):
     assert "HOLD-OUT TEST SET (look 1" in p.stdout and "200 rows" in p.stdout
 
     p = evaluate(study, "B", "--test-data", str(study["files"]["overlap"]), subprocess=True)
-    assert p.returncode == 4
+    assert p.returncode == 8
     assert "not independent" in p.stderr and "2 row(s) have the same feature values" in p.stderr
 
     lines = [json.loads(x) for x in ledger.read_text().splitlines()]

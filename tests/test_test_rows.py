@@ -35,7 +35,7 @@ def test_overlap_by_rows_and_by_subjects(tmp_path):
     same_rows.to_csv(tmp_path / "rows.csv", index=False)
     with pytest.raises(OverlapError, match=r"2 row\(s\) .* \(1 development, 1 sealed test\)") as e:
         _refuse_overlap(run, seal, sources.load(OmegaConf.create(_data(tmp_path / "rows.csv", "patient"))), "rows.csv")
-    assert e.value.exit_code == 4
+    assert e.value.exit_code == 8
 
     same_subject = pd.concat([fresh, pd.DataFrame({"patient": [7], "x": [5.5], "label": ["a"]})])  # new visit, known patient
     same_subject.to_csv(tmp_path / "subj.csv", index=False)

@@ -22,11 +22,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the project's test-set ledger (default: $MEDTORCH_TEST_LEDGER or ./test_ledger.jsonl)")
     parser.add_argument("--acceptance", metavar="FILE", default=None,
                         help="amend the acceptance criteria (YAML with 'criteria'); after a test look the run is marked")
+    from medtorch.stack import settings
+
+    settings.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from medtorch.evaluation.governed import EXIT_CRITERIA_FAILED, governed_test_look, print_evaluation
 
-    evaluation = governed_test_look(args.run, test_data=args.test_data, ledger_path=args.ledger, acceptance_file=args.acceptance)
+    from medtorch.stack import settings
+
+    evaluation = governed_test_look(args.run, test_data=args.test_data, ledger_path=args.ledger,
+                                    acceptance_file=args.acceptance, load_options=settings.load_options(args))
     print_evaluation(evaluation)
     return 0 if evaluation["passed"] else EXIT_CRITERIA_FAILED

@@ -29,12 +29,12 @@ EXIT_CRITERIA_FAILED = 1
 
 
 def governed_test_look(run_dir: str | Path, test_data: str | None = None, ledger_path: str | Path = "test_ledger.jsonl",
-                       acceptance_file: str | None = None) -> dict[str, Any]:
+                       acceptance_file: str | None = None, load_options: dict | None = None) -> dict[str, Any]:
     """Evaluate a run on its sealed test set (or on ``test_data``) once, and record it everywhere."""
     from medtorch.loading import load_run, verify_artefact
     from medtorch.models.inference import predict_proba
 
-    run = load_run(run_dir)
+    run = load_run(run_dir, purpose="evaluate", **(load_options or {}))
     rd, manifest, cfg = run.rd, run.manifest, run.config
     if manifest.get("cv"):
         raise MedtorchError(f"{rd.root} is cross-validation fold {manifest['cv']['fold']}; folds are never evaluated on the "
@@ -87,8 +87,17 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, ledger
     log.append("test_evaluated", {**summary, "ledger": str(Path(ledger_path).resolve())},
                inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": rows.sha256,
                        "ledger": sha256_file(ledger.path)}, outputs=outputs)
+    _extend_bridge_set(run, rows, "test" if test_data is None else f"test_look_{number}")
     evaluation["folder"] = str(folder)
     return evaluation
+
+
+def _extend_bridge_set(run, rows, name: str) -> None:
+    """Once test rows have been evaluated they join the bridge set, so later stacks are checked on them too."""
+    from medtorch.stack.reference import add_rows
+
+    if not run.rd.bridge_added(name, "json").exists():
+        add_rows(run, name, rows)
 
 
 def active_criteria(rd, log: EventLog, acceptance_file: str | None) -> tuple[dict[str, Any], bool]:

@@ -22,7 +22,7 @@ from medtorch.evaluation.ledger import row_keys, rows_sha256
 class OverlapError(MedtorchError):
     """New test data shares rows or subjects with the data a model was developed on."""
 
-    exit_code = 4
+    exit_code = 8  # medtorch.errors.EXIT_NOT_INDEPENDENT
 
 
 @dataclass

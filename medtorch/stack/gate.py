@@ -21,7 +21,7 @@ from medtorch.hashing import sha256_file
 class BridgeFailedError(MedtorchError):
     """The bridge re-evaluation on this stack failed (exit code 4)."""
 
-    exit_code = 4
+    exit_code = 7  # medtorch.errors.EXIT_BRIDGE_FAILED
 
 
 def passed_on_record(rd, stack_hash: str) -> dict[str, Any] | None:

@@ -1,0 +1,35 @@
+"""``medtorch monitor RUN --input FILE [--labels COLUMN] [--time COLUMN]``: drift and degradation.
+
+Exit codes, so a scheduler can alert: 0 nothing crossed a threshold; 4 drift (a feature,
+missingness or the predicted-class distribution); 5 performance degradation (MCC or a
+class's sensitivity below the monitoring plan's threshold; takes precedence over 4).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="run directory")
+    parser.add_argument("--input", required=True, help="CSV or Parquet file of new data with the run's feature columns")
+    parser.add_argument("--labels", default=None, help="column holding the true class of each row (enables degradation checks)")
+    parser.add_argument("--time", default=None, help="date column: each calendar window is analysed too")
+    parser.add_argument("--window", default=None, choices=("D", "W", "M", "Q", "Y"),
+                        help="calendar window for --time (default: monitoring.window of the run's config)")
+    parser.add_argument("--out", default=None, help="report folder (default RUN/monitoring/<time stamp>)")
+    from medtorch.stack import settings
+
+    settings.add_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from medtorch.deploy.monitor import monitor_file
+    from medtorch.stack import settings
+
+    report, folder, code = monitor_file(args.run, args.input, labels=args.labels, time_column=args.time, out=args.out,
+                                         window=args.window, load_options=settings.load_options(args))
+    print(f"monitoring report: {folder / 'report.md'}")
+    for line in report["summary"]:
+        print(f"  {line}")
+    return code

@@ -1,0 +1,36 @@
+"""``medtorch predict RUN --input FILE --output FILE``: spec-checked predictions (no Lightning)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="run directory")
+    parser.add_argument("--input", required=True, help="CSV or Parquet file with the run's feature columns")
+    parser.add_argument("--output", required=True, help="CSV file to write: per-row class probabilities and predicted class")
+    parser.add_argument("--on-invalid", default="refuse", choices=("refuse", "quarantine"),
+                        help="refuse (default): any violation of the data specification refuses the whole input; "
+                             "quarantine: predict the valid rows, write the rejected rows with their reasons aside")
+    parser.add_argument("--rejected", default=None, help="with quarantine: file for rejected rows (default OUTPUT.rejected.csv)")
+    parser.add_argument("--violations", default=None, help="CSV file listing every violation (column, row, value, rule)")
+    parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows read, checked and predicted at a time")
+    from medtorch.stack import settings
+
+    settings.add_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from medtorch.deploy.predict import predict_file
+    from medtorch.stack import settings
+    from medtorch.errors import MedtorchError
+
+    if args.chunk_rows < 1:
+        raise MedtorchError(f"--chunk-rows must be >= 1; got {args.chunk_rows}.")
+    s = predict_file(args.run, args.input, args.output, on_invalid=args.on_invalid, rejected_path=args.rejected,
+                     violations_path=args.violations, chunk_rows=args.chunk_rows, load_options=settings.load_options(args))
+    print(f"predicted {s.predicted} of {s.rows} row(s) -> {s.output}")
+    if s.rejected_output:
+        print(f"rejected {s.rejected} row(s) ({s.violations} violation(s)) -> {s.rejected_output}")
+    print(f"run {s.run_id}  data spec sha256 {s.spec_sha256[:16]}...  stack {s.stack_fingerprint[:16]}...  {s.seconds:.2f} s")
+    return 0

@@ -1,0 +1,1 @@
+"""After training: the data specification, spec-checked prediction, and monitoring."""

@@ -1,0 +1,194 @@
+"""Monitoring: compare new data with the training reference, against the run's monitoring plan.
+
+``monitor_file`` reads the new data, checks it against the data specification (violations
+are counted and reported; rows that break it get no prediction), predicts the valid rows,
+and measures per-feature drift, predicted-class drift and missingness change; with labels,
+MCC and per-class sensitivity with intervals against the plan's degradation thresholds;
+with a time column and ``monitoring.window``, the same per calendar window. It writes a
+report folder (JSON, Markdown, plots), appends one line to the run's monitoring log and one
+event to its event log, applies the plan's fail mode (a block stops ``predict``), and
+returns the exit code a scheduler can alert on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from medtorch.errors import MedtorchError
+
+from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT, EXIT_OK
+
+
+def monitoring_plan(run_config: dict[str, Any]):
+    """The run's monitoring plan, with the schema's defaults for keys an older config lacks."""
+    from omegaconf import OmegaConf
+
+    from medtorch.config import MonitoringConfig
+
+    return OmegaConf.merge(OmegaConf.structured(MonitoringConfig), run_config.get("monitoring") or {})
+
+
+def analyse(frame: pd.DataFrame, valid: np.ndarray, pred: np.ndarray, y: Optional[np.ndarray], ctx: dict[str, Any]) -> dict[str, Any]:
+    """Drift (and degradation, when labels are given) of one set of rows."""
+    from medtorch.deploy.degradation import degradation
+    from medtorch.deploy.drift import categorical_drift, numeric_drift, prediction_drift
+
+    plan, ref, classes = ctx["plan"], ctx["ref"], ctx["classes"]
+    alpha = plan.pvalue / (len(ref["columns"]) + 1)  # Bonferroni over the features and the predicted class
+    features = []
+    for r in ref["columns"]:
+        col = frame[r["column"]]
+        if r["kind"] == "numeric":
+            features.append(numeric_drift(r, col.to_numpy(dtype=np.float64, na_value=np.nan), alpha, plan))
+        else:
+            features.append(categorical_drift(r, col, alpha, plan))
+    names = np.asarray(classes, dtype=object)[pred[valid]] if valid.any() else np.array([], dtype=object)
+    out: dict[str, Any] = {
+        "n": int(len(frame)), "n_predicted": int(valid.sum()), "alpha_per_test": alpha, "features": features,
+        "drifted_columns": [f["column"] for f in features if f["drift"]],
+        "missingness_alarms": [f["column"] for f in features if f["missingness_alarm"]],
+        "prediction": prediction_drift(ref["predicted_class"], names, alpha, plan),
+        "degradation": None,
+    }
+    if y is not None:
+        keep = valid & (y >= 0)
+        out["labelled"] = int(keep.sum())
+        out["degradation"] = degradation(y[keep], pred[keep], classes, plan, seed=ctx["seed"]) if keep.any() else None
+    return out
+
+
+def _labels(frame: pd.DataFrame, column: str, classes: list[str], where: str) -> np.ndarray:
+    """Class index per row; -1 where the label is missing. Unknown labels are refused."""
+    s = frame[column]
+    text = s.astype("string").str.replace(r"\.0$", "", regex=True) if pd.api.types.is_float_dtype(s) else s.astype("string")
+    unknown = sorted(set(text.dropna().unique()) - set(classes))
+    if unknown:
+        raise MedtorchError(f"{where}: --labels {column} holds value(s) {unknown[:10]} that are not classes of the run "
+                            f"({classes}). Map them to the run's class names.")
+    codes = pd.Categorical(text, categories=classes).codes.astype(np.int64)
+    return codes
+
+
+def _windows(frame: pd.DataFrame, column: str, freq: str, where: str) -> pd.Series:
+    t = pd.to_datetime(frame[column], errors="coerce")
+    bad = t.isna() & frame[column].notna()
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy()) + 1)[:10].tolist()
+        raise MedtorchError(f"{where}: --time {column} holds values that are not dates in data rows {rows} "
+                            f"(e.g. {frame[column][bad].iloc[0]!r}); use ISO dates such as 2024-03-31.")
+    return t.dt.to_period(freq).astype("string")
+
+
+def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[str] = None,
+                 time_column: Optional[str] = None, out: Optional[str | Path] = None,
+                 window: Optional[str] = None, load_options: Optional[dict] = None) -> tuple[dict[str, Any], Path, int]:
+    from omegaconf import OmegaConf
+
+    from medtorch.audit import EventLog, utc_now
+    from medtorch.deploy.block import block
+    from medtorch.deploy.checks import SpecChecker
+    from medtorch.deploy.monitor_report import write_report
+    from medtorch.deploy.predict import predict_rows
+    from medtorch.deploy.reading import read_chunks
+    from medtorch.deploy.spec import read_run_spec
+    from medtorch.hashing import sha256_file
+    from medtorch.loading import load_run, verify_artefact
+    from medtorch.run import read_json, write_bytes
+
+    input_path = Path(input_path)
+    run = load_run(run_dir, purpose="monitor", **(load_options or {}))
+    rd = run.rd
+    spec, spec_sha = read_run_spec(rd, run.manifest)
+    verify_artefact(rd, rd.monitoring_reference, run.manifest)
+    ref = read_json(rd.monitoring_reference)
+    plan = monitoring_plan(run.config)
+    if window is not None:
+        if window not in ("D", "W", "M", "Q", "Y"):
+            raise MedtorchError(f"--window must be one of D, W, M, Q, Y; got {window!r}.")
+        plan.window = window
+    if time_column and not plan.window:
+        raise MedtorchError(f"--time {time_column} needs calendar windows: pass --window D|W|M|Q|Y, or set "
+                            "monitoring.window in the run's config.")
+    frame = pd.concat(list(read_chunks(input_path, [c.name for c in spec.columns if not c.numeric])), ignore_index=True)
+    where = str(input_path)
+    for opt, col in (("--labels", labels), ("--time", time_column)):
+        if col is not None and col not in frame.columns:
+            raise MedtorchError(f"{where}: {opt} {col} is not a column of the input; columns: {', '.join(frame.columns[:30])}")
+    checker = SpecChecker(spec)
+    structural = checker.check_columns(list(frame.columns), allowed_extra=tuple(c for c in (labels, time_column) if c))
+    missing = [v.column for v in structural if v.rule == "required column"]
+    if missing:
+        raise MedtorchError(f"{where} lacks the feature column(s) {missing} of run {run.manifest['run_id']}; "
+                            "monitoring compares every feature, so the input must have them all.")
+    typed, valid, violations = checker.check_rows(frame)
+    pred = np.full(len(frame), -1, dtype=np.int64)
+    if valid.any():
+        pred[valid] = predict_rows(run, typed.loc[valid]).argmax(axis=1)
+    y = _labels(frame, labels, run.classes, where) if labels else None
+    ctx = {"plan": plan, "ref": ref, "classes": run.classes, "seed": int(run.config.get("seed", 0))}
+    overall = analyse(typed, valid, pred, y, ctx)
+    windows = []
+    if time_column and plan.window:
+        period = _windows(frame, time_column, plan.window, where)
+        for name in sorted(period.dropna().unique()):
+            m = (period == name).to_numpy()
+            section = analyse(typed.loc[m].reset_index(drop=True), valid[m], pred[m], None if y is None else y[m], ctx)
+            windows.append({"window": str(name), **section})
+    for w in windows:
+        w["judged"] = w["n"] >= plan.min_window_rows
+    sections = [("overall", overall)] + [(w["window"], w) for w in windows if w["judged"]]
+    drift = [f"{n}: drift in {s['drifted_columns']}" for n, s in sections if s["drifted_columns"]]
+    drift += [f"{n}: missingness changed in {s['missingness_alarms']}" for n, s in sections if s["missingness_alarms"]]
+    drift += [f"{n}: predicted-class distribution drifted (PSI {s['prediction']['psi']:.3f})" for n, s in sections
+              if s["prediction"]["drift"]]
+    degraded = [f"{n}: {b}" for n, s in sections if s["degradation"] for b in s["degradation"]["breaches"]]
+    code = EXIT_DEGRADED if degraded else EXIT_DRIFT if drift else EXIT_OK
+    blocking = (degraded and plan.on_degradation == "block") or (drift and plan.on_drift == "block")
+    stamp = utc_now().replace(":", "").replace("-", "").replace(".", "")
+    folder = Path(out) if out else rd.monitoring / stamp
+    by_rule: dict[str, int] = {}
+    for v in violations:
+        by_rule[f"{v.column}: {v.rule}"] = by_rule.get(f"{v.column}: {v.rule}", 0) + 1
+    report = {
+        "run_id": run.manifest["run_id"], "time_utc": utc_now(), "input": str(input_path.resolve()),
+        "input_sha256": sha256_file(input_path), "spec_sha256": spec_sha, "labels": labels, "time_column": time_column,
+        "rows": int(len(frame)), "rows_violating_spec": int((~valid).sum()), "spec_violations": by_rule,
+        "ignored_columns": [v.column for v in structural if v.rule != "required column"],
+        "plan": OmegaConf.to_container(plan), "overall": overall, "windows": windows,
+        "status": "degraded" if degraded else "drift" if drift else "ok", "exit_code": code,
+        "alarms": {"drift": drift, "degradation": degraded},
+        "fail_mode": ("predictions blocked until reviewed" if blocking else "warn") if (drift or degraded) else None,
+    }
+    report["summary"] = _summary(report)
+    files = write_report(report, folder, run.classes)
+    line = {"time_utc": report["time_utc"], "input": report["input"], "input_sha256": report["input_sha256"],
+            "rows": report["rows"], "status": report["status"], "exit_code": code, "report": str(folder.resolve()),
+            "alarms": drift + degraded}
+    existing = rd.monitoring_log.read_bytes() if rd.monitoring_log.exists() else b""
+    write_bytes(rd.monitoring_log, existing + (json.dumps(line) + "\n").encode("utf-8"))
+    EventLog(rd.events).append("monitored", {"status": report["status"], "exit_code": code, "rows": report["rows"],
+                                             "report": str(folder.resolve())},
+                               inputs={report["input"]: report["input_sha256"]},
+                               outputs={str(p.resolve()): sha256_file(p) for p in files})
+    if blocking:
+        block(rd, f"monitoring found {report['status']}: " + "; ".join((degraded + drift)[:5]), str(folder.resolve()))
+    return report, folder, code
+
+
+def _summary(r: dict[str, Any]) -> list[str]:
+    o = r["overall"]
+    lines = [f"status {r['status'].upper()} (exit {r['exit_code']}): {r['rows']} rows, {r['rows_violating_spec']} "
+             f"violating the data specification, {o['n_predicted']} predicted"]
+    if o["degradation"]:
+        m = o["degradation"]["mcc"]
+        lines.append(f"MCC {m['estimate']:.3f} ({int(r['plan']['ci_level'] * 100)}% CI {m['low']:.3f} to {m['high']:.3f}); "
+                     f"threshold {m['threshold']}")
+    lines += [f"DRIFT {a}" for a in r["alarms"]["drift"]] + [f"DEGRADED {a}" for a in r["alarms"]["degradation"]]
+    if r["fail_mode"]:
+        lines.append(f"fail mode: {r['fail_mode']}")
+    return lines

@@ -1,0 +1,250 @@
+"""End to end: train on a synthetic table, then `medtorch predict` and `medtorch monitor` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO, _env, read_json, run_train
+from deploy_data import TRAIN_OVERRIDES, table
+
+pytestmark = pytest.mark.slow
+
+FEATURES = ["age", "marker", "bmi", "sex", "site"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("deploy")
+    table(800, 1).to_csv(tmp / "train.csv", index=False)
+    _, run_dir = run_train(tmp, *TRAIN_OVERRIDES, f"data.path={tmp / 'train.csv'}", "monitoring.window=Q")
+    new = table(1200, 2)
+    new.to_csv(tmp / "new.csv", index=False)
+    return run_dir, tmp, new
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """The real CLI entry point, in this process (the subprocess start-up of torch costs seconds per call)."""
+    import contextlib
+    import io
+
+    from medtorch.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in args])
+    return subprocess.CompletedProcess(args, rc, out.getvalue(), err.getvalue())
+
+
+def _predict(run_dir, src, out, *extra):
+    return _cli("predict", str(run_dir), "--input", str(src), "--output", str(out), *extra)
+
+
+def test_run_records_the_spec_and_reference(trained):
+    run_dir, _, _ = trained
+    manifest = read_json(run_dir / "manifest.json")
+    spec = read_json(run_dir / "data_spec.json")
+    assert {"data_spec.json", "monitoring_reference.json"} <= set(manifest["artefacts"])
+    assert manifest["data_spec"]["origin"] == "derived" and spec["source"]["split"] == "train"
+    assert [c["name"] for c in spec["columns"]] == FEATURES
+    assert set(spec["known_columns"]) == {"label", "pid", "visit"}
+
+
+def test_predict_writes_probabilities_and_provenance_without_lightning(trained, tmp_path):
+    run_dir, tmp, new = trained
+    out = tmp_path / "pred.csv"
+    code = ("import sys; from medtorch.cli import main; rc = main(sys.argv[1:]); "
+            "bad = [m for m in sys.modules if 'lightning' in m]; assert not bad, bad; sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, "predict", str(run_dir), "--input", str(tmp / "new.csv"),
+                           "--output", str(out), "--chunk-rows", "500"], env=_env(), cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    pred = pd.read_csv(out)
+    manifest = read_json(run_dir / "manifest.json")
+    assert len(pred) == 1200 and pred["row"].tolist() == list(range(1, 1201)) and (pred["pid"] == new["pid"]).all()
+    probs = pred[["prob_disease", "prob_healthy"]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+    assert (np.array(["disease", "healthy"])[probs.argmax(axis=1)] == pred["predicted_class"]).all()
+    assert set(pred["run_id"]) == {manifest["run_id"]}
+    assert set(pred["spec_sha256"]) == {manifest["artefacts"]["data_spec.json"]}
+    assert pred["stack_fingerprint"].nunique() == 1 and len(pred["stack_fingerprint"][0]) == 64
+    # chunked and single-pass predictions are identical; the act is in the event log
+    whole = tmp_path / "whole.csv"
+    assert _predict(run_dir, tmp / "new.csv", whole).returncode == 0
+    pd.testing.assert_frame_equal(pred, pd.read_csv(whole))
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert events[-1]["action"] == "predicted" and events[-1]["details"]["predicted"] == 1200
+
+
+def _bad(new: pd.DataFrame, kind: str) -> pd.DataFrame:
+    d = new.head(50).astype(object).copy()
+    if kind == "missing_column":
+        return d.drop(columns=["marker"])
+    if kind == "extra_column":
+        return d.assign(smoker="no")
+    if kind == "wrong_type":
+        d.loc[4, "marker"] = "high"
+    elif kind == "out_of_range":
+        d.loc[4, "age"] = 150
+    elif kind == "unseen_category":
+        d.loc[4, "site"] = "Z"
+    elif kind == "missing_value":
+        d.loc[4, "sex"] = None
+    return d
+
+
+@pytest.mark.parametrize("kind,column,row,rule", [
+    ("missing_column", "marker", "all rows", "required column"),
+    ("extra_column", "smoker", "all rows", "column not in the specification"),
+    ("wrong_type", "marker", "row 5", "type float: a number"),
+    ("out_of_range", "age", "row 5", "range ["),
+    ("unseen_category", "site", "row 5", "a category seen in training"),
+    ("missing_value", "sex", "row 5", "missing value not allowed"),
+])
+def test_each_violation_refuses_the_input_and_writes_nothing(trained, tmp_path, kind, column, row, rule):
+    run_dir, _, new = trained
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    _bad(new, kind).to_csv(src, index=False)
+    proc = _predict(run_dir, src, out)
+    assert proc.returncode == 2, proc.stderr
+    line = next(ln for ln in proc.stderr.splitlines() if f"| {column} |" in ln)
+    assert line.strip().startswith(row) and rule in line
+    assert "no output was written" in proc.stderr
+    assert not out.exists() and not list(tmp_path.glob(".out.csv.*"))
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("in.csv", b"", "is empty (0 bytes)"),
+    ("in.csv", b"age,marker,bmi,sex,site\n", "has a header (5 columns) but no data rows"),
+    ("in.csv", bytes(range(256)) * 8, "could not be decoded as UTF-8 CSV"),
+    ("in.parquet", b"age,marker\n1,2\n", "could not be decoded as Parquet"),
+    ("empty.parquet", None, "has a header (5 columns) but no data rows"),
+])
+def test_empty_and_undecodable_files_are_refused(trained, tmp_path, name, content, message):
+    run_dir, _, new = trained
+    src = tmp_path / name
+    if content is None:
+        new[FEATURES].head(0).to_parquet(src)
+    else:
+        src.write_bytes(content)
+    proc = _predict(run_dir, src, tmp_path / "out.csv")
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_undecodable_bytes_after_the_first_chunk_refuse_the_whole_file(trained, tmp_path):
+    run_dir, _, new = trained
+    d = new.head(300).copy()
+    d.loc[250, "site"] = "B\u00e9"
+    (tmp_path / "in.csv").write_bytes(d.to_csv(index=False).encode("latin-1"))
+    proc = _predict(run_dir, tmp_path / "in.csv", tmp_path / "out.csv", "--chunk-rows", "100")
+    assert proc.returncode == 2 and "could not be decoded as UTF-8 CSV: UnicodeDecodeError" in proc.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_parquet_input_is_predicted_like_csv(trained, tmp_path):
+    run_dir, tmp, new = trained
+    new.head(200).to_parquet(tmp_path / "in.parquet")
+    new.head(200).to_csv(tmp_path / "in.csv", index=False)
+    assert _predict(run_dir, tmp_path / "in.parquet", tmp_path / "a.csv").returncode == 0
+    assert _predict(run_dir, tmp_path / "in.csv", tmp_path / "b.csv").returncode == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv"))
+
+
+def test_every_violation_is_counted_and_listed(trained, tmp_path):
+    run_dir, _, new = trained
+    d = new.astype(object).copy()
+    d.loc[::3, "site"] = "Z"  # 400 rows
+    d.loc[1, "age"] = "old"
+    d.to_csv(tmp_path / "in.csv", index=False)
+    proc = _predict(run_dir, tmp_path / "in.csv", tmp_path / "out.csv", "--chunk-rows", "100",
+                    "--violations", str(tmp_path / "v.csv"))
+    assert proc.returncode == 2 and "401 violation(s) in 401 of 1200 row(s)" in proc.stderr
+    listing = pd.read_csv(tmp_path / "v.csv")
+    assert len(listing) == 401 and set(listing["column"]) == {"site", "age"}
+    assert sorted(listing.loc[listing["column"] == "site", "row"]) == list(range(1, 1201, 3))
+
+
+def test_quarantine_predicts_valid_rows_and_sets_aside_the_rest(trained, tmp_path):
+    run_dir, _, new = trained
+    d = new.head(100).astype(object).copy()
+    d.loc[[3, 10], "age"] = 500
+    d.loc[10, "sex"] = "?"
+    d.loc[20, "marker"] = "high"
+    d.to_csv(tmp_path / "in.csv", index=False)
+    proc = _predict(run_dir, tmp_path / "in.csv", tmp_path / "out.csv", "--on-invalid", "quarantine")
+    assert proc.returncode == 0, proc.stderr
+    pred, rej = pd.read_csv(tmp_path / "out.csv"), pd.read_csv(tmp_path / "out.rejected.csv", dtype=str)
+    assert len(pred) == 97 and not set(pred["row"]) & {4, 11, 21}
+    assert rej["row"].tolist() == ["4", "11", "21"]
+    assert "age: range" in rej["reasons"][1] and "sex: a category" in rej["reasons"][1]
+    assert rej["marker"][2] == "high" and "type float" in rej["reasons"][2]
+
+
+def test_tampered_spec_is_refused(trained, tmp_path):
+    run_dir, tmp, _ = trained
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    spec = read_json(copy / "data_spec.json")
+    spec["columns"][0]["max"] = 1e9
+    (copy / "data_spec.json").write_text(json.dumps(spec))
+    proc = _predict(copy, tmp / "new.csv", tmp_path / "out.csv")
+    assert proc.returncode == 3 and "data_spec.json was changed after the run wrote it" in proc.stderr
+
+
+def _monitor(run_dir, src, *extra):
+    return _cli("monitor", str(run_dir), "--input", str(src), *extra)
+
+
+def test_monitor_unshifted_data_is_ok(trained):
+    run_dir, tmp, _ = trained
+    proc = _monitor(run_dir, tmp / "new.csv", "--labels", "label", "--time", "visit")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    log = [json.loads(x) for x in (run_dir / "monitoring" / "log.jsonl").read_text().splitlines()]
+    report = read_json(log[-1]["report"] + "/report.json")
+    assert report["status"] == "ok" and report["overall"]["drifted_columns"] == []
+    assert [w["window"] for w in report["windows"]] == ["2024Q1", "2024Q2"] and all(w["judged"] for w in report["windows"])
+    assert report["overall"]["degradation"]["mcc"]["breach"] is False
+    assert "status: OK" in (Path(log[-1]["report"]) / "report.md").read_text()
+
+
+def test_monitor_detects_drift_with_exit_9(trained, tmp_path):
+    run_dir, _, _ = trained
+    table(1200, 3, shift=1.0).to_csv(tmp_path / "shift.csv", index=False)
+    proc = _monitor(run_dir, tmp_path / "shift.csv", "--out", str(tmp_path / "rep"), "--time", "visit", "--window", "M")
+    assert proc.returncode == 9, proc.stdout + proc.stderr
+    report = read_json(tmp_path / "rep" / "report.json")
+    assert [w["window"] for w in report["windows"]] == [f"2024-0{m}" for m in range(1, 7)]
+    assert all("marker" in w["drifted_columns"] for w in report["windows"])
+    assert {"marker", "age"} <= set(report["overall"]["drifted_columns"]) and report["overall"]["prediction"]["drift"]
+    assert not {"sex", "site"} & set(report["overall"]["drifted_columns"])
+    assert (tmp_path / "rep" / "plots" / "psi.png").is_file() and "DRIFT" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_degradation_breach_exits_5_and_blocks_predict_until_released(trained, tmp_path):
+    run_dir, tmp, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    good, worse = table(600, 4, start="2024-01-01"), table(600, 5, flip=0.45, start="2024-07-01")
+    pd.concat([good, worse]).to_csv(tmp_path / "flip.csv", index=False)
+    proc = _monitor(run, tmp_path / "flip.csv", "--labels", "label", "--time", "visit", "--out", str(tmp_path / "rep"))
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    report = read_json(tmp_path / "rep" / "report.json")
+    by_window = {w["window"]: w["degradation"]["mcc"] for w in report["windows"]}
+    assert not by_window["2024Q1"]["breach"] and by_window["2024Q3"]["breach"]
+    assert (tmp_path / "rep" / "plots" / "mcc_by_window.png").is_file()
+    assert report["fail_mode"] == "predictions blocked until reviewed"
+    blocked = _predict(run, tmp / "new.csv", tmp_path / "out.csv")
+    assert blocked.returncode == 6 and "blocked" in blocked.stderr and "MCC" in blocked.stderr
+    assert not (tmp_path / "out.csv").exists()
+    released = _cli("unblock", str(run), "--reason", "site retrained staff; labels audited")
+    assert released.returncode == 0, released.stderr
+    assert _predict(run, tmp / "new.csv", tmp_path / "out.csv").returncode == 0
+    events = [json.loads(x)["action"] for x in (run / "events.jsonl").read_text().splitlines()]
+    assert events[-4:] == ["monitored", "predictions_blocked", "predictions_unblocked", "predicted"]
