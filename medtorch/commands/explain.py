@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", metavar="BASELINE_RUN",
                         help="a logistic-regression run on the same data and split: compare MCC with CIs, odds ratios "
                              "(default: the run's explain.compare_with; 'none' to skip)")
+    from medtorch.stack import settings
+
+    settings.add_arguments(parser)
 
 
 def settings_for(config: dict, args: argparse.Namespace) -> dict:
@@ -57,13 +60,16 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.audit import utc_now
     from medtorch.errors import MedtorchError
 
-    loaded = load_run(args.run, purpose="explain")
+    from medtorch.stack import settings
+
+    options = settings.load_options(args)
+    loaded = load_run(args.run, purpose="explain", **options)
     s = settings_for(loaded.config, args)
     name = args.name or utc_now().replace(":", "-")
     out = loaded.rd.later_explanation_dir(name)
     if out.exists() or "/" in name or name in ("", ".", ".."):
         raise MedtorchError(f"--name {name!r}: {out} exists or is not a plain directory name; choose another name.")
-    baseline = load_run(s["compare_with"], purpose="explain") if s["compare_with"] else None
+    baseline = load_run(s["compare_with"], purpose="explain", **options) if s["compare_with"] else None
     report = explain_model(inputs_for_run(loaded, s["split"]), s, loaded.rd, out, baseline)
     print(f"explained {report['rows_explained']} {report['split']} rows of the {report['model']} model with "
           + ", ".join(f"{m} ({e['seconds']:.2f} s)" for m, e in report["methods"].items()))
