@@ -24,6 +24,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "fingerprint": ("medtorch.commands.fingerprint", "print this stack's fingerprint, or its diff from a run's"),
     "bridge": ("medtorch.commands.bridge", "re-evaluate a run's model on this stack against its reference"),
     "compare": ("medtorch.commands.compare", "lay runs side by side: stack, config, metrics, per-sample agreement"),
+    "explain": ("medtorch.commands.explain", "attributions, attention plots and sanity checks for a finished run"),
     "predict": ("medtorch.commands.predict", "check an input against the run's data specification and predict"),
     "monitor": ("medtorch.commands.monitor", "compare new data with the training data: drift and degradation"),
     "unblock": ("medtorch.commands.unblock", "release a monitoring block on predictions after review"),

@@ -116,6 +116,41 @@ class LogisticConfig:
 
 
 @dataclass
+class AttentionConfig:
+    """FT-Transformer-style model: one token per input feature plus a class token."""
+
+    name: str = "attention"
+    d_token: int = 32  # width of every token
+    n_layers: int = 2
+    n_heads: int = 4  # must divide d_token
+    dropout: float = 0.1  # residual and feed-forward dropout
+    attention_dropout: float = 0.1
+    ffn_factor: float = 2.0  # feed-forward width = ffn_factor * d_token
+
+
+@dataclass
+class ExplainConfig:
+    """Which explanations the end of a run (or ``medtorch explain``) computes; see medtorch/explain."""
+
+    enabled: bool = True
+    split: str = "val"  # val at training time; medtorch explain --split test explains the sealed test rows (logged)
+    methods: list[str] = field(default_factory=lambda: ["integrated_gradients", "gradient_shap", "feature_ablation"])
+    max_rows: int = 200  # rows attributed for global importance (a seeded sample when the split is larger)
+    baseline: str = "train_mean"  # train_mean | train_sample | zeros (in the model's input space)
+    baseline_samples: int = 16  # training rows drawn for train_sample and for GradientShap's distribution
+    ig_steps: int = 50
+    gradient_shap_samples: int = 16
+    perturbation_samples: int = 100  # KernelShap and Lime: perturbed inputs per row
+    local_rows: int = 1  # rows per kind: most confident, least confident, misclassified
+    rows: list[int] = field(default_factory=list)  # row ids to explain locally as well
+    sanity: bool = True  # rank agreement between methods and the model-randomisation test
+    compare_with: Optional[str] = None  # run directory of a transparent baseline (same data and split)
+    bootstrap: int = 1000  # resamples for the MCC confidence intervals of the comparison
+    confidence: float = 0.95
+    seed: int = 0
+
+
+@dataclass
 class OptimConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-2  # decoupled (AdamW)
@@ -248,6 +283,7 @@ class MedtorchConfig:
     eda: EDAConfig = field(default_factory=EDAConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    explain: ExplainConfig = field(default_factory=ExplainConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
     ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from checkpoints/last.ckpt
     spec: SpecConfig = field(default_factory=SpecConfig)
@@ -261,11 +297,13 @@ def register_configs() -> None:
     cs.store(group="split", name="split_schema", node=SplitConfig)
     cs.store(group="model", name="mlp_schema", node=MLPConfig)
     cs.store(group="model", name="logistic_schema", node=LogisticConfig)
+    cs.store(group="model", name="attention_schema", node=AttentionConfig)
     cs.store(group="trainer", name="trainer_schema", node=TrainerConfig)
     cs.store(group="acceptance", name="acceptance_schema", node=AcceptanceConfig)
+    cs.store(group="explain", name="explain_schema", node=ExplainConfig)
 
 
-MODELS = ("mlp", "logistic")
+MODELS = ("mlp", "logistic", "attention")
 SOURCES = ("breast_cancer", "table", "synthetic_cohort")
 STRATEGIES = ("stratified", "grouped", "temporal", "external")
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
@@ -302,6 +340,19 @@ def validate(cfg: DictConfig) -> None:
         need(len(m.hidden) > 0 and all(h > 0 for h in m.hidden), "model.hidden", "a list of positive widths", list(m.hidden))
     if "activation" in m:
         need(m.activation in ("relu", "gelu", "silu"), "model.activation", "one of 'relu', 'gelu', 'silu'", m.activation)
+
+    if m.name == "attention":
+        need(m.d_token >= 1 and m.n_heads >= 1 and m.d_token % m.n_heads == 0, "model.d_token",
+             f"a positive multiple of model.n_heads ({m.n_heads})", m.d_token)
+        need(m.n_layers >= 1, "model.n_layers", ">= 1", m.n_layers)
+        need(0.0 <= m.attention_dropout < 1.0, "model.attention_dropout", "in [0, 1)", m.attention_dropout)
+        need(m.ffn_factor > 0, "model.ffn_factor", "> 0", m.ffn_factor)
+    if "explain" in cfg:
+        from medtorch.explain.settings import explain_problems
+
+        problems += explain_problems(cfg.explain)
+        need(cfg.explain.split == "val", "explain.split", "'val' at the end of training (the test split is sealed; "
+             "explain test rows later with: medtorch explain RUN --split test)", cfg.explain.split)
 
     o = cfg.optim
     need(o.lr > 0, "optim.lr", "> 0", o.lr)

@@ -2,7 +2,7 @@
 
     load -> early split -> fit preprocessing on train only -> check leakage -> plan rebalancing
     -> record lineage -> explore the data -> train (Lightning) -> restore the best epoch ->
-    evaluate on validation -> store the bridge reference -> write the evidence
+    evaluate on validation -> explain -> store the bridge reference -> write the evidence
 
 Each step is a named function that takes what it needs and writes its artefact into the run
 directory through ``RunDir`` (atomically) and one line into the event log. The test split is
@@ -85,6 +85,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         _record_monitoring_reference(cfg, network, prepared, spec, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
         _assess_validation(cfg, network, prepared, rd, log)
+        _explain(cfg, network, prepared, rd, manifest)
         _store_bridge_reference(cfg, network, prepared, rd, log, manifest)
     except BaseException as e:
         _finish(rd, log, manifest, status="failed", error=f"{type(e).__name__}: {e}")
@@ -412,6 +413,13 @@ def _store_bridge_reference(cfg, network, prepared: Prepared, rd: RunDir, log: E
                outputs=file_hashes(rd.root, [rd.bridge_reference, rd.bridge_rows]))
 
 
+def _explain(cfg, network, prepared: Prepared, rd: RunDir, manifest: dict) -> None:
+    """Attributions, attention maps and sanity checks as configured in ``explain`` (medtorch/explain)."""
+    from medtorch.explain.step import explain_after_training
+
+    explain_after_training(cfg, network, prepared, rd, manifest)
+
+
 def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str | None = None) -> None:
     manifest["status"] = status
     manifest["finished_utc"] = utc_now()
@@ -421,7 +429,7 @@ def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str |
                  rd.acceptance, rd.sealed_test, rd.assessment("val"),
                  rd.lineage, rd.lineage_summary, rd.leakage, rd.eda, rd.eda_summary,
                  rd.bridge_reference, rd.bridge_rows,
-                 rd.data_spec, rd.monitoring_reference]
+                 rd.data_spec, rd.monitoring_reference, rd.explanation]
     manifest["artefacts"] = file_hashes(rd.root, artefacts)
     write_json(rd.manifest, manifest)
     log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))

@@ -209,6 +209,20 @@ class RunDir:
         """The bridge report for one stack, named by its fingerprint hash (ext: json | md)."""
         return self.root / "bridge" / f"report_{stack_hash[:16]}.{ext}"
 
+    # explanations (medtorch/explain)
+    @property
+    def explain_dir(self) -> Path:
+        """The explanation written at the end of training (recorded in the manifest)."""
+        return self.root / "explain"
+
+    @property
+    def explanation(self) -> Path:
+        return self.explain_dir / "explanation.json"
+
+    def later_explanation_dir(self, name: str) -> Path:
+        """An explanation made later by ``medtorch explain``; each gets its own directory."""
+        return self.root / "explanations" / name
+
     def require(self) -> "RunDir":
         """Fail clearly unless this looks like a finished medtorch run."""
         if not self.root.is_dir():

@@ -23,8 +23,10 @@ def _compose(*overrides):
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_composes_and_validates(name):
+def test_experiment_composes_and_validates(name, tmp_path):
     extra = ["data.path=x.csv", "data.target=y"] if name == "table" else []
+    if name == "attention_vs_logistic":  # names the baseline run it is compared with
+        extra = [f"explain.compare_with={tmp_path}"]
     cfg = _compose(f"+experiment={name}", *extra)
     validate(cfg)
     assert cfg.experiment == name
@@ -37,7 +39,7 @@ def test_experiment_file_starts_with_the_command_that_runs_it(name):
     assert comments and comments[0].startswith(f"# python train.py +experiment={name}")
 
 
-@pytest.mark.parametrize("group", ["data", "model", "trainer", "split"])
+@pytest.mark.parametrize("group", ["data", "model", "trainer", "split", "explain"])
 def test_every_group_option_composes(group):
     for option in sorted(p.stem for p in (CONF / group).glob("*.yaml")):
         extra = ["data.path=x.csv", "data.target=y"] if (group, option) == ("data", "table") else []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import torch
 from torch import nn
 
 from medtorch.errors import MedtorchError
@@ -44,6 +45,79 @@ class Logistic(nn.Module):
         return self.linear(self.dropout(x))
 
 
+class FeatureTokenizer(nn.Module):
+    """Each input feature j becomes a token x_j * W_j + b_j (FT-Transformer's numeric tokenizer).
+
+    One-hot parts of a categorical column are inputs like any other, so a level present in a
+    row contributes its own embedding, as FT-Transformer's categorical embeddings do.
+    """
+
+    def __init__(self, n_features: int, d_token: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_features, d_token))
+        self.bias = nn.Parameter(torch.empty(n_features, d_token))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = self.weight.shape[1] ** -0.5
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(-1) * self.weight + self.bias  # (batch, features, d_token)
+
+
+class AttentionBlock(nn.Module):
+    """Pre-norm transformer encoder layer that can hand back its attention weights."""
+
+    def __init__(self, d_token: int, n_heads: int, dropout: float, attention_dropout: float, ffn_factor: float):
+        super().__init__()
+        hidden = int(d_token * ffn_factor)
+        self.norm1 = nn.LayerNorm(d_token)
+        self.attn = nn.MultiheadAttention(d_token, n_heads, dropout=attention_dropout, batch_first=True)
+        self.norm2 = nn.LayerNorm(d_token)
+        self.ffn = nn.Sequential(nn.Linear(d_token, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d_token))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, h: torch.Tensor, need_weights: bool = False):
+        z = self.norm1(h)
+        a, w = self.attn(z, z, z, need_weights=need_weights, average_attn_weights=False)
+        h = h + self.drop(a)
+        h = h + self.drop(self.ffn(self.norm2(h)))
+        return h, w  # w: (batch, heads, tokens, tokens) or None
+
+
+class FeatureTokenTransformer(nn.Module):
+    """FT-Transformer-style classifier: feature tokens plus a class token, read by attention.
+
+    Token 0 is the class token; token j + 1 is input feature j. The class token's final state
+    gives the logits. ``forward(x, return_attention=True)`` also returns one tensor per layer
+    of shape (batch, heads, tokens, tokens): every layer's and head's attention weights.
+    """
+
+    def __init__(self, n_features: int, n_classes: int, d_token: int = 32, n_layers: int = 2, n_heads: int = 4,
+                 dropout: float = 0.1, attention_dropout: float = 0.1, ffn_factor: float = 2.0):
+        super().__init__()
+        self.tokenizer = FeatureTokenizer(n_features, d_token)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d_token))
+        nn.init.normal_(self.cls, std=d_token ** -0.5)
+        self.blocks = nn.ModuleList(
+            AttentionBlock(d_token, n_heads, dropout, attention_dropout, ffn_factor) for _ in range(n_layers)
+        )
+        self.norm = nn.LayerNorm(d_token)
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(d_token, n_classes))
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        tokens = self.tokenizer(x)
+        h = torch.cat([self.cls.expand(len(x), -1, -1), tokens], dim=1)
+        weights = []
+        for block in self.blocks:
+            h, w = block(h, need_weights=return_attention)
+            weights.append(w)
+        logits = self.head(self.norm(h[:, 0]))
+        return (logits, weights) if return_attention else logits
+
+
 def build_network(model_cfg: Mapping[str, Any], n_features: int, n_classes: int) -> nn.Module:
     """Build the network named by ``model_cfg['name']``; the spec is saved as model.json."""
     name = model_cfg["name"]
@@ -51,4 +125,8 @@ def build_network(model_cfg: Mapping[str, Any], n_features: int, n_classes: int)
         return MLP(n_features, n_classes, list(model_cfg["hidden"]), float(model_cfg["dropout"]), model_cfg.get("activation", "relu"))
     if name == "logistic":
         return Logistic(n_features, n_classes, float(model_cfg.get("dropout", 0.0)))
-    raise MedtorchError(f"model.name must be one of 'mlp', 'logistic'; got {name!r}.")
+    if name == "attention":
+        m = model_cfg
+        return FeatureTokenTransformer(n_features, n_classes, int(m["d_token"]), int(m["n_layers"]), int(m["n_heads"]),
+                                       float(m["dropout"]), float(m["attention_dropout"]), float(m["ffn_factor"]))
+    raise MedtorchError(f"model.name must be one of 'mlp', 'logistic', 'attention'; got {name!r}.")

@@ -1,0 +1,83 @@
+"""``medtorch explain RUN [--method ...] [--rows ...]``: explain any finished run.
+
+The run is loaded with ``load_run`` (hashes verified, no Lightning), its rows rebuilt from its
+data and checked by hash, and the explanation written to its own directory
+RUN/explanations/NAME/ (the one made at training time, RUN/explain/, is never overwritten),
+with one event in the run's log. Settings start from the run's ``explain`` config (or
+the defaults) and the options here override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from medtorch.explain.settings import BASELINES, METHODS, SPLITS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="run directory of a finished training run")
+    parser.add_argument("--method", nargs="+", choices=[*METHODS, "all"], metavar="METHOD",
+                        help=f"attribution method(s): {', '.join(METHODS)}, or all (default: the run's explain.methods)")
+    parser.add_argument("--rows", nargs="+", type=int, metavar="ID", default=None,
+                        help="row ids to explain locally, besides the most/least confident and misclassified rows")
+    parser.add_argument("--split", choices=SPLITS, help="rows to explain (default: the run's explain.split, val)")
+    parser.add_argument("--baseline", choices=BASELINES, help="reference input (default: the run's explain.baseline)")
+    parser.add_argument("--max-rows", type=int, help="at most this many rows are attributed (a seeded sample)")
+    parser.add_argument("--name", help="directory name under RUN/explanations/ (default: the UTC time)")
+    parser.add_argument("--compare", metavar="BASELINE_RUN",
+                        help="a logistic-regression run on the same data and split: compare MCC with CIs, odds ratios "
+                             "(default: the run's explain.compare_with; 'none' to skip)")
+    from medtorch.stack import settings
+
+    settings.add_arguments(parser)
+
+
+def settings_for(config: dict, args: argparse.Namespace) -> dict:
+    from dataclasses import asdict
+
+    from medtorch.config import ExplainConfig
+
+    s = {**asdict(ExplainConfig()), **(config.get("explain") or {})}
+    s["enabled"] = True
+    if args.method:
+        s["methods"] = list(METHODS) if "all" in args.method else list(dict.fromkeys(args.method))
+    if args.rows is not None:
+        s["rows"] = args.rows
+    for key, value in (("split", args.split), ("baseline", args.baseline), ("max_rows", args.max_rows),
+                       ("compare_with", args.compare)):
+        if value is not None:
+            s[key] = value
+    if s["compare_with"] == "none":
+        s["compare_with"] = None
+    return s
+
+
+def run(args: argparse.Namespace) -> int:
+    from medtorch.explain.explanation import explain_model
+    from medtorch.explain.rows import inputs_for_run
+    from medtorch.loading import load_run
+
+    from medtorch.audit import utc_now
+    from medtorch.errors import MedtorchError
+
+    from medtorch.stack import settings
+
+    options = settings.load_options(args)
+    loaded = load_run(args.run, purpose="explain", **options)
+    s = settings_for(loaded.config, args)
+    name = args.name or utc_now().replace(":", "-")
+    out = loaded.rd.later_explanation_dir(name)
+    if out.exists() or "/" in name or name in ("", ".", ".."):
+        raise MedtorchError(f"--name {name!r}: {out} exists or is not a plain directory name; choose another name.")
+    baseline = load_run(s["compare_with"], purpose="explain", **options) if s["compare_with"] else None
+    report = explain_model(inputs_for_run(loaded, s["split"]), s, loaded.rd, out, baseline)
+    print(f"explained {report['rows_explained']} {report['split']} rows of the {report['model']} model with "
+          + ", ".join(f"{m} ({e['seconds']:.2f} s)" for m, e in report["methods"].items()))
+    rnd = report.get("sanity", {}).get("randomisation")
+    if rnd:
+        print(f"model-randomisation test: {'passed' if rnd['passed'] else 'FAILED'} "
+              f"(mean per-row Spearman {rnd['mean_row_spearman']:.2f})")
+    if "comparison" in report:
+        print(report["comparison"]["verdict"])
+    print(f"summary: {out / 'summary.md'}")
+    return 0

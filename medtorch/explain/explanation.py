@@ -1,0 +1,155 @@
+"""Explain one model on one split: attributions, attention, sanity checks, comparison, files.
+
+``explain_model`` is shared by the end of ``train.py`` (``pipeline._explain``) and by
+``medtorch explain RUN``. It reads only ``ExplainInputs`` (the network and the split's rows),
+writes everything into one directory of the run (``RUN/explain/`` at training time,
+``RUN/explanations/NAME/`` later) through the run's atomic writers, and appends one event,
+with the hashes of every file written, to the run's log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from medtorch.audit import EventLog, file_hashes
+from medtorch.errors import MedtorchError
+from medtorch.explain import sanity
+from medtorch.explain.attention import attention_maps, has_attention
+from medtorch.explain.attributions import Baselines, MethodResult, attribute, make_baselines
+from medtorch.explain.columns import ColumnMap
+from medtorch.explain.importance import global_importance, local_table, select_rows
+from medtorch.explain.settings import METHODS, explain_problems
+from medtorch.models.inference import predict_proba
+from medtorch.run import RunDir, write_json, write_text
+
+
+@dataclass
+class ExplainInputs:
+    network: nn.Module
+    model_name: str
+    classes: list[str]
+    feature_names: list[str]
+    feature_sources: list[str]
+    split: str
+    x: torch.Tensor  # the split's rows in model input space
+    y: np.ndarray
+    ids: np.ndarray
+    raw: pd.DataFrame  # the same rows' original values
+    x_train: torch.Tensor  # training rows (for baselines only)
+    data_sha256: str
+    split_sha256: str
+
+
+def _sample(n: int, max_rows: int, must: list[int], ids: np.ndarray, seed: int) -> np.ndarray:
+    """Positions of the rows to explain: all, or a seeded sample that keeps requested row ids."""
+    if n <= max_rows:
+        return np.arange(n)
+    keep = np.flatnonzero(np.isin(ids, np.asarray(must, dtype=np.int64)))
+    rest = np.setdiff1d(np.arange(n), keep)
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(rest, size=max(0, max_rows - len(keep)), replace=False)
+    return np.sort(np.concatenate([keep, picked]))
+
+
+def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir, out: Path,
+                  compare_with=None) -> dict[str, Any]:
+    """Run the configured explanations, write them into ``out`` (inside the run); return the report."""
+    from omegaconf import DictConfig, OmegaConf
+
+    s = OmegaConf.to_container(settings, resolve=True) if isinstance(settings, DictConfig) else dict(settings)
+    problems = explain_problems(s)
+    if problems:
+        raise MedtorchError("invalid explain settings:\n  - " + "\n  - ".join(problems))
+    net, classes, k = inputs.network.eval(), inputs.classes, len(inputs.classes)
+    cmap = ColumnMap.from_sources(inputs.feature_sources)
+    requested = [int(r) for r in s["rows"]]
+    missing = sorted(set(requested) - set(int(i) for i in inputs.ids))
+    if missing:
+        raise MedtorchError(
+            f"row id(s) {missing} are not in the {inputs.split} split ({len(inputs.ids)} rows); row ids are the data's "
+            f"id column (or row numbers in the file). Some {inputs.split} row ids: {[int(v) for v in inputs.ids[:8]]}."
+        )
+    if compare_with is not None:  # refuse a wrong baseline before any work
+        from medtorch.explain.comparison import check_same_rows
+
+        check_same_rows(compare_with, inputs.data_sha256, inputs.split, inputs.split_sha256, classes)
+    pos = _sample(len(inputs.y), int(s["max_rows"]), requested, inputs.ids, int(s["seed"]))
+    x, y, ids = inputs.x[pos].float(), inputs.y[pos], inputs.ids[pos]
+    raw = inputs.raw.iloc[pos].reset_index(drop=True)
+    probs = predict_proba(net, x)
+    pred = probs.argmax(axis=1)
+    base = make_baselines(s["baseline"], inputs.x_train.float(), len(x), int(s["baseline_samples"]), int(s["seed"]))
+    kwargs = dict(ig_steps=int(s["ig_steps"]), gradient_shap_samples=int(s["gradient_shap_samples"]),
+                  perturbation_samples=int(s["perturbation_samples"]), seed=int(s["seed"]))
+    results = [attribute(net, m, x, k, base, cmap, **kwargs) for m in s["methods"]]
+
+    report: dict[str, Any] = {
+        "model": inputs.model_name, "split": inputs.split, "split_rows": int(len(inputs.y)), "rows_explained": int(len(x)),
+        "row_ids": ids, "baseline": s["baseline"], "classes": classes, "columns": cmap.columns,
+        "settings": {key: s[key] for key in ("methods", "max_rows", "baseline", "baseline_samples", "ig_steps",
+                                             "gradient_shap_samples", "perturbation_samples", "local_rows", "seed")},
+        "methods": {},
+    }
+    importance = pd.concat([global_importance(r, classes, cmap.columns) for r in results], ignore_index=True)
+    for r in results:
+        entry: dict[str, Any] = {"label": METHODS[r.method][1], "seconds": r.seconds}
+        if r.delta is not None:
+            entry["convergence_delta"] = {"max_abs": float(np.abs(r.delta).max()), "mean_abs": float(np.abs(r.delta).mean())}
+        imp = importance[importance["method"] == r.method]
+        entry["top_columns"] = {c: imp[imp["class"] == c].nsmallest(5, "rank")["column"].tolist() for c in classes}
+        report["methods"][r.method] = entry
+
+    local_rows = select_rows(probs, y, ids, int(s["local_rows"]), requested)
+    local = local_table(results, local_rows, probs, y, classes, cmap.columns, raw)
+    report["local_rows"] = [{"row_id": r.row_id, "reasons": r.reasons, "true_label": classes[int(y[r.index])],
+                             "predicted_label": classes[int(pred[r.index])],
+                             "probability": float(probs[r.index].max())} for r in local_rows]
+
+    if s["sanity"]:
+        report["sanity"] = _sanity(net, results, x, k, base, cmap, pred, inputs.model_name, kwargs)
+    attention = attention_maps(net, x, cmap) if has_attention(net) else None
+    comparison = None
+    if compare_with is not None:
+        from medtorch.explain.comparison import compare
+
+        base_probs = predict_proba(compare_with.network, compare_with.preprocessor.transform(inputs.raw))
+        comparison = compare(inputs.model_name, predict_proba(net, inputs.x), compare_with, base_probs, inputs.y,
+                             inputs.split, int(s["bootstrap"]), float(s["confidence"]), int(s["seed"]))
+        report["comparison"] = comparison.to_dict()
+
+    from medtorch.explain.outputs import write_outputs
+
+    paths = write_outputs(out, report, results, importance, local, local_rows, probs, y, ids, raw, cmap, attention,
+                          comparison)
+    EventLog(rd.events).append(
+        "explanation_written",
+        {"split": inputs.split, "rows": int(len(x)), "methods": list(s["methods"]), "baseline": s["baseline"],
+         "model": inputs.model_name, "compared_with": comparison.baseline_run if comparison else None,
+         "compared_with_weights_sha256": compare_with.spec["weights_sha256"] if compare_with else None,
+         "directory": str(out.relative_to(rd.root))},
+        inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
+        outputs=file_hashes(rd.root, paths),
+    )
+    return report
+
+
+def _sanity(net, results: list[MethodResult], x, k, base, cmap, pred, model_name, kwargs) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if len(results) >= 2:
+        out["agreement"] = sanity.method_agreement(results)
+    ref = next((r for r in results if r.method == "integrated_gradients"), results[0])
+    n = min(len(x), sanity.RANDOMISATION_ROWS)  # the first rows suffice to see whether attributions change
+    sub = Baselines(base.kind, base.per_row[:n], base.distribution)
+    randomised = attribute(sanity.randomised_copy(net, kwargs["seed"] + 1), ref.method, x[:n], k, sub, cmap, **kwargs)
+    first = MethodResult(ref.method, ref.inputs[:, :n], ref.columns[:, :n], ref.seconds)
+    out["randomisation"] = {**vars(sanity.randomisation_test(first, randomised, pred[:n])), "rows": n}
+    if model_name == "logistic" and ref.method == "integrated_gradients":
+        out["logistic_ig_equals_coef_times_input"] = sanity.logistic_ig_check(net, ref, x, base.per_row)
+    return out

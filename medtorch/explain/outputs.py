@@ -1,0 +1,109 @@
+"""Write an explanation's numbers (JSON, CSV), plots (PNG) and summary (Markdown) into its directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from medtorch.explain import plots
+from medtorch.explain.settings import METHODS
+from medtorch.explain.summary import summary_markdown
+from medtorch.run import write_json, write_text
+
+
+def _csv(path: Path, frame: pd.DataFrame) -> Path:
+    return write_text(path, frame.to_csv(index=False, float_format="%.8g"))
+
+
+def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.DataFrame, local: pd.DataFrame,
+                  local_rows, probs, y, ids, raw, cmap, attention, comparison) -> list[Path]:
+    classes, columns, model = report["classes"], cmap.columns, report["model"]
+    where = f"{model} model, {report['split']} rows (n={report['rows_explained']})"
+    paths: list[Path] = []
+    files: dict[str, Any] = {"tables": {}, "plots": {}}
+
+    def table(key: str, name: str, frame: pd.DataFrame) -> None:
+        paths.append(_csv(out / name, frame))
+        files["tables"][key] = name  # relative to the explanation's directory
+
+    def plot(key: str, path: Path) -> None:
+        paths.append(path)
+        files["plots"][key] = str(path.relative_to(out))
+
+    def png(name: str) -> Path:
+        return out / "plots" / f"{name}.png"
+
+    table("global_importance", "global_importance.csv", importance)
+    long = [pd.DataFrame({"method": r.method, "row_id": np.repeat(ids, len(columns)), "class": classes[c],
+                          "column": np.tile(columns, len(ids)), "attribution": r.columns[c].ravel()})
+            for r in results for c in range(len(classes))]
+    table("attributions", "attributions.csv", pd.concat(long, ignore_index=True))
+    ig = next((r for r in results if r.delta is not None), None)
+    if ig is not None:
+        table("convergence_delta", "ig_convergence_delta.csv",
+              pd.DataFrame({"row_id": np.tile(ids, len(classes)), "class": np.repeat(classes, len(ids)),
+                            "delta": ig.delta.ravel()}))
+    table("local", "local_explanations.csv", local)
+
+    for r in results:
+        imp = importance[importance["method"] == r.method]
+        mean_abs = np.stack([imp[imp["class"] == c]["mean_abs"].to_numpy() for c in classes])
+        std_abs = np.stack([imp[imp["class"] == c]["std_abs"].to_numpy() for c in classes])
+        plot(f"global_{r.method}", plots.plot_global(mean_abs, std_abs, columns, classes,
+                                                     f"{METHODS[r.method][1]}: global importance per class, {where}",
+                                                     png(f"global_{r.method}")))
+    primary = results[0]
+    for lr in local_rows:
+        k = int(probs[lr.index].argmax())
+        labels = [f"{c} = {_fmt(raw.iloc[lr.index][c])}" if c in raw.columns else c for c in columns]
+        title = (f"Row {lr.row_id} ({', '.join(lr.reasons)}): predicted {classes[k]} (p={probs[lr.index, k]:.3f}), "
+                 f"true {classes[int(y[lr.index])]}\n{METHODS[primary.method][1]}, {model} model")
+        plot(f"local_row{lr.row_id}", plots.plot_local(primary.columns[k, lr.index], labels, title,
+                                                       png(f"local_row{lr.row_id}")))
+    agreement = report.get("sanity", {}).get("agreement")
+    if agreement:
+        names = list(agreement)
+        m = np.array([[np.nan if agreement[a][b] is None else agreement[a][b] for b in names] for a in names], dtype=float)
+        plot("agreement", plots.plot_agreement(m, [METHODS[n][1] for n in names],
+                                               f"Agreement of column rankings between methods\n{where}",
+                                               png("agreement")))
+    if attention is not None:
+        layers, heads = attention.cls_attention.shape[1:3]
+        att = pd.DataFrame({"column": columns, "cls_attention_mean": attention.cls_mean.mean(axis=0),
+                            "rollout": attention.rollout.mean(axis=0)})
+        for l in range(layers):
+            for h in range(heads):
+                att[f"layer{l + 1}_head{h + 1}"] = attention.cls_attention[:, l, h].mean(axis=0)
+        table("attention", "attention.csv", att)
+        table("attention_rows", "attention_rows.csv", pd.DataFrame({
+            "row_id": np.repeat(ids, len(columns)), "column": np.tile(columns, len(ids)),
+            "cls_attention_mean": attention.cls_mean.ravel(), "rollout": attention.rollout.ravel()}))
+        report["attention"] = {"top_columns_cls": att.nlargest(5, "cls_attention_mean")["column"].tolist(),
+                               "top_columns_rollout": att.nlargest(5, "rollout")["column"].tolist(),
+                               "layers": int(layers), "heads": int(heads)}
+        plot("attention_global", plots.plot_attention_bars(att["cls_attention_mean"].to_numpy(), att["rollout"].to_numpy(),
+                                                           columns, f"Attention, {where}", png("attention_global")))
+        plot("attention_layer_head", plots.plot_layer_head(attention.cls_attention.mean(axis=0), columns,
+                                                           f"Class-token attention by layer and head, {where}",
+                                                           png("attention_layer_head")))
+        for lr in local_rows:
+            plot(f"attention_row{lr.row_id}", plots.plot_attention_bars(
+                attention.cls_mean[lr.index], attention.rollout[lr.index], columns,
+                f"Attention for row {lr.row_id} ({', '.join(lr.reasons)}), {model} model",
+                png(f"attention_row{lr.row_id}")))
+    if comparison is not None:
+        table("odds_ratios", "odds_ratios.csv", pd.DataFrame(comparison.odds_ratios))
+    report["files"] = files
+    files["summary"] = "summary.md"
+    paths.append(write_text(out / "summary.md", summary_markdown(report)))
+    paths.append(write_json(out / "explanation.json", report))
+    return paths
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        return "missing" if np.isnan(v) else f"{v:.4g}"
+    return str(v)

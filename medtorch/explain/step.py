@@ -1,0 +1,28 @@
+"""The explain step at the end of ``train.py``: the configured methods on the model just trained."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medtorch.explain.explanation import ExplainInputs, explain_model
+from medtorch.run import RunDir
+
+
+def explain_after_training(cfg, network, prepared, rd: RunDir, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    e = cfg.explain
+    if not e.enabled:
+        return None
+    part = prepared.splits.parts()[e.split]
+    prep = prepared.preprocessor
+    inputs = ExplainInputs(
+        network=network, model_name=cfg.model.name, classes=prepared.classes, feature_names=prep.feature_names_,
+        feature_sources=prep.feature_sources_, split=e.split, x=prepared.tensors[e.split][0], y=part.y, ids=part.ids,
+        raw=part.frame, x_train=prepared.tensors["train"][0], data_sha256=manifest["data"]["sha256"],
+        split_sha256=manifest["splits"][e.split],
+    )
+    baseline = None
+    if e.compare_with:
+        from medtorch.loading import load_run
+
+        baseline = load_run(e.compare_with, purpose="explain")
+    return explain_model(inputs, e, rd, rd.explain_dir, baseline)
