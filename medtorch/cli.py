@@ -18,6 +18,8 @@ from medtorch.errors import MedtorchError
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
 VERBS: dict[str, tuple[str, str]] = {
     "show": ("medtorch.commands.show", "print a run's status, validation metrics and artefacts"),
+    "audit": ("medtorch.commands.audit", "verify a run's event log and the hashes of every artefact it records"),
+    "report": ("medtorch.commands.report", "write the run's evidence report (report.md, self-contained report.html)"),
 }
 
 

@@ -94,6 +94,16 @@ class TrainerConfig:
 
 
 @dataclass
+class CardConfig:
+    """Model-card statements that only people can make; the report shows them (or says they are missing)."""
+
+    intended_use: str = ""
+    users: str = ""
+    out_of_scope: str = ""
+    limitations: list[str] = field(default_factory=list)
+
+
+@dataclass
 class MedtorchConfig:
     seed: int = 0  # honoured, 0 included
     data: Any = MISSING
@@ -103,6 +113,7 @@ class MedtorchConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
+    card: CardConfig = field(default_factory=CardConfig)  # model card text for the report
 
 
 def register_configs() -> None:

@@ -65,6 +65,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         _finish(rd, log, manifest, status="failed", error=f"{type(e).__name__}: {e}")
         raise
     _finish(rd, log, manifest, status="complete")
+    _write_report(rd)
     _print_summary(metrics["val"], rd)
     return metrics
 
@@ -249,10 +250,17 @@ def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str |
     manifest["finished_utc"] = utc_now()
     if error:
         manifest["error"] = error
-    artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val")]
+    artefacts = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
+                 *rd.checkpoint_files, rd.training_log, *rd.hydra_files]
     manifest["artefacts"] = file_hashes(rd.root, artefacts)
     write_json(rd.manifest, manifest)
     log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))
+
+
+def _write_report(rd: RunDir) -> None:
+    from medtorch.report.build import write_report
+
+    write_report(rd.root)
 
 
 def _print_summary(val: dict[str, Any], rd: RunDir) -> None:
