@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
         return 0 if v.ok else IntegrityError.exit_code
     if v.problems:
         raise IntegrityError(f"{v.run}: the audit trail does not match the run ({len(v.problems)} problem(s)):\n  - "
-                             + "\n  - ".join(v.problems))
+                             + "\n  - ".join(v.problems)
+                             + "\nRestore the original files (or the log) from the run's archive; until then the run "
+                               "cannot be used as evidence.")
     print(f"OK  {v.run}")
     print(f"event log: {v.events} events, hash chain intact, head {v.head_hash}")
     print(f"artefacts: {len(v.files)} files match their recorded sha256")

@@ -101,13 +101,11 @@ def split(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
 
 
 def _history_plot(history: list[dict[str, Any]]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
 
     epochs = [h.get("epoch") for h in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig = Figure(figsize=(9, 3.4))
+    a, b = fig.subplots(1, 2)
     for key in ("train_loss", "val_loss"):
         a.plot(epochs, [h.get(key) for h in history], marker="o", label=key.replace("_", " "))
     for key in ("train_mcc", "val_mcc"):
@@ -119,7 +117,6 @@ def _history_plot(history: list[dict[str, Any]]) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
     return buf.getvalue()
 
 
