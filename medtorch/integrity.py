@@ -5,7 +5,9 @@ manifest lists the artefacts of the finished run. The last hash recorded for a f
 manifest counts as recorded when the log records the manifest itself being written) is the
 one the file must still have. ``verify_run`` checks the log's hash chain and head, then every
 recorded file: a one-byte change, a deleted file, or a file that changed between two acts
-without an act recording the change is reported with the event that recorded it.
+without an act recording the change is reported with the event that recorded it. Files the
+log names outside the run directory (a prediction's input and output) are listed, not checked:
+they belong to the user and may move.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Verification:
     files: dict[str, Recorded] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     unrecorded: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)  # files outside the run the log names (e.g. a prediction's output)
 
     @property
     def ok(self) -> bool:
@@ -69,6 +72,9 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
         for name, digest in rec.get("inputs", {}).items():
             if name in _SELF:
                 continue
+            if not _inside(rd.root, name):
+                v.external.append(name)
+                continue
             if name not in outputs_ever and not (rd.root / name).is_file():
                 continue  # an input outside the run (e.g. the raw data's hash), not a file here
             before = latest.get(name)
@@ -78,6 +84,9 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
             latest[name] = Recorded(digest, f"{where}, input)")
         for name, digest in rec.get("outputs", {}).items():
             if name in _SELF:
+                continue
+            if not _inside(rd.root, name):
+                v.external.append(name)
                 continue
             latest[name] = Recorded(digest, f"{where}, output)")
         if n == manifest_line:
@@ -107,14 +116,15 @@ def verify_run(run_dir: str | Path, only: Iterable[str] | None = None) -> Verifi
     wanted = set(latest) if only is None else set(only)
     for name in sorted(wanted):
         rec = latest.get(name)
+        if rec is None and not _inside(rd.root, name):
+            v.problems.append(f"{name}: lies outside the run directory; only the run's own files can be verified.")
+            continue
         if rec is None:
             v.problems.append(f"{name}: the run never recorded a hash for it, so it cannot be trusted.")
             continue
         v.files[name] = rec
         path = rd.root / name
-        if not _inside(rd.root, name):
-            v.problems.append(f"{name}: recorded at {rec.where} but lies outside the run directory.")
-        elif not path.is_file():
+        if not path.is_file():
             v.problems.append(f"{name}: missing; recorded at {rec.where} with sha256 {rec.sha256[:16]}...")
         elif (actual := sha256_file(path)) != rec.sha256:
             v.problems.append(f"{name}: changed after it was recorded (sha256 {actual[:16]}... on disk, "
@@ -124,6 +134,7 @@ def verify_run(run_dir: str | Path, only: Iterable[str] | None = None) -> Verifi
             str(p.relative_to(rd.root)) for p in rd.root.rglob("*")
             if p.is_file() and str(p.relative_to(rd.root)) not in latest and p.name not in _SELF
         )
+    v.external = sorted(set(v.external))
     return v
 
 

@@ -166,3 +166,17 @@ def test_audit_verify_head_option(run_copy):
     assert run_cli("audit", "verify", str(run_copy), "--head", head).returncode == 0
     out = run_cli("audit", "verify", str(run_copy), "--head", "f" * 64)
     assert out.returncode == 3 and "contains no line with hash" in out.stderr
+
+
+def test_files_outside_the_run_are_listed_not_checked(tmp_path):
+    run = tmp_path / "run"
+    (run / "a.json").parent.mkdir(parents=True)
+    (run / "a.json").write_text("{}")
+    log = EventLog(run / "events.jsonl")
+    from medtorch.hashing import sha256_file
+
+    log.append("write", outputs={"a.json": sha256_file(run / "a.json")})
+    log.append("predicted", inputs={str(tmp_path / "new.csv"): "1" * 64}, outputs={"../out.csv": "2" * 64})
+    v = verify_run(run)
+    assert v.ok, v.problems
+    assert v.external == sorted([str(tmp_path / "new.csv"), "../out.csv"]) and list(v.files) == ["a.json"]

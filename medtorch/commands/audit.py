@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"run": v.run, "ok": v.ok, "events": v.events, "head_hash": v.head_hash,
                           "files": {k: r.sha256 for k, r in v.files.items()}, "problems": v.problems,
-                          "unrecorded": v.unrecorded}, indent=2))
+                          "unrecorded": v.unrecorded, "external": v.external}, indent=2))
         return 0 if v.ok else IntegrityError.exit_code
     if v.problems:
         raise IntegrityError(f"{v.run}: the audit trail does not match the run ({len(v.problems)} problem(s)):\n  - "
@@ -50,4 +50,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:<40} {rec.sha256[:16]}...  recorded at {rec.where}")
     if v.unrecorded:
         print(f"not recorded (not covered by the audit trail): {', '.join(v.unrecorded)}")
+    if v.external:
+        print(f"named by the log but outside the run (not checked): {', '.join(v.external)}")
     return 0

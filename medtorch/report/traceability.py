@@ -97,7 +97,6 @@ EXPECTATIONS: tuple[Expectation, ...] = (
     Expectation("Monitoring thresholds", "monitoring", (
         L("monitoring_reference.json", "reference distributions for drift monitoring"),
         L("config.yaml#monitoring", "monitoring thresholds in the config"),
-        L("config.yaml#monitor", "monitoring thresholds in the config"),
         L("monitoring/log.jsonl", "monitoring history"))),
 )
 
