@@ -185,3 +185,26 @@ def test_report_on_a_failed_or_missing_run_is_refused(tmp_path):
     (tmp_path / "failed" / "manifest.json").write_text(json.dumps({"status": "failed"}))
     out = run_cli("report", str(tmp_path / "failed"))
     assert out.returncode == 2 and "not 'complete'" in out.stderr
+
+
+def test_a_keyed_artefact_shows_only_its_part_in_each_section(tmp_path):
+    from medtorch.report.blocks import Missing, Table
+    from medtorch.report.compose import render_section
+
+    write_json(tmp_path / "assessment_val.json", {
+        "ci": {"mcc": {"estimate": 0.8, "lower": 0.7, "upper": 0.9}},
+        "subgroups": {"sex": {"groups": [{"value": "F", "n": 40, "mcc": 0.81}, {"value": "M", "n": 46, "mcc": 0.79}]}},
+        "periods": None})
+    events = [{"seq": 0, "action": "test_look", "time_utc": "t", "user": "u", "details": {"number": 1}}]
+    ev = Evidence(tmp_path, {}, {}, events)
+    by_key = {s.key: s for s in SECTIONS}
+    sub = render_section(ev, by_key["subgroups"])
+    captions = [b.caption for b in sub.blocks if isinstance(b, Table)]
+    assert sub.present and captions == ["assessment_val.json#subgroups / sex / groups"]
+    metrics = render_section(ev, by_key["metrics"])
+    assert any(isinstance(b, Table) and b.caption.startswith("assessment_val.json#ci") for b in metrics.blocks)
+    assert not any(isinstance(b, Missing) and "Confidence intervals" in b.text for b in metrics.blocks)
+    ledger = render_section(ev, by_key["ledger"])
+    assert any(isinstance(b, Table) and b.rows[0][3] == "test_look" for b in ledger.blocks)
+    empty = render_section(ev, by_key["acceptance"])
+    assert not empty.present and isinstance(empty.blocks[0], Missing)

@@ -25,6 +25,19 @@ def _event(ev: "Evidence", action: str) -> dict[str, Any] | None:
     return next((e for e in reversed(ev.events) if e.get("action") == action), None)
 
 
+def history(ev: "Evidence", prefixes: tuple[str, ...], title: str) -> Block:
+    """The events whose action starts with one of ``prefixes``, as a table (or a line saying there are none)."""
+    rows = [[e.get("seq"), e.get("time_utc"), e.get("user"), e.get("action"), fmt(e.get("details"))]
+            for e in ev.events if str(e.get("action", "")).startswith(prefixes)]
+    if not rows:
+        return Para(f"{title}: none recorded in the event log.")
+    return Table(["#", "time (UTC)", "user", "action", "details"], rows, f"{title} (events.jsonl)")
+
+
+def monitoring(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
+    return [history(ev, ("predict", "monitor"), "Prediction batches and monitoring runs")], set()
+
+
 def model_card(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     card = ev.config.get("card") or {}
     spec = _json(ev, "model.json") or {}
@@ -186,9 +199,7 @@ def ledger(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     if test:
         out.append(Para(f"Test set: {test.get('rows')} rows, ids sha256 {test.get('ids_sha256')}; "
                         f"sealed: {fmt(rec.get('test_sealed'))}; status: {metrics.get('test_status', 'not recorded')}."))
-    acts = [str(e.get("action")) for e in ev.events if "test" in str(e.get("action", ""))]
-    out.append(Para(f"Events in the log that concern the test set: {len(acts)}"
-                    + (f" ({', '.join(acts)})." if acts else " (no look at the test set is recorded).")))
+    out.append(history(ev, ("test_",), "Acts on the test set"))
     return out, {"split.json", "metrics.json"}
 
 
@@ -204,6 +215,7 @@ def stack(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     ]
     if not any(p.startswith("bridge/") for p, _ in found):
         out.append(Missing("Bridge history: no bridge re-evaluation of this model on another stack is recorded."))
+    out.append(history(ev, ("bridge",), "Bridge history"))
     # manifest.json#stack (the fingerprint) and bridge reports are shown generically when present
     return out, {"manifest.json#packages", "manifest.json#device"}
 

@@ -113,7 +113,7 @@ SECTIONS: tuple[Section, ...] = (
             "no record of the software and hardware stack."),
     Section("monitoring", "Monitoring plan and history",
             ("data_spec.json", "monitoring_reference.json", "monitoring/log.jsonl", "monitoring/*/report.md",
-             "monitoring/*/report.json", "monitoring/*/plots/*.png"), None,
+             "monitoring/*/report.json", "monitoring/*/plots/*.png"), f.monitoring,
             "no inference data specification, monitoring reference or monitoring history in this run."),
     Section("audit", "Audit trail", ("events.jsonl",), f.audit_trail, "no event log."),
 )
