@@ -51,11 +51,15 @@ class Verification:
 
 
 def _inside(root: Path, name: str) -> bool:
+    return _relative(root, name) is not None
+
+
+def _relative(root: Path, name: str) -> str | None:
+    """``name`` as a path relative to the run (absolute paths into the run included); None if outside it."""
     try:
-        (root / name).resolve().relative_to(root.resolve())
+        return (root / name).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) -> dict[str, Recorded]:
@@ -69,11 +73,12 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
     latest: dict[str, Recorded] = {}
     for n, rec in enumerate(records, 1):
         where = f"events.jsonl line {n} ({rec.get('action')}"  # closed below with ", input)" or ", output)"
-        for name, digest in rec.get("inputs", {}).items():
-            if name in _SELF:
+        for named, digest in rec.get("inputs", {}).items():
+            name = _relative(rd.root, named) if Path(named).is_absolute() else named
+            if name is None or not _inside(rd.root, name):
+                v.external.append(named)
                 continue
-            if not _inside(rd.root, name):
-                v.external.append(name)
+            if name in _SELF:
                 continue
             if name not in outputs_ever and not (rd.root / name).is_file():
                 continue  # an input outside the run (e.g. the raw data's hash), not a file here
@@ -82,11 +87,12 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
                 v.problems.append(f"{name}: read at {where}, input) with sha256 {digest[:16]}... but {before.where} "
                                   f"recorded {before.sha256[:16]}...; it changed without an act recording the change.")
             latest[name] = Recorded(digest, f"{where}, input)")
-        for name, digest in rec.get("outputs", {}).items():
-            if name in _SELF:
+        for named, digest in rec.get("outputs", {}).items():
+            name = _relative(rd.root, named) if Path(named).is_absolute() else named
+            if name is None or not _inside(rd.root, name):
+                v.external.append(named)
                 continue
-            if not _inside(rd.root, name):
-                v.external.append(name)
+            if name in _SELF:
                 continue
             latest[name] = Recorded(digest, f"{where}, output)")
         if n == manifest_line:

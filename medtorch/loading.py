@@ -2,8 +2,8 @@
 
 ``load_run`` is the one door: it checks that the run completed, that the weights and the
 preprocessing state are the ones the run recorded (a changed file is refused), that the event
-log's hash chain is intact, and rebuilds
-the preprocessing and the network without importing Lightning.
+log's hash chain is intact, and rebuilds the preprocessing and the network without importing
+Lightning.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One training run, top to bottom.
 
     load -> early split -> fit preprocessing on train only -> train (Lightning) ->
-    restore the best epoch -> evaluate on validation -> write the evidence
+    restore the best epoch -> evaluate on validation -> write the evidence -> report
 
 Each step is a named function that takes what it needs and writes its artefact into the run
 directory through ``RunDir`` (atomically) and one line into the event log. The test split is

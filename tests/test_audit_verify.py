@@ -177,6 +177,12 @@ def test_files_outside_the_run_are_listed_not_checked(tmp_path):
 
     log.append("write", outputs={"a.json": sha256_file(run / "a.json")})
     log.append("predicted", inputs={str(tmp_path / "new.csv"): "1" * 64}, outputs={"../out.csv": "2" * 64})
+    (run / "m").mkdir()
+    (run / "m" / "log.jsonl").write_text("{}\n")
+    log.append("monitored", outputs={str((run / "m" / "log.jsonl").resolve()): sha256_file(run / "m" / "log.jsonl")})
     v = verify_run(run)
     assert v.ok, v.problems
-    assert v.external == sorted([str(tmp_path / "new.csv"), "../out.csv"]) and list(v.files) == ["a.json"]
+    assert v.external == sorted([str(tmp_path / "new.csv"), "../out.csv"])
+    assert sorted(v.files) == ["a.json", "m/log.jsonl"]  # an absolute path into the run is the run's own file
+    (run / "m" / "log.jsonl").write_text("{}\n{}\n")
+    assert verify_run(run).problems[0].startswith("m/log.jsonl: changed after it was recorded")
