@@ -2,7 +2,10 @@
 
 Each line is one act on the run: UTC time, user, host, the action, what it did, the hashes
 of the files it read and wrote, the hash of the previous line, and its own hash. Changing,
-inserting or deleting any line breaks the chain, which ``verify_chain`` detects.
+inserting or deleting any line breaks the chain, which ``verify_chain`` detects. The head of
+the chain (the number of lines and the last hash) is also kept in a small file beside the log
+(``events.head``), so that removing the last lines, which leaves a valid shorter chain, is
+detected too.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ class EventLog:
     def __post_init__(self) -> None:
         self.path = Path(self.path)
 
+    @property
+    def head_path(self) -> Path:
+        return self.path.with_suffix(".head")
+
     def records(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
@@ -91,6 +98,7 @@ class EventLog:
         record["hash"] = _line_hash(record)
         line = canonical_json(record).encode("utf-8") + b"\n"
         write_bytes(self.path, existing + line)
+        write_bytes(self.head_path, canonical_json({"events": seq + 1, "hash": record["hash"]}).encode("utf-8") + b"\n")
         return record
 
     def verify_chain(self) -> int:
@@ -106,3 +114,24 @@ class EventLog:
                 raise IntegrityError(f"{self.path}: line {n} was altered after it was written (its hash does not match).")
             prev = rec["hash"]
         return len(records)
+
+    def verify_head(self) -> int:
+        """Check the chain, then that it ends where ``events.head`` says it does (no lines cut off the end)."""
+        n = self.verify_chain()
+        if not self.head_path.is_file():
+            raise IntegrityError(
+                f"{self.head_path}: missing; the end of the event log cannot be checked "
+                "(lines may have been removed from its end). Restore the file from the run's archive."
+            )
+        try:
+            head = json.loads(self.head_path.read_text(encoding="utf-8"))
+            count, last = int(head["events"]), str(head["hash"])
+        except (ValueError, KeyError, TypeError):
+            raise IntegrityError(f"{self.head_path}: not a valid log head (expected {{'events': N, 'hash': ...}}).") from None
+        last_hash = self.records()[-1]["hash"] if n else GENESIS
+        if count != n or last != last_hash:
+            raise IntegrityError(
+                f"{self.path}: the log has {n} lines but its head ({self.head_path.name}) records {count} ending in "
+                f"{last[:16]}...; lines were removed from (or added to) the end of the log."
+            )
+        return n

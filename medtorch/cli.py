@@ -28,6 +28,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "predict": ("medtorch.commands.predict", "check an input against the run's data specification and predict"),
     "monitor": ("medtorch.commands.monitor", "compare new data with the training data: drift and degradation"),
     "unblock": ("medtorch.commands.unblock", "release a monitoring block on predictions after review"),
+    "audit": ("medtorch.commands.audit", "verify a run's event log and the hashes of every artefact it records"),
+    "report": ("medtorch.commands.report", "write the run's evidence report (report.md, self-contained report.html)"),
 }
 
 

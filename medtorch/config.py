@@ -268,6 +268,16 @@ class MonitoringConfig:
 
 
 @dataclass
+class CardConfig:
+    """Model-card statements that only people can make; the report shows them (or says they are missing)."""
+
+    intended_use: str = ""
+    users: str = ""
+    out_of_scope: str = ""
+    limitations: list[str] = field(default_factory=list)
+
+
+@dataclass
 class MedtorchConfig:
     seed: int = 0  # honoured, 0 included
     data: Any = MISSING
@@ -288,6 +298,7 @@ class MedtorchConfig:
     ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from checkpoints/last.ckpt
     spec: SpecConfig = field(default_factory=SpecConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    card: CardConfig = field(default_factory=CardConfig)  # model card text for the report
 
 
 def register_configs() -> None:

@@ -1,12 +1,12 @@
 """Load a finished run for any later act on it (evaluate, predict, bridge, explain, monitor).
 
 ``load_run`` is the one door: it checks that the run completed, that the weights and the
-preprocessing state are the ones the run recorded (a changed file is refused), and rebuilds
-the preprocessing and the network without importing Lightning. Unless it is only inspected,
-it then puts the run's numeric settings and the inference settings in force, takes the stack
-fingerprint, and runs the automatic bridge (``medtorch.stack.gate``) when this stack has no
-passed bridge on record: a model is never used on an unbridged stack without a recorded
-override.
+preprocessing state are the ones the run recorded (a changed file is refused), that the event
+log's hash chain is intact, and rebuilds the preprocessing and the network without importing
+Lightning. Unless it is only inspected, it then puts the run's numeric settings and the
+inference settings in force, takes the stack fingerprint, and runs the automatic bridge
+(``medtorch.stack.gate``) when this stack has no passed bridge on record: a model is never
+used on an unbridged stack without a recorded override.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from torch import nn
 from medtorch.data.transforms import TabularPreprocessor
 from medtorch.errors import IntegrityError
 from medtorch.hashing import sha256_file
+from medtorch.integrity import require_intact
 from medtorch.models.inference import load_network
 from medtorch.run import RunDir, read_json
 
@@ -75,8 +76,10 @@ def load_run(run_dir: str | Path, *, purpose: str = "use", settings: Optional["I
 
     rd = RunDir(Path(run_dir)).require()
     manifest = read_json(rd.manifest)
-    for path in (rd.model_weights, rd.model_spec, rd.preprocessing, rd.config):
+    used = (rd.model_weights, rd.model_spec, rd.preprocessing, rd.config)
+    for path in used:
         verify_artefact(rd, path, manifest)
+    require_intact(rd.root, [str(p.relative_to(rd.root)) for p in used])  # and the event log's chain
     spec = read_json(rd.model_spec)
     config = OmegaConf.to_container(OmegaConf.load(rd.config), resolve=True)
     prep = TabularPreprocessor.from_state(read_json(rd.preprocessing))

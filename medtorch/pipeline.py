@@ -2,7 +2,7 @@
 
     load -> early split -> fit preprocessing on train only -> check leakage -> plan rebalancing
     -> record lineage -> explore the data -> train (Lightning) -> restore the best epoch ->
-    evaluate on validation -> explain -> store the bridge reference -> write the evidence
+    evaluate on validation -> explain -> store the bridge reference -> write the evidence -> report
 
 Each step is a named function that takes what it needs and writes its artefact into the run
 directory through ``RunDir`` (atomically) and one line into the event log. The test split is
@@ -91,6 +91,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         _finish(rd, log, manifest, status="failed", error=f"{type(e).__name__}: {e}")
         raise
     _finish(rd, log, manifest, status="complete")
+    _write_report(rd)
     _print_summary(metrics["val"], rd)
     if cfg.evaluation.test_look:
         metrics["test_look"] = _governed_test_look(cfg, rd)
@@ -429,10 +430,17 @@ def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str |
                  rd.acceptance, rd.sealed_test, rd.assessment("val"),
                  rd.lineage, rd.lineage_summary, rd.leakage, rd.eda, rd.eda_summary,
                  rd.bridge_reference, rd.bridge_rows,
-                 rd.data_spec, rd.monitoring_reference, rd.explanation]
+                 rd.data_spec, rd.monitoring_reference, rd.explanation,
+                 *rd.checkpoint_files, rd.training_log, *rd.hydra_files]
     manifest["artefacts"] = file_hashes(rd.root, artefacts)
     write_json(rd.manifest, manifest)
     log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))
+
+
+def _write_report(rd: RunDir) -> None:
+    from medtorch.report.build import write_report
+
+    write_report(rd.root)
 
 
 def _print_summary(val: dict[str, Any], rd: RunDir) -> None:

@@ -96,6 +96,16 @@ class RunDir:
     def events(self) -> Path:
         return self.root / "events.jsonl"
 
+    @property
+    def events_head(self) -> Path:
+        """Line count and last hash of the event log (see medtorch.audit)."""
+        return self.root / "events.head"
+
+    @property
+    def hydra_files(self) -> list[Path]:
+        """Hydra's own record of the composition (config, hydra settings, overrides)."""
+        return sorted((self.root / ".hydra").glob("*.yaml"))
+
     # data
     @property
     def split(self) -> Path:
@@ -152,6 +162,15 @@ class RunDir:
     @property
     def checkpoints(self) -> Path:
         return self.root / "checkpoints"
+
+    @property
+    def checkpoint_files(self) -> list[Path]:
+        return sorted(self.checkpoints.glob("*.ckpt"))
+
+    @property
+    def training_log(self) -> Path:
+        """Lightning's CSV log of the epoch metrics."""
+        return self.root / "logs" / "metrics.csv"
 
     @property
     def model_weights(self) -> Path:
@@ -222,6 +241,15 @@ class RunDir:
     def later_explanation_dir(self, name: str) -> Path:
         """An explanation made later by ``medtorch explain``; each gets its own directory."""
         return self.root / "explanations" / name
+
+    # report (medtorch.report)
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def report_md(self) -> Path:
+        return self.root / "report.md"
 
     def require(self) -> "RunDir":
         """Fail clearly unless this looks like a finished medtorch run."""

@@ -83,7 +83,7 @@ def test_event_log_is_hash_chained_and_covers_each_step(default_run):
     log = EventLog(default_run / "events.jsonl")
     assert log.verify_chain() >= 8
     actions = [r["action"] for r in log.records()]
-    assert actions[0] == "run_started" and actions[-1] == "run_complete"
+    assert actions[0] == "run_started" and actions[-2:] == ["run_complete", "report_written"]
     for a in ("data_loaded", "split_made", "preprocessing_fitted", "training_started", "training_finished",
               "model_exported", "validation_evaluated"):
         assert a in actions

@@ -26,6 +26,9 @@ def run(args: argparse.Namespace) -> int:
     if manifest["status"] != "complete":
         print(f"error: {manifest.get('error', 'unknown')}")
         return 1
+    from medtorch.integrity import require_intact
+
+    require_intact(rd.root, ["manifest.json", "metrics.json"])  # show only what the run recorded
     metrics = read_json(rd.metrics)
     val = metrics["val"]
     print(f"validation n={val['n']}  MCC {_f(val['mcc'])}  balanced accuracy {_f(val['balanced_accuracy'])}  AUROC {_f(val['auroc'])}")

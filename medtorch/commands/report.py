@@ -1,0 +1,20 @@
+"""``medtorch report RUN``: write report.md and a self-contained report.html into the run.
+
+The run's audit trail is verified first; a changed artefact is refused (exit 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", help="run directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    from medtorch.report.build import write_report
+
+    md, html = write_report(args.run)
+    print(f"wrote {md}\nwrote {html}")
+    return 0

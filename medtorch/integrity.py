@@ -1,0 +1,155 @@
+"""Is a run directory still what its event log and manifest say it is?
+
+The event log names files with their sha256 each time an act reads or writes them, and the
+manifest lists the artefacts of the finished run. The last hash recorded for a file (the
+manifest counts as recorded when the log records the manifest itself being written) is the
+one the file must still have. ``verify_run`` checks the log's hash chain and head, then every
+recorded file: a one-byte change, a deleted file, or a file that changed between two acts
+without an act recording the change is reported with the event that recorded it. Files the
+log names outside the run directory (a prediction's input and output) are listed, not checked:
+they belong to the user and may move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from medtorch.audit import EventLog
+from medtorch.errors import IntegrityError
+from medtorch.hashing import sha256_file
+from medtorch.run import RunDir, read_json
+
+# files that describe the log itself rather than being recorded in it
+_SELF = ("events.jsonl", "events.head")
+
+
+@dataclass
+class Recorded:
+    """The last hash recorded for one file, and where it was recorded."""
+
+    sha256: str
+    where: str  # e.g. "events.jsonl line 7 (validation_evaluated, output)"
+
+
+@dataclass
+class Verification:
+    """What ``verify_run`` found: the events checked, each recorded file, and every problem."""
+
+    run: str
+    events: int = 0
+    head_hash: str | None = None
+    files: dict[str, Recorded] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    unrecorded: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)  # files outside the run the log names (e.g. a prediction's output)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _inside(root: Path, name: str) -> bool:
+    return _relative(root, name) is not None
+
+
+def _relative(root: Path, name: str) -> str | None:
+    """``name`` as a path relative to the run (absolute paths into the run included); None if outside it."""
+    try:
+        return (root / name).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) -> dict[str, Recorded]:
+    """Walk the log in order; the latest mention of each file wins. Inputs that disagree with the
+    previous mention (the file changed while no act recorded writing it) are problems."""
+    manifest_line = max((n for n, r in enumerate(records, 1) if "manifest.json" in r.get("outputs", {})), default=None)
+    manifest_artefacts: dict[str, str] = {}
+    if manifest_line is not None and rd.manifest.is_file():
+        manifest_artefacts = read_json(rd.manifest).get("artefacts", {}) or {}
+    outputs_ever = {k for r in records for k in r.get("outputs", {})} | set(manifest_artefacts)
+    latest: dict[str, Recorded] = {}
+    for n, rec in enumerate(records, 1):
+        where = f"events.jsonl line {n} ({rec.get('action')}"  # closed below with ", input)" or ", output)"
+        for named, digest in rec.get("inputs", {}).items():
+            name = _relative(rd.root, named) if Path(named).is_absolute() else named
+            if name is None or not _inside(rd.root, name):
+                v.external.append(named)
+                continue
+            if name in _SELF:
+                continue
+            if name not in outputs_ever and not (rd.root / name).is_file():
+                continue  # an input outside the run (e.g. the raw data's hash), not a file here
+            before = latest.get(name)
+            if before is not None and before.sha256 != digest:
+                v.problems.append(f"{name}: read at {where}, input) with sha256 {digest[:16]}... but {before.where} "
+                                  f"recorded {before.sha256[:16]}...; it changed without an act recording the change.")
+            latest[name] = Recorded(digest, f"{where}, input)")
+        for named, digest in rec.get("outputs", {}).items():
+            name = _relative(rd.root, named) if Path(named).is_absolute() else named
+            if name is None or not _inside(rd.root, name):
+                v.external.append(named)
+                continue
+            if name in _SELF:
+                continue
+            latest[name] = Recorded(digest, f"{where}, output)")
+        if n == manifest_line:
+            for name, digest in manifest_artefacts.items():
+                latest[name] = Recorded(digest, "manifest.json artefacts")
+    return latest
+
+
+def verify_run(run_dir: str | Path, only: Iterable[str] | None = None) -> Verification:
+    """Check the log's chain and head and every file it or the manifest records (or just ``only``)."""
+    rd = RunDir(Path(run_dir))
+    v = Verification(run=str(rd.root))
+    if not rd.root.is_dir():
+        raise IntegrityError(f"{rd.root}: no such run directory.")
+    log = EventLog(rd.events)
+    if not rd.events.is_file():
+        v.problems.append(f"{rd.events}: missing; a medtorch run always has an event log.")
+        return v
+    try:
+        v.events = log.verify_head()
+    except IntegrityError as e:
+        v.problems.append(str(e))
+        return v  # a broken log cannot be trusted to say which hashes the files should have
+    records = log.records()
+    v.head_hash = records[-1]["hash"] if records else None
+    latest = recorded_hashes(rd, records, v)
+    wanted = set(latest) if only is None else set(only)
+    for name in sorted(wanted):
+        rec = latest.get(name)
+        if rec is None and not _inside(rd.root, name):
+            v.problems.append(f"{name}: lies outside the run directory; only the run's own files can be verified.")
+            continue
+        if rec is None:
+            v.problems.append(f"{name}: the run never recorded a hash for it, so it cannot be trusted.")
+            continue
+        v.files[name] = rec
+        path = rd.root / name
+        if not path.is_file():
+            v.problems.append(f"{name}: missing; recorded at {rec.where} with sha256 {rec.sha256[:16]}...")
+        elif (actual := sha256_file(path)) != rec.sha256:
+            v.problems.append(f"{name}: changed after it was recorded (sha256 {actual[:16]}... on disk, "
+                              f"{rec.sha256[:16]}... recorded at {rec.where}).")
+    if only is None:
+        v.unrecorded = sorted(
+            str(p.relative_to(rd.root)) for p in rd.root.rglob("*")
+            if p.is_file() and str(p.relative_to(rd.root)) not in latest and p.name not in _SELF
+        )
+    v.external = sorted(set(v.external))
+    return v
+
+
+def require_intact(run_dir: str | Path, names: Iterable[str] | None = None) -> Verification:
+    """``verify_run``, raising one ``IntegrityError`` that lists every problem (the first one first)."""
+    v = verify_run(run_dir, names)
+    if v.problems:
+        raise IntegrityError(
+            f"{v.run}: the run's audit trail does not match its files ({len(v.problems)} problem(s)); "
+            "restore the originals from the run's archive:\n  - " + "\n  - ".join(v.problems)
+        )
+    return v

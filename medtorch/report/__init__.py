@@ -1,0 +1,1 @@
+"""The evidence report of a run: ``report.md`` and a self-contained ``report.html``."""

@@ -1,0 +1,205 @@
+"""The pieces a report is made of, and the generic way to show any artefact as pieces.
+
+Sections produce a list of blocks; ``markdown.py`` and ``html.py`` each write every block
+type. An artefact nobody wrote a renderer for is still shown: JSON as tables, Markdown as
+text, PNG images embedded, CSV and JSON-lines as their first rows.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+MAX_ROWS = 40  # longer tables are cut, saying how many rows were left out
+
+
+@dataclass
+class Para:
+    text: str
+
+
+@dataclass
+class Missing:
+    """A statement that evidence is absent from the run, and how it would be produced."""
+
+    text: str
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[Any]]
+    caption: str = ""
+
+
+@dataclass
+class Image:
+    path: str  # relative to the run directory (Markdown links to it; HTML embeds the bytes)
+    data: bytes
+    caption: str
+    generated: bool = False  # drawn by the report itself (written beside it), not an artefact of the run
+
+
+@dataclass
+class MarkdownText:
+    """Markdown written by another part of medtorch (e.g. eda.md), shown as it is."""
+
+    text: str
+    source: str
+    images: dict[str, bytes] = field(default_factory=dict)  # rebased image path -> bytes, for embedding
+
+
+@dataclass
+class Link:
+    """A table cell that links to a section of the report (``href`` is ``#anchor``)."""
+
+    text: str
+    href: str
+
+
+@dataclass
+class Sub:
+    """A sub-heading inside a section."""
+
+    text: str
+
+
+@dataclass
+class Files:
+    """The artefacts a section drew on, with their recorded hashes (or a warning)."""
+
+    rows: list[tuple[str, str]] = field(default_factory=list)  # (path, status)
+
+
+Block = Union[Para, Missing, Table, Image, MarkdownText, Sub, Files]
+
+
+def fmt(v: Any) -> str:
+    """One cell: numbers to 4 significant digits, None as 'n/a', containers as compact JSON."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v):
+        return ", ".join(fmt(x) for x in v) if v else "(none)"
+    if isinstance(v, (dict, list)):
+        text = json.dumps(v, separators=(", ", ": "))
+        return text if len(text) <= 120 else text[:117] + "..."
+    return str(v)
+
+
+def _scalar(v: Any) -> bool:
+    return not isinstance(v, (dict, list)) or (isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v))
+
+
+def json_blocks(obj: Any, title: str, depth: int = 0) -> list[Block]:
+    """Any JSON value as tables: scalars in a key/value table, lists of records as one table each,
+    nested objects as their own sub-tables (three levels deep, then compact JSON)."""
+    if not isinstance(obj, dict):
+        if isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj):
+            return [_records_table(obj, title)]
+        return [Table(["value"], [[fmt(obj)]], title)]
+    out: list[Block] = []
+    flat = [[k, fmt(v)] for k, v in obj.items() if _scalar(v) or depth >= 2]
+    if flat:
+        out.append(Table(["key", "value"], flat, title))
+    for k, v in obj.items():
+        if _scalar(v) or depth >= 2:
+            continue
+        name = f"{title} / {k}"
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            out.append(_records_table(v, name))
+        elif isinstance(v, dict) and v and all(isinstance(x, dict) and all(_scalar(y) for y in x.values()) for x in v.values()):
+            out.append(_records_table([{"": key, **row} for key, row in v.items()], name))
+        elif isinstance(v, list):
+            out.append(Table(["value"], [[fmt(x)] for x in v[:MAX_ROWS]], name))
+        else:
+            out.extend(json_blocks(v, name, depth + 1))
+    return out
+
+
+def _records_table(records: list[dict[str, Any]], caption: str) -> Table:
+    headers: list[str] = []
+    for r in records:
+        headers += [k for k in r if k not in headers]
+    rows = [[fmt(r.get(h)) for h in headers] for r in records[:MAX_ROWS]]
+    if len(records) > MAX_ROWS:
+        caption += f" (first {MAX_ROWS} of {len(records)} rows)"
+    return Table(headers, rows, caption)
+
+
+def select(obj: Any, key: str | None) -> Any:
+    """``obj`` at a dotted key path (``"ci.mcc"``); None where any step is absent."""
+    for part in (key.split(".") if key else []):
+        if not isinstance(obj, dict) or part not in obj:
+            return None
+        obj = obj[part]
+    return obj
+
+
+_MD_TARGET = re.compile(r"(!?)(\[[^\]]*\]\()([^)\s]+)(\))")
+
+
+def _markdown_artefact(root: Path, rel: str) -> MarkdownText:
+    """Read a Markdown artefact; rebase its relative links and images onto the run directory
+    (the report sits at its root) and keep the images' bytes so HTML can embed them."""
+    base = posixpath.dirname(rel)
+    images: dict[str, bytes] = {}
+
+    def rebase(m: re.Match) -> str:
+        bang, head, target, tail = m.groups()
+        if re.match(r"^([a-z]+:|#|/)", target):
+            return m.group(0)
+        new = posixpath.normpath(posixpath.join(base, target))
+        if bang and (root / new).is_file():
+            images[new] = (root / new).read_bytes()
+        return f"{bang}{head}{new}{tail}"
+
+    text = _MD_TARGET.sub(rebase, (root / rel).read_text(encoding="utf-8"))
+    return MarkdownText(text, rel, images)
+
+
+def load_structured(path: Path) -> Any:
+    """A JSON or YAML artefact as Python objects (raises ValueError when it does not parse)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ValueError(str(e)) from None
+    return json.loads(text)
+
+
+def file_blocks(root: Path, rel: str, key: str | None = None) -> list[Block]:
+    """Show one artefact by its kind. ``key`` picks part of a JSON file."""
+    path = root / rel
+    suffix = path.suffix.lower()
+    label = f"{rel}#{key}" if key else rel
+    if suffix == ".png":
+        return [Image(rel, path.read_bytes(), label)]
+    if suffix == ".md":
+        return [_markdown_artefact(root, rel)]
+    if suffix in (".json", ".yaml", ".yml"):
+        try:
+            obj = load_structured(path)
+        except ValueError as e:
+            return [Missing(f"{rel} does not parse ({e}); it cannot be shown.")]
+        return json_blocks(select(obj, key), label)
+    if suffix == ".jsonl":
+        lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+        return [_records_table([x if isinstance(x, dict) else {"value": x} for x in lines], label)]
+    if suffix == ".csv":
+        import pandas as pd
+
+        frame = pd.read_csv(path, nrows=MAX_ROWS)
+        return [Table(list(map(str, frame.columns)), [[fmt(v) for v in row] for row in frame.itertuples(index=False)],
+                      f"{rel} (first rows)")]
+    return [Para(f"{rel}: {path.stat().st_size} bytes (not shown in the report).")]

@@ -1,0 +1,77 @@
+"""Write ``report.md`` and ``report.html`` for a run directory.
+
+The run's audit trail is verified first: a report is never written from a changed artefact.
+The report records in the event log which artefacts (by hash) it was built from and the
+hashes of what it wrote, so ``medtorch audit verify`` covers the report too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from medtorch.audit import EventLog, file_hashes, utc_now
+from medtorch.integrity import require_intact
+from medtorch.report.blocks import Files, Image, load_structured
+from medtorch.report.compose import Rendered, render_all
+from medtorch.report.sections import Evidence
+from medtorch.report.traceability import Trace, trace
+from medtorch.report.writers import Header, to_html, to_markdown
+from medtorch.run import RunDir, read_json, write_bytes, write_text
+
+
+@dataclass
+class Report:
+    header: Header
+    sections: list[Rendered]
+    traces: list[Trace]
+    recorded: set[str]  # artefacts whose hashes were verified against the audit trail
+
+
+def gather(run_dir: str | Path) -> tuple[RunDir, Evidence, int]:
+    """Verify the run and collect what the renderers read."""
+    rd = RunDir(Path(run_dir)).require()
+    verification = require_intact(rd.root)
+    config = load_structured(rd.config) if rd.config.is_file() else {}
+    events = EventLog(rd.events).records()
+    ev = Evidence(rd.root, read_json(rd.manifest), config or {}, events, verification.files)
+    return rd, ev, verification.events
+
+
+def build_report(run_dir: str | Path) -> tuple[RunDir, Report]:
+    rd, ev, n_events = gather(run_dir)
+    traces = trace(ev)
+    sections = render_all(ev, traces)
+    m = ev.manifest
+    present = sum(t.present for t in traces)
+    header = Header(f"Evidence report: {m.get('experiment')} run {str(m.get('run_id'))[:12]}", [
+        ("run directory", str(rd.root)), ("run id", str(m.get("run_id"))), ("status", str(m.get("status"))),
+        ("trained", f"{m.get('started_utc')} to {m.get('finished_utc')} (UTC)"),
+        ("report written", f"{utc_now()} (UTC) by medtorch {m.get('medtorch_version')}"),
+        ("audit trail", f"{n_events} events, hash chain intact, {len(ev.recorded)} recorded files verified "
+                        f"(re-check: medtorch audit verify RUN)"),
+        ("traceability", f"{present} of {len(traces)} expectations have evidence in this run"),
+    ])
+    return rd, Report(header, sections, traces, set(ev.recorded))
+
+
+def write_report(run_dir: str | Path) -> tuple[Path, Path]:
+    """Verify, build and write the report; append one event naming its inputs and outputs."""
+    rd, report = build_report(run_dir)
+    generated = [b for s in report.sections for b in s.blocks if isinstance(b, Image) and b.generated]
+    for img in generated:
+        write_bytes(rd.root / img.path, img.data)
+    write_text(rd.report_md, to_markdown(report.header, report.sections))
+    write_text(rd.report_html, to_html(report.header, report.sections))
+    # inputs: the verified artefacts the report showed (unverified ones are flagged in the report, not vouched for here)
+    used = sorted({p for s in report.sections for b in s.blocks if isinstance(b, Files) for p, _ in b.rows
+                   if p in report.recorded})
+    EventLog(rd.events).append(
+        "report_written",
+        {"expectations_present": [t.expectation for t in report.traces if t.present],
+         "expectations_missing": [t.expectation for t in report.traces if not t.present],
+         "sections_without_evidence": [s.key for s in report.sections if not s.present]},
+        inputs=file_hashes(rd.root, [rd.root / p for p in used]),
+        outputs=file_hashes(rd.root, [rd.report_md, rd.report_html, *(rd.root / i.path for i in generated)]),
+    )
+    return rd.report_md, rd.report_html

@@ -1,0 +1,235 @@
+"""Renderers for the artefacts every training run writes (manifest, split, preprocessing,
+model, metrics, event log). Each takes the evidence and the artefacts found for its section
+and returns blocks plus the artefact paths it showed; anything else found is shown generically.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING, Any
+
+from medtorch.report.blocks import Block, Image, Missing, Para, Sub, Table, file_blocks, fmt, load_structured
+
+if TYPE_CHECKING:
+    from medtorch.report.sections import Evidence
+
+Found = list[tuple[str, "str | None"]]
+
+
+def _json(ev: "Evidence", rel: str) -> Any:
+    path = ev.root / rel
+    return load_structured(path) if path.is_file() else None
+
+
+def _event(ev: "Evidence", action: str) -> dict[str, Any] | None:
+    return next((e for e in reversed(ev.events) if e.get("action") == action), None)
+
+
+def history(ev: "Evidence", prefixes: tuple[str, ...], title: str) -> Block:
+    """The events whose action starts with one of ``prefixes``, as a table (or a line saying there are none)."""
+    rows = [[e.get("seq"), e.get("time_utc"), e.get("user"), e.get("action"), fmt(e.get("details"))]
+            for e in ev.events if str(e.get("action", "")).startswith(prefixes)]
+    if not rows:
+        return Para(f"{title}: none recorded in the event log.")
+    return Table(["#", "time (UTC)", "user", "action", "details"], rows, f"{title} (events.jsonl)")
+
+
+def monitoring(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
+    return [history(ev, ("predict", "monitor"), "Prediction batches and monitoring runs")], set()
+
+
+def model_card(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
+    card = ev.config.get("card") or {}
+    spec = _json(ev, "model.json") or {}
+    out: list[Block] = []
+    rows = [["intended use", card.get("intended_use") or "not stated (card.intended_use)"],
+            ["intended users", card.get("users") or "not stated (card.users)"],
+            ["out of scope", card.get("out_of_scope") or "not stated (card.out_of_scope)"]]
+    out.append(Table(["field", "value"], rows, "Intended use (from the config's card)"))
+    model = spec.get("model") or ev.config.get("model") or {}
+    started = _event(ev, "training_started") or {}
+    out.append(Table(["field", "value"], [
+        ["architecture", fmt(model.get("name"))],
+        ["settings", fmt({k: v for k, v in model.items() if k != "name"})],
+        ["inputs", f"{spec.get('n_features', 'n/a')} features after preprocessing"],
+        ["classes", fmt(spec.get("classes"))],
+        ["trainable parameters", fmt(started.get("details", {}).get("parameters"))],
+        ["selected epoch", fmt((spec.get("selected_by") or {}).get("best_epoch"))],
+    ], "Model"))
+    data = ev.manifest.get("data") or {}
+    split = _json(ev, "split.json") or {}
+    parts = split.get("parts", {})
+    out.append(Table(["field", "value"], [
+        ["source", fmt(data.get("name") or data.get("path"))],
+        ["rows, columns", f"{fmt(data.get('rows'))}, {fmt(data.get('columns'))}"],
+        ["description", ev.config.get("data", {}).get("description") or "not stated (data.description)"],
+        ["split rows", ", ".join(f"{k} {v.get('rows')}" for k, v in parts.items()) or "n/a"],
+    ], "Training data"))
+    limits = list(card.get("limitations") or [])
+    if not limits:
+        out.append(Missing("No limitations are stated in the config (card.limitations)."))
+    else:
+        out.append(Sub("Limitations"))
+        out.extend(Para(f"- {x}") for x in limits)
+    return out, {"config.yaml", "model.json"}
+
+
+def data_source(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
+    data = ev.manifest.get("data")
+    if not data:
+        return [Missing("The manifest records no data source.")], set()
+    rows = [[k, fmt(v)] for k, v in data.items()]
+    out: list[Block] = [Table(["field", "value"], rows, "Data source (manifest.json)")]
+    prep = _json(ev, "preprocessing.json") or {}
+    if prep:
+        out.append(Para(f"Processing from raw columns to model inputs: median imputation and standardisation of "
+                        f"{len(prep.get('numeric', []))} numeric columns, most-frequent imputation and one-hot encoding of "
+                        f"{len(prep.get('categorical', []))} categorical columns, {len(prep.get('features', []))} model "
+                        f"inputs; every value below was fitted on the '{(prep.get('fitted_on') or {}).get('split')}' "
+                        "split only (preprocessing.json)."))
+    return out, {"manifest.json"}
+
+
+def split(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
+    rec = _json(ev, "split.json")
+    if rec is None:
+        return [], set()
+    classes = sorted({c for p in rec.get("parts", {}).values() for c in p.get("class_counts", {})})
+    rows = [[name, p.get("rows"), *[p.get("class_counts", {}).get(c, 0) for c in classes], p.get("ids_sha256", "")[:16] + "..."]
+            for name, p in rec.get("parts", {}).items()]
+    out: list[Block] = [
+        Para(f"Strategy {rec.get('strategy')}, seed {rec.get('seed')}, fractions {fmt(rec.get('fractions'))}. "
+             f"The split was made before anything was fitted; the test rows were "
+             f"{'sealed (hashed, not evaluated by training)' if rec.get('test_sealed') else 'not sealed'}."),
+        Table(["split", "rows", *classes, "row ids sha256"], rows, "Rows and class counts per split"),
+    ]
+    prep = _json(ev, "preprocessing.json") or {}
+    fitted = prep.get("fitted_on") or {}
+    if fitted:
+        out.append(Para(f"Preprocessing (imputation, encoding, scaling) was fitted on the '{fitted.get('split')}' split only "
+                        f"({fitted.get('rows')} rows, ids sha256 {str(fitted.get('ids_sha256'))[:16]}...): "
+                        f"{len(prep.get('numeric', []))} numeric and {len(prep.get('categorical', []))} categorical columns, "
+                        f"{len(prep.get('features', []))} model inputs (preprocessing.json)."))
+    return out, {"split.json"}
+
+
+def _history_plot(history: list[dict[str, Any]]) -> bytes:
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    epochs = [h.get("epoch") for h in history]
+    fig = Figure(figsize=(9, 3.4))
+    a, b = fig.subplots(1, 2)
+    for key in ("train_loss", "val_loss"):
+        a.plot(epochs, [h.get(key) for h in history], marker="o", label=key.replace("_", " "))
+    for key in ("train_mcc", "val_mcc"):
+        b.plot(epochs, [h.get(key) for h in history], marker="o", label=key.replace("_", " "))
+    for ax, title in ((a, "loss"), (b, "MCC")):
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
+def training(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
+    c = ev.config
+    m, o, t, es = c.get("model", {}), c.get("optim", {}), c.get("trainer", {}), c.get("early_stopping", {})
+    reg = [["dropout", fmt(m.get("dropout"))], ["weight decay (AdamW, decoupled)", fmt(o.get("weight_decay"))],
+           ["early stopping", f"{'on' if es.get('enabled') else 'off'}: {es.get('monitor')} ({es.get('mode')}), "
+                              f"patience {es.get('patience')}"],
+           ["gradient clipping", fmt(t.get("gradient_clip_val")) if t.get("gradient_clip_val") else "off"]]
+    run = [["seed", fmt(c.get("seed"))], ["learning rate", fmt(o.get("lr"))], ["batch size", fmt(t.get("batch_size"))],
+           ["max epochs", fmt(t.get("max_epochs"))], ["precision", fmt(t.get("precision"))],
+           ["deterministic", fmt(t.get("deterministic"))], ["accelerator", fmt(t.get("accelerator"))]]
+    out: list[Block] = [Table(["regularisation", "setting"], reg, "Regularisation (config.yaml)"),
+                        Table(["setting", "value"], run, "Optimisation and trainer (config.yaml)")]
+    metrics = _json(ev, "metrics.json") or {}
+    history = metrics.get("history") or []
+    sel = metrics.get("selected_epoch") or {}
+    if sel:
+        out.append(Para(f"Trained {metrics.get('epochs_trained')} epoch(s); the model is the epoch with the best "
+                        f"{sel.get('monitor')} ({fmt(sel.get('best_score'))}, epoch {sel.get('best_epoch')})."))
+    if history:
+        keys = list(history[0])
+        out.append(Table(keys, [[fmt(h.get(k)) for k in keys] for h in history], "Per-epoch history (metrics.json)"))
+        out.append(Image("plots/training_history.png", _history_plot(history), "Training and validation loss and MCC by epoch",
+                         generated=True))
+    return out, {"config.yaml", "model.json", "metrics.json", "logs/metrics.csv"}
+
+
+def metrics(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
+    rec = _json(ev, "metrics.json")
+    out: list[Block] = []
+    handled: set[str] = set()
+    for split_name in ("val", "test"):
+        m = (rec or {}).get(split_name)
+        if not m:
+            continue
+        handled.add("metrics.json")
+        label = {"val": "Validation", "test": "Test"}[split_name]
+        out.append(Sub(f"{label} (n={m['n']})"))
+        out.append(Table(["MCC", "accuracy", "balanced accuracy", "AUROC"],
+                         [[fmt(m.get("mcc")), fmt(m.get("accuracy")), fmt(m.get("balanced_accuracy")), fmt(m.get("auroc"))]],
+                         f"{label} metrics (metrics.json)"))
+        per = m.get("per_class", {})
+        cols = ["support", "sensitivity", "specificity", "precision", "npv", "f1", "auroc"]
+        out.append(Table(["class", *cols], [[c, *[fmt(v.get(k)) for k in cols]] for c, v in per.items()],
+                         f"{label} metrics per class"))
+        classes = m.get("classes", [])
+        out.append(Table(["true \\ predicted", *classes], [[c, *row] for c, row in zip(classes, m.get("confusion_matrix", []))],
+                         f"{label} confusion matrix (rows: true class; columns: predicted class)"))
+        for rel, _ in found:
+            if rel.startswith(f"plots/confusion_{split_name}_") and rel.endswith(".png"):
+                out.extend(file_blocks(ev.root, rel))
+                handled.add(rel)
+    if rec is not None and not rec.get("test"):
+        out.append(Missing(f"Test metrics: none; the test set is {rec.get('test_status', 'not evaluated')}."))
+    if not any(k == "ci" for _, k in found):
+        out.append(Missing("Confidence intervals: none in this run (the bootstrap assessment writes assessment_val.json)."))
+    return out, handled
+
+
+def ledger(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
+    rec = _json(ev, "split.json") or {}
+    metrics = _json(ev, "metrics.json") or {}
+    test = rec.get("parts", {}).get("test")
+    out: list[Block] = []
+    if test:
+        out.append(Para(f"Test set: {test.get('rows')} rows, ids sha256 {test.get('ids_sha256')}; "
+                        f"sealed: {fmt(rec.get('test_sealed'))}; status: {metrics.get('test_status', 'not recorded')}."))
+    out.append(history(ev, ("test_",), "Acts on the test set"))
+    return out, {"split.json", "metrics.json"}
+
+
+def stack(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
+    man = ev.manifest
+    git = man.get("git") or {}
+    out: list[Block] = [
+        Table(["field", "value"], [["medtorch", fmt(man.get("medtorch_version"))], ["git commit", fmt(git.get("commit"))],
+                                   ["uncommitted changes", fmt(git.get("dirty"))], ["command", fmt(man.get("command"))]],
+              "Code"),
+        Table(["package", "version"], [[k, fmt(v)] for k, v in (man.get("packages") or {}).items()], "Packages"),
+        Table(["field", "value"], [[k, fmt(v)] for k, v in (man.get("device") or {}).items()], "Device"),
+    ]
+    if not any(p.startswith("bridge/") for p, _ in found):
+        out.append(Missing("Bridge history: no bridge re-evaluation of this model on another stack is recorded."))
+    out.append(history(ev, ("bridge",), "Bridge history"))
+    # manifest.json#stack (the fingerprint) and bridge reports are shown generically when present
+    return out, {"manifest.json#packages", "manifest.json#device"}
+
+
+def audit_trail(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
+    rows = [[e.get("seq"), e.get("time_utc"), e.get("user"), e.get("host"), e.get("action"),
+             ", ".join(e.get("inputs", {})) or "-", ", ".join(e.get("outputs", {})) or "-", str(e.get("hash"))[:12]]
+            for e in ev.events]
+    out: list[Block] = [
+        Para(f"The event log (events.jsonl) has {len(ev.events)} events; its hash chain and head were verified, and "
+             f"{len(ev.recorded)} recorded files match their recorded sha256, when this report was written. "
+             f"Re-check at any time with: medtorch audit verify {ev.root}"),
+        Table(["#", "time (UTC)", "user", "host", "action", "inputs", "outputs", "line hash"], rows, "Event log"),
+        Table(["artefact", "sha256", "recorded at"], [[k, r.sha256, r.where] for k, r in sorted(ev.recorded.items())],
+              "Recorded artefacts"),
+    ]
+    return out, {"events.jsonl"}

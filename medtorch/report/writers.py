@@ -1,0 +1,135 @@
+"""Write rendered sections as Markdown (``report.md``) and as one self-contained HTML page
+(``report.html``: styles inline, images as data URIs, links only to its own sections, so it
+opens offline in any browser)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from medtorch.report.blocks import Block, Files, Image, Link, MarkdownText, Missing, Para, Sub, Table, fmt
+from medtorch.report.compose import Rendered
+
+
+@dataclass
+class Header:
+    title: str
+    facts: list[tuple[str, str]]  # run id, experiment, status, generated, integrity ...
+
+
+def _demote(md: str, by: int = 2) -> str:
+    """Headings of an embedded Markdown artefact nest under the section heading."""
+    return re.sub(r"^(#{1,6})(\s)", lambda m: "#" * min(6, len(m.group(1)) + by) + m.group(2), md, flags=re.M)
+
+
+# ---------------------------------------------------------------------------- Markdown
+def _md_cell(v: Any) -> str:
+    if isinstance(v, Link):
+        return f"[{v.text}]({v.href})"
+    return fmt(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_block(b: Block) -> str:
+    if isinstance(b, Para):
+        return b.text
+    if isinstance(b, Missing):
+        return f"> **Missing:** {b.text}"
+    if isinstance(b, Sub):
+        return f"### {b.text}"
+    if isinstance(b, Table):
+        head = f"*{b.caption}*\n\n" if b.caption else ""
+        lines = ["| " + " | ".join(_md_cell(h) for h in b.headers) + " |", "|" + " --- |" * len(b.headers)]
+        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
+        return head + "\n".join(lines)
+    if isinstance(b, Image):
+        return f"![{b.caption}]({b.path})"
+    if isinstance(b, MarkdownText):
+        return f"*From {b.source}:*\n\n" + _demote(b.text.strip())
+    if isinstance(b, Files):
+        return "Evidence files:\n\n" + "\n".join(f"- `{p}`: {s}" for p, s in b.rows)
+    raise TypeError(f"unknown block {type(b).__name__}")
+
+
+def to_markdown(header: Header, sections: list[Rendered]) -> str:
+    out = [f"# {header.title}", "", *[f"- **{k}:** {v}" for k, v in header.facts], "", "## Contents", ""]
+    out += [f"{i}. [{s.title}](#{s.key})" for i, s in enumerate(sections, 1)]
+    for i, s in enumerate(sections, 1):
+        out += ["", f'<a id="{s.key}"></a>', "", f"## {i}. {s.title}", ""]
+        for b in s.blocks:
+            out += [_md_block(b), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------- HTML
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#1b1f24;line-height:1.45}
+h1{border-bottom:3px solid #1f4e79;padding-bottom:.3em}h2{border-bottom:1px solid #ccd;margin-top:2em;color:#1f4e79}
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.88em;display:block;overflow-x:auto}
+th,td{border:1px solid #ccd;padding:.25em .55em;text-align:left;vertical-align:top}th{background:#eef2f7}
+caption{caption-side:top;text-align:left;font-style:italic;color:#444;padding:.2em 0}
+.missing{background:#fff4e5;border-left:4px solid #e08a00;padding:.5em .8em;margin:.6em 0}
+.present{color:#17692d;font-weight:600}.absent{color:#b3261e;font-weight:600}
+figure{margin:.8em 0}figure img{max-width:100%;border:1px solid #dde}figcaption{font-size:.85em;color:#444}
+.files{font-size:.82em;color:#444}.embedded{border-left:3px solid #ccd;padding-left:1em}
+code{background:#f3f4f6;padding:0 .2em}nav ol{columns:2}
+"""
+
+
+def _cell(v: Any, tag: str) -> str:
+    if isinstance(v, Link):
+        return f'<{tag}><a href="{html.escape(v.href)}">{html.escape(v.text)}</a></{tag}>'
+    text = fmt(v)
+    cls = {"present": ' class="present"', "MISSING": ' class="absent"'}.get(text, "")
+    return f"<{tag}{cls}>{html.escape(text)}</{tag}>"
+
+
+def _markdown_html(b: MarkdownText) -> str:
+    from markdown_it import MarkdownIt
+
+    out = MarkdownIt("commonmark", {"html": False}).enable("table").render(_demote(b.text))
+    for path, data in b.images.items():  # embed the artefact's images so the page stays self-contained
+        uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        out = out.replace(f'src="{html.escape(path)}"', f'src="{uri}"')
+    return out
+
+
+def _html_block(b: Block) -> str:
+    if isinstance(b, Para):
+        return f"<p>{html.escape(b.text)}</p>"
+    if isinstance(b, Missing):
+        return f'<div class="missing"><strong>Missing:</strong> {html.escape(b.text)}</div>'
+    if isinstance(b, Sub):
+        return f"<h3>{html.escape(b.text)}</h3>"
+    if isinstance(b, Table):
+        cap = f"<caption>{html.escape(b.caption)}</caption>" if b.caption else ""
+        head = "<tr>" + "".join(_cell(h, "th") for h in b.headers) + "</tr>"
+        body = "".join("<tr>" + "".join(_cell(c, "td") for c in row) + "</tr>" for row in b.rows)
+        return f"<table>{cap}<thead>{head}</thead><tbody>{body}</tbody></table>"
+    if isinstance(b, Image):
+        uri = "data:image/png;base64," + base64.b64encode(b.data).decode("ascii")
+        return (f'<figure><img src="{uri}" alt="{html.escape(b.caption)}">'
+                f"<figcaption>{html.escape(b.caption)} ({html.escape(b.path)})</figcaption></figure>")
+    if isinstance(b, MarkdownText):
+        return (f'<div class="embedded"><p><em>From {html.escape(b.source)}:</em></p>'
+                f"{_markdown_html(b)}</div>")
+    if isinstance(b, Files):
+        items = "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(s)}</li>" for p, s in b.rows)
+        return f'<div class="files">Evidence files:<ul>{items}</ul></div>'
+    raise TypeError(f"unknown block {type(b).__name__}")
+
+
+def to_html(header: Header, sections: list[Rendered]) -> str:
+    facts = "".join(f"<li><strong>{html.escape(k)}:</strong> {html.escape(v)}</li>" for k, v in header.facts)
+    nav = "".join(f'<li><a href="#{s.key}">{html.escape(s.title)}</a></li>' for s in sections)
+    body = "".join(f'<section id="{s.key}"><h2>{i}. {html.escape(s.title)}</h2>'
+                   + "".join(_html_block(b) for b in s.blocks) + "</section>"
+                   for i, s in enumerate(sections, 1))
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(header.title)}</title><style>{CSS}</style></head><body>"
+            f"<h1>{html.escape(header.title)}</h1><ul>{facts}</ul><nav><h2>Contents</h2><ol>{nav}</ol></nav>"
+            f"{body}</body></html>\n")
