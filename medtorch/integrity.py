@@ -68,7 +68,10 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
     manifest_line = max((n for n, r in enumerate(records, 1) if "manifest.json" in r.get("outputs", {})), default=None)
     manifest_artefacts: dict[str, str] = {}
     if manifest_line is not None and rd.manifest.is_file():
-        manifest_artefacts = read_json(rd.manifest).get("artefacts", {}) or {}
+        try:
+            manifest_artefacts = read_json(rd.manifest).get("artefacts", {}) or {}
+        except IntegrityError:  # not even JSON any more: reported below as a changed file
+            pass
     outputs_ever = {k for r in records for k in r.get("outputs", {})} | set(manifest_artefacts)
     latest: dict[str, Recorded] = {}
     for n, rec in enumerate(records, 1):

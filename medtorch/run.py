@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from medtorch.errors import MedtorchError
+from medtorch.errors import IntegrityError, MedtorchError
 
 
 def _jsonable(obj: Any) -> Any:
@@ -71,7 +71,7 @@ def read_json(path: str | Path) -> Any:
     except FileNotFoundError:
         raise MedtorchError(f"{path}: file not found. Is this a medtorch run directory?") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise MedtorchError(f"{path}: not valid JSON ({e}); the file is corrupt or was edited.") from None
+        raise IntegrityError(f"{path}: not valid JSON ({e}); the file is corrupt or was edited.") from None
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,8 @@ def test_any_edited_or_deleted_log_line_is_caught(run_copy):
         assert out.returncode == 0
         log.write_text(original.replace('"action":"split_made"', '"action":"split_redone"'))
         out = run_cli("audit", "verify", str(run_copy))
-        assert out.returncode == 3 and "line 3 was altered" in out.stderr, out.stderr
+        n = next(k for k, line in enumerate(lines, 1) if '"action":"split_made"' in line)
+        assert out.returncode == 3 and f"line {n} was altered" in out.stderr, out.stderr
     finally:
         log.write_text(original)
 
