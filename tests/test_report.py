@@ -105,8 +105,7 @@ def test_train_writes_a_report_with_every_section_and_computed_traceability(defa
     assert "![plots/confusion_val_counts.png](plots/confusion_val_counts.png)" in md
     assert "Demonstration of the medtorch evidence pipeline" in md  # the model card from the config
     # absent evidence is said to be absent, not dropped
-    assert "Not in this run: no a-priori acceptance criteria" in md
-    assert "Not in this run: no explanations" in md
+    assert "Not in this run: this run is not part of a cross-validation" in md
     # traceability: one row per expectation, status from the artefacts
     for exp in EXPECTATIONS:
         _row(md, exp.name)
@@ -114,9 +113,9 @@ def test_train_writes_a_report_with_every_section_and_computed_traceability(defa
     assert "config.yaml#model.dropout: dropout = 0.2" in _row(md, "Regularisation and dropout")
     assert "| present |" in _row(md, "MCC and full confusion matrix")
     assert "| present |" in _row(md, "Early split (before anything is fitted)")
-    for missing in ("Leakage checks", "A-priori acceptance thresholds", "Explainability", "Bridge re-evaluation",
-                    "Cross-validation distributions", "Inference data specification"):
-        assert "| MISSING |" in _row(md, missing), missing
+    for present in ("Leakage checks", "Explainability", "Bridge re-evaluation", "Inference data specification"):
+        assert "| present |" in _row(md, present), present
+    assert "| MISSING |" in _row(md, "Cross-validation distributions")
     # self-contained: images are data URIs, nothing is fetched from elsewhere
     assert html.count('src="data:image/png;base64,') >= 3
     assert "http://" not in html and "https://" not in html and "<script" not in html
@@ -159,12 +158,10 @@ def test_a_features_artefact_turns_its_row_present_and_is_shown_without_new_code
 def test_an_unrecorded_artefact_is_shown_but_flagged_unverified(enriched_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(enriched_run, run)
-    write_json(run / "acceptance.json", {"criteria": [{"text": "mcc_lower_ci >= 0.6"}]})
+    write_json(run / "cv_summary.json", {"per_fold": [], "distribution": {}})
     assert run_cli("report", str(run)).returncode == 0
     md = (run / "report.md").read_text()
-    assert "| present |" in _row(md, "A-priori acceptance thresholds")
-    assert "acceptance.json: criteria frozen before evaluation [not recorded by the audit trail]" in md
-    assert "`acceptance.json`: not recorded by the run's audit trail (unverified)" in md
+    assert "`cv_summary.json`: not recorded by the run's audit trail (unverified)" in md
 
 
 @pytest.mark.slow
