@@ -51,7 +51,11 @@ def test_killed_run_resumes_into_its_directory_and_reaches_the_same_weights(tmp_
 
 
 def test_resume_is_refused_with_another_config_or_into_a_complete_run(tmp_path, default_run):
-    proc, _ = run_train(tmp_path, f"hydra.run.dir={default_run}", "ckpt_path=last", check=False)
+    import shutil
+
+    complete = tmp_path / "complete"
+    shutil.copytree(default_run, complete)  # Hydra writes into the run directory it is given: not the shared run
+    proc, _ = run_train(tmp_path, f"hydra.run.dir={complete}", "ckpt_path=last", check=False)
     assert proc.returncode == 2 and "this run is complete" in proc.stderr
 
     run_dir = tmp_path / "k" / "run"
