@@ -39,7 +39,7 @@ from medtorch.hashing import sha256_file, sha256_json
 from medtorch.models.inference import predict_proba
 from medtorch.models.networks import build_network
 from medtorch.provenance import device_info, git_info, package_versions
-from medtorch.resume import check_same_run, kill_after_epoch_callback, resolve_ckpt_path
+from medtorch.resume import check_same_run, fault_injection_callback, resolve_ckpt_path
 from medtorch.run import RunDir, read_json, write_json, write_text
 from medtorch.stack import fingerprint
 
@@ -88,7 +88,9 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
         _explain(cfg, network, prepared, rd, manifest)
         _store_bridge_reference(cfg, network, prepared, rd, log, manifest)
     except BaseException as e:
-        _finish(rd, log, manifest, status="failed", error=f"{type(e).__name__}: {e}")
+        # a signal-driven exit (submitit requeueing on a time limit, Ctrl-C) is an interruption, not a failure
+        status = "interrupted" if isinstance(e, (SystemExit, KeyboardInterrupt)) else "failed"
+        _finish(rd, log, manifest, status=status, error=f"{type(e).__name__}: {e}")
         raise
     _finish(rd, log, manifest, status="complete")
     _write_report(rd)
@@ -251,7 +253,8 @@ def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resum
     bal = prepared.balance
     weights = torch.tensor(bal.class_weights, dtype=torch.float32) if bal and bal.class_weights is not None else None
     module = Classifier(network, prepared.classes, lr=o.lr, weight_decay=o.weight_decay, betas=tuple(o.betas),
-                        class_weights=weights)
+                        class_weights=weights, gradient_clip_val=cfg.trainer.gradient_clip_val,
+                        gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm)
     t, es = cfg.trainer, cfg.early_stopping
     callbacks: list = [
         ModelCheckpoint(dirpath=rd.checkpoints, filename="best", monitor=es.monitor, mode=es.mode,
@@ -259,7 +262,7 @@ def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resum
     ]
     if es.enabled:
         callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience, min_delta=es.min_delta))
-    if (fault := kill_after_epoch_callback()) is not None:
+    if (fault := fault_injection_callback()) is not None:
         callbacks.append(fault)
     plugins = []
     if SLURMEnvironment.detect():
@@ -267,7 +270,6 @@ def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resum
     trainer = pl.Trainer(
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes,
         precision=t.precision, max_epochs=t.max_epochs, min_epochs=t.min_epochs, deterministic=t.deterministic,
-        gradient_clip_val=t.gradient_clip_val, gradient_clip_algorithm=t.gradient_clip_algorithm,
         callbacks=callbacks, logger=CSVLogger(save_dir=str(rd.root), name="logs", version=""),
         enable_progress_bar=t.enable_progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
         default_root_dir=str(rd.root), plugins=plugins,

@@ -8,10 +8,17 @@ the loop and callback state, and (see ``Classifier.on_save_checkpoint``) the ran
 generators, so on the same stack the resumed run ends with the same weights as one that
 was never interrupted.
 
-On SLURM, requeueing belongs to submitit (Hydra's submitit launcher resubmits a timed-out
-job with the same config and output directory); Lightning's own SLURM auto-requeue is
-switched off so the two never race. A requeued job (``SLURM_RESTART_COUNT`` > 0) resumes
-from ``last.ckpt`` by itself.
+On SLURM, requeueing belongs to submitit: SLURM sends the job its warning signal
+``signal_delay_s`` before the time limit, submitit's handler asks Hydra's launcher for a
+checkpoint (a resubmission of the same job: same config, same output directory), requeues it
+and exits; Lightning's own SLURM auto-requeue is switched off so the two never race. The
+requeued job finds its interrupted run and resumes from ``last.ckpt`` by itself: a job is
+taken as requeued when SLURM says so (``SLURM_RESTART_COUNT`` > 0) or when it runs under
+submitit (``SUBMITIT_EXECUTOR``, also set by ``hydra/launcher=submitit_local``, which requeues
+the same way) and its run directory holds a run that did not complete. A fresh sweep job
+always has a new directory, so it never mistakes another run for its own. A job requeued
+before its first checkpoint starts the run again in the same directory; the event log keeps
+the interrupted attempt's lines ahead of the new ones.
 """
 
 from __future__ import annotations
@@ -29,8 +36,7 @@ def resolve_ckpt_path(ckpt_path: str | None, rd: RunDir) -> Path | None:
     """The checkpoint to resume from, or None for a fresh run."""
     last = rd.checkpoints / "last.ckpt"
     if ckpt_path is None:
-        requeued = int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0
-        return last if requeued and last.is_file() else None
+        return last if requeued(rd) and last.is_file() else None
     path = last if ckpt_path == "last" else Path(ckpt_path)
     if not path.is_file():
         raise MedtorchError(
@@ -38,6 +44,18 @@ def resolve_ckpt_path(ckpt_path: str | None, rd: RunDir) -> Path | None:
             "run's directory (it holds checkpoints/last.ckpt) and pass the same overrides as the first launch."
         )
     return path
+
+
+def requeued(rd: RunDir) -> bool:
+    """Whether this job is a requeued one that should continue the run in its directory."""
+    if int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
+        return True
+    if not os.environ.get("SUBMITIT_EXECUTOR") or not rd.manifest.is_file():
+        return False
+    try:
+        return read_json(rd.manifest).get("status") != "complete"
+    except (OSError, ValueError):
+        return False
 
 
 def check_same_run(rd: RunDir, config_sha256: str) -> dict[str, Any]:
@@ -55,23 +73,32 @@ def check_same_run(rd: RunDir, config_sha256: str) -> dict[str, Any]:
     return manifest
 
 
-def kill_after_epoch_callback():
-    """A fault-injection callback: SIGKILL this process one step into epoch N+1.
+def fault_injection_callback():
+    """A fault-injection callback that interrupts training one step into epoch N+1.
 
-    By then epoch N's checkpoint is on disk and one optimizer step of epoch N+1 is lost, as
-    in a real crash.
+    By then epoch N's checkpoint is on disk and one optimizer step of epoch N+1 is lost, as in
+    a real crash or time limit. Enabled only by environment variables, for the tests:
 
-    Enabled only by the environment variable MEDTORCH_FAULT_KILL_AFTER_EPOCH=N; the resume
-    test uses it to interrupt a real training run at a known point.
+    - ``MEDTORCH_FAULT_KILL_AFTER_EPOCH=N``: SIGKILL, a crash.
+    - ``MEDTORCH_FAULT_SIGNAL_AFTER_EPOCH=N``: the signal SLURM and submitit send before the
+      time limit (``SUBMITIT_PREEMPT_SIGNAL``, USR2 by default), so submitit's real handler
+      checkpoints and requeues the job. Sent only in a run that has not been resumed, so the
+      requeued job runs to the end.
     """
-    value = os.environ.get("MEDTORCH_FAULT_KILL_AFTER_EPOCH")
-    if value is None:
+    kill, timeout = os.environ.get("MEDTORCH_FAULT_KILL_AFTER_EPOCH"), os.environ.get("MEDTORCH_FAULT_SIGNAL_AFTER_EPOCH")
+    if kill is None and timeout is None:
         return None
     import pytorch_lightning as pl
 
-    class KillAfterEpoch(pl.Callback):
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-            if trainer.current_epoch == int(value) + 1 and batch_idx == 0:
-                os.kill(os.getpid(), signal.SIGKILL)
+    if kill is not None:
+        epoch, sig = int(kill), signal.SIGKILL
+    else:
+        epoch, sig = int(timeout), getattr(signal, os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "SIGUSR2"))
 
-    return KillAfterEpoch()
+    class InterruptAfterEpoch(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            resumed = trainer.ckpt_path is not None
+            if trainer.current_epoch == epoch + 1 and batch_idx == 0 and not (sig != signal.SIGKILL and resumed):
+                os.kill(os.getpid(), sig)
+
+    return InterruptAfterEpoch()

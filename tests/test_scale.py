@@ -70,7 +70,9 @@ def _train_with_env(tmp_path, extra_env, *overrides):
     from conftest import FAST
 
     env = {**_env(), **extra_env}
-    return subprocess.run([sys.executable, str(REPO / "train.py"), *FAST, *overrides], cwd=tmp_path, env=env,
+    flags = [o for o in overrides if o.startswith("-")]  # Hydra flags (-m) first, as in run_train
+    overrides = tuple(o for o in overrides if not o.startswith("-"))
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *flags, *FAST, *overrides], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -108,3 +110,33 @@ def test_submitit_local_launcher_runs_jobs_as_separate_processes(tmp_path):
     # separate processes: submitit writes one log per job with its own pid
     logs = list((sweep / ".submitit").glob("*/*_log.out"))
     assert len(logs) >= 2
+
+
+def test_submitit_requeue_on_time_limit_resumes_the_run_to_the_same_weights(tmp_path):
+    """The real requeue path: submitit's own handler catches the time-limit signal, requeues the job.
+
+    One step into epoch 2 the job receives the signal SLURM sends ``signal_delay_s`` before its
+    time limit (submitit's USR2). submitit's handler asks Hydra's launcher for a checkpoint,
+    the local executor restarts the job as SLURM would requeue it, and medtorch resumes the run
+    in the same directory from ``last.ckpt``: the final weights equal an uninterrupted run's.
+    """
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    _, ref = run_train(tmp_path / "uninterrupted", *NO_EARLY_STOP)
+    sweep = tmp_path / "sweep"
+    proc = _train_with_env(tmp_path / "requeued", {"MEDTORCH_FAULT_SIGNAL_AFTER_EPOCH": "1"}, "-m",
+                              "hydra/launcher=submitit_local", *NO_EARLY_STOP, f"hydra.sweep.dir={sweep}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    job = sweep / "job0"
+    manifest = read_json(job / "manifest.json")
+    assert manifest["status"] == "complete" and len(manifest["resumed"]) == 1
+    assert manifest["resumed"][0]["from"] == "checkpoints/last.ckpt"
+    logs = "".join(p.read_text() for p in (sweep / ".submitit").glob("*/*_log.*"))
+    assert "Requeued job" in logs  # submitit's handler requeued it; medtorch did not restart itself
+    _same_state(_weights(ref / "model.pt"), _weights(job / "model.pt"))
+    assert read_json(ref / "metrics.json")["val"] == read_json(job / "metrics.json")["val"]
+    from medtorch.audit import EventLog
+
+    log = EventLog(job / "events.jsonl")
+    actions = [r["action"] for r in log.records()]
+    assert actions.count("run_interrupted") == 1 and "run_resumed" in actions
+    assert log.verify_chain() == len(actions)

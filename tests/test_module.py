@@ -1,0 +1,99 @@
+"""The Lightning module steps its optimizer exactly as a plain PyTorch loop would.
+
+The module uses Lightning's manual optimization (see ``medtorch/models/module.py``); these
+tests pin what that must not change: the weights after training equal those of a hand-written
+AdamW loop over the same batches, with and without gradient clipping, and the epoch's training
+MCC and loss are those of the whole epoch's predictions.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from sklearn.metrics import matthews_corrcoef
+from torch.nn import functional as F
+
+from medtorch.data.tensors import TensorLoader
+from medtorch.models.module import Classifier
+from medtorch.models.networks import MLP
+
+warnings.filterwarnings("ignore", ".*does not have many workers.*")
+logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+
+
+def _data(n=300, d=6, k=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g) * 5  # large inputs: gradients well above the clip value
+    y = torch.randint(0, k, (n,), generator=g)
+    return x, y
+
+
+def _net(d=6, k=3):
+    torch.manual_seed(1)
+    return MLP(d, k, [16], dropout=0.0)
+
+
+def _lightning(x, y, epochs, clip=None, algo="norm"):
+    module = Classifier(_net(), ["a", "b", "c"], lr=0.01, weight_decay=0.1,
+                        gradient_clip_val=clip, gradient_clip_algorithm=algo)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                         limit_val_batches=0)
+    trainer.fit(module, train_dataloaders=TensorLoader(x, y, 32, shuffle=True, seed=3))
+    return module
+
+
+def _plain(x, y, epochs, clip=None, algo="norm"):
+    net = _net()
+    opt = torch.optim.AdamW(net.parameters(), lr=0.01, weight_decay=0.1)
+    loader = TensorLoader(x, y, 32, shuffle=True, seed=3)
+    preds = []
+    for epoch in range(epochs):
+        loader.set_epoch(epoch)
+        preds = []
+        for xb, yb in loader:
+            logits = net(xb)
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad()
+            loss.backward()
+            if clip and algo == "norm":
+                torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
+            elif clip:
+                torch.nn.utils.clip_grad_value_(net.parameters(), clip)
+            opt.step()
+            preds.append((yb, logits.argmax(1)))
+    return net, preds
+
+
+@pytest.mark.parametrize("clip,algo", [(None, "norm"), (0.05, "norm"), (0.01, "value")])
+def test_weights_equal_a_plain_adamw_loop(clip, algo):
+    x, y = _data()
+    module = _lightning(x, y, 2, clip, algo)
+    net, _ = _plain(x, y, 2, clip, algo)
+    for (name, a), b in zip(module.network.named_parameters(), net.parameters()):
+        torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_clipping_changes_the_result():
+    """The clip value reaches the optimizer step: clipped and unclipped training differ."""
+    x, y = _data()
+    a = _lightning(x, y, 1, None).network.net[0].weight.detach()
+    b = _lightning(x, y, 1, 0.05).network.net[0].weight.detach()
+    assert not torch.allclose(a, b)
+
+
+def test_training_mcc_is_that_of_the_whole_epoch():
+    x, y = _data()
+    module = _lightning(x, y, 1)
+    _, preds = _plain(x, y, 1)
+    truth = torch.cat([t for t, _ in preds]).numpy()
+    pred = torch.cat([p for _, p in preds]).numpy()
+    logged = module.trainer.callback_metrics
+    assert float(logged["train/mcc"]) == pytest.approx(matthews_corrcoef(truth, pred), rel=1e-6)  # logged as float32
+    assert int(module.train_counts.sum()) == 0  # reset for the next epoch
+    assert np.isfinite(float(logged["train/loss"]))
