@@ -27,6 +27,12 @@ from medtorch.evaluation import metrics as M
 from medtorch.evaluation.epoch import EpochEvidence
 
 
+# Attributes Lightning sets around every hook call (about 30 times a step). They hold strings or
+# None, never parameters, buffers or modules, so nn.Module.__setattr__'s bookkeeping (about 2 us
+# a call) has nothing to do for them.
+_PLAIN_ATTRIBUTES = frozenset({"_current_fx_name"})
+
+
 class Classifier(pl.LightningModule):
     def __init__(
         self,
@@ -50,6 +56,12 @@ class Classifier(pl.LightningModule):
         self.register_buffer("train_loss_sum", torch.zeros((), dtype=torch.float64), persistent=False)
         self.val_evidence = EpochEvidence(class_names, with_scores=True)
         self.history: list[dict[str, Any]] = []
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _PLAIN_ATTRIBUTES:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x)
