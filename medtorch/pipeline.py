@@ -12,7 +12,6 @@ act of its own.
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from dataclasses import dataclass
@@ -30,18 +29,17 @@ from medtorch.config import to_container, validate
 from medtorch.data import governance, sources
 from medtorch.data.balance import BalancePlan, plan_balance
 from medtorch.data.split import Splits
-from medtorch.data.tensors import TensorLoader
 from medtorch.data.transforms import TabularPreprocessor
 from medtorch.distributed import is_rank_zero
 from medtorch.errors import MedtorchError
 from medtorch.evaluation.metrics import classification_metrics
-from medtorch.hashing import sha256_file, sha256_json
+from medtorch.hashing import sha256_json
 from medtorch.models.inference import predict_proba
-from medtorch.models.networks import build_network
 from medtorch.provenance import device_info, git_info, package_versions
-from medtorch.resume import check_same_run, fault_injection_callback, resolve_ckpt_path
+from medtorch.resume import check_same_run, resolve_ckpt_path
 from medtorch.run import RunDir, read_json, write_json, write_text
 from medtorch.stack import fingerprint
+from medtorch.training import export_best, set_determinism, train
 
 
 @dataclass
@@ -68,7 +66,7 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
     log = EventLog(rd.events)
     manifest = _resume(cfg, rd, log, resume_from) if resume_from else _start(cfg, rd, log)
     try:
-        _set_determinism(cfg)
+        set_determinism(cfg)
         _freeze_acceptance(cfg, rd, log, manifest)
         raw = _load(cfg, rd, log, manifest)
         _record_development(cfg, rd, log, manifest)
@@ -80,8 +78,8 @@ def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
                                   prepared.balance.record, leakage.status if leakage else None, rd, log)
         governance.explore_data(cfg, prepared.splits, prepared.classes, prepared.balance.record, rd, log)
         spec = _specify_data(cfg, prepared, rd, log, manifest)
-        module, trainer = _train(cfg, prepared, rd, log, resume_from)
-        network = _export_best(cfg, module, trainer, prepared, rd, log)
+        module, trainer = train(cfg, prepared, rd, log, resume_from)
+        network = export_best(cfg, module, trainer, prepared, rd, log)
         _record_monitoring_reference(cfg, network, prepared, spec, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
         _assess_validation(cfg, network, prepared, rd, log)
@@ -107,12 +105,12 @@ def _run_other_rank(cfg: DictConfig, resume_from: Path | None) -> dict[str, Any]
 
     scratch = RunDir(tempfile.mkdtemp(prefix="medtorch-rank-"))
     try:
-        _set_determinism(cfg)
+        set_determinism(cfg)
         manifest: dict[str, Any] = {}
         log = EventLog(scratch.events)
         prepared = _split_and_fit(cfg, _load(cfg, scratch, log, manifest), scratch, log, manifest)
         prepared.balance = _plan_rebalancing(cfg, prepared, log)  # the same oversampling on every rank
-        _train(cfg, prepared, scratch, log, resume_from)
+        train(cfg, prepared, scratch, log, resume_from)
     finally:
         shutil.rmtree(scratch.root, ignore_errors=True)
     return {"val": {"mcc": float("nan")}}
@@ -160,29 +158,6 @@ def _resume(cfg: DictConfig, rd: RunDir, log: EventLog, checkpoint: Path) -> dic
     log.append("run_resumed", {"run_id": manifest["run_id"], "checkpoint": manifest["resumed"][-1]["from"]},
                inputs=file_hashes(rd.root, [checkpoint]) if checkpoint.is_relative_to(rd.root) else {})
     return manifest
-
-
-def _set_determinism(cfg: DictConfig) -> None:
-    """Seed every generator (seed 0 included) and fix the numeric settings that change results.
-
-    Done by hand rather than with Lightning's seed_everything so that bad input fails before
-    Lightning is imported; the same generators are seeded, and PL_GLOBAL_SEED is set as
-    Lightning would set it.
-    """
-    import random
-
-    # cuBLAS needs this before CUDA initialises to be deterministic
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    os.environ["PL_GLOBAL_SEED"] = str(cfg.seed)
-    os.environ["PL_SEED_WORKERS"] = "1"
-    if cfg.trainer.num_threads:
-        torch.set_num_threads(cfg.trainer.num_threads)
-    torch.set_float32_matmul_precision(cfg.trainer.matmul_precision)
-    torch.backends.cudnn.allow_tf32 = cfg.trainer.matmul_precision != "highest"
-    torch.backends.cudnn.benchmark = False
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)  # seeds CUDA too
 
 
 def _load(cfg: DictConfig, rd: RunDir, log: EventLog, manifest: dict) -> sources.RawTable:
@@ -236,81 +211,6 @@ def _specify_data(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog
     from medtorch.deploy.record import record_spec
 
     return record_spec(cfg, prepared.splits, prepared.preprocessor, rd, log, manifest)
-
-
-def _train(cfg: DictConfig, prepared: Prepared, rd: RunDir, log: EventLog, resume_from: Path | None = None):
-    import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-    from pytorch_lightning.loggers import CSVLogger
-    from pytorch_lightning.plugins.environments import SLURMEnvironment
-
-    from medtorch.models.module import Classifier
-
-    xtr, ytr = prepared.tensors["train"]
-    xva, yva = prepared.tensors["val"]
-    network = build_network(cfg.model, xtr.shape[1], len(prepared.classes))
-    o = cfg.optim
-    bal = prepared.balance
-    weights = torch.tensor(bal.class_weights, dtype=torch.float32) if bal and bal.class_weights is not None else None
-    module = Classifier(network, prepared.classes, lr=o.lr, weight_decay=o.weight_decay, betas=tuple(o.betas),
-                        class_weights=weights, gradient_clip_val=cfg.trainer.gradient_clip_val,
-                        gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm)
-    t, es = cfg.trainer, cfg.early_stopping
-    callbacks: list = [
-        ModelCheckpoint(dirpath=rd.checkpoints, filename="best", monitor=es.monitor, mode=es.mode,
-                        save_top_k=1, save_last=True, auto_insert_metric_name=False),
-    ]
-    if es.enabled:
-        callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience, min_delta=es.min_delta))
-    if (fault := fault_injection_callback()) is not None:
-        callbacks.append(fault)
-    plugins = []
-    if SLURMEnvironment.detect():
-        plugins.append(SLURMEnvironment(auto_requeue=False))  # submitit owns requeueing (medtorch.resume)
-    trainer = pl.Trainer(
-        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes,
-        precision=t.precision, max_epochs=t.max_epochs, min_epochs=t.min_epochs, deterministic=t.deterministic,
-        callbacks=callbacks, logger=CSVLogger(save_dir=str(rd.root), name="logs", version=""),
-        enable_progress_bar=t.enable_progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
-        default_root_dir=str(rd.root), plugins=plugins,
-    )
-    train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed,
-                                row_weights=torch.from_numpy(bal.row_weights) if bal and bal.row_weights is not None else None,
-                                noise_std=bal.noise_std if bal else 0.0, noise_columns=len(prepared.preprocessor.numeric_))
-    val_loader = TensorLoader(xva, yva, t.eval_batch_size, pad_shards=False)
-    log.append("training_started", {"model": to_container(cfg.model), "optim": to_container(cfg.optim),
-                                    "trainer": to_container(cfg.trainer), "early_stopping": to_container(es),
-                                    "parameters": sum(p.numel() for p in network.parameters())})
-    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-                ckpt_path=str(resume_from) if resume_from else None)
-    log.append("training_finished", {"epochs": trainer.current_epoch, "stopped_early": bool(trainer.should_stop and trainer.current_epoch < t.max_epochs)})
-    return module, trainer
-
-
-def _export_best(cfg, module, trainer, prepared: Prepared, rd: RunDir, log: EventLog) -> torch.nn.Module:
-    """Load the best epoch's weights and save them as model.pt (weights only) with model.json."""
-    ckpt_cb = trainer.checkpoint_callback
-    best_path = Path(ckpt_cb.best_model_path)
-    state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
-    module.load_state_dict(state, strict=False)
-    network = module.network.cpu().eval()
-    torch.save(network.state_dict(), rd.model_weights.with_suffix(".pt.tmp"))
-    os.replace(rd.model_weights.with_suffix(".pt.tmp"), rd.model_weights)
-    best_epoch = torch.load(best_path, map_location="cpu", weights_only=True)["epoch"]
-    spec = {
-        "model": to_container(cfg.model),
-        "n_features": int(prepared.tensors["train"][0].shape[1]),
-        "n_classes": len(prepared.classes),
-        "classes": prepared.classes,
-        "features": prepared.preprocessor.feature_names_,
-        "feature_sources": prepared.preprocessor.feature_sources_,
-        "selected_by": {"monitor": cfg.early_stopping.monitor, "mode": cfg.early_stopping.mode,
-                        "best_score": float(ckpt_cb.best_model_score), "best_epoch": int(best_epoch)},
-        "weights_sha256": sha256_file(rd.model_weights),
-    }
-    write_json(rd.model_spec, spec)
-    log.append("model_exported", spec["selected_by"], outputs=file_hashes(rd.root, [rd.model_weights, rd.model_spec]))
-    return network
 
 
 def _record_monitoring_reference(cfg, network, prepared: Prepared, spec, rd: RunDir, log: EventLog) -> None:

@@ -1,0 +1,126 @@
+"""The training step of a run: determinism, Lightning's Trainer, and the export of the best epoch.
+
+``set_determinism`` seeds every generator and fixes the numeric settings; ``train`` builds the
+module, the index-slice loaders and the Trainer (checkpoints, early stopping, the CSV log) and
+fits, resuming from a checkpoint when given one; ``export_best`` restores the best epoch and
+writes ``model.pt`` (weights only) with ``model.json``. Each records what it did in the event log.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from medtorch.audit import EventLog, file_hashes
+from medtorch.config import to_container
+from medtorch.data.tensors import TensorLoader
+from medtorch.hashing import sha256_file
+from medtorch.models.networks import build_network
+from medtorch.resume import fault_injection_callback
+from medtorch.run import RunDir, write_json
+
+if TYPE_CHECKING:
+    from medtorch.pipeline import Prepared
+
+
+def set_determinism(cfg: DictConfig) -> None:
+    """Seed every generator (seed 0 included) and fix the numeric settings that change results.
+
+    Done by hand rather than with Lightning's seed_everything so that bad input fails before
+    Lightning is imported; the same generators are seeded, and PL_GLOBAL_SEED is set as
+    Lightning would set it.
+    """
+    import random
+
+    # cuBLAS needs this before CUDA initialises to be deterministic
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    os.environ["PL_GLOBAL_SEED"] = str(cfg.seed)
+    os.environ["PL_SEED_WORKERS"] = "1"
+    if cfg.trainer.num_threads:
+        torch.set_num_threads(cfg.trainer.num_threads)
+    torch.set_float32_matmul_precision(cfg.trainer.matmul_precision)
+    torch.backends.cudnn.allow_tf32 = cfg.trainer.matmul_precision != "highest"
+    torch.backends.cudnn.benchmark = False
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # seeds CUDA too
+
+
+def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resume_from: Path | None = None):
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger
+    from pytorch_lightning.plugins.environments import SLURMEnvironment
+
+    from medtorch.models.module import Classifier
+
+    xtr, ytr = prepared.tensors["train"]
+    xva, yva = prepared.tensors["val"]
+    network = build_network(cfg.model, xtr.shape[1], len(prepared.classes))
+    o = cfg.optim
+    bal = prepared.balance
+    weights = torch.tensor(bal.class_weights, dtype=torch.float32) if bal and bal.class_weights is not None else None
+    module = Classifier(network, prepared.classes, lr=o.lr, weight_decay=o.weight_decay, betas=tuple(o.betas),
+                        class_weights=weights, gradient_clip_val=cfg.trainer.gradient_clip_val,
+                        gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm)
+    t, es = cfg.trainer, cfg.early_stopping
+    callbacks: list = [
+        ModelCheckpoint(dirpath=rd.checkpoints, filename="best", monitor=es.monitor, mode=es.mode,
+                        save_top_k=1, save_last=True, auto_insert_metric_name=False),
+    ]
+    if es.enabled:
+        callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience, min_delta=es.min_delta))
+    if (fault := fault_injection_callback()) is not None:
+        callbacks.append(fault)
+    plugins = []
+    if SLURMEnvironment.detect():
+        plugins.append(SLURMEnvironment(auto_requeue=False))  # submitit owns requeueing (medtorch.resume)
+    trainer = pl.Trainer(
+        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes,
+        precision=t.precision, max_epochs=t.max_epochs, min_epochs=t.min_epochs, deterministic=t.deterministic,
+        callbacks=callbacks, logger=CSVLogger(save_dir=str(rd.root), name="logs", version=""),
+        enable_progress_bar=t.enable_progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
+        default_root_dir=str(rd.root), plugins=plugins,
+    )
+    train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed,
+                                row_weights=torch.from_numpy(bal.row_weights) if bal and bal.row_weights is not None else None,
+                                noise_std=bal.noise_std if bal else 0.0, noise_columns=len(prepared.preprocessor.numeric_))
+    val_loader = TensorLoader(xva, yva, t.eval_batch_size, pad_shards=False)
+    log.append("training_started", {"model": to_container(cfg.model), "optim": to_container(cfg.optim),
+                                    "trainer": to_container(cfg.trainer), "early_stopping": to_container(es),
+                                    "parameters": sum(p.numel() for p in network.parameters())})
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                ckpt_path=str(resume_from) if resume_from else None)
+    log.append("training_finished", {"epochs": trainer.current_epoch, "stopped_early": bool(trainer.should_stop and trainer.current_epoch < t.max_epochs)})
+    return module, trainer
+
+
+def export_best(cfg, module, trainer, prepared: "Prepared", rd: RunDir, log: EventLog) -> torch.nn.Module:
+    """Load the best epoch's weights and save them as model.pt (weights only) with model.json."""
+    ckpt_cb = trainer.checkpoint_callback
+    best_path = Path(ckpt_cb.best_model_path)
+    state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state, strict=False)
+    network = module.network.cpu().eval()
+    torch.save(network.state_dict(), rd.model_weights.with_suffix(".pt.tmp"))
+    os.replace(rd.model_weights.with_suffix(".pt.tmp"), rd.model_weights)
+    best_epoch = torch.load(best_path, map_location="cpu", weights_only=True)["epoch"]
+    spec = {
+        "model": to_container(cfg.model),
+        "n_features": int(prepared.tensors["train"][0].shape[1]),
+        "n_classes": len(prepared.classes),
+        "classes": prepared.classes,
+        "features": prepared.preprocessor.feature_names_,
+        "feature_sources": prepared.preprocessor.feature_sources_,
+        "selected_by": {"monitor": cfg.early_stopping.monitor, "mode": cfg.early_stopping.mode,
+                        "best_score": float(ckpt_cb.best_model_score), "best_epoch": int(best_epoch)},
+        "weights_sha256": sha256_file(rd.model_weights),
+    }
+    write_json(rd.model_spec, spec)
+    log.append("model_exported", spec["selected_by"], outputs=file_hashes(rd.root, [rd.model_weights, rd.model_spec]))
+    return network
