@@ -5,7 +5,9 @@ its sweep directory and every job in it is taken) or configurations. The first r
 baseline every other run is diffed against; agreement is computed for every pair of runs on
 the rows their prediction files share (``predictions_<split>.csv``, matched by ``row_id``).
 Confidence intervals are shown where a run holds them (``assessment_<split>.json`` or
-``metrics.json``'s ``<split>.ci``: ``<metric>: {lower, upper}``).
+``metrics.json``'s ``<split>.ci``: ``<metric>: {lower, upper}``). Runs that share a
+configuration apart from the seed are summarised per stack, seed-to-seed spread beside the
+differences between stacks (``medtorch.stack.variation``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from medtorch.errors import MedtorchError
 from medtorch.run import RunDir, read_json
 from medtorch.stack.fingerprint import diff, flatten
+from medtorch.stack.variation import variation
 
 SPLITS = ("val", "test")
 HEADLINE = ("mcc", "balanced_accuracy", "auroc", "accuracy")
@@ -115,6 +118,9 @@ def compare_runs(paths: list[str]) -> dict[str, Any]:
         if any(isinstance(s, dict) for _, s in rows):
             out["metrics"][split] = [{"index": i, **_metrics_row(s, runs[i]["ci"].get(split))} if isinstance(s, dict)
                                      else {"index": i} for i, s in rows]
+    flat = [{"index": i, "seed": r["manifest"].get("seed"), "stack_hash": (r["manifest"].get("stack") or {}).get("hash"),
+             "config": flatten(r["config"]), "metrics": r["metrics"]} for i, r in enumerate(runs)]
+    out["variation"] = [g for split in SPLITS for g in variation(flat, split)]
     for (i, a), (j, b) in combinations(enumerate(runs), 2):
         for split in SPLITS:
             if split in a["predictions"] and split in b["predictions"]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from medtorch.stack.variation import to_markdown as variation_markdown
+
 
 def _f(v: Any) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -53,6 +55,7 @@ def to_markdown(result: dict[str, Any]) -> str:
                 out.append(f"| {row['index']} | " + " | ".join(
                     f"{_f(pc.get(c, {}).get('sensitivity'))} / {_f(pc.get(c, {}).get('specificity'))}" for c in classes) + " |")
         out.append("")
+    out += variation_markdown(result.get("variation", []))
     out += ["## Per-sample agreement (rows both runs predicted)", ""]
     if result["agreement"]:
         out += ["| runs | split | shared rows | predictions that differ | share | max abs prob diff |", "|---|---|---|---|---|---|"]
