@@ -97,3 +97,30 @@ def test_training_mcc_is_that_of_the_whole_epoch():
     assert float(logged["train/mcc"]) == pytest.approx(matthews_corrcoef(truth, pred), rel=1e-6)  # logged as float32
     assert int(module.train_counts.sum()) == 0  # reset for the next epoch
     assert np.isfinite(float(logged["train/loss"]))
+
+
+def clipped_norms(accelerator: str, precision: str, clip: float = 0.05) -> list[float]:
+    """The total gradient norm the optimizer sees at each step, with clipping by norm at ``clip``."""
+    norms = []
+
+    class Recording(Classifier):
+        def on_before_optimizer_step(self, optimizer):
+            super().on_before_optimizer_step(optimizer)
+            norms.append(float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in self.parameters()
+                                                                       if p.grad is not None]))))
+
+    x, y = _data()
+    module = Recording(_net(), ["a", "b", "c"], lr=0.01, gradient_clip_val=clip)
+    trainer = pl.Trainer(accelerator=accelerator, devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, precision=precision)
+    trainer.fit(module, train_dataloaders=TensorLoader(x, y, 32, shuffle=True, seed=3))
+    return norms
+
+
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_clipping_acts_on_the_gradients_the_optimizer_steps_with(precision):
+    """The clip runs in on_before_optimizer_step, after the precision plugin's unscaling (fp16 on a GPU:
+    tests/test_gpu.py). The raw norms here are far above 0.05, so every step is clipped to it."""
+    norms = clipped_norms("cpu", precision)
+    assert len(norms) == 10
+    assert all(n == pytest.approx(0.05, rel=1e-3) for n in norms), norms
