@@ -7,7 +7,7 @@ axis; long lists show the top ``TOP`` columns and say so.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -19,6 +19,20 @@ TOP = 15
 def _top(values: np.ndarray, labels: Sequence[str], k: int = TOP) -> tuple[np.ndarray, list[str]]:
     order = np.argsort(-np.abs(values), kind="stable")[:k]
     return order, [labels[i] for i in order]
+
+
+def _bars(ax, values: np.ndarray, names: list[str], xlabel: str, **barh: Any) -> None:
+    """Horizontal bars, the first at the top, each labelled with its column."""
+    ax.barh(range(len(values)), values, **barh)
+    ax.set_yticks(range(len(values)), labels=names, fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _suptitle(fig, title: str, n: int, columns: list[str]) -> None:
+    more = f" (top {n} of {len(columns)} columns)" if len(columns) > n else ""
+    fig.suptitle(title + more, fontsize=11)
 
 
 def plot_global(mean_abs: np.ndarray, std_abs: np.ndarray, columns: list[str], classes: list[str], title: str,
@@ -36,14 +50,10 @@ def plot_global(mean_abs: np.ndarray, std_abs: np.ndarray, columns: list[str], c
     for c, ax in enumerate(axes.ravel()[:k]):
         order, labels = _top(mean_abs[c], columns, n)
         m, sd = mean_abs[c][order], std_abs[c][order]
-        ax.barh(range(len(order)), m, xerr=[np.minimum(m, sd), sd], color="#4c72b0", ecolor="#999999", capsize=2)
-        ax.set_yticks(range(len(order)), labels=labels, fontsize=9)
-        ax.invert_yaxis()
-        ax.set_xlabel("mean |attribution| (whiskers: ±1 SD over rows, cut at 0)", fontsize=9)
+        _bars(ax, m, labels, "mean |attribution| (whiskers: ±1 SD over rows, cut at 0)",
+              xerr=[np.minimum(m, sd), sd], color="#4c72b0", ecolor="#999999", capsize=2)
         ax.set_title(f"class {classes[c]}", fontsize=10)
-        ax.grid(axis="x", alpha=0.3)
-    more = f" (top {n} of {len(columns)} columns)" if len(columns) > n else ""
-    fig.suptitle(title + more, fontsize=11)
+    _suptitle(fig, title, n, columns)
     return save_png(fig, path, dpi=110)
 
 
@@ -53,13 +63,10 @@ def plot_local(values: np.ndarray, labels: list[str], title: str, path: Path) ->
     order, names = _top(values, labels)
     v = values[order]
     fig, ax = plt.subplots(figsize=(8.5, 0.38 * len(order) + 1.8), layout="constrained")
-    ax.barh(range(len(order)), v, color=np.where(v >= 0, "#c44e52", "#4c72b0"))
-    ax.set_yticks(range(len(order)), labels=names, fontsize=9)
-    ax.invert_yaxis()
+    _bars(ax, v, names, "attribution to the predicted class (red: towards it, blue: against it)",
+          color=np.where(v >= 0, "#c44e52", "#4c72b0"))
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("attribution to the predicted class (red: towards it, blue: against it)", fontsize=9)
     ax.set_title(title, fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
     return save_png(fig, path, dpi=110)
 
 
@@ -88,13 +95,8 @@ def plot_attention_bars(cls_mean: np.ndarray, rollout: np.ndarray, columns: list
     for ax, values, label in ((axes[0], cls_mean, "class-token attention (mean over heads and layers)"),
                               (axes[1], rollout, "attention rollout (share of the class token)")):
         order, names = _top(values, columns, n)
-        ax.barh(range(len(order)), values[order], color="#55a868")
-        ax.set_yticks(range(len(order)), labels=names, fontsize=9)
-        ax.invert_yaxis()
-        ax.set_xlabel(label, fontsize=9)
-        ax.grid(axis="x", alpha=0.3)
-    more = f" (top {n} of {len(columns)} columns)" if len(columns) > n else ""
-    fig.suptitle(title + more, fontsize=11)
+        _bars(ax, values[order], names, label, color="#55a868")
+    _suptitle(fig, title, n, columns)
     return save_png(fig, path, dpi=110)
 
 
