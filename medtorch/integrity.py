@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from medtorch.audit import EventLog
 from medtorch.errors import IntegrityError
@@ -62,6 +62,17 @@ def _relative(root: Path, name: str) -> str | None:
         return None
 
 
+def _run_files(root: Path, named: dict[str, str], v: Verification) -> Iterator[tuple[str, str]]:
+    """The (run-relative name, sha256) of each file of one act's inputs or outputs that the run
+    holds; files outside the run are noted in ``v.external``, the log's own files skipped."""
+    for given, digest in named.items():
+        name = _relative(root, given) if Path(given).is_absolute() else given
+        if name is None or not _inside(root, name):
+            v.external.append(given)
+        elif name not in _SELF:
+            yield name, digest
+
+
 def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) -> dict[str, Recorded]:
     """Walk the log in order; the latest mention of each file wins. Inputs that disagree with the
     previous mention (the file changed while no act recorded writing it) are problems."""
@@ -76,13 +87,7 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
     latest: dict[str, Recorded] = {}
     for n, rec in enumerate(records, 1):
         where = f"events.jsonl line {n} ({rec.get('action')}"  # closed below with ", input)" or ", output)"
-        for named, digest in rec.get("inputs", {}).items():
-            name = _relative(rd.root, named) if Path(named).is_absolute() else named
-            if name is None or not _inside(rd.root, name):
-                v.external.append(named)
-                continue
-            if name in _SELF:
-                continue
+        for name, digest in _run_files(rd.root, rec.get("inputs", {}), v):
             if name not in outputs_ever and not (rd.root / name).is_file():
                 continue  # an input outside the run (e.g. the raw data's hash), not a file here
             before = latest.get(name)
@@ -90,13 +95,7 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
                 v.problems.append(f"{name}: read at {where}, input) with sha256 {digest[:16]}... but {before.where} "
                                   f"recorded {before.sha256[:16]}...; it changed without an act recording the change.")
             latest[name] = Recorded(digest, f"{where}, input)")
-        for named, digest in rec.get("outputs", {}).items():
-            name = _relative(rd.root, named) if Path(named).is_absolute() else named
-            if name is None or not _inside(rd.root, name):
-                v.external.append(named)
-                continue
-            if name in _SELF:
-                continue
+        for name, digest in _run_files(rd.root, rec.get("outputs", {}), v):
             latest[name] = Recorded(digest, f"{where}, output)")
         if n == manifest_line:
             for name, digest in manifest_artefacts.items():

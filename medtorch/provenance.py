@@ -12,7 +12,8 @@ KEY_PACKAGES = ("medtorch", "torch", "pytorch-lightning", "torchmetrics", "hydra
                 "numpy", "pandas", "scikit-learn", "scipy", "matplotlib", "pyarrow")
 
 
-def package_versions(names=KEY_PACKAGES) -> dict[str, str | None]:
+def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str | None]:
+    """Installed version of each distribution, None where it is not installed."""
     out = {}
     for name in names:
         try:

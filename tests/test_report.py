@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, _env, run_cli
+from conftest import REPO, _env, run_cli, run_train
 from medtorch.audit import EventLog, file_hashes
 from medtorch.report.sections import SECTIONS, Evidence
 from medtorch.report.traceability import EXPECTATIONS, trace
@@ -90,6 +90,14 @@ def test_values_inside_artefacts_decide_presence(tmp_path):
     rows = {t.expectation: t for t in trace(ev)}
     assert rows["Regularisation and dropout"].evidence == ["config.yaml#model.dropout: dropout = 0.1 [not recorded by the audit trail]"]
     assert rows["Early split (before anything is fitted)"].present
+
+
+def test_an_empty_list_of_acceptance_criteria_is_a_gap_not_evidence(tmp_path):
+    ev = Evidence(tmp_path, {}, {}, [])
+    write_json(tmp_path / "acceptance.json", {"name": "none", "criteria": [], "sha256": "x", "frozen_utc": "t"})
+    assert not {t.expectation: t for t in trace(ev)}["A-priori acceptance thresholds"].present
+    write_json(tmp_path / "acceptance.json", {"name": "standard", "criteria": [{"text": "mcc_lower_ci >= 0.6"}]})
+    assert {t.expectation: t for t in trace(ev)}["A-priori acceptance thresholds"].present
 
 
 # ------------------------------------------------------------------------------ the default run
@@ -205,3 +213,16 @@ def test_a_keyed_artefact_shows_only_its_part_in_each_section(tmp_path):
     assert any(isinstance(b, Table) and b.rows[0][3] == "test_look" for b in ledger.blocks)
     empty = render_section(ev, by_key["acceptance"])
     assert not empty.present and isinstance(empty.blocks[0], Missing)
+
+
+@pytest.mark.slow
+def test_a_run_without_acceptance_criteria_says_so_in_both_reports(tmp_path):
+    _, run = run_train(tmp_path, "acceptance=none")
+    assert json.loads((run / "acceptance.json").read_text())["criteria"] == []
+    md = (run / "report.md").read_text()
+    html = (run / "report.html").read_text()
+    said = "No acceptance criteria were set for this run (acceptance=none)"
+    assert said in md and said in html
+    assert "| MISSING |" in _row(md, "A-priori acceptance thresholds")
+    written = [e for e in EventLog(run / "events.jsonl").records() if e["action"] == "report_written"][-1]
+    assert "A-priori acceptance thresholds" in written["details"]["expectations_missing"]

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from medtorch.data.split import Rows
+from medtorch.figures import pyplot, save_png
 
 
 def explore(parts: dict[str, Rows], classes: list[str], subgroups: list[str], time: str | None, cfg: Any,
@@ -148,19 +149,10 @@ def eda_markdown(eda: dict[str, Any], limitations: str | None) -> str:
 
 def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
     """Class proportions per split, missingness, subgroup shares and the calendar, as PNGs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from medtorch.run import atomic_path
+    plt = pyplot()
 
     def save(fig, name: str) -> Path:
-        path = path_for(name)
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        return path
+        return save_png(fig, path_for(name), dpi=100, bbox_inches="tight")
 
     paths = []
     splits = eda["splits"]

@@ -1,7 +1,9 @@
 """Performance on labelled new data, with confidence intervals, against the plan's thresholds.
 
 MCC (the multi-class form of ``medtorch.evaluation.metrics``) with a percentile bootstrap
-interval, and per-class sensitivity with a Wilson score interval. Resampling rows with
+interval (``medtorch.evaluation.bootstrap``), and per-class sensitivity with a Wilson score
+interval (``medtorch.evaluation.wilson``). Unlike the assessment's class-stratified bootstrap,
+new data has no fixed class counts, so rows are resampled without stratification. Resampling rows with
 replacement is the same as drawing the confusion-matrix cells from a multinomial with the
 observed cell proportions, so the bootstrap draws counts, not rows: fast for any n.
 
@@ -15,45 +17,21 @@ from typing import Any, Optional
 
 import numpy as np
 
+from medtorch.evaluation.bootstrap import mcc_many, percentile_interval
 from medtorch.evaluation.metrics import confusion_matrix, mcc
-
-
-def mcc_from_counts(cells: np.ndarray, k: int) -> np.ndarray:
-    """MCC of each row of ``cells`` (B x k*k confusion counts), vectorised."""
-    cm = cells.reshape(-1, k, k).astype(np.float64)
-    t, p = cm.sum(axis=2), cm.sum(axis=1)
-    c = np.trace(cm, axis1=1, axis2=2)
-    s = cm.sum(axis=(1, 2))
-    cov = c * s - (t * p).sum(axis=1)
-    den = (s * s - (t * t).sum(axis=1)) * (s * s - (p * p).sum(axis=1))
-    out = np.zeros(len(cm))
-    np.divide(cov, np.sqrt(den, where=den > 0, out=np.zeros_like(den)), out=out, where=den > 0)
-    return out
+from medtorch.evaluation.wilson import wilson_interval
 
 
 def mcc_interval(cm: np.ndarray, level: float, resamples: int, seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of MCC over ``resamples`` multinomial draws of the confusion-matrix cells."""
     cm = np.asarray(cm)
     k, n = cm.shape[0], int(cm.sum())
     if n == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(n, cm.ravel() / n, size=resamples)
-    vals = mcc_from_counts(draws, k)
-    a = (1 - level) / 2
-    return float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))
-
-
-def wilson_interval(successes: int, n: int, level: float) -> tuple[float, float]:
-    from scipy.stats import norm
-
-    if n == 0:
-        return float("nan"), float("nan")
-    z = norm.ppf(1 - (1 - level) / 2)
-    phat = successes / n
-    den = 1 + z * z / n
-    centre = (phat + z * z / (2 * n)) / den
-    half = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / den
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    ci = percentile_interval(mcc(cm), mcc_many(draws.reshape(-1, k, k)), level)
+    return ci.lower, ci.upper
 
 
 def _check(estimate: float, high: float, threshold: Optional[float], alarm_on: str) -> Optional[bool]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from medtorch.figures import pyplot, save_png
 from medtorch.run import write_json, write_text
 
 
@@ -63,13 +64,7 @@ def _section(name: str, s: dict[str, Any]) -> list[str]:
 
 
 def plots(r: dict[str, Any], folder: Path, classes: list[str]) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from medtorch.run import atomic_path
-
+    plt = pyplot()
     paths = []
     feats = r["overall"]["features"]
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(feats) + 1.5))
@@ -77,7 +72,7 @@ def plots(r: dict[str, Any], folder: Path, classes: list[str]) -> list[Path]:
     ax.barh([f["column"] for f in feats], vals, color=["tab:red" if f["drift"] else "tab:blue" for f in feats])
     ax.axvline(r["plan"]["psi_threshold"], color="k", ls="--", label="threshold")
     ax.set_xlabel("population stability index"), ax.legend(), ax.invert_yaxis()
-    paths.append(_save(fig, folder / "plots" / "psi.png", atomic_path, plt))
+    paths.append(_save(fig, folder / "plots" / "psi.png"))
     pr = r["overall"]["prediction"]
     if pr.get("classes"):
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -89,7 +84,7 @@ def plots(r: dict[str, Any], folder: Path, classes: list[str]) -> list[Path]:
         ax.bar(x - 0.2, ref / max(ref.sum(), 1), 0.4, label="training")
         ax.bar(x + 0.2, new / max(new.sum(), 1), 0.4, label="new")
         ax.set_xticks(x, pr["classes"]), ax.set_ylabel("share of rows"), ax.set_title("Predicted class"), ax.legend()
-        paths.append(_save(fig, folder / "plots" / "predicted_class.png", atomic_path, plt))
+        paths.append(_save(fig, folder / "plots" / "predicted_class.png"))
     windows = [w for w in r["windows"] if w["degradation"]]
     if windows:
         fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -101,16 +96,13 @@ def plots(r: dict[str, Any], folder: Path, classes: list[str]) -> list[Path]:
             ax.axhline(r["plan"]["min_mcc"], color="tab:red", ls="--", label="threshold")
             ax.legend()
         ax.set_ylabel("MCC"), ax.set_title("MCC by calendar window")
-        paths.append(_save(fig, folder / "plots" / "mcc_by_window.png", atomic_path, plt))
+        paths.append(_save(fig, folder / "plots" / "mcc_by_window.png"))
     return paths
 
 
-def _save(fig, path: Path, atomic_path, plt) -> Path:
+def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=100)
 
 
 def write_report(r: dict[str, Any], folder: Path, classes: list[str]) -> list[Path]:

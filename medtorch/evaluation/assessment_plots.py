@@ -7,27 +7,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from medtorch.run import atomic_path
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    _plt().close(fig)
-    return path
+from medtorch.figures import pyplot, save_png
 
 
 def plot_forest(table: dict[str, Any], overall: dict[str, Any], path: Path, title: str) -> Path:
-    plt = _plt()
+    plt = pyplot()
     cells = table["cells"]
     fig, ax = plt.subplots(figsize=(7, 1.2 + 0.45 * len(cells)))
     for i, c in enumerate(cells):
@@ -44,11 +28,11 @@ def plot_forest(table: dict[str, Any], overall: dict[str, Any], path: Path, titl
     ax.set_title(title)
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path, dpi=110)
 
 
 def plot_reliability(calib: dict[str, Any], classes: Sequence[str], path: Path, title: str) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
     for c in classes:
@@ -61,12 +45,12 @@ def plot_reliability(calib: dict[str, Any], classes: Sequence[str], path: Path, 
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path, dpi=110)
 
 
 def plot_distribution(values: dict[str, list[float]], path: Path, title: str) -> Path:
     """One strip of per-fold values per metric, with mean and +-1 SD."""
-    plt = _plt()
+    plt = pyplot()
     names = list(values)
     fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(names) + 2), 4.5))
     for i, name in enumerate(names):
@@ -80,4 +64,4 @@ def plot_distribution(values: dict[str, list[float]], path: Path, title: str) ->
     ax.set_ylabel("value per fold (square: mean +- SD)")
     ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path, dpi=110)

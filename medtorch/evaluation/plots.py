@@ -7,15 +7,11 @@ from typing import Sequence
 
 import numpy as np
 
-from medtorch.run import atomic_path
+from medtorch.figures import pyplot, save_png
 
 
 def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: Path, normalized: bool, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     cm = np.asarray(cm, dtype=np.float64)
     k = len(class_names)
     if normalized:
@@ -38,7 +34,4 @@ def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: Path, norma
             text = f"{values[i, j]:.2f}" if normalized else f"{int(cm[i, j])}"
             ax.text(j, i, text, ha="center", va="center", color="white" if values[i, j] > thresh else "black")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=120)

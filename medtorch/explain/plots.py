@@ -1,4 +1,4 @@
-"""Plots of explanations, written as PNG through ``atomic_path``; labels sized to be read.
+"""Plots of explanations, written as PNG through ``medtorch.figures.save_png``; labels sized to be read.
 
 Every plot names its model, method, class and split in the title, and the columns on the
 axis; long lists show the top ``TOP`` columns and say so.
@@ -7,29 +7,13 @@ axis; long lists show the top ``TOP`` columns and say so.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from medtorch.run import atomic_path
+from medtorch.figures import pyplot, save_png
 
 TOP = 15
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    _plt().close(fig)
-    return path
 
 
 def _top(values: np.ndarray, labels: Sequence[str], k: int = TOP) -> tuple[np.ndarray, list[str]]:
@@ -37,10 +21,24 @@ def _top(values: np.ndarray, labels: Sequence[str], k: int = TOP) -> tuple[np.nd
     return order, [labels[i] for i in order]
 
 
+def _bars(ax, values: np.ndarray, names: list[str], xlabel: str, **barh: Any) -> None:
+    """Horizontal bars, the first at the top, each labelled with its column."""
+    ax.barh(range(len(values)), values, **barh)
+    ax.set_yticks(range(len(values)), labels=names, fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _suptitle(fig, title: str, n: int, columns: list[str]) -> None:
+    more = f" (top {n} of {len(columns)} columns)" if len(columns) > n else ""
+    fig.suptitle(title + more, fontsize=11)
+
+
 def plot_global(mean_abs: np.ndarray, std_abs: np.ndarray, columns: list[str], classes: list[str], title: str,
                 path: Path) -> Path:
     """Bars of mean |attribution| (with its standard deviation) per column, one panel per class."""
-    plt = _plt()
+    plt = pyplot()
     k = len(classes)
     n = min(TOP, len(columns))
     ncols = min(k, 3)
@@ -52,35 +50,28 @@ def plot_global(mean_abs: np.ndarray, std_abs: np.ndarray, columns: list[str], c
     for c, ax in enumerate(axes.ravel()[:k]):
         order, labels = _top(mean_abs[c], columns, n)
         m, sd = mean_abs[c][order], std_abs[c][order]
-        ax.barh(range(len(order)), m, xerr=[np.minimum(m, sd), sd], color="#4c72b0", ecolor="#999999", capsize=2)
-        ax.set_yticks(range(len(order)), labels=labels, fontsize=9)
-        ax.invert_yaxis()
-        ax.set_xlabel("mean |attribution| (whiskers: ±1 SD over rows, cut at 0)", fontsize=9)
+        _bars(ax, m, labels, "mean |attribution| (whiskers: ±1 SD over rows, cut at 0)",
+              xerr=[np.minimum(m, sd), sd], color="#4c72b0", ecolor="#999999", capsize=2)
         ax.set_title(f"class {classes[c]}", fontsize=10)
-        ax.grid(axis="x", alpha=0.3)
-    more = f" (top {n} of {len(columns)} columns)" if len(columns) > n else ""
-    fig.suptitle(title + more, fontsize=11)
-    return _save(fig, path)
+    _suptitle(fig, title, n, columns)
+    return save_png(fig, path, dpi=110)
 
 
 def plot_local(values: np.ndarray, labels: list[str], title: str, path: Path) -> Path:
     """Signed attributions of one row's predicted class: red pushes towards it, blue away."""
-    plt = _plt()
+    plt = pyplot()
     order, names = _top(values, labels)
     v = values[order]
     fig, ax = plt.subplots(figsize=(8.5, 0.38 * len(order) + 1.8), layout="constrained")
-    ax.barh(range(len(order)), v, color=np.where(v >= 0, "#c44e52", "#4c72b0"))
-    ax.set_yticks(range(len(order)), labels=names, fontsize=9)
-    ax.invert_yaxis()
+    _bars(ax, v, names, "attribution to the predicted class (red: towards it, blue: against it)",
+          color=np.where(v >= 0, "#c44e52", "#4c72b0"))
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlabel("attribution to the predicted class (red: towards it, blue: against it)", fontsize=9)
     ax.set_title(title, fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_png(fig, path, dpi=110)
 
 
 def plot_agreement(matrix: np.ndarray, labels: list[str], title: str, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     k = len(labels)
     fig, ax = plt.subplots(figsize=(1.3 * k + 3, 1.1 * k + 2), layout="constrained")
     im = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
@@ -93,30 +84,25 @@ def plot_agreement(matrix: np.ndarray, labels: list[str], title: str, path: Path
             ax.text(j, i, txt, ha="center", va="center", fontsize=9,
                     color="white" if abs(np.nan_to_num(matrix[i, j])) > 0.6 else "black")
     ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+    return save_png(fig, path, dpi=110)
 
 
 def plot_attention_bars(cls_mean: np.ndarray, rollout: np.ndarray, columns: list[str], title: str, path: Path) -> Path:
     """Two panels: class-token attention (mean over heads and layers) and attention rollout."""
-    plt = _plt()
+    plt = pyplot()
     n = min(TOP, len(columns))
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.38 * n + 1.8), layout="constrained")
     for ax, values, label in ((axes[0], cls_mean, "class-token attention (mean over heads and layers)"),
                               (axes[1], rollout, "attention rollout (share of the class token)")):
         order, names = _top(values, columns, n)
-        ax.barh(range(len(order)), values[order], color="#55a868")
-        ax.set_yticks(range(len(order)), labels=names, fontsize=9)
-        ax.invert_yaxis()
-        ax.set_xlabel(label, fontsize=9)
-        ax.grid(axis="x", alpha=0.3)
-    more = f" (top {n} of {len(columns)} columns)" if len(columns) > n else ""
-    fig.suptitle(title + more, fontsize=11)
-    return _save(fig, path)
+        _bars(ax, values[order], names, label, color="#55a868")
+    _suptitle(fig, title, n, columns)
+    return save_png(fig, path, dpi=110)
 
 
 def plot_layer_head(cls_attention: np.ndarray, columns: list[str], title: str, path: Path) -> Path:
     """Heatmap: one line per (layer, head), one column per feature column; class-token attention."""
-    plt = _plt()
+    plt = pyplot()
     layers, heads, n_cols = cls_attention.shape
     order = np.argsort(-cls_attention.mean(axis=(0, 1)), kind="stable")[: min(25, n_cols)]
     grid = cls_attention[:, :, order].reshape(layers * heads, len(order))
@@ -131,4 +117,4 @@ def plot_layer_head(cls_attention: np.ndarray, columns: list[str], title: str, p
     if len(order) < n_cols:
         title += f" (top {len(order)} of {n_cols} columns)"
     ax.set_title(title, fontsize=10)
-    return _save(fig, path)
+    return save_png(fig, path, dpi=110)

@@ -191,6 +191,19 @@ def metrics(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     return out, handled
 
 
+def acceptance(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
+    """Says plainly when the criteria frozen in acceptance.json are an empty list (``acceptance=none``)."""
+    record = _json(ev, "acceptance.json")
+    if not isinstance(record, dict) or record.get("criteria"):
+        return [], set()
+    amended = any(rel.startswith("acceptance_amendments/") for rel, _ in found)
+    then = (" Criteria added later (acceptance_amendments/) are amendments, not a-priori criteria." if amended else
+            " Metrics and confidence intervals are reported, but nothing is accepted or rejected.")
+    return [Missing(f"No acceptance criteria were set for this run (acceptance={record.get('name')}): acceptance.json "
+                    "froze an empty list before evaluation, so no result is judged against a threshold fixed a priori."
+                    + then)], set()
+
+
 def ledger(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     rec = _json(ev, "split.json") or {}
     metrics = _json(ev, "metrics.json") or {}

@@ -98,7 +98,8 @@ SECTIONS: tuple[Section, ...] = (
             None, "no subgroup or calendar-time analysis in this run (needs data.subgroup_columns / data.time_column "
                   "and the performance assessment)."),
     Section("acceptance", "Acceptance criteria and their status",
-            ("acceptance.json", "acceptance_amendments/*.json", "test_evaluations/*/evaluation.json#criteria"), None,
+            ("acceptance.json", "acceptance_amendments/*.json", "test_evaluations/*/evaluation.json#criteria"),
+            f.acceptance,
             "no a-priori acceptance criteria were frozen before this run's evaluation."),
     Section("ledger", "Test-set ledger status",
             ("sealed_test.json", "split.json#test_sealed", "metrics.json#test_status",

@@ -85,7 +85,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         L("assessment_*.json#classes", "per-class sensitivity with confidence intervals"),
         L("metrics.json#val.per_class", "per-class sensitivity on validation", _all_sensitivities))),
     Expectation("A-priori acceptance thresholds", "acceptance", (
-        L("acceptance.json", "criteria frozen before evaluation"),)),
+        L("acceptance.json#criteria", "criteria frozen before evaluation"),)),  # an empty list (acceptance=none) is a gap
     Expectation("Explainability", "explanations", (
         L("explain/explanation.json", "feature attributions"),
         L("explain/summary.md", "explanation summary"))),

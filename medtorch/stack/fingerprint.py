@@ -18,11 +18,11 @@ import platform
 import re
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from medtorch.hashing import sha256_json
+from medtorch.provenance import git_info, package_versions
 
 FINGERPRINT_VERSION = 1
 
@@ -50,16 +50,6 @@ HASHED = (
     "numeric.float32_matmul_precision", "numeric.default_dtype",
     "inference.dtype", "inference.device",
 )
-
-
-def _versions(names: tuple[str, ...]) -> dict[str, str | None]:
-    out = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def _cpu() -> dict[str, Any]:
@@ -144,15 +134,14 @@ def _numeric(trainer_precision: str | None) -> dict[str, Any]:
 def _static() -> str:
     """The parts that cannot change inside one process (package metadata look-ups cost ~30 ms), as JSON."""
     import medtorch
-    from medtorch.provenance import git_info
 
     return json.dumps({
         "cpu": _cpu(),
         "torch_build": _torch_build(),
         "cuda": _cuda(),
         # medtorch's version is the one imported, not whichever copy is installed
-        "packages": {"numeric": {**_versions(NUMERIC_PACKAGES), "medtorch": medtorch.__version__},
-                     "other": _versions(OTHER_PACKAGES)},
+        "packages": {"numeric": {**package_versions(NUMERIC_PACKAGES), "medtorch": medtorch.__version__},
+                     "other": package_versions(OTHER_PACKAGES)},
         "git": git_info(),
     })
 
