@@ -4,7 +4,6 @@ every strategy yields TrainRows only from make_split, and only TrainRows can be 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 

@@ -27,7 +27,7 @@ from medtorch.explain.columns import ColumnMap
 from medtorch.explain.importance import global_importance, local_table, select_rows
 from medtorch.explain.settings import METHODS, explain_problems
 from medtorch.models.inference import predict_proba
-from medtorch.run import RunDir, write_json, write_text
+from medtorch.run import RunDir
 
 
 @dataclass
