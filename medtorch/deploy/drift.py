@@ -57,7 +57,9 @@ def categorical_counts(ref_counts: dict[str, int], values) -> tuple[list[str], n
     """Levels (training levels, then any unseen), reference counts, new counts."""
     import pandas as pd
 
-    new = pd.Series(values).dropna().astype("string").value_counts()
+    from medtorch.data.levels import level_text
+
+    new = level_text(pd.Series(values)).dropna().value_counts()
     levels = list(ref_counts) + sorted(str(k) for k in new.index if str(k) not in ref_counts)
     r = np.array([ref_counts.get(k, 0) for k in levels], dtype=np.float64)
     q = np.array([int(new.get(k, 0)) for k in levels], dtype=np.float64)

@@ -64,8 +64,10 @@ def analyse(frame: pd.DataFrame, valid: np.ndarray, pred: np.ndarray, y: Optiona
 
 def _labels(frame: pd.DataFrame, column: str, classes: list[str], where: str) -> np.ndarray:
     """Class index per row; -1 where the label is missing. Unknown labels are refused."""
+    from medtorch.data.levels import level_text
+
     s = frame[column]
-    text = s.astype("string").str.replace(r"\.0$", "", regex=True) if pd.api.types.is_float_dtype(s) else s.astype("string")
+    text = level_text(s)  # a label coded 1 and read as 1.0 (missing labels) is the class "1"
     unknown = sorted(set(text.dropna().unique()) - set(classes))
     if unknown:
         raise MedtorchError(f"{where}: --labels {column} holds value(s) {unknown[:10]} that are not classes of the run "
