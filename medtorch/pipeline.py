@@ -305,7 +305,8 @@ def _store_bridge_reference(cfg, network, prepared: Prepared, rd: RunDir, log: E
     rows = prepared.splits.val
     if cfg.bridge.reference_file:
         rows = reference.rows_from_file(cfg.bridge.reference_file, cfg.bridge.reference_label or cfg.data.target,
-                                        prepared.preprocessor.columns_, prepared.classes)
+                                        prepared.preprocessor.columns_, prepared.classes,
+                                        prepared.preprocessor.categorical_)
     stack = fingerprint.collect(trainer_precision=str(cfg.trainer.precision))
     record = reference.store(rd, rows.name, rows, prepared.preprocessor, network, prepared.classes,
                              cfg.trainer.eval_batch_size, stack)

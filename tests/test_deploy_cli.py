@@ -248,3 +248,39 @@ def test_degradation_breach_exits_5_and_blocks_predict_until_released(trained, t
     assert _predict(run, tmp / "new.csv", tmp_path / "out.csv").returncode == 0
     events = [json.loads(x)["action"] for x in (run / "events.jsonl").read_text().splitlines()]
     assert events[-4:] == ["monitored", "predictions_blocked", "predictions_unblocked", "predicted"]
+
+
+def test_monitor_reads_in_chunks_with_the_same_result(trained, tmp_path):
+    """Chunks of 64 rows give the report one chunk gives: drift, windows, degradation and violations."""
+    from medtorch.deploy.checks import SpecChecker
+    from medtorch.deploy.gather import gather
+    from medtorch.deploy.spec import read_run_spec
+    from medtorch.loading import load_run
+
+    run_dir, _, _ = trained
+    new = table(700, 6, shift=0.3)
+    new["marker"] = new["marker"].astype(object)
+    new.loc[[5, 130, 600], "marker"] = "high"  # type violations in three chunks
+    new.loc[new.index % 9 == 0, "site"] = None  # missing where training had none
+    new.loc[new.index % 11 == 0, "label"] = None
+    new.to_csv(tmp_path / "new.csv", index=False)
+    reports = {}
+    for rows in ("64", "100000"):
+        run = tmp_path / f"run{rows}"  # a copy: a degradation block must not reach the other tests
+        shutil.copytree(run_dir, run)
+        proc = _monitor(run, tmp_path / "new.csv", "--labels", "label", "--time", "visit", "--window", "M",
+                        "--chunk-rows", rows, "--out", str(tmp_path / f"rep{rows}"))
+        assert proc.returncode in (0, 5, 9), proc.stdout + proc.stderr
+        reports[rows] = read_json(tmp_path / f"rep{rows}" / "report.json")
+    a, b = reports["64"], reports["100000"]
+    assert a["spec_violations"] == b["spec_violations"] and a["spec_violations"]["marker: type float: a number"] == 3
+    assert a["rows"] == 700 and a["rows_violating_spec"] == b["rows_violating_spec"] > 70
+    assert a["overall"] == b["overall"] and a["windows"] == b["windows"] and len(a["windows"]) == 6
+    assert a["overall"]["labelled"] == b["overall"]["labelled"] < a["overall"]["n_predicted"]
+
+    run = load_run(tmp_path / "run64", purpose="monitor")
+    checker = SpecChecker(read_run_spec(run.rd, run.manifest)[0])
+    g = gather(run, checker, tmp_path / "new.csv", "label", "visit", "M", chunk_rows=64)
+    assert {k: v.dtype for k, v in g.numeric.items()} == {"age": np.float64, "marker": np.float64, "bmi": np.float64}
+    assert all(v.dtype == np.int32 and len(v) == 700 for v in g.codes.values()) and g.levels["sex"] == ["F", "M"]
+    assert g.pred.dtype == np.int32 and g.window.dtype == np.int32 and len(g.windows) == 6

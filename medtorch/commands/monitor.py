@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", default=None, choices=("D", "W", "M", "Q", "Y"),
                         help="calendar window for --time (default: monitoring.window of the run's config)")
     parser.add_argument("--out", default=None, help="report folder (default RUN/monitoring/<time stamp>)")
+    parser.add_argument("--chunk-rows", type=int, default=100_000,
+                        help="rows read at a time (memory: one chunk plus a few bytes per row per feature)")
     from medtorch.stack import settings
 
     settings.add_arguments(parser)
@@ -25,10 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from medtorch.deploy.monitor import monitor_file
+    from medtorch.errors import MedtorchError
     from medtorch.stack import settings
 
+    if args.chunk_rows < 1:
+        raise MedtorchError(f"--chunk-rows must be >= 1; got {args.chunk_rows}.")
+
     report, folder, code = monitor_file(args.run, args.input, labels=args.labels, time_column=args.time, out=args.out,
-                                         window=args.window, load_options=settings.load_options(args))
+                                         window=args.window, load_options=settings.load_options(args),
+                                         chunk_rows=args.chunk_rows)
     print(f"monitoring report: {folder / 'report.md'}")
     for line in report["summary"]:
         print(f"  {line}")

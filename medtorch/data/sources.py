@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtorch.data.levels import level_text
 from medtorch.errors import MedtorchError
 from medtorch.hashing import sha256_bytes, sha256_file
 
@@ -34,7 +35,7 @@ def load(cfg) -> RawTable:
     if cfg.source == "breast_cancer":
         return _breast_cancer()
     if cfg.source == "table":
-        frame = read_table(cfg.path, cfg.format)
+        frame = read_table(cfg.path, cfg.format, text_columns=list(cfg.categorical))
         path = Path(cfg.path)
         return _table(cfg, frame, path, {"kind": "file", "path": str(path.resolve()), "sha256": sha256_file(path)})
     if cfg.source == "synthetic_cohort":
@@ -55,7 +56,7 @@ def load_external_test(cfg, path: str, classes: list[str]) -> RawTable:
     Its labels are coded with the training table's classes; a label the training table does
     not have is refused, naming it.
     """
-    frame = read_table(path, "auto")
+    frame = read_table(path, "auto", text_columns=list(cfg.categorical))
     p = Path(path)
     raw = _table(cfg, frame, p, {"kind": "file", "path": str(p.resolve()), "sha256": sha256_file(p)}, classes=classes)
     return raw
@@ -78,8 +79,12 @@ def _breast_cancer() -> RawTable:
     )
 
 
-def read_table(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
-    """Read a CSV or Parquet file, or fail naming the file and what is wrong with it."""
+def read_table(path: str | Path, fmt: str = "auto", text_columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file, or fail naming the file and what is wrong with it.
+
+    ``text_columns`` (declared categorical columns) are read from a CSV file as text, as
+    ``predict`` and ``monitor`` read them (see ``medtorch.data.levels``).
+    """
     path = Path(path)
     if not path.is_file():
         raise MedtorchError(f"data file not found: {path} (set data.path=FILE to an existing CSV or Parquet file).")
@@ -89,7 +94,7 @@ def read_table(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
         if fmt == "parquet":
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, low_memory=False)
+            frame = pd.read_csv(path, low_memory=False, dtype={c: "string" for c in text_columns or []})
     except Exception as e:  # pandas/pyarrow raise many types for a file that is not a table
         raise MedtorchError(f"{path} could not be read as {fmt.upper()}: {type(e).__name__}: {e}".strip()) from None
     if frame.shape[0] == 0 or frame.shape[1] < 2:
@@ -160,16 +165,13 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
     if not features:
         raise MedtorchError(f"{path}: no feature columns are left after removing the label, id and dropped columns.")
     feat = frame[features].copy()
-    for col in cfg.categorical:
-        if col in feat:
-            if pd.api.types.is_float_dtype(feat[col]):  # integer codes read as floats because of gaps
-                feat[col] = feat[col].astype("Int64")
-            feat[col] = feat[col].astype("string")
     for col in feat.columns:
         if pd.api.types.is_datetime64_any_dtype(feat[col]):
             raise MedtorchError(
                 f"column {col!r} of {path} holds dates; name it data.time_column={col} or list it in data.drop."
             )
+        if col in cfg.categorical or _is_text(feat[col]):  # levels as every later input will have them
+            feat[col] = level_text(feat[col])
     return RawTable(
         frame=feat,
         y=codes,
@@ -197,6 +199,10 @@ def _parse_time(s: pd.Series, col: str, path: Path) -> pd.Series:
             f"{int(np.flatnonzero(bad.to_numpy())[0])}); expected ISO dates such as 2021-03-31."
         )
     return parsed
+
+
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or isinstance(s.dtype, (pd.StringDtype, pd.CategoricalDtype))
 
 
 def _class_name(v: Any) -> str:

@@ -53,14 +53,20 @@ def numeric_drift(ref: dict[str, Any], x: np.ndarray, alpha: float, plan) -> dic
     return out
 
 
-def categorical_counts(ref_counts: dict[str, int], values) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Levels (training levels, then any unseen), reference counts, new counts."""
+def level_counts(values) -> dict[str, int]:
+    """Count of each category level among ``values`` (missing values not counted)."""
     import pandas as pd
 
-    new = pd.Series(values).dropna().astype("string").value_counts()
-    levels = list(ref_counts) + sorted(str(k) for k in new.index if str(k) not in ref_counts)
+    from medtorch.data.levels import level_text
+
+    return {str(k): int(v) for k, v in level_text(pd.Series(values)).dropna().value_counts().items()}
+
+
+def categorical_counts(ref_counts: dict[str, int], new: dict[str, int]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Levels (training levels, then any unseen), reference counts, new counts, from two count tables."""
+    levels = list(ref_counts) + sorted(k for k, n in new.items() if n and k not in ref_counts)
     r = np.array([ref_counts.get(k, 0) for k in levels], dtype=np.float64)
-    q = np.array([int(new.get(k, 0)) for k in levels], dtype=np.float64)
+    q = np.array([new.get(k, 0) for k in levels], dtype=np.float64)
     return levels, r, q
 
 
@@ -81,9 +87,15 @@ def categorical_drift(ref: dict[str, Any], values, alpha: float, plan) -> dict[s
     import pandas as pd
 
     s = pd.Series(values)
-    out: dict[str, Any] = {"column": ref["column"], "kind": "categorical", "test": "chi-square", "n": int(s.notna().sum())}
-    out.update(_missing(ref, float(s.isna().mean()) if len(s) else 0.0, plan))
-    levels, r, q = categorical_counts(ref["counts"], s)
+    return categorical_drift_counts(ref, level_counts(s), int(s.isna().sum()), alpha, plan)
+
+
+def categorical_drift_counts(ref: dict[str, Any], new: dict[str, int], n_missing: int, alpha: float, plan) -> dict[str, Any]:
+    """Drift of a categorical column given the count of each level and of missing values in the new rows."""
+    n = int(sum(new.values()))
+    out: dict[str, Any] = {"column": ref["column"], "kind": "categorical", "test": "chi-square", "n": n}
+    out.update(_missing(ref, n_missing / (n + n_missing) if n + n_missing else 0.0, plan))
+    levels, r, q = categorical_counts(ref["counts"], new)
     if q.sum() == 0:
         return {**out, "psi": None, "statistic": None, "pvalue": None, "drift": False, "note": "no values"}
     p, v = table_test(r, q)
@@ -93,8 +105,9 @@ def categorical_drift(ref: dict[str, Any], values, alpha: float, plan) -> dict[s
     return out
 
 
-def prediction_drift(ref_counts: dict[str, int], predicted_names, alpha: float, plan) -> dict[str, Any]:
-    levels, r, q = categorical_counts(ref_counts, predicted_names)
+def prediction_drift(ref_counts: dict[str, int], predicted: dict[str, int], alpha: float, plan) -> dict[str, Any]:
+    """Drift of the predicted-class distribution, given the count of each predicted class."""
+    levels, r, q = categorical_counts(ref_counts, predicted)
     if q.sum() == 0:
         return {"psi": None, "pvalue": None, "statistic": None, "drift": False, "note": "no predictions"}
     p, v = table_test(r, q)

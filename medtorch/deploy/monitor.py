@@ -8,6 +8,13 @@ with a time column and ``monitoring.window``, the same per calendar window. It w
 report folder (JSON, Markdown, plots), appends one line to the run's monitoring log and one
 event to its event log, applies the plan's fail mode (a block stops ``predict``), and
 returns the exit code a scheduler can alert on.
+
+The input is read in chunks (``chunk_rows``, as ``predict`` reads it) by
+``medtorch.deploy.gather``, which keeps only compact per-row arrays: about
+``8 x numeric features + 4 x categorical features + 13`` bytes per row (numeric values as
+float64 for the Kolmogorov-Smirnov test, categorical levels as int32 codes, validity,
+predicted class, label and calendar window), plus one chunk at a time. The whole table is
+never held in memory.
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
-import pandas as pd
 
 from medtorch.errors import MedtorchError
 
@@ -33,68 +39,47 @@ def monitoring_plan(run_config: dict[str, Any]):
     return OmegaConf.merge(OmegaConf.structured(MonitoringConfig), run_config.get("monitoring") or {})
 
 
-def analyse(frame: pd.DataFrame, valid: np.ndarray, pred: np.ndarray, y: Optional[np.ndarray], ctx: dict[str, Any]) -> dict[str, Any]:
-    """Drift (and degradation, when labels are given) of one set of rows."""
+def analyse(g, mask: np.ndarray, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Drift (and degradation, when labels are given) of the rows of ``g`` (a ``Gathered``) in ``mask``."""
     from medtorch.deploy.degradation import degradation
-    from medtorch.deploy.drift import categorical_drift, numeric_drift, prediction_drift
+    from medtorch.deploy.drift import categorical_drift_counts, numeric_drift, prediction_drift
+    from medtorch.deploy.gather import predicted_counts, section_counts
 
     plan, ref, classes = ctx["plan"], ctx["ref"], ctx["classes"]
     alpha = plan.pvalue / (len(ref["columns"]) + 1)  # Bonferroni over the features and the predicted class
     features = []
     for r in ref["columns"]:
-        col = frame[r["column"]]
         if r["kind"] == "numeric":
-            features.append(numeric_drift(r, col.to_numpy(dtype=np.float64, na_value=np.nan), alpha, plan))
+            features.append(numeric_drift(r, g.numeric[r["column"]][mask], alpha, plan))
         else:
-            features.append(categorical_drift(r, col, alpha, plan))
-    names = np.asarray(classes, dtype=object)[pred[valid]] if valid.any() else np.array([], dtype=object)
+            features.append(categorical_drift_counts(r, *section_counts(g, mask, r["column"]), alpha, plan))
+    valid = g.valid[mask]
     out: dict[str, Any] = {
-        "n": int(len(frame)), "n_predicted": int(valid.sum()), "alpha_per_test": alpha, "features": features,
+        "n": int(mask.sum()), "n_predicted": int(valid.sum()), "alpha_per_test": alpha, "features": features,
         "drifted_columns": [f["column"] for f in features if f["drift"]],
         "missingness_alarms": [f["column"] for f in features if f["missingness_alarm"]],
-        "prediction": prediction_drift(ref["predicted_class"], names, alpha, plan),
+        "prediction": prediction_drift(ref["predicted_class"], predicted_counts(g, mask, classes), alpha, plan),
         "degradation": None,
     }
-    if y is not None:
+    if g.y is not None:
+        y, pred = g.y[mask].astype(np.int64), g.pred[mask].astype(np.int64)
         keep = valid & (y >= 0)
         out["labelled"] = int(keep.sum())
         out["degradation"] = degradation(y[keep], pred[keep], classes, plan, seed=ctx["seed"]) if keep.any() else None
     return out
 
 
-def _labels(frame: pd.DataFrame, column: str, classes: list[str], where: str) -> np.ndarray:
-    """Class index per row; -1 where the label is missing. Unknown labels are refused."""
-    s = frame[column]
-    text = s.astype("string").str.replace(r"\.0$", "", regex=True) if pd.api.types.is_float_dtype(s) else s.astype("string")
-    unknown = sorted(set(text.dropna().unique()) - set(classes))
-    if unknown:
-        raise MedtorchError(f"{where}: --labels {column} holds value(s) {unknown[:10]} that are not classes of the run "
-                            f"({classes}). Map them to the run's class names.")
-    codes = pd.Categorical(text, categories=classes).codes.astype(np.int64)
-    return codes
-
-
-def _windows(frame: pd.DataFrame, column: str, freq: str, where: str) -> pd.Series:
-    t = pd.to_datetime(frame[column], errors="coerce")
-    bad = t.isna() & frame[column].notna()
-    if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy()) + 1)[:10].tolist()
-        raise MedtorchError(f"{where}: --time {column} holds values that are not dates in data rows {rows} "
-                            f"(e.g. {frame[column][bad].iloc[0]!r}); use ISO dates such as 2024-03-31.")
-    return t.dt.to_period(freq).astype("string")
-
-
 def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[str] = None,
                  time_column: Optional[str] = None, out: Optional[str | Path] = None,
-                 window: Optional[str] = None, load_options: Optional[dict] = None) -> tuple[dict[str, Any], Path, int]:
+                 window: Optional[str] = None, load_options: Optional[dict] = None,
+                 chunk_rows: int = 100_000) -> tuple[dict[str, Any], Path, int]:
     from omegaconf import OmegaConf
 
     from medtorch.audit import EventLog, utc_now
     from medtorch.deploy.block import block
     from medtorch.deploy.checks import SpecChecker
+    from medtorch.deploy.gather import gather
     from medtorch.deploy.monitor_report import write_report
-    from medtorch.deploy.predict import predict_rows
-    from medtorch.deploy.reading import read_chunks
     from medtorch.deploy.spec import read_run_spec
     from medtorch.hashing import sha256_file
     from medtorch.loading import load_run, verify_artefact
@@ -114,31 +99,13 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     if time_column and not plan.window:
         raise MedtorchError(f"--time {time_column} needs calendar windows: pass --window D|W|M|Q|Y, or set "
                             "monitoring.window in the run's config.")
-    frame = pd.concat(list(read_chunks(input_path, [c.name for c in spec.columns if not c.numeric])), ignore_index=True)
-    where = str(input_path)
-    for opt, col in (("--labels", labels), ("--time", time_column)):
-        if col is not None and col not in frame.columns:
-            raise MedtorchError(f"{where}: {opt} {col} is not a column of the input; columns: {', '.join(frame.columns[:30])}")
-    checker = SpecChecker(spec)
-    structural = checker.check_columns(list(frame.columns), allowed_extra=tuple(c for c in (labels, time_column) if c))
-    missing = [v.column for v in structural if v.rule == "required column"]
-    if missing:
-        raise MedtorchError(f"{where} lacks the feature column(s) {missing} of run {run.manifest['run_id']}; "
-                            "monitoring compares every feature, so the input must have them all.")
-    typed, valid, violations = checker.check_rows(frame)
-    pred = np.full(len(frame), -1, dtype=np.int64)
-    if valid.any():
-        pred[valid] = predict_rows(run, typed.loc[valid]).argmax(axis=1)
-    y = _labels(frame, labels, run.classes, where) if labels else None
+    g = gather(run, SpecChecker(spec), input_path, labels, time_column, plan.window if time_column else None, chunk_rows)
     ctx = {"plan": plan, "ref": ref, "classes": run.classes, "seed": int(run.config.get("seed", 0))}
-    overall = analyse(typed, valid, pred, y, ctx)
+    overall = analyse(g, np.ones(g.n, dtype=bool), ctx)
     windows = []
-    if time_column and plan.window:
-        period = _windows(frame, time_column, plan.window, where)
-        for name in sorted(period.dropna().unique()):
-            m = (period == name).to_numpy()
-            section = analyse(typed.loc[m].reset_index(drop=True), valid[m], pred[m], None if y is None else y[m], ctx)
-            windows.append({"window": str(name), **section})
+    if g.window is not None:
+        for code in sorted(range(len(g.windows)), key=g.windows.__getitem__):
+            windows.append({"window": str(g.windows[code]), **analyse(g, g.window == code, ctx)})
     for w in windows:
         w["judged"] = w["n"] >= plan.min_window_rows
     sections = [("overall", overall)] + [(w["window"], w) for w in windows if w["judged"]]
@@ -151,14 +118,11 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     blocking = (degraded and plan.on_degradation == "block") or (drift and plan.on_drift == "block")
     stamp = utc_now().replace(":", "").replace("-", "").replace(".", "")
     folder = Path(out) if out else rd.monitoring / stamp
-    by_rule: dict[str, int] = {}
-    for v in violations:
-        by_rule[f"{v.column}: {v.rule}"] = by_rule.get(f"{v.column}: {v.rule}", 0) + 1
     report = {
         "run_id": run.manifest["run_id"], "time_utc": utc_now(), "input": str(input_path.resolve()),
         "input_sha256": sha256_file(input_path), "spec_sha256": spec_sha, "labels": labels, "time_column": time_column,
-        "rows": int(len(frame)), "rows_violating_spec": int((~valid).sum()), "spec_violations": by_rule,
-        "ignored_columns": [v.column for v in structural if v.rule != "required column"],
+        "rows": g.n, "rows_violating_spec": int((~g.valid).sum()), "spec_violations": g.by_rule,
+        "ignored_columns": g.ignored_columns,
         "plan": OmegaConf.to_container(plan), "overall": overall, "windows": windows,
         "status": "degraded" if degraded else "drift" if drift else "ok", "exit_code": code,
         "alarms": {"drift": drift, "degradation": degraded},

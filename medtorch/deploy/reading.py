@@ -1,7 +1,8 @@
 """Read an input table (CSV or Parquet) in chunks of rows, so memory stays bounded.
 
-Categorical columns are read as text, so ``1`` in a new file matches the level ``"1"`` the
-model was trained with. A file that is empty, has no data rows, is not UTF-8 text, or is not
+Categorical columns are read as text and made levels by ``medtorch.data.levels.level_text``,
+as training made them, so ``1`` and ``1.0`` in a new file (with or without missing values
+in its chunk) both match the level ``"1"`` the model was trained with. A file that is empty, has no data rows, is not UTF-8 text, or is not
 a table is refused with a message naming the file and what was found.
 """
 
@@ -12,6 +13,7 @@ from typing import Iterator
 
 import pandas as pd
 
+from medtorch.data.levels import level_text
 from medtorch.errors import MedtorchError
 
 
@@ -36,8 +38,8 @@ def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = 100
     for chunk in chunks:
         chunk.columns = [str(c) for c in chunk.columns]
         for col in text_columns:
-            if col in chunk.columns and not isinstance(chunk[col].dtype, pd.StringDtype):
-                chunk[col] = chunk[col].astype("string")
+            if col in chunk.columns:
+                chunk[col] = level_text(chunk[col])
         if len(chunk):
             any_rows = True
             yield chunk.reset_index(drop=True)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtorch.data.levels import level_text
 from medtorch.data.split import TrainRows
 from medtorch.deploy.spec import DataSpec
 
@@ -45,7 +46,7 @@ def derive_reference(rows: TrainRows, spec: DataSpec, predicted: np.ndarray, cla
             entry.update(n=int(len(x)), edges=edges.tolist(), counts=bin_counts(x, edges).tolist(), sample=take.tolist(),
                          sample_exact=bool(len(x) <= SAMPLE))
         else:
-            counts = s.dropna().astype("string").value_counts()
+            counts = level_text(s).dropna().value_counts()
             entry["counts"] = {str(k): int(v) for k, v in sorted(counts.items())}
         columns.append(entry)
     pred = np.bincount(np.asarray(predicted, dtype=np.int64), minlength=len(classes))

@@ -23,6 +23,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from medtorch.data.levels import level_text
 from medtorch.data.split import TrainRows
 from medtorch.errors import MedtorchError
 from medtorch.hashing import sha256_file
@@ -89,8 +90,8 @@ class DataSpec:
                 problems.append(f"columns[{i}] ({c['name']}): min {lo} is above max {hi}")
             if not unknown:
                 c = {**c, "nullable": bool(c.get("nullable", False))}
-                if c.get("categories") is not None:
-                    c["categories"] = [str(v) for v in c["categories"]]
+                if c.get("categories") is not None:  # YAML 1.0 and 1 are the level "1", as in the data
+                    c["categories"] = level_text(pd.Series([str(v) for v in c["categories"]], dtype=object)).tolist()
                 cols.append(ColumnSpec(**c))
         names = [c.get("name") for c in d["columns"] if isinstance(c, dict)]
         dup = sorted({n for n in names if names.count(n) > 1})
@@ -133,7 +134,7 @@ def derive(rows: TrainRows, spec_cfg, known_columns: list[str]) -> DataSpec:
                 c.min, c.max = (max(lo - pad, 0.0) if lo >= 0 else lo - pad), hi + pad
                 c.range_source = f"observed+margin({spec_cfg.range_margin})"
         else:
-            c.categories = sorted(s.dropna().astype("string").unique().tolist())
+            c.categories = sorted(level_text(s).dropna().unique().tolist())
         cols.append(c)
     return DataSpec(origin="derived", columns=cols, known_columns=known_columns,
                     source={"split": rows.name, "rows": len(rows), "ids_sha256": rows.ids_sha256})

@@ -55,38 +55,39 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, ledger
     results = A.judge(criteria, A.observed_quantities(assessment))
 
     ledger = TestLedger(ledger_path)
-    prior = ledger.looks(rows.sha256)
-    role = decide_role(prior, manifest["development"])
-    number = len([e for e in log.records() if e["action"] == "test_evaluated"]) + 1
-    folder = rd.test_evaluation(number)
-    evaluation = {
-        "evaluation": number, "time_utc": utc_now(), "run_id": manifest["run_id"],
-        "test_set": {"source": rows.source, "sha256": rows.sha256, "rows": len(rows.y)},
-        "role": role["role"], "role_reason": role["reason"], "look_on_test_set": len(prior) + 1,
-        "hold_out_claim": role["role"] != SECOND_STAGE,
-        "criteria": criteria_record, "criteria_changed_after_test_look": changed_after_look,
-        "acceptance": results, "passed": all(r["passed"] for r in results),
-        "assessment": assessment,
-    }
-    write_json(folder / "evaluation.json", evaluation)
-    table = pd.DataFrame({"row_id": rows.ids, "true_label": np.asarray(run.classes, dtype=object)[rows.y],
-                          "predicted_label": np.asarray(run.classes, dtype=object)[probs.argmax(axis=1)]})
-    for j, c in enumerate(run.classes):
-        table[f"prob_{c}"] = probs[:, j]
-    write_text(folder / "predictions.csv", table.to_csv(index=False, float_format="%.8g"))
-    plots = write_plots(assessment, run.classes, lambda name: folder / f"{name}.png", f"Test evaluation {number}")
-    outputs = file_hashes(rd.root, [folder / "evaluation.json", folder / "predictions.csv", *plots])
-    summary = {"evaluation": number, "test_set_sha256": rows.sha256, "role": role["role"], "passed": evaluation["passed"],
-               "criteria_sha256": criteria_record["sha256"], "criteria_changed_after_test_look": changed_after_look,
-               "mcc": assessment["ci"]["mcc"], "failed": [r["criterion"] for r in results if not r["passed"]]}
-    ledger.record({**summary, "run_id": manifest["run_id"], "run_dir": str(rd.root.resolve()), "look_on_test_set": len(prior) + 1,
-                   "test_set": evaluation["test_set"], "development": manifest["development"],
-                   "model_sha256": manifest["artefacts"]["model.pt"], "role_reason": role["reason"]},
-                  inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": rows.sha256},
-                  outputs={f"{rd.root.name}/{k}": v for k, v in outputs.items()})
-    log.append("test_evaluated", {**summary, "ledger": str(Path(ledger_path).resolve())},
-               inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": rows.sha256,
-                       "ledger": sha256_file(ledger.path)}, outputs=outputs)
+    with ledger.locked():  # from reading the earlier looks to recording this one
+        prior = ledger.looks(rows.sha256)
+        role = decide_role(prior, manifest["development"])
+        number = len([e for e in log.records() if e["action"] == "test_evaluated"]) + 1
+        folder = rd.test_evaluation(number)
+        evaluation = {
+            "evaluation": number, "time_utc": utc_now(), "run_id": manifest["run_id"],
+            "test_set": {"source": rows.source, "sha256": rows.sha256, "rows": len(rows.y)},
+            "role": role["role"], "role_reason": role["reason"], "look_on_test_set": len(prior) + 1,
+            "hold_out_claim": role["role"] != SECOND_STAGE,
+            "criteria": criteria_record, "criteria_changed_after_test_look": changed_after_look,
+            "acceptance": results, "passed": all(r["passed"] for r in results),
+            "assessment": assessment,
+        }
+        write_json(folder / "evaluation.json", evaluation)
+        table = pd.DataFrame({"row_id": rows.ids, "true_label": np.asarray(run.classes, dtype=object)[rows.y],
+                              "predicted_label": np.asarray(run.classes, dtype=object)[probs.argmax(axis=1)]})
+        for j, c in enumerate(run.classes):
+            table[f"prob_{c}"] = probs[:, j]
+        write_text(folder / "predictions.csv", table.to_csv(index=False, float_format="%.8g"))
+        plots = write_plots(assessment, run.classes, lambda name: folder / f"{name}.png", f"Test evaluation {number}")
+        outputs = file_hashes(rd.root, [folder / "evaluation.json", folder / "predictions.csv", *plots])
+        summary = {"evaluation": number, "test_set_sha256": rows.sha256, "role": role["role"], "passed": evaluation["passed"],
+                   "criteria_sha256": criteria_record["sha256"], "criteria_changed_after_test_look": changed_after_look,
+                   "mcc": assessment["ci"]["mcc"], "failed": [r["criterion"] for r in results if not r["passed"]]}
+        ledger.record({**summary, "run_id": manifest["run_id"], "run_dir": str(rd.root.resolve()), "look_on_test_set": len(prior) + 1,
+                       "test_set": evaluation["test_set"], "development": manifest["development"],
+                       "model_sha256": manifest["artefacts"]["model.pt"], "role_reason": role["reason"]},
+                      inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": rows.sha256},
+                      outputs={f"{rd.root.name}/{k}": v for k, v in outputs.items()})
+        log.append("test_evaluated", {**summary, "ledger": str(Path(ledger_path).resolve())},
+                   inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": rows.sha256,
+                           "ledger": sha256_file(ledger.path)}, outputs=outputs)
     _extend_bridge_set(run, rows, "test" if test_data is None else f"test_look_{number}")
     evaluation["folder"] = str(folder)
     return evaluation

@@ -22,6 +22,7 @@ import pandas as pd
 
 from medtorch.audit import EventLog
 from medtorch.hashing import sha256_bytes, sha256_json
+from medtorch.locking import exclusive
 
 HOLD_OUT = "hold-out test set"
 SECOND_STAGE = "second-stage validation set"
@@ -101,5 +102,11 @@ class TestLedger:
         return [r for r in self.log.records() if r["action"] == "test_look"
                 and (test_set_sha256 is None or r["details"]["test_set"]["sha256"] == test_set_sha256)]
 
+    def locked(self):
+        """Exclusive use of the ledger (``medtorch.locking``): hold it from reading the earlier looks
+        to recording the new one, so concurrent evaluations neither lose a line nor share a look number."""
+        return exclusive(self.path)
+
     def record(self, details: dict[str, Any], inputs: dict[str, str], outputs: dict[str, str]) -> dict[str, Any]:
-        return self.log.append("test_look", details, inputs=inputs, outputs=outputs)
+        with self.locked():
+            return self.log.append("test_look", details, inputs=inputs, outputs=outputs)

@@ -71,15 +71,23 @@ class FileRows:
         return len(self.y)
 
 
-def rows_from_file(path: str, label: str | None, columns: list[str], classes: list[str]) -> FileRows:
-    """Read a reference file; its label values must be the run's classes and it must hold every feature column."""
+def rows_from_file(path: str, label: str | None, columns: list[str], classes: list[str],
+                   categorical: list[str] = ()) -> FileRows:
+    """Read a reference file; its label values must be the run's classes and it must hold every feature column.
+
+    ``categorical`` columns are read as training read them (``medtorch.data.levels``).
+    """
+    from medtorch.data.levels import level_text
     from medtorch.data.sources import _class_name, read_table
 
     if not label:
         raise MedtorchError(f"bridge.reference_file={path!r} needs its label column: set bridge.reference_label=COLUMN "
                             "(data.target is used when set).")
-    frame = read_table(path)
+    frame = read_table(path, text_columns=list(categorical))
     frame.columns = [str(c) for c in frame.columns]
+    for c in categorical:
+        if c in frame.columns:
+            frame[c] = level_text(frame[c])
     missing = [c for c in [*columns, label] if c not in frame.columns]
     if missing:
         raise MedtorchError(f"bridge.reference_file {path} lacks column(s) {missing}; it needs the model's raw feature "

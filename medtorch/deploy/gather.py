@@ -1,0 +1,148 @@
+"""Read a monitored input chunk by chunk, keeping only what the drift and degradation analyses need.
+
+Each chunk (``chunk_rows`` rows, as ``predict`` reads them) is checked against the data
+specification, its valid rows are predicted, and then it is dropped. What is kept, per input
+row, is compact arrays:
+
+- each numeric feature as float64 (8 bytes): the Kolmogorov-Smirnov test needs the values;
+- each categorical feature as an int32 code into the levels seen so far (4 bytes);
+- whether the row met the specification (1 byte), its predicted class (int32, -1 for none),
+  its label (int32, -1 for missing; with ``--labels``) and its calendar window (int32, with
+  ``--time``);
+
+and the specification violations as counts per column and rule. Memory is therefore about
+``8 x numeric + 4 x categorical + 13`` bytes per row, plus one chunk as pandas frames and the
+distinct levels and windows; the input's text is never held whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from medtorch.errors import MedtorchError
+
+
+class _Codes:
+    """A vocabulary that grows chunk by chunk: text -> int32 code, -1 for missing."""
+
+    def __init__(self) -> None:
+        self.levels: list[str] = []
+        self.index: dict[str, int] = {}
+        self.parts: list[np.ndarray] = []
+
+    def add(self, s: pd.Series) -> None:
+        for v in sorted(set(s.dropna().unique().tolist()) - set(self.index)):
+            self.index[v] = len(self.levels)
+            self.levels.append(v)
+        self.parts.append(pd.Categorical(s, categories=self.levels).codes.astype(np.int32))
+
+    def codes(self) -> np.ndarray:
+        return np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=np.int32)
+
+
+@dataclass
+class Gathered:
+    n: int
+    numeric: dict[str, np.ndarray]  # float64 per row, NaN where missing or not a number
+    codes: dict[str, np.ndarray]  # int32 level code per row, -1 where missing
+    levels: dict[str, list[str]]  # column -> level of each code
+    valid: np.ndarray  # bool: the row met the data specification
+    pred: np.ndarray  # int32 predicted class, -1 for rows not predicted
+    y: Optional[np.ndarray]  # int32 class of the label, -1 where missing; None without --labels
+    window: Optional[np.ndarray]  # int32 calendar window code, -1 where no date; None without --time
+    windows: list[str] = field(default_factory=list)
+    by_rule: dict[str, int] = field(default_factory=dict)  # violations per "column: rule"
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+def gather(run, checker, input_path: Path, labels: Optional[str], time_column: Optional[str], window: Optional[str],
+           chunk_rows: int = 100_000) -> Gathered:
+    from medtorch.deploy.predict import predict_rows
+    from medtorch.deploy.reading import read_chunks
+
+    spec, where = checker.spec, str(input_path)
+    numeric: dict[str, list[np.ndarray]] = {c.name: [] for c in spec.columns if c.numeric}
+    cats = {c.name: _Codes() for c in spec.columns if not c.numeric}
+    valid, pred, ys = [], [], []
+    periods = _Codes()
+    by_rule: dict[str, int] = {}
+    ignored: list[str] = []
+    n = 0
+    for k, chunk in enumerate(read_chunks(input_path, list(cats), chunk_rows)):
+        if k == 0:
+            ignored = _check_columns(chunk, checker, labels, time_column, where, run.manifest["run_id"])
+        typed, ok, violations = checker.check_rows(chunk, first_row=n + 1)
+        for v in violations:
+            by_rule[f"{v.column}: {v.rule}"] = by_rule.get(f"{v.column}: {v.rule}", 0) + 1
+        p = np.full(len(chunk), -1, dtype=np.int32)
+        if ok.any():
+            p[ok] = predict_rows(run, typed.loc[ok]).argmax(axis=1)
+        valid.append(ok)
+        pred.append(p)
+        for name, parts in numeric.items():
+            parts.append(typed[name].to_numpy(dtype=np.float64, na_value=np.nan))
+        for name, codes in cats.items():
+            codes.add(typed[name])
+        if labels:
+            ys.append(labels_of(chunk, labels, run.classes, where).astype(np.int32))
+        if time_column and window:
+            periods.add(_windows(chunk, time_column, window, where, first_row=n + 1))
+        n += len(chunk)
+    return Gathered(n=n, numeric={k: np.concatenate(v) for k, v in numeric.items()},
+                    codes={k: c.codes() for k, c in cats.items()}, levels={k: c.levels for k, c in cats.items()},
+                    valid=np.concatenate(valid), pred=np.concatenate(pred), y=np.concatenate(ys) if labels else None,
+                    window=periods.codes() if time_column and window else None, windows=periods.levels,
+                    by_rule=by_rule, ignored_columns=ignored)
+
+
+def _check_columns(chunk: pd.DataFrame, checker, labels, time_column, where: str, run_id: str) -> list[str]:
+    """Refuse an input without --labels/--time or a feature column; return the columns that will be ignored."""
+    for opt, col in (("--labels", labels), ("--time", time_column)):
+        if col is not None and col not in chunk.columns:
+            raise MedtorchError(f"{where}: {opt} {col} is not a column of the input; columns: {', '.join(chunk.columns[:30])}")
+    structural = checker.check_columns(list(chunk.columns), allowed_extra=tuple(c for c in (labels, time_column) if c))
+    missing = [v.column for v in structural if v.rule == "required column"]
+    if missing:
+        raise MedtorchError(f"{where} lacks the feature column(s) {missing} of run {run_id}; "
+                            "monitoring compares every feature, so the input must have them all.")
+    return [v.column for v in structural if v.rule != "required column"]
+
+
+def labels_of(frame: pd.DataFrame, column: str, classes: list[str], where: str) -> np.ndarray:
+    """Class index per row; -1 where the label is missing. Unknown labels are refused."""
+    from medtorch.data.levels import level_text
+
+    text = level_text(frame[column])  # a label coded 1 and read as 1.0 (missing labels) is the class "1"
+    unknown = sorted(set(text.dropna().unique()) - set(classes))
+    if unknown:
+        raise MedtorchError(f"{where}: --labels {column} holds value(s) {unknown[:10]} that are not classes of the run "
+                            f"({classes}). Map them to the run's class names.")
+    return pd.Categorical(text, categories=classes).codes.astype(np.int64)
+
+
+def _windows(frame: pd.DataFrame, column: str, freq: str, where: str, first_row: int = 1) -> pd.Series:
+    t = pd.to_datetime(frame[column], errors="coerce")
+    bad = t.isna() & frame[column].notna()
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy()) + first_row)[:10].tolist()
+        raise MedtorchError(f"{where}: --time {column} holds values that are not dates in data rows {rows} "
+                            f"(e.g. {frame[column][bad].iloc[0]!r}); use ISO dates such as 2024-03-31.")
+    return t.dt.to_period(freq).astype("string")
+
+
+def section_counts(g: Gathered, mask: np.ndarray, column: str) -> tuple[dict[str, int], int]:
+    """(count of each level of a categorical column among the masked rows, count missing)."""
+    codes = g.codes[column][mask]
+    present = codes[codes >= 0]
+    counts = np.bincount(present, minlength=len(g.levels[column]))
+    return {lvl: int(c) for lvl, c in zip(g.levels[column], counts) if c}, int(len(codes) - len(present))
+
+
+def predicted_counts(g: Gathered, mask: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    counts = np.bincount(g.pred[mask & g.valid], minlength=len(classes))
+    return {c: int(n) for c, n in zip(classes, counts) if n}

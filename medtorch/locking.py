@@ -1,0 +1,64 @@
+"""An exclusive lock on a shared file, held across a read-modify-write.
+
+Files shared by several processes (the project's test-set ledger) are read, extended and
+written back atomically (``medtorch.run.write_bytes``). The atomic write keeps the file
+whole, but two writers that read the same old content would each write it back with only
+their own line: one line is lost. ``exclusive(path)`` serialises them with ``fcntl.flock`` on
+a sidecar file ``PATH.lock`` (created beside it, never removed, holding nothing).
+
+The lock is advisory (it binds medtorch, not other programs) and POSIX only: where
+``fcntl`` is missing (Windows) the block runs unlocked, as before. It is re-entrant within a
+thread, so a caller holding the lock may call code that takes it again. ``flock`` locks are
+released by the kernel when the process exits, so a crash leaves no stale lock behind.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+try:
+    import fcntl
+except ImportError:  # not POSIX
+    fcntl = None
+
+_held = threading.local()  # lock path -> depth, for re-entry by the thread holding it
+
+
+def lock_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".lock")
+
+
+@contextmanager
+def exclusive(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock for ``path`` (waiting for other holders) while the block runs."""
+    if fcntl is None:
+        yield
+        return
+    lp = lock_path(path).resolve()
+    depth = getattr(_held, "depth", None)
+    if depth is None:
+        depth = _held.depth = {}
+    if depth.get(lp):
+        depth[lp] += 1
+        try:
+            yield
+        finally:
+            depth[lp] -= 1
+        return
+    lp.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        depth[lp] = 1
+        try:
+            yield
+        finally:
+            depth.pop(lp, None)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
