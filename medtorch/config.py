@@ -9,6 +9,7 @@ problem at once, before anything is written.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -97,6 +98,7 @@ class BalanceConfig:
     oversample_subgroups: dict[str, dict[str, float]] = field(default_factory=dict)  # {site: {E: 3.0}}: rows of site E drawn 3x as often
     augmentation: str = "none"  # none | gaussian_noise (on standardised numeric features, training batches only)
     noise_std: float = 0.1
+    mixup_alpha: float = 0.0  # 0 = off; > 0: mixup within training batches, lambda ~ Beta(alpha, alpha)
 
 
 @dataclass
@@ -446,6 +448,8 @@ def _validate_governance(cfg: DictConfig, need) -> None:
     need(b.oversample in ("none", "balanced"), "balance.oversample", "'none' or 'balanced'", b.oversample)
     need(b.augmentation in ("none", "gaussian_noise"), "balance.augmentation", "'none' or 'gaussian_noise'", b.augmentation)
     need(b.noise_std > 0, "balance.noise_std", "> 0", b.noise_std)
+    need(math.isfinite(b.mixup_alpha) and b.mixup_alpha >= 0, "balance.mixup_alpha",
+         "0 (off) or a Beta concentration > 0 (usual: 0.1 to 0.4)", b.mixup_alpha)
     for col, factors in b.oversample_subgroups.items():
         need(col in d.subgroup_columns, f"balance.oversample_subgroups.{col}",
              f"a column named in data.subgroup_columns {list(d.subgroup_columns)}", col)

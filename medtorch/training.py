@@ -89,7 +89,8 @@ def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resu
     )
     train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed,
                                 row_weights=torch.from_numpy(bal.row_weights) if bal and bal.row_weights is not None else None,
-                                noise_std=bal.noise_std if bal else 0.0, noise_columns=len(prepared.preprocessor.numeric_))
+                                noise_std=bal.noise_std if bal else 0.0, noise_columns=len(prepared.preprocessor.numeric_),
+                                mixup_alpha=bal.mixup_alpha if bal else 0.0)
     val_loader = TensorLoader(xva, yva, t.eval_batch_size, pad_shards=False)
     log.append("training_started", {"model": to_container(cfg.model), "optim": to_container(cfg.optim),
                                     "trainer": to_container(cfg.trainer), "early_stopping": to_container(es),

@@ -1,6 +1,6 @@
 """Integrated Gradients on 1,000 rows x 50 steps: medtorch's batched call vs Captum row by row.
 
-    python scripts/bench_integrated_gradients.py [--model mlp|logistic|attention] [--rows 1000] [--steps 50]
+    python scripts/bench_integrated_gradients.py [--model mlp|logistic|attention] [--rows 1000] [--steps 50] [--internal-batch N]
 
 Both paths compute the same attributions (every class, training-mean baseline) with Captum's
 IntegratedGradients on the same network; the script checks that they agree, then prints the
@@ -26,13 +26,15 @@ def main() -> None:
     p.add_argument("--features", type=int, default=30)
     p.add_argument("--repeats", type=int, default=3, help="batched runs; the median is reported")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--internal-batch", type=int, default=None,
+                   help="rows per forward pass of the batched path (default: medtorch's INTERNAL_BATCH)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     from captum.attr import IntegratedGradients
 
-    from medtorch.explain.attributions import attribute, make_baselines
+    from medtorch.explain.attributions import INTERNAL_BATCH, attribute, make_baselines
     from medtorch.explain.columns import ColumnMap
     from medtorch.models.networks import build_network
 
@@ -52,7 +54,8 @@ def main() -> None:
     attribute(net, "integrated_gradients", x[:50], k, make_baselines("train_mean", x, 50, 1, 0), cmap, ig_steps=args.steps)
     times = []
     for _ in range(args.repeats):
-        r = attribute(net, "integrated_gradients", x, k, base, cmap, ig_steps=args.steps)
+        r = attribute(net, "integrated_gradients", x, k, base, cmap, ig_steps=args.steps,
+                      internal_batch=args.internal_batch or INTERNAL_BATCH)
         times.append(r.seconds)
     batched = statistics.median(times)
 
@@ -69,7 +72,7 @@ def main() -> None:
     scale = float(np.abs(rows).max())
     assert err <= 1e-4 * scale + 1e-6, f"the two paths disagree: max |difference| {err:.3g} (scale {scale:.3g})"
     print(f"Integrated Gradients, {args.model} model, {args.rows} rows x {args.features} inputs x {args.steps} steps, "
-          f"{k} classes, torch threads {torch.get_num_threads()}")
+          f"{k} classes, torch threads {torch.get_num_threads()}, internal batch {args.internal_batch or INTERNAL_BATCH}")
     print(f"  medtorch (batched path, median of {args.repeats}): {batched:8.2f} s")
     print(f"  Captum row by row:                       {one_by_one:8.2f} s")
     print(f"  max |difference| {err:.2e} (largest attribution {scale:.2e})")

@@ -107,3 +107,87 @@ def test_unknown_subgroup_value_is_named(splits):
 
     with pytest.raises(MedtorchError, match=r"site\.Z: no training row has site='Z'"):
         plan_balance(balance_cfg(oversample_subgroups={"site": {"Z": 2.0}}), s.train, raw.classes, 7)
+
+
+def mixup_batches(loader):
+    return [tuple(t.clone() for t in b) for b in loader]
+
+
+def test_mixup_is_seeded_and_mixes_pairs_of_rows_of_the_batch():
+    x = torch.randn(200, 4, generator=torch.Generator().manual_seed(1))
+    rows = torch.arange(200)  # the label of each row is its index, so a batch names the rows it mixed
+    loader = TensorLoader(x, rows, 64, shuffle=True, seed=7, mixup_alpha=0.4)
+    first = mixup_batches(loader)
+    assert all(len(b) == 4 for b in first)
+    assert all(torch.equal(a, b) for ba, bb in zip(first, mixup_batches(loader)) for a, b in zip(ba, bb))
+    other = TensorLoader(x, rows, 64, shuffle=True, seed=8, mixup_alpha=0.4)
+    assert not torch.equal(first[0][0], mixup_batches(other)[0][0])  # another seed, other batches
+    lams = []
+    for xm, y, y2, lam in first:
+        expected = lam * x[y] + (1 - lam) * x[y2]  # direct computation from the rows the batch names
+        torch.testing.assert_close(xm, expected, rtol=1e-6, atol=1e-6)
+        assert sorted(y2.tolist()) == sorted(y.tolist()) and not torch.equal(y, y2)  # a permutation of the batch
+        lams.append(float(lam))
+    assert all(0.5 <= v <= 1 for v in lams) and len(set(lams)) == len(lams)  # dominant first, drawn per batch
+    draws = []
+    for epoch in range(60):
+        loader.set_epoch(epoch)
+        draws += [float(b[3]) for b in loader]
+    beta = np.random.default_rng(0).beta(0.4, 0.4, 200_000)
+    assert np.mean(draws) == pytest.approx(np.maximum(beta, 1 - beta).mean(), abs=0.03)  # Beta(0.4, 0.4), folded
+
+
+def test_mixup_never_reaches_evaluation_loaders_and_is_off_by_default():
+    x, y = torch.randn(100, 3), torch.arange(100) % 3
+    for loader in (TensorLoader(x, y, 32), TensorLoader(x, y, 32, pad_shards=False),
+                   TensorLoader(x, y, 32, shuffle=True)):
+        batches = list(loader)
+        assert all(len(b) == 2 for b in batches)
+        assert torch.equal(torch.cat([b[0] for b in batches]).sort(dim=0).values, x.sort(dim=0).values)
+    with pytest.raises(ValueError, match="mixup_alpha must be >= 0"):
+        TensorLoader(x, y, 32, shuffle=True, mixup_alpha=-0.1)
+
+
+def test_mixup_loss_is_soft_target_cross_entropy_and_weighted_loss_at_lambda_one():
+    from torch.nn import functional as F
+
+    from medtorch.models.module import mixup_cross_entropy
+
+    g = torch.Generator().manual_seed(0)
+    logits, y, y2 = torch.randn(50, 3, generator=g), torch.randint(3, (50,), generator=g), torch.randint(3, (50,), generator=g)
+    lam = torch.tensor(0.7)
+    soft = lam * F.one_hot(y, 3) + (1 - lam) * F.one_hot(y2, 3)
+    torch.testing.assert_close(mixup_cross_entropy(logits, y, y2, lam), F.cross_entropy(logits, soft.float()))
+    w = torch.tensor([0.5, 1.0, 4.0])
+    torch.testing.assert_close(mixup_cross_entropy(logits, y, y2, torch.tensor(1.0), w), F.cross_entropy(logits, y, weight=w))
+    assert not torch.allclose(mixup_cross_entropy(logits, y, y2, lam, w), mixup_cross_entropy(logits, y, y2, lam))
+
+
+def test_mixup_is_planned_recorded_and_its_limits_written(splits):
+    raw, s = splits
+    plan = plan_balance(balance_cfg(mixup_alpha=0.4), s.train, raw.classes, 7)
+    assert plan.mixup_alpha == 0.4 and plan.record["mixup_alpha"] == 0.4
+    assert "not real patients" in plan.record["mixup_limitations"]
+    off = plan_balance(balance_cfg(), s.train, raw.classes, 7)
+    assert off.mixup_alpha == 0.0 and off.record["mixup_alpha"] == 0.0 and "mixup_limitations" not in off.record
+
+
+def test_a_mixup_run_completes_and_records_it(tmp_path):
+    from conftest import read_json, run_train
+
+    _, rd = run_train(tmp_path, "balance.mixup_alpha=0.4", "balance.class_weights=balanced", "trainer.max_epochs=2")
+    reb = {s["step"]: s for s in read_json(rd / "lineage.json")["steps"]}["rebalance"]
+    assert reb["mixup_alpha"] == 0.4 and "fractional" in reb["mixup_limitations"]
+    eda = (rd / "eda.md").read_text()
+    assert "mixup_alpha = 0.4" in eda and "Mixup: alpha = 0.4. Limitations of mixup:" in eda
+    assert "mixup alpha: 0.4" in (rd / "lineage.md").read_text()
+    assert read_json(rd / "manifest.json")["status"] == "complete"
+
+
+@pytest.mark.parametrize("value", ["-0.4", "nan"])
+def test_a_bad_mixup_alpha_is_refused_before_anything_runs(tmp_path, value):
+    from conftest import run_train
+
+    proc, _ = run_train(tmp_path, f"balance.mixup_alpha={value}", check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "balance.mixup_alpha must be 0 (off) or a Beta concentration > 0" in proc.stderr and value in proc.stderr

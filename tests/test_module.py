@@ -124,3 +124,32 @@ def test_clipping_acts_on_the_gradients_the_optimizer_steps_with(precision):
     norms = clipped_norms("cpu", precision)
     assert len(norms) == 10
     assert all(n == pytest.approx(0.05, rel=1e-3) for n in norms), norms
+
+
+def test_mixup_batches_train_on_soft_targets_with_class_weights():
+    """Mixup batches (x, y, y2, lam): the weights equal a plain loop on lam CE(y) + (1 - lam) CE(y2),
+    and the training MCC counts the dominant label y."""
+    x, y = _data()
+    w = torch.tensor([0.5, 1.0, 2.0])
+    module = Classifier(_net(), ["a", "b", "c"], lr=0.01, weight_decay=0.1, class_weights=w)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                         limit_val_batches=0)
+    trainer.fit(module, train_dataloaders=TensorLoader(x, y, 32, shuffle=True, seed=3, mixup_alpha=0.4))
+    net = _net()
+    opt = torch.optim.AdamW(net.parameters(), lr=0.01, weight_decay=0.1)
+    truth, pred, lams = [], [], []
+    for xb, yb, y2, lam in TensorLoader(x, y, 32, shuffle=True, seed=3, mixup_alpha=0.4):
+        logits = net(xb)
+        loss = lam * F.cross_entropy(logits, yb, weight=w) + (1 - lam) * F.cross_entropy(logits, y2, weight=w)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        truth.append(yb)
+        pred.append(logits.argmax(1))
+        lams.append(float(lam))
+    assert min(lams) < 0.9  # batches really were mixed
+    for (name, a), b in zip(module.network.named_parameters(), net.parameters()):
+        torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-5, atol=1e-6, msg=name)
+    mcc = matthews_corrcoef(torch.cat(truth).numpy(), torch.cat(pred).numpy())
+    assert float(trainer.callback_metrics["train/mcc"]) == pytest.approx(mcc, rel=1e-6)

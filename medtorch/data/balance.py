@@ -8,7 +8,9 @@ Applied to training batches only (validation and test are never resampled or per
   1 / (rows of its class), so every class is drawn equally often;
 - ``oversample_subgroups={column: {value: factor}}``: rows of a named rare subgroup (a site,
   an ethnicity) drawn ``factor`` times as often again;
-- ``augmentation=gaussian_noise``: noise of ``noise_std`` on the standardised numeric features.
+- ``augmentation=gaussian_noise``: noise of ``noise_std`` on the standardised numeric features;
+- ``mixup_alpha`` > 0: mixup within each training batch (pairs from a seeded permutation,
+  lambda ~ Beta(alpha, alpha)), trained on the mixed soft targets (``TensorLoader``, ``Classifier``).
 
 The plan records the share of each class and named subgroup in the raw training split and
 the share expected in the drawn training batches, for the lineage and the EDA summary.
@@ -30,6 +32,13 @@ AUGMENTATION_LIMITS = (
     "not touch categorical features, and can blur thresholds that carry clinical meaning."
 )
 
+MIXUP_LIMITS = (
+    "mixup trains on convex combinations of two rows, which are not real patients: a mixed row can "
+    "break clinical constraints between columns and lie where no patient does; one-hot categorical "
+    "columns become fractional (e.g. 0.7 smoker), which no real input has; labels are softened, "
+    "so training loss and confusion counts (dominant label) are not those of real rows."
+)
+
 
 @dataclass
 class BalancePlan:
@@ -37,6 +46,7 @@ class BalancePlan:
     row_weights: np.ndarray | None  # one sampling weight per training row
     noise_std: float  # 0 = no augmentation
     record: dict[str, Any]
+    mixup_alpha: float = 0.0  # 0 = no mixup
 
 
 def plan_balance(cfg: Any, train: TrainRows, classes: list[str], n_numeric: int) -> BalancePlan:
@@ -83,4 +93,11 @@ def plan_balance(cfg: Any, train: TrainRows, classes: list[str], n_numeric: int)
         noise = float(cfg.noise_std)
         record.update({"noise_std": noise, "noise_on": f"the {n_numeric} standardised numeric features",
                        "limitations": AUGMENTATION_LIMITS})
-    return BalancePlan(class_weights, row_weights, noise, record)
+    mixup = float(cfg.mixup_alpha)
+    record["mixup_alpha"] = mixup
+    if mixup > 0:
+        record.update({"mixup": "within each training batch, pairs from a seeded permutation, "
+                                f"lambda ~ Beta({mixup}, {mixup}) folded to max(lambda, 1 - lambda); "
+                                "loss lam * CE(y) + (1 - lam) * CE(y_pair), class weights on each term",
+                       "mixup_limitations": MIXUP_LIMITS})
+    return BalancePlan(class_weights, row_weights, noise, record, mixup)

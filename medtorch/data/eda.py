@@ -106,7 +106,7 @@ def _calendar(parts: dict[str, Rows], time: str, classes: list[str]) -> dict[str
     return out
 
 
-def eda_markdown(eda: dict[str, Any], limitations: str | None) -> str:
+def eda_markdown(eda: dict[str, Any], limitations: str | None, mixup_limitations: str | None = None) -> str:
     classes = list(eda["splits"]["train"]["class_counts"])
     out = ["# Exploratory data analysis", "", "## Splits and classes", "",
            "| split | rows | " + " | ".join(classes) + " |", "|---|---|" + "---|" * len(classes)]
@@ -118,11 +118,15 @@ def eda_markdown(eda: dict[str, Any], limitations: str | None) -> str:
     out += ["", f"Class imbalance (train): majority/minority = {ratio:.2f} (minority class `{ci['minority_class']}`)."
             if ratio else "", "", "Mitigation chosen: "
             + ", ".join(f"{k} = {v}" for k, v in ci["mitigation"].items()
-                        if k in ("class_weights", "oversample", "oversample_subgroups", "augmentation")) + "."]
+                        if k in ("class_weights", "oversample", "oversample_subgroups", "augmentation", "mixup_alpha")) + "."]
     if limitations:
         aug = ci["mitigation"].get("augmentation", "none")
         out += ["", f"Tabular augmentation: {aug}{' (off by default)' if aug == 'none' else ''}. "
                 f"Limitations of the augmentation: {limitations}"]
+    if mixup_limitations:
+        alpha = ci["mitigation"].get("mixup_alpha", 0.0)
+        out += ["", f"Mixup: {'alpha = ' + str(alpha) if alpha else 'off (off by default)'}. "
+                f"Limitations of mixup: {mixup_limitations}"]
     miss = {c: v for c, v in eda["splits"]["train"]["missing_share"].items() if v > 0}
     out += ["", "## Missing values (train)", ""]
     out += [f"- `{c}`: {v:.1%}" for c, v in sorted(miss.items(), key=lambda kv: -kv[1])] or ["- none"]

@@ -73,7 +73,7 @@ def record_lineage(cfg: Any, raw: sources.RawTable, splits: Splits, split_record
 
 
 def explore_data(cfg: Any, splits: Splits, classes: list[str], balance: dict, rd: RunDir, log: EventLog) -> None:
-    from medtorch.data.balance import AUGMENTATION_LIMITS
+    from medtorch.data.balance import AUGMENTATION_LIMITS, MIXUP_LIMITS
     from medtorch.data.eda import eda_markdown, eda_plots, explore
 
     if not cfg.eda.enabled:
@@ -81,7 +81,7 @@ def explore_data(cfg: Any, splits: Splits, classes: list[str], balance: dict, rd
         return
     eda = explore(splits.parts(), classes, list(cfg.data.subgroup_columns), cfg.data.time_column, cfg.eda, balance)
     write_json(rd.eda, eda)
-    write_text(rd.eda_summary, eda_markdown(eda, AUGMENTATION_LIMITS))
+    write_text(rd.eda_summary, eda_markdown(eda, AUGMENTATION_LIMITS, MIXUP_LIMITS))
     plots = eda_plots(eda, rd.eda_plot) if cfg.eda.plots else []
     flags = {col: len(r["under_represented"]) for col, r in eda["representativeness"].items()}
     log.append("data_explored", {"imbalance_ratio": eda["class_imbalance"]["ratio_majority_to_minority"],

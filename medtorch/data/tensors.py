@@ -13,7 +13,11 @@ Rebalancing (training loaders only): with ``row_weights`` an epoch is ``len(y)``
 with replacement in proportion to the weights (``torch.multinomial``, same seeding), so
 minority classes and rare subgroups are oversampled without copying any row; with
 ``noise_std`` > 0 Gaussian noise is added to the first ``noise_columns`` (standardised
-numeric) features of each training batch.
+numeric) features of each training batch; with ``mixup_alpha`` > 0 each training batch is mixed
+with a seeded permutation of itself (mixup, Zhang et al. 2018): lambda ~ Beta(alpha, alpha), folded to
+max(lambda, 1 - lambda) so the first label is the dominant one, x = lambda x + (1 - lambda) x[perm],
+and the batch is ``(x, y, y[perm], lambda)`` instead of ``(x, y)``. Noise, when on, is added before
+mixing. Every draw comes from the loader's generator, so the same seed gives the same batches.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
+import numpy as np
 import torch
 
 from medtorch.distributed import shard
@@ -41,6 +46,7 @@ class TensorLoader:
         row_weights: torch.Tensor | None = None,
         noise_std: float = 0.0,
         noise_columns: int = 0,
+        mixup_alpha: float = 0.0,
     ) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
@@ -51,6 +57,9 @@ class TensorLoader:
             raise ValueError("row_weights must hold one non-negative weight per row")
         self.row_weights = row_weights.double() if row_weights is not None else None
         self.noise_std, self.noise_columns = noise_std, noise_columns
+        if mixup_alpha < 0:
+            raise ValueError(f"mixup_alpha must be >= 0 (0 = off); got {mixup_alpha}")
+        self.mixup_alpha = float(mixup_alpha)
         self.epoch = 0
         self.sampler = self  # Lightning's fit loop calls dataloader.sampler.set_epoch(epoch)
         self.batch_sampler = None  # what Lightning inspects on anything that has a sampler
@@ -76,7 +85,7 @@ class TensorLoader:
         n = self._rows()
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         n = len(self.y)
         rank, world = self.rank, self.world_size
         if not self.shuffle and world == 1 and self.row_weights is None:
@@ -98,9 +107,22 @@ class TensorLoader:
         chunks = order.split(self.batch_size)
         if self.drop_last and len(chunks) and len(chunks[-1]) < self.batch_size:
             chunks = chunks[:-1]
+        # torch has no seeded Beta sampler; NumPy's, seeded from the same generator, keeps it reproducible
+        beta = np.random.default_rng(int(torch.randint(2**62, (1,), generator=g))) if self.mixup_alpha > 0 else None
         for idx in chunks:
-            x = self.x[idx]
+            x, y = self.x[idx], self.y[idx]
             if self.noise_std > 0 and self.noise_columns > 0:
                 noise = torch.randn((len(idx), self.noise_columns), generator=g, dtype=x.dtype) * self.noise_std
                 x = torch.cat([x[:, : self.noise_columns] + noise, x[:, self.noise_columns :]], dim=1)
-            yield x, self.y[idx]
+            if beta is None:
+                yield x, y
+                continue
+            lam = float(beta.beta(self.mixup_alpha, self.mixup_alpha))
+            lam = max(lam, 1.0 - lam)
+            perm = torch.randperm(len(idx), generator=g)
+            yield mix(x, perm, lam), y, y[perm], torch.tensor(lam, dtype=x.dtype)
+
+
+def mix(x: torch.Tensor, perm: torch.Tensor, lam: float) -> torch.Tensor:
+    """Mixup of a batch with a permutation of itself: lam * x + (1 - lam) * x[perm]."""
+    return lam * x + (1.0 - lam) * x[perm]

@@ -12,6 +12,14 @@ The module logs once per epoch: training loss and MCC from confusion counts accu
 plain tensors (a torchmetrics ``update`` per step costs another 0.1 ms; the counts are summed
 across processes at epoch end), and on validation the loss, MCC, balanced accuracy and AUROC
 over the whole split through ``EpochEvidence``.
+
+Mixup batches (``balance.mixup_alpha`` > 0) arrive as ``(x, y, y2, lam)``: the loss is
+``lam * CE(logits, y) + (1 - lam) * CE(logits, y2)``, each term with the class weights and PyTorch's
+weighted mean. Without class weights this equals cross-entropy against the soft target
+``lam * onehot(y) + (1 - lam) * onehot(y2)``; with them, each label keeps its class's weight and
+``lam = 1`` gives exactly the unmixed weighted loss (PyTorch's soft-target cross-entropy would instead
+drop the normalisation by the weights, so its scale would change with the batch's class mix). The
+training confusion counts and loss use the dominant component's label (``y`` when ``lam`` >= 0.5).
 """
 
 from __future__ import annotations
@@ -67,9 +75,15 @@ class Classifier(pl.LightningModule):
         return self.network(x)
 
     def training_step(self, batch, batch_idx):
-        x, y = batch
-        logits = self.network(x)
-        loss = F.cross_entropy(logits, y, weight=self.class_weights)
+        if len(batch) == 4:  # mixup: (x, y, y2, lam)
+            x, y, y2, lam = batch
+            logits = self.network(x)
+            loss = mixup_cross_entropy(logits, y, y2, lam, self.class_weights)
+            y = torch.where(lam >= 0.5, y, y2)  # the dominant component's label, for the counts
+        else:
+            x, y = batch
+            logits = self.network(x)
+            loss = F.cross_entropy(logits, y, weight=self.class_weights)
         opt = self.optimizers()
         opt.zero_grad()
         self.manual_backward(loss)
@@ -152,6 +166,12 @@ class Classifier(pl.LightningModule):
 
     def configure_optimizers(self):
         return torch.optim.AdamW(self.network.parameters(), lr=self.lr, weight_decay=self.weight_decay, betas=self.betas)
+
+
+def mixup_cross_entropy(logits: torch.Tensor, y: torch.Tensor, y2: torch.Tensor, lam: torch.Tensor,
+                        weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy of a mixup batch: lam * CE(logits, y) + (1 - lam) * CE(logits, y2)."""
+    return lam * F.cross_entropy(logits, y, weight=weight) + (1 - lam) * F.cross_entropy(logits, y2, weight=weight)
 
 
 def _numpy_state_to_plain(state) -> dict[str, Any]:
