@@ -5,7 +5,9 @@
 For each precision (32-true, bf16-mixed, 16-mixed) it trains the default experiment with
 ``trainer=gpu`` through the real train.py, then runs ``medtorch explain`` and ``medtorch
 bridge --device cuda`` on the 32-true run, and trains 32-true twice to check that two runs
-with the same seed give identical predictions on this GPU (TF32 off). It prints a table and
+with the same seed give identical predictions on this GPU (TF32 off); in a source checkout it
+also runs the CUDA tests (tests/test_gpu.py: each precision, determinism, gradient clipping
+after fp16 unscaling) and the module tests. It prints a table and
 writes ``OUT/gpu_check.json``. Exit 0 when every step passed, 1 otherwise, 2 without CUDA.
 """
 
@@ -56,6 +58,10 @@ def main() -> int:
     code, tail, again = _train(out, "train_32-true_again", args.epochs, "trainer.precision=32-true")
     same = code == 0 and (again / "predictions_val.csv").read_bytes() == (ref / "predictions_val.csv").read_bytes()
     results.append({"step": "determinism (same seed twice)", "exit": 0 if same else 1, "tail": "" if same else tail})
+    if (REPO / "tests" / "test_gpu.py").is_file():  # a source checkout with the dev extras: the CUDA tests too
+        code, tail = _run([sys.executable, "-m", "pytest", "-q", "tests/test_gpu.py", "tests/test_module.py"])
+        results.append({"step": "pytest tests/test_gpu.py tests/test_module.py (fp16 clipping, precisions)",
+                        "exit": code, "tail": tail})
     report = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda,
               "results": results}
     out.mkdir(parents=True, exist_ok=True)
