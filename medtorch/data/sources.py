@@ -170,7 +170,8 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
             raise MedtorchError(
                 f"column {col!r} of {path} holds dates; name it data.time_column={col} or list it in data.drop."
             )
-        if col in cfg.categorical or _is_text(feat[col]):  # levels as every later input will have them
+        if col in cfg.categorical or _is_text(feat[col]) or pd.api.types.is_bool_dtype(feat[col]):
+            # levels as every later input will have them
             feat[col] = level_text(feat[col])
     return RawTable(
         frame=feat,
