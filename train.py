@@ -23,8 +23,14 @@ if not OmegaConf.has_resolver("medtorch_uid"):
 def main(cfg: DictConfig) -> float:
     from medtorch import pipeline
 
+    hc = HydraConfig.get()
+    launch = {  # what Hydra's output_subdir would hold; written by medtorch after its checks
+        "config.yaml": OmegaConf.to_yaml(cfg),
+        "hydra.yaml": OmegaConf.to_yaml(OmegaConf.create({"hydra": OmegaConf.to_container(hc)})),
+        "overrides.yaml": OmegaConf.to_yaml(OmegaConf.create(list(hc.overrides.task))),
+    }
     try:
-        metrics = pipeline.run(cfg, HydraConfig.get().runtime.output_dir)
+        metrics = pipeline.run(cfg, hc.runtime.output_dir, launch)
     except MedtorchError as e:
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
         sys.exit(e.exit_code)

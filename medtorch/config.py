@@ -381,6 +381,9 @@ def validate(cfg: DictConfig) -> None:
     need(t.accelerator in ("auto", "cpu", "gpu", "cuda"), "trainer.accelerator", "one of 'auto', 'cpu', 'gpu', 'cuda'", t.accelerator)
     need(t.gradient_clip_val is None or t.gradient_clip_val > 0, "trainer.gradient_clip_val", "> 0 or null", t.gradient_clip_val)
     need(t.gradient_clip_algorithm in ("norm", "value"), "trainer.gradient_clip_algorithm", "'norm' or 'value'", t.gradient_clip_algorithm)
+    # the module clips in on_before_optimizer_step, which DeepSpeed's engine never calls: refuse, don't drop it
+    need(not (t.gradient_clip_val and "deepspeed" in str(t.strategy).lower()), "trainer.gradient_clip_val",
+         "null with a DeepSpeed strategy (set gradient_clipping in the DeepSpeed config)", t.gradient_clip_val)
     need(t.num_threads is None or t.num_threads >= 1, "trainer.num_threads", ">= 1 or null", t.num_threads)
     need(t.matmul_precision in ("highest", "high", "medium"), "trainer.matmul_precision", "'highest', 'high' or 'medium'", t.matmul_precision)
 

@@ -29,7 +29,7 @@ _held = threading.local()  # lock path -> depth, for re-entry by the thread hold
 
 
 def lock_path(path: str | Path) -> Path:
-    path = Path(path)
+    path = Path(path).resolve()  # one lock per ledger, however the ledger's path is spelled (symlinks)
     return path.with_name(path.name + ".lock")
 
 

@@ -36,7 +36,7 @@ from medtorch.evaluation.metrics import classification_metrics
 from medtorch.hashing import sha256_json
 from medtorch.models.inference import predict_proba
 from medtorch.provenance import device_info, git_info, package_versions
-from medtorch.resume import check_same_run, resolve_ckpt_path
+from medtorch.resume import check_fresh_start, check_same_run, completed_before_requeue, resolve_ckpt_path
 from medtorch.run import RunDir, read_json, write_json, write_text
 from medtorch.stack import fingerprint
 from medtorch.training import export_best, set_determinism, train
@@ -54,17 +54,27 @@ class Prepared:
     balance: BalancePlan | None = None
 
 
-def run(cfg: DictConfig, run_dir: str | Path) -> dict[str, Any]:
-    """Train one model as configured; return the validation metrics. Raises MedtorchError on bad input."""
+def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = None) -> dict[str, Any]:
+    """Train one model as configured; return the validation metrics. Raises MedtorchError on bad input.
+
+    ``launch``: the Hydra launch record (``.hydra/`` file name -> text), written into the run
+    directory once it is known to hold no other run's evidence.
+    """
     validate(cfg)
     if cfg.cv.folds and cfg.cv.fold is None:
+        _record_launch(Path(run_dir), launch)
         return _cross_validate(cfg, run_dir)
     rd = RunDir(run_dir)
+    if cfg.ckpt_path is None and completed_before_requeue(rd):
+        print(f"medtorch: {rd.root} completed before this job was requeued; nothing to redo.", flush=True)
+        if is_rank_zero() and not rd.report_html.is_file():
+            _write_report(rd)
+        return read_json(rd.metrics)
     resume_from = resolve_ckpt_path(cfg.ckpt_path, rd)
     if not is_rank_zero():
         return _run_other_rank(cfg, resume_from)
     log = EventLog(rd.events)
-    manifest = _resume(cfg, rd, log, resume_from) if resume_from else _start(cfg, rd, log)
+    manifest = _resume(cfg, rd, log, resume_from) if resume_from else _start(cfg, rd, log, launch)
     try:
         set_determinism(cfg)
         _freeze_acceptance(cfg, rd, log, manifest)
@@ -123,8 +133,15 @@ def _config_for_hash(cfg: DictConfig) -> dict[str, Any]:
     return config
 
 
-def _start(cfg: DictConfig, rd: RunDir, log: EventLog) -> dict[str, Any]:
+def _record_launch(root: Path, launch: dict[str, str] | None) -> None:
+    for name, text in (launch or {}).items():
+        write_text(root / ".hydra" / name, text)
+
+
+def _start(cfg: DictConfig, rd: RunDir, log: EventLog, launch: dict[str, str] | None = None) -> dict[str, Any]:
+    check_fresh_start(rd)
     rd.root.mkdir(parents=True, exist_ok=True)
+    _record_launch(rd.root, launch)  # a resumed run keeps its first launch's record
     write_text(rd.config, OmegaConf.to_yaml(cfg, resolve=True))
     manifest = {
         "run_id": uuid.uuid4().hex,
@@ -152,7 +169,9 @@ def _resume(cfg: DictConfig, rd: RunDir, log: EventLog, checkpoint: Path) -> dic
     manifest = check_same_run(rd, sha256_json(_config_for_hash(cfg)))
     manifest["status"] = "running"
     manifest.setdefault("resumed", []).append({"time_utc": utc_now(), "from": str(checkpoint.relative_to(rd.root))
-                                               if checkpoint.is_relative_to(rd.root) else str(checkpoint)})
+                                               if checkpoint.is_relative_to(rd.root) else str(checkpoint),
+                                               "git": git_info(), "packages": package_versions(),
+                                               "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])})
     manifest["_evidence_before_resume"] = file_hashes(rd.root, [rd.split, rd.preprocessing])
     write_json(rd.manifest, manifest)
     log.append("run_resumed", {"run_id": manifest["run_id"], "checkpoint": manifest["resumed"][-1]["from"]},

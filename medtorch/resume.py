@@ -46,16 +46,44 @@ def resolve_ckpt_path(ckpt_path: str | None, rd: RunDir) -> Path | None:
     return path
 
 
+RESUMABLE = ("running", "interrupted")  # a "failed" run is never continued by itself
+
+
+def under_scheduler() -> bool:
+    """Whether this process is a job that SLURM or submitit may requeue."""
+    return int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0 or bool(os.environ.get("SUBMITIT_EXECUTOR"))
+
+
+def existing_status(rd: RunDir) -> str | None:
+    """The status in the directory's manifest, or None where there is none (a corrupt one raises, exit 3)."""
+    return read_json(rd.manifest).get("status") if rd.manifest.is_file() else None
+
+
 def requeued(rd: RunDir) -> bool:
-    """Whether this job is a requeued one that should continue the run in its directory."""
-    if int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
-        return True
-    if not os.environ.get("SUBMITIT_EXECUTOR") or not rd.manifest.is_file():
-        return False
-    try:
-        return read_json(rd.manifest).get("status") != "complete"
-    except (OSError, ValueError):
-        return False
+    """Whether this job is a requeued one that should continue the unfinished run in its directory."""
+    return under_scheduler() and existing_status(rd) in RESUMABLE
+
+
+def completed_before_requeue(rd: RunDir) -> bool:
+    """A job requeued after its run completed (the signal came during the report): nothing to redo."""
+    return under_scheduler() and existing_status(rd) == "complete"
+
+
+def check_fresh_start(rd: RunDir) -> None:
+    """Refuse to start a run over another run's evidence.
+
+    The one exception is a requeued job whose run was interrupted before its first
+    checkpoint: it starts again in the same directory, and the event log keeps the first
+    attempt's lines.
+    """
+    status = existing_status(rd)
+    if status is None or (status in RESUMABLE and under_scheduler()):
+        return
+    raise MedtorchError(
+        f"{rd.root}: this directory already holds a run (status: {status}); a new run would overwrite its "
+        "evidence. Choose a new directory (leave hydra.run.dir unset), or continue an interrupted run with "
+        "ckpt_path=last and the overrides of its first launch."
+    )
 
 
 def check_same_run(rd: RunDir, config_sha256: str) -> dict[str, Any]:
@@ -65,6 +93,11 @@ def check_same_run(rd: RunDir, config_sha256: str) -> dict[str, Any]:
     manifest = read_json(rd.manifest)
     if manifest.get("status") == "complete":
         raise MedtorchError(f"{rd.root}: this run is complete; there is nothing to resume.")
+    if manifest.get("status") not in RESUMABLE:
+        raise MedtorchError(
+            f"{rd.root}: this run {manifest.get('status')} ({manifest.get('error', 'no error recorded')}); a failed run "
+            "is not continued. Start a new run in a new directory."
+        )
     if manifest.get("config_sha256") != config_sha256:
         raise MedtorchError(
             f"{rd.root}: cannot resume with a different config (its config hash differs from the interrupted "

@@ -45,6 +45,12 @@ def test_out_of_range_values_are_all_reported_at_once(tmp_path):
     assert rd is None or not (rd / "manifest.json").exists()
 
 
+def test_clipping_with_deepspeed_is_refused_not_dropped(tmp_path):
+    proc, rd = run_train(tmp_path, "trainer.strategy=deepspeed_stage_2", "trainer.gradient_clip_val=1.0", check=False)
+    _assert_refused(proc, rd, "trainer.gradient_clip_val must be null with a DeepSpeed strategy", code=2)
+    assert rd is None or not (rd / "manifest.json").exists()
+
+
 def _table(tmp_path, **cols) -> str:
     path = tmp_path / "data.csv"
     pd.DataFrame(cols).to_csv(path, index=False)

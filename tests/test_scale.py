@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO, _env, read_json, run_train
+from conftest import REPO, _env, read_json, run_cli, run_train
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +56,16 @@ def test_resume_is_refused_with_another_config_or_into_a_complete_run(tmp_path, 
     shutil.copytree(default_run, complete)  # Hydra writes into the run directory it is given: not the shared run
     proc, _ = run_train(tmp_path, f"hydra.run.dir={complete}", "ckpt_path=last", check=False)
     assert proc.returncode == 2 and "this run is complete" in proc.stderr
+    # a new run into the directory is refused before anything is written, Hydra's launch record included
+    before = {p: p.read_bytes() for p in complete.rglob("*") if p.is_file() and p.name != "train.log"}
+    proc, _ = run_train(tmp_path, f"hydra.run.dir={complete}", "model.dropout=0.5", check=False)
+    assert proc.returncode == 2 and "already holds a run (status: complete)" in proc.stderr
+    # a job requeued after its run completed (the signal came during the report) has nothing to redo
+    proc = _train_with_env(tmp_path, {"SUBMITIT_EXECUTOR": "slurm"}, f"hydra.run.dir={complete}")
+    assert proc.returncode == 0 and "nothing to redo" in proc.stdout, proc.stderr[-2000:]
+    assert {p: p.read_bytes() for p in complete.rglob("*") if p.is_file() and p.name != "train.log"} == before
+    audit = run_cli("audit", "verify", str(complete))
+    assert audit.returncode == 0, audit.stdout[-2000:]
 
     run_dir = tmp_path / "k" / "run"
     _train_with_env(tmp_path / "k", {"MEDTORCH_FAULT_KILL_AFTER_EPOCH": "0"}, *NO_EARLY_STOP, f"hydra.run.dir={run_dir}")

@@ -126,7 +126,7 @@ def labels_of(frame: pd.DataFrame, column: str, classes: list[str], where: str) 
 
 
 def _windows(frame: pd.DataFrame, column: str, freq: str, where: str, first_row: int = 1) -> pd.Series:
-    t = pd.to_datetime(frame[column], errors="coerce")
+    t = pd.to_datetime(frame[column], errors="coerce", format="mixed")  # per value, as training parses: no chunk-wise format guess
     bad = t.isna() & frame[column].notna()
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy()) + first_row)[:10].tolist()

@@ -19,7 +19,8 @@ weighted mean. Without class weights this equals cross-entropy against the soft 
 ``lam * onehot(y) + (1 - lam) * onehot(y2)``; with them, each label keeps its class's weight and
 ``lam = 1`` gives exactly the unmixed weighted loss (PyTorch's soft-target cross-entropy would instead
 drop the normalisation by the weights, so its scale would change with the batch's class mix). The
-training confusion counts and loss use the dominant component's label (``y`` when ``lam`` >= 0.5).
+logged training loss is this mixed loss; the training confusion counts use the dominant component's
+label, which is ``y`` (the loader draws ``lam`` >= 0.5).
 """
 
 from __future__ import annotations
@@ -78,8 +79,7 @@ class Classifier(pl.LightningModule):
         if len(batch) == 4:  # mixup: (x, y, y2, lam)
             x, y, y2, lam = batch
             logits = self.network(x)
-            loss = mixup_cross_entropy(logits, y, y2, lam, self.class_weights)
-            y = torch.where(lam >= 0.5, y, y2)  # the dominant component's label, for the counts
+            loss = mixup_cross_entropy(logits, y, y2, lam, self.class_weights)  # y dominates: lam >= 0.5
         else:
             x, y = batch
             logits = self.network(x)

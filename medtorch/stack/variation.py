@@ -24,8 +24,9 @@ import numpy as np
 from medtorch.hashing import sha256_json
 
 # Keys that say where a run executes, not what it is; excluded when grouping runs.
-EXECUTION_KEYS = ("seed", "trainer.accelerator", "trainer.devices", "trainer.num_threads", "trainer.strategy",
-                  "trainer.num_nodes", "trainer.enable_progress_bar", "ckpt_path")
+# The process count (devices, nodes, strategy) stays in: under DDP the batch size is per process,
+# so a DDP run is a different optimisation, not the same experiment somewhere else.
+EXECUTION_KEYS = ("seed", "trainer.accelerator", "trainer.num_threads", "trainer.enable_progress_bar", "ckpt_path")
 METRICS = ("mcc", "balanced_accuracy", "auroc")
 
 
