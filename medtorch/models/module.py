@@ -63,6 +63,8 @@ class Classifier(pl.LightningModule):
         self.register_buffer("class_weights", class_weights, persistent=False)
         self.register_buffer("train_counts", torch.zeros(self.k * self.k, dtype=torch.long), persistent=False)
         self.register_buffer("train_loss_sum", torch.zeros((), dtype=torch.float64), persistent=False)
+        # per-process tallies, summed at epoch end: DDP must not broadcast rank 0's over them
+        self._ddp_params_and_buffers_to_ignore = ["train_counts", "train_loss_sum"]
         self.val_evidence = EpochEvidence(class_names, with_scores=True)
         self.history: list[dict[str, Any]] = []
 
