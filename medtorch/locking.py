@@ -39,7 +39,7 @@ def exclusive(path: str | Path) -> Iterator[None]:
     if fcntl is None:
         yield
         return
-    lp = lock_path(path).resolve()
+    lp = lock_path(path)
     depth = getattr(_held, "depth", None)
     if depth is None:
         depth = _held.depth = {}

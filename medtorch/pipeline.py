@@ -36,7 +36,8 @@ from medtorch.evaluation.metrics import classification_metrics
 from medtorch.hashing import sha256_json
 from medtorch.models.inference import predict_proba
 from medtorch.provenance import device_info, git_info, package_versions
-from medtorch.resume import check_fresh_start, check_same_run, completed_before_requeue, resolve_ckpt_path
+from medtorch.resume import (check_fresh_start, check_same_run, completed_before_requeue, resolve_ckpt_path,
+                             under_scheduler)
 from medtorch.run import RunDir, read_json, write_json, write_text
 from medtorch.stack import fingerprint
 from medtorch.training import export_best, set_determinism, train
@@ -62,6 +63,10 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
     """
     validate(cfg)
     if cfg.cv.folds and cfg.cv.fold is None:
+        # a requeued cross-validation job continues: complete folds are kept, an interrupted one resumes
+        if (Path(run_dir) / "events.jsonl").is_file() and not under_scheduler():
+            raise MedtorchError(f"{run_dir}: this directory already holds a cross-validation; a new one would "
+                                "overwrite its evidence. Choose a new directory (leave hydra.run.dir unset).")
         _record_launch(Path(run_dir), launch)
         return _cross_validate(cfg, run_dir)
     rd = RunDir(run_dir)

@@ -43,6 +43,12 @@ def test_folds_cover_the_development_rows_and_never_the_test_rows(tmp_path):
     p = run_cli("evaluate", str(folds[0]), "--ledger", str(tmp_path / "l.jsonl"))
     assert p.returncode == 2 and "folds are never evaluated on the test set" in p.stderr
 
+    # a second cross-validation into the same directory is refused and changes nothing
+    before = {p: p.read_bytes() for p in parent.rglob("*") if p.is_file() and p.name != "train.log"}
+    again, _ = run_train(tmp_path, "cv.folds=3", "trainer.max_epochs=1", check=False)
+    assert again.returncode == 2 and "already holds a cross-validation" in again.stderr
+    assert {p: p.read_bytes() for p in parent.rglob("*") if p.is_file() and p.name != "train.log"} == before
+
 
 def test_grouped_folds_as_a_multirun_then_summarised(tmp_path):
     rng = np.random.default_rng(1)

@@ -9,7 +9,7 @@ ratio to a plain loop from about 1.05 to 1.2. Gradient clipping runs in
 ``on_before_optimizer_step``, which the precision plugin calls after unscaling fp16 gradients.
 
 The module logs once per epoch: training loss and MCC from confusion counts accumulated in
-plain tensors (a torchmetrics ``update`` per step costs another 0.1 ms; the counts are summed
+plain tensors (a torchmetrics ``update`` per step cost about another 0.1 ms under a profiler; the counts are summed
 across processes at epoch end), and on validation the loss, MCC, balanced accuracy and AUROC
 over the whole split through ``EpochEvidence``.
 
@@ -38,7 +38,7 @@ from medtorch.evaluation.epoch import EpochEvidence
 
 # Attributes Lightning sets around every hook call (about 30 times a step). They hold strings or
 # None, never parameters, buffers or modules, so nn.Module.__setattr__'s bookkeeping (about 2 us
-# a call) has nothing to do for them.
+# a call under a profiler) has nothing to do for them.
 _PLAIN_ATTRIBUTES = frozenset({"_current_fx_name"})
 
 
