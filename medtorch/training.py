@@ -105,12 +105,12 @@ def export_best(cfg, module, trainer, prepared: "Prepared", rd: RunDir, log: Eve
     """Load the best epoch's weights and save them as model.pt (weights only) with model.json."""
     ckpt_cb = trainer.checkpoint_callback
     best_path = Path(ckpt_cb.best_model_path)
-    state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
-    module.load_state_dict(state, strict=False)
+    best = torch.load(best_path, map_location="cpu", weights_only=True)
+    module.load_state_dict(best["state_dict"], strict=False)
     network = module.network.cpu().eval()
     torch.save(network.state_dict(), rd.model_weights.with_suffix(".pt.tmp"))
     os.replace(rd.model_weights.with_suffix(".pt.tmp"), rd.model_weights)
-    best_epoch = torch.load(best_path, map_location="cpu", weights_only=True)["epoch"]
+    best_epoch = best["epoch"]
     spec = {
         "model": to_container(cfg.model),
         "n_features": int(prepared.tensors["train"][0].shape[1]),

@@ -57,5 +57,7 @@ def test_a_job_requeued_before_its_first_checkpoint_starts_again_in_place(tmp_pa
     rd = _run(tmp_path, "interrupted", checkpoint=False)
     check_fresh_start(rd)  # allowed: the same job, started again
     assert resolve_ckpt_path(None, rd) is None
-    with pytest.raises(MedtorchError, match="already holds a run"):
-        check_fresh_start(_run(tmp_path / "other", "failed", checkpoint=False) if (tmp_path / "other").mkdir() is None else None)
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(MedtorchError, match=r"already holds a run \(status: failed\)"):
+        check_fresh_start(_run(other, "failed", checkpoint=False))  # a failed run is never started over, requeued or not

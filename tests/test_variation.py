@@ -39,6 +39,14 @@ def test_groups_by_configuration_and_stack_and_checks_against_numpy():
     assert mcc["seed_sd"] == pytest.approx(pooled)
 
 
+def test_a_metric_missing_for_one_seed_is_left_out_of_the_same_seed_differences():
+    runs = [_run(0, 1, "A", 0.8), _run(1, 2, "A", 0.7), _run(2, 1, "B", float("nan")), _run(3, 2, "B", 0.75)]
+    (g,) = variation(runs)
+    mcc = next(x for x in g["between_stacks"] if x["metric"] == "mcc")
+    assert mcc["same_seed"]["seeds"] == [2] and mcc["same_seed"]["mean_difference"] == pytest.approx(0.05)
+    assert g["stacks"][1]["metrics"]["mcc"]["n"] == 1
+
+
 def test_a_single_seed_has_no_sd_and_lone_runs_make_no_group():
     runs = [_run(0, 1, "A", 0.8), _run(1, 1, "B", 0.7)]
     (g,) = variation(runs)

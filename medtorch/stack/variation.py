@@ -30,8 +30,13 @@ EXECUTION_KEYS = ("seed", "trainer.accelerator", "trainer.num_threads", "trainer
 METRICS = ("mcc", "balanced_accuracy", "auroc")
 
 
+def _value(x) -> bool:
+    """A metric that was computed (AUROC, for one, is absent or NaN on a single-class split)."""
+    return x is not None and not math.isnan(x)
+
+
 def _summary(values: list[float]) -> dict[str, Any]:
-    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=np.float64)
+    v = np.asarray([x for x in values if _value(x)], dtype=np.float64)
     if not len(v):
         return {"n": 0, "mean": None, "sd": None, "min": None, "max": None}
     return {"n": int(len(v)), "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else None,
@@ -42,7 +47,7 @@ def _pooled_sd(groups: list[list[float]]) -> float | None:
     """sqrt(sum of (n_i - 1) s_i^2 / sum of (n_i - 1)), over the groups with at least two values."""
     num = den = 0.0
     for g in groups:
-        v = np.asarray([x for x in g if x is not None and not math.isnan(x)], dtype=np.float64)
+        v = np.asarray([x for x in g if _value(x)], dtype=np.float64)
         if len(v) > 1:
             num += (len(v) - 1) * v.var(ddof=1)
             den += len(v) - 1
@@ -79,8 +84,11 @@ def variation(runs: list[dict[str, Any]], split: str = "val") -> list[dict[str, 
             for m in METRICS:
                 ma, mb = a["metrics"][m]["mean"], b["metrics"][m]["mean"]
                 seeds_a = {r["seed"]: r["metrics"][split].get(m) for r in ra}
-                paired = [(s, rb_["metrics"][split].get(m) - seeds_a[s]) for rb_ in rb for s in [rb_["seed"]]
-                          if s in seeds_a and seeds_a[s] is not None and rb_["metrics"][split].get(m) is not None]
+                paired = []  # (seed, b - a) for each seed both stacks ran with a value
+                for r in rb:
+                    va, vb = seeds_a.get(r["seed"]), r["metrics"][split].get(m)
+                    if _value(va) and _value(vb):
+                        paired.append((r["seed"], vb - va))
                 diffs = np.array([d for _, d in paired], dtype=np.float64)
                 between.append({
                     "a": a["stack_hash"], "b": b["stack_hash"], "metric": m,
