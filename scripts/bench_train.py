@@ -87,6 +87,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    if args.repeats < 1 or args.rows < 1 or args.epochs < 1:
+        ap.error("--rows, --epochs and --repeats must each be at least 1")
     warnings.filterwarnings("ignore")
     import logging
 
