@@ -25,7 +25,7 @@ from medtorch.deploy.reference import bin_counts, derive_reference
 from medtorch.deploy.spec import DataSpec, derive, load_predefined
 from medtorch.errors import MedtorchError
 from medtorch.evaluation.bootstrap import mcc_many
-from medtorch.evaluation.wilson import wilson_interval
+from medtorch.evaluation.proportions import wilson_interval
 
 SPEC_CFG = SimpleNamespace(range_margin=0.1, limits={}, missing="observed", units={"marker": "ng/mL"}, descriptions={})
 PLAN = SimpleNamespace(psi_threshold=0.2, pvalue=0.01, min_effect=0.1, missingness_change=0.1, min_mcc=0.5,

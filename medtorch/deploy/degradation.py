@@ -2,7 +2,7 @@
 
 MCC (the multi-class form of ``medtorch.evaluation.metrics``) with a percentile bootstrap
 interval (``medtorch.evaluation.bootstrap``), and per-class sensitivity with a Wilson score
-interval (``medtorch.evaluation.wilson``). Unlike the assessment's class-stratified bootstrap,
+interval (``medtorch.evaluation.proportions``, from SciPy). Unlike the assessment's class-stratified bootstrap,
 new data has no fixed class counts, so rows are resampled without stratification. Resampling rows with
 replacement is the same as drawing the confusion-matrix cells from a multinomial with the
 observed cell proportions, so the bootstrap draws counts, not rows: fast for any n.
@@ -19,7 +19,7 @@ import numpy as np
 
 from medtorch.evaluation.bootstrap import mcc_many, percentile_interval
 from medtorch.evaluation.metrics import confusion_matrix, mcc
-from medtorch.evaluation.wilson import wilson_interval
+from medtorch.evaluation.proportions import wilson_interval
 
 
 def mcc_interval(cm: np.ndarray, level: float, resamples: int, seed: int = 0) -> tuple[float, float]:

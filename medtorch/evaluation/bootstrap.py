@@ -1,38 +1,35 @@
-"""Seeded, class-stratified percentile bootstrap confidence intervals, vectorised.
+"""Seeded bootstrap of MCC, balanced accuracy and AUROC, vectorised over resamples.
 
-Each resample draws, within every class, as many rows as that class has (with replacement),
-so every resample keeps the split's class counts and no class ever disappears from it.
-Nothing is recomputed per resample in Python: the resampled rows are turned into one
-``bincount`` of confusion-matrix cells (B x K x K counts) and of score-level counts for
-AUROC, and every metric is computed on whole arrays of resamples at once. The interval is
-the percentile interval of the resampled values (resamples where a ratio is undefined are
-left out and counted).
+Two ways of resampling, chosen by the data:
 
-``resample_indices`` is public so that tests can recompute every resample with an
-independent library (scikit-learn) and compare.
+- **subjects** (``subjects`` given, i.e. ``data.subject_column`` is set): each resample draws
+  the subjects with replacement and keeps all rows of each drawn subject, so rows of one
+  patient are never treated as independent. A resample is a (B x G) matrix of how often
+  each subject was drawn; every count table of a resample is that matrix times the
+  subjects' own count tables (a sparse product), never a loop over rows.
+- **rows** (no subject column): class-stratified, each resample draws within every class as
+  many rows as that class has, so no class ever disappears (``resample_indices``, public so
+  that tests can recompute every resample with scikit-learn).
+
+Either way the resampled rows become one ``bincount``-style table per resample: confusion
+matrix cells (K x K) and, for AUROC, counts per score level; every metric is computed on
+whole arrays of resamples at once. Intervals are BCa where it is stable, percentile otherwise
+(``medtorch.evaluation.bca``), with the method and its reason recorded beside each interval.
+Proportions (sensitivity, specificity, precision, NPV) are not bootstrapped: their intervals
+come from the binomial model (``medtorch.evaluation.proportions``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
 from medtorch.evaluation import metrics as M
+from medtorch.evaluation.bca import Interval, interval, jackknife_blocks, percentile_interval  # noqa: F401 (re-exported)
 
 CHUNK = 128  # resamples per vectorised block: bounds memory at ~CHUNK x n x 8 bytes
-
-
-@dataclass
-class Interval:
-    estimate: float
-    lower: float
-    upper: float
-    undefined_resamples: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+HEADLINE = ("mcc", "balanced_accuracy", "auroc")
 
 
 def resample_indices(y: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
@@ -49,11 +46,60 @@ def resample_indices(y: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
     return out
 
 
+def subject_draws(n_subjects: int, n_resamples: int, seed: int) -> np.ndarray:
+    """(n_resamples, G) how often each subject is drawn when G subjects are drawn with replacement."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, n_subjects, size=(n_resamples, n_subjects))
+    flat = picks + (np.arange(n_resamples) * n_subjects)[:, None]
+    return np.bincount(flat.ravel(), minlength=n_resamples * n_subjects).reshape(n_resamples, n_subjects)
+
+
 def _counts(codes: np.ndarray, idx: np.ndarray, width: int) -> np.ndarray:
     """Per resample, how often each code in [0, width) occurs: (B, width)."""
     b = idx.shape[0]
     flat = codes[idx] + (np.arange(b, dtype=np.intp) * width)[:, None]
     return np.bincount(flat.ravel(), minlength=b * width).reshape(b, width)
+
+
+class Resampling:
+    """One set of resamples (and jackknife blocks) of n rows, applied to any per-row codes."""
+
+    def __init__(self, y: np.ndarray, n_resamples: int, seed: int, subjects: np.ndarray | None = None):
+        self.n, self.resamples, self.seed = len(y), int(n_resamples), int(seed)
+        if subjects is not None:
+            _, self.unit = np.unique(np.asarray(subjects).astype(str), return_inverse=True)
+            self.units = int(self.unit.max()) + 1 if self.n else 0
+            self.draws = subject_draws(self.units, self.resamples, seed)
+            self.idx = None
+            self.kind = "subjects"
+        else:
+            self.unit, self.units = np.arange(self.n), self.n
+            self.idx = resample_indices(y, self.resamples, seed)
+            self.kind = "rows"
+        self.block, self.blocks = jackknife_blocks(self.unit, self.units, seed)
+
+    @property
+    def description(self) -> str:
+        if self.kind == "subjects":
+            return f"subject-level (cluster) bootstrap: {self.units} subjects drawn with replacement, all their rows kept"
+        return "class-stratified row bootstrap"
+
+    def _per(self, labels: np.ndarray, count: int, codes: np.ndarray, width: int):
+        from scipy.sparse import csr_matrix
+
+        return csr_matrix((np.ones(self.n), (labels, codes)), shape=(count, width))
+
+    def tables(self, codes: np.ndarray, width: int, start: int, stop: int) -> np.ndarray:
+        """(stop - start, width) counts of ``codes`` in resamples start..stop."""
+        if self.idx is not None:
+            return _counts(codes, self.idx[start:stop], width).astype(np.float64)
+        per_subject = self._per(self.unit, self.units, codes, width)  # (G, width), n non-zeros
+        return np.asarray((per_subject.T @ self.draws[start:stop].T.astype(np.float64)).T)
+
+    def jackknife_tables(self, codes: np.ndarray, width: int) -> np.ndarray:
+        """(blocks, width) counts of ``codes`` with one jackknife block left out each."""
+        per_block = self._per(self.block, self.blocks, codes, width).toarray()
+        return per_block.sum(axis=0)[None, :] - per_block
 
 
 def mcc_many(cm: np.ndarray) -> np.ndarray:
@@ -70,46 +116,36 @@ def mcc_many(cm: np.ndarray) -> np.ndarray:
     return out
 
 
-def per_class_many(cm: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-class sensitivity, specificity, precision of B confusion matrices: (B, K) each."""
-    cm = cm.astype(np.float64)
+def _balanced_accuracy_many(cm: np.ndarray) -> np.ndarray:
     tp = np.diagonal(cm, axis1=1, axis2=2)
-    support, predicted, total = cm.sum(axis=2), cm.sum(axis=1), cm.sum(axis=(1, 2))[:, None]
-    fn, fp = support - tp, predicted - tp
-    tn = total - tp - fn - fp
-    return {"sensitivity": M._ratio(tp, tp + fn), "specificity": M._ratio(tn, tn + fp),
-            "precision": M._ratio(tp, tp + fp)}
+    sens = M._ratio(tp, cm.sum(axis=2))
+    present = ~np.isnan(sens)
+    return np.where(present.any(axis=1), np.nansum(sens, axis=1) / np.maximum(present.sum(axis=1), 1), np.nan)
 
 
-def _auroc_many(pos: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """One-vs-rest AUROC (ties count half) of each resample, from counts per score level."""
-    levels, inv = np.unique(score, return_inverse=True)
-    m = len(levels)
-    w = _counts(inv * 2 + pos.astype(np.intp), idx, 2 * m).reshape(len(idx), m, 2).astype(np.float64)
+def _auroc_from_levels(w: np.ndarray) -> np.ndarray:
+    """AUROC (ties count half) from counts per score level: w is (B, m, 2) [negatives, positives]."""
     wn, wp = w[:, :, 0], w[:, :, 1]
     below = np.cumsum(wn, axis=1) - wn
-    n_pos, n_neg = wp.sum(axis=1), wn.sum(axis=1)
-    return M._ratio((wp * (below + 0.5 * wn)).sum(axis=1), n_pos * n_neg)
+    return M._ratio((wp * (below + 0.5 * wn)).sum(axis=1), wp.sum(axis=1) * wn.sum(axis=1))
 
 
-def bootstrap_values(y: np.ndarray, probs: np.ndarray, idx: np.ndarray, with_auroc: bool = True) -> dict[str, np.ndarray]:
-    """Every reported metric on every resample given by ``idx`` (B, n)."""
-    y = np.asarray(y, dtype=np.intp)
-    probs = np.asarray(probs, dtype=np.float64)
+def _values(y: np.ndarray, probs: np.ndarray, table, total: int, with_auroc: bool) -> dict[str, np.ndarray]:
+    """Every headline metric on every resample; ``table(codes, width, start, stop)`` gives the counts."""
     k = probs.shape[1]
     codes = y * k + probs.argmax(axis=1)
+    ovr = []
+    if with_auroc:
+        for j in (range(k) if k > 2 else [1]):
+            levels, inv = np.unique(probs[:, j], return_inverse=True)
+            ovr.append((inv * 2 + (y == j).astype(np.intp), len(levels)))
     parts: dict[str, list[np.ndarray]] = {}
-    for start in range(0, len(idx), CHUNK):
-        block = idx[start : start + CHUNK]
-        cm = _counts(codes, block, k * k).reshape(len(block), k, k)
-        pc = per_class_many(cm)
-        sens = pc["sensitivity"]
-        present = ~np.isnan(sens)
-        vals = {"mcc": mcc_many(cm),
-                "balanced_accuracy": np.where(present.any(axis=1), np.nansum(sens, axis=1) / np.maximum(present.sum(axis=1), 1), np.nan),
-                **pc}
+    for start in range(0, total, CHUNK):
+        stop = min(start + CHUNK, total)
+        cm = table(codes, k * k, start, stop).reshape(stop - start, k, k)
+        vals = {"mcc": mcc_many(cm), "balanced_accuracy": _balanced_accuracy_many(cm)}
         if with_auroc:
-            per = np.stack([_auroc_many(y == j, probs[:, j], block) for j in (range(k) if k > 2 else [1])], axis=1)
+            per = np.stack([_auroc_from_levels(table(c, 2 * m, start, stop).reshape(stop - start, m, 2)) for c, m in ovr], axis=1)
             defined = ~np.isnan(per)
             vals["auroc"] = np.where(defined.any(axis=1), np.nansum(per, axis=1) / np.maximum(defined.sum(axis=1), 1), np.nan)
         for name, v in vals.items():
@@ -117,13 +153,30 @@ def bootstrap_values(y: np.ndarray, probs: np.ndarray, idx: np.ndarray, with_aur
     return {name: np.concatenate(v) for name, v in parts.items()}
 
 
-def percentile_interval(estimate: float, values: np.ndarray, confidence: float) -> Interval:
-    finite = values[~np.isnan(values)]
-    if finite.size == 0 or estimate is None or np.isnan(estimate):
-        return Interval(float(estimate) if estimate is not None else float("nan"), float("nan"), float("nan"), int(values.size - finite.size))
-    tail = 100 * (1 - confidence) / 2
-    lo, hi = np.percentile(finite, [tail, 100 - tail])
-    return Interval(float(estimate), float(lo), float(hi), int(values.size - finite.size))
+def bootstrap_values(y: np.ndarray, probs: np.ndarray, resampling: "Resampling | np.ndarray",
+                     with_auroc: bool = True) -> dict[str, np.ndarray]:
+    """MCC, balanced accuracy (and AUROC) on every resample: a ``Resampling`` or a (B, n) index array."""
+    y = np.asarray(y, dtype=np.intp)
+    probs = np.asarray(probs, dtype=np.float64)
+    if isinstance(resampling, np.ndarray):
+        idx = resampling
+        return _values(y, probs, lambda c, w, a, b: _counts(c, idx[a:b], w).astype(np.float64), len(idx), with_auroc)
+    return _values(y, probs, resampling.tables, resampling.resamples, with_auroc)
+
+
+def jackknife_values(y: np.ndarray, probs: np.ndarray, resampling: Resampling, with_auroc: bool = True) -> dict[str, np.ndarray]:
+    """The same metrics with each jackknife block (a subject, or a block of rows/subjects) left out."""
+    y = np.asarray(y, dtype=np.intp)
+    probs = np.asarray(probs, dtype=np.float64)
+    cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def table(codes, width, start, stop):
+        key = (id(codes), width)
+        if key not in cache:
+            cache[key] = resampling.jackknife_tables(codes, width)
+        return cache[key][start:stop]
+
+    return _values(y, probs, table, resampling.blocks, with_auroc)
 
 
 def bootstrap_cis(
@@ -134,21 +187,26 @@ def bootstrap_cis(
     seed: int = 0,
     confidence: float = 0.95,
     with_auroc: bool = True,
+    subjects: np.ndarray | None = None,
+    method: str = "bca",
+    proportion_method: str = "wilson",
 ) -> dict[str, Any]:
-    """Estimate and percentile CI for MCC, balanced accuracy, AUROC and per-class metrics."""
+    """Estimate and CI of MCC, balanced accuracy, AUROC (bootstrap) and of every per-class proportion (binomial)."""
+    from medtorch.evaluation.proportions import METHODS, per_class_intervals
+
+    y = np.asarray(y, dtype=np.intp)
     point = M.classification_metrics(y, probs, class_names)
-    idx = resample_indices(y, n_resamples, seed)
-    vals = bootstrap_values(y, probs, idx, with_auroc=with_auroc)
+    res = Resampling(y, n_resamples, seed, subjects)
+    vals = bootstrap_values(y, probs, res, with_auroc=with_auroc)
+    jack = jackknife_values(y, probs, res, with_auroc=with_auroc) if method == "bca" else {}
     out: dict[str, Any] = {
-        "method": "class-stratified percentile bootstrap", "resamples": n_resamples, "seed": seed,
+        "method": res.description, "resampled": res.kind, "subjects": res.units if res.kind == "subjects" else None,
+        "interval": method, "jackknife_blocks": res.blocks, "resamples": n_resamples, "seed": seed,
         "confidence": confidence, "n": point["n"],
+        "proportion_method": METHODS[proportion_method],
     }
-    for name in ("mcc", "balanced_accuracy") + (("auroc",) if with_auroc else ()):
-        out[name] = percentile_interval(point[name], vals[name], confidence).as_dict()
-    out["per_class"] = {
-        c: {"support": point["per_class"][c]["support"],
-            **{m: percentile_interval(point["per_class"][c][m], vals[m][:, j], confidence).as_dict()
-               for m in ("sensitivity", "specificity", "precision")}}
-        for j, c in enumerate(class_names)
-    }
+    for name in HEADLINE if with_auroc else HEADLINE[:2]:
+        iv = interval(point[name], vals[name], jack.get(name), confidence, method)
+        out[name] = {**iv.as_dict(), "n": point["n"], **({"subjects": res.units} if res.kind == "subjects" else {})}
+    out["per_class"] = per_class_intervals(np.asarray(point["confusion_matrix"]), class_names, confidence, proportion_method)
     return out

@@ -1,6 +1,7 @@
 """Sensitivity analyses: performance per class, per subgroup and per calendar period.
 
-Each cell holds n, MCC and per-class sensitivity and specificity, each with a bootstrap CI,
+Each cell holds n, MCC (bootstrap CI, over subjects when the data name them) and per-class
+sensitivity and specificity (binomial CIs, each with its own n),
 a ``small_n`` flag where n is below the configured minimum (too small to judge), and its MCC
 minus the overall MCC. Each table adds the gaps between its groups: the MCC range (max - min)
 and the range of each class's sensitivity, over the groups large enough to judge.
@@ -57,12 +58,19 @@ def period_labels(values: pd.Series, column: str, period: str, width_days: int =
 
 
 def group_table(y: np.ndarray, probs: np.ndarray, classes: Sequence[str], labels: np.ndarray, overall_mcc: float,
-                min_n: int, n_resamples: int, seed: int, confidence: float) -> dict[str, Any]:
-    """One sensitivity table: a cell per group, and the gaps between adequately sized groups."""
+                min_n: int, n_resamples: int, seed: int, confidence: float, subjects: np.ndarray | None = None,
+                method: str = "bca", proportion_method: str = "wilson") -> dict[str, Any]:
+    """One sensitivity table: a cell per group, and the gaps between adequately sized groups.
+
+    A cell's MCC is bootstrapped (over the cell's subjects when ``subjects`` is given); its
+    sensitivity and specificity get binomial intervals (``proportion_method``).
+    """
     cells = []
     for g in sorted(set(labels.tolist()), key=lambda v: (v == MISSING, v)):
         m = labels == g
-        ci = bootstrap_cis(y[m], probs[m], classes, n_resamples, seed, confidence, with_auroc=False)
+        ci = bootstrap_cis(y[m], probs[m], classes, n_resamples, seed, confidence, with_auroc=False,
+                           subjects=None if subjects is None else subjects[m], method=method,
+                           proportion_method=proportion_method)
         cells.append({
             "group": g, "n": int(m.sum()), "small_n": bool(m.sum() < min_n), "mcc": ci["mcc"],
             "mcc_vs_overall": ci["mcc"]["estimate"] - overall_mcc,
@@ -86,5 +94,5 @@ def group_table(y: np.ndarray, probs: np.ndarray, classes: Sequence[str], labels
 
 
 def class_table(ci: dict[str, Any], min_n: int) -> dict[str, Any]:
-    """Per class: support, sensitivity, specificity and precision with CIs, and the small-n flag."""
+    """Per class: support, sensitivity, specificity, precision and NPV with CIs (and their n), and the small-n flag."""
     return {c: {**v, "small_n": bool(v["support"] < min_n)} for c, v in ci["per_class"].items()}
