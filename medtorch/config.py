@@ -111,10 +111,28 @@ class MLPConfig:
 
 @dataclass
 class LogisticConfig:
-    """Multinomial logistic regression: one linear layer, the transparent baseline."""
+    """Multinomial logistic regression fitted to convergence (scikit-learn, L-BFGS): the transparent baseline.
+
+    Exported as one linear layer (model.pt). The L2 strength C is the one of ``c_grid`` with
+    the lowest validation log-loss (medtorch/models/transparent.py).
+    """
 
     name: str = "logistic"
-    dropout: float = 0.0  # input dropout; 0 keeps the model a plain logistic regression
+    dropout: float = 0.0  # kept for old configs; must stay 0 (a fitted logistic regression has no dropout)
+    c_grid: list[float] = field(default_factory=lambda: [10.0 ** (e / 2) for e in range(-8, 7)])  # 1e-4 .. 1e3
+    tol: float = 1e-8
+    max_iter: int = 10000
+
+
+@dataclass
+class LinearConfig:
+    """One linear layer trained by gradient descent like the other networks (AdamW, early stopping).
+
+    Not the transparent baseline: it stops where early stopping stops, not at the optimum.
+    """
+
+    name: str = "linear"
+    dropout: float = 0.0
 
 
 @dataclass
@@ -150,6 +168,9 @@ class ExplainConfig:
     bootstrap: int = 1000  # resamples for the MCC confidence intervals of the comparison
     confidence: float = 0.95
     seed: int = 0
+    transparent: list[str] = field(default_factory=lambda: ["logistic"])  # fitted in the run: logistic | ebm | tree
+    tree_depths: list[int] = field(default_factory=lambda: [1, 2, 3, 4])  # tree: depth chosen on validation
+    ebm: Dict[str, Any] = field(default_factory=dict)  # ebm: arguments of ExplainableBoostingClassifier, e.g. {interactions: 0}
 
 
 @dataclass
@@ -205,6 +226,8 @@ class EvaluationConfig:
     calibration_bins: int = 10
     test_look: bool = False  # true: perform the one governed test-set evaluation at the end of training
     ledger: str = "test_ledger.jsonl"  # the test-set ledger shared by every run that looks at a test set
+    proportion_interval: str = "wilson"  # sensitivity, specificity, precision, NPV: wilson | clopper_pearson
+    bootstrap_interval: str = "bca"  # MCC, balanced accuracy, AUROC: bca (percentile where unstable) | percentile
 
 
 @dataclass
@@ -311,12 +334,13 @@ def register_configs() -> None:
     cs.store(group="model", name="mlp_schema", node=MLPConfig)
     cs.store(group="model", name="logistic_schema", node=LogisticConfig)
     cs.store(group="model", name="attention_schema", node=AttentionConfig)
+    cs.store(group="model", name="linear_schema", node=LinearConfig)
     cs.store(group="trainer", name="trainer_schema", node=TrainerConfig)
     cs.store(group="acceptance", name="acceptance_schema", node=AcceptanceConfig)
     cs.store(group="explain", name="explain_schema", node=ExplainConfig)
 
 
-MODELS = ("mlp", "logistic", "attention")
+MODELS = ("mlp", "logistic", "attention", "linear")
 SOURCES = ("breast_cancer", "table", "synthetic_cohort")
 STRATEGIES = ("stratified", "grouped", "temporal", "external")
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
@@ -417,6 +441,17 @@ def _validate_assessment(cfg: DictConfig, need, problems: list[str]) -> None:
     need(ev.period in ("year", "quarter", "month", "days"), "evaluation.period", "one of 'year', 'quarter', 'month', 'days'", ev.period)
     need(ev.period_days >= 1, "evaluation.period_days", ">= 1", ev.period_days)
     need(ev.calibration_bins >= 2, "evaluation.calibration_bins", ">= 2", ev.calibration_bins)
+    need(ev.proportion_interval in ("wilson", "clopper_pearson"), "evaluation.proportion_interval",
+         "'wilson' or 'clopper_pearson'", ev.proportion_interval)
+    need(ev.bootstrap_interval in ("bca", "percentile"), "evaluation.bootstrap_interval", "'bca' or 'percentile'",
+         ev.bootstrap_interval)
+    if cfg.model.name == "logistic":
+        m = cfg.model
+        need(len(m.c_grid) >= 1 and all(c > 0 for c in m.c_grid), "model.c_grid", "a non-empty list of C > 0", list(m.c_grid))
+        need(m.tol > 0, "model.tol", "> 0", m.tol)
+        need(m.max_iter >= 1, "model.max_iter", ">= 1", m.max_iter)
+        need(m.dropout == 0, "model.dropout", "0 for model=logistic (a converged fit; use model=linear for a "
+             "gradient-trained linear layer with dropout)", m.dropout)
     cv = cfg.cv
     need(cv.folds == 0 or cv.folds >= 2, "cv.folds", "0 (off) or >= 2", cv.folds)
     need(cv.fold is None or 0 <= cv.fold < max(cv.folds, 1), "cv.fold", "null or in [0, cv.folds)", cv.fold)

@@ -93,8 +93,11 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
                                   prepared.balance.record, leakage.status if leakage else None, rd, log)
         governance.explore_data(cfg, prepared.splits, prepared.classes, prepared.balance.record, rd, log)
         spec = _specify_data(cfg, prepared, rd, log, manifest)
-        module, trainer = train(cfg, prepared, rd, log, resume_from)
-        network = export_best(cfg, module, trainer, prepared, rd, log)
+        if cfg.model.name == "logistic":  # the transparent baseline: a converged fit, not Lightning's loop
+            module, trainer, network = None, None, _fit_logistic(cfg, prepared, rd, log)
+        else:
+            module, trainer = train(cfg, prepared, rd, log, resume_from)
+            network = export_best(cfg, module, trainer, prepared, rd, log)
         _record_monitoring_reference(cfg, network, prepared, spec, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
         _assess_validation(cfg, network, prepared, rd, log)
@@ -115,6 +118,8 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
 
 def _run_other_rank(cfg: DictConfig, resume_from: Path | None) -> dict[str, Any]:
     """A DDP rank other than 0: same data and preprocessing, takes part in training, writes no evidence."""
+    if cfg.model.name == "logistic":  # fitted by rank 0 alone, without Lightning: nothing for this rank to do
+        return {"val": {"mcc": float("nan")}}
     import shutil
     import tempfile
 
@@ -256,8 +261,8 @@ def _evaluate_validation(cfg, network, module, trainer, prepared: Prepared, rd: 
         "test": None,
         "test_status": "sealed: not evaluated by training",
         "selected_epoch": read_json(rd.model_spec)["selected_by"],
-        "epochs_trained": trainer.current_epoch,
-        "history": module.history,
+        "epochs_trained": trainer.current_epoch if trainer is not None else None,
+        "history": module.history if module is not None else [],
     }
     write_json(rd.metrics, metrics)
     pred = probs.argmax(axis=1)
@@ -339,6 +344,12 @@ def _store_bridge_reference(cfg, network, prepared: Prepared, rd: RunDir, log: E
     log.append("bridge_reference_stored", {"split": rows.name, "rows": record["n"], "stack_hash": stack["hash"]},
                inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
                outputs=file_hashes(rd.root, [rd.bridge_reference, rd.bridge_rows]))
+
+
+def _fit_logistic(cfg, prepared: Prepared, rd: RunDir, log: EventLog):
+    from medtorch.models.logistic_run import fit_and_export
+
+    return fit_and_export(cfg, prepared, rd, log)
 
 
 def _explain(cfg, network, prepared: Prepared, rd: RunDir, manifest: dict) -> None:

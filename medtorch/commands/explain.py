@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from medtorch.explain.settings import BASELINES, METHODS, SPLITS
+from medtorch.explain.settings import BASELINES, METHODS, SPLITS, TRANSPARENT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,9 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", choices=BASELINES, help="reference input (default: the run's explain.baseline)")
     parser.add_argument("--max-rows", type=int, help="at most this many rows are attributed (a seeded sample)")
     parser.add_argument("--name", help="directory name under RUN/explanations/ (default: the UTC time)")
-    parser.add_argument("--compare", metavar="BASELINE_RUN",
-                        help="a logistic-regression run on the same data and split: compare MCC with CIs, odds ratios "
-                             "(default: the run's explain.compare_with; 'none' to skip)")
+    parser.add_argument("--compare", metavar="BASELINE_RUN", nargs="?", const="transparent",
+                        help="compare the run with transparent models fitted on its training rows (explain.transparent, "
+                             "default: logistic) on the validation rows: MCC and AUROC with paired bootstrap CIs and the "
+                             "verdict against the best; give a logistic-regression run on the same data and split to "
+                             "add it (default: the run's explain.compare_with; 'none' to skip)")
+    parser.add_argument("--transparent", nargs="+", choices=TRANSPARENT, metavar="MODEL",
+                        help=f"transparent models for --compare: {', '.join(TRANSPARENT)} (default: the run's explain.transparent)")
     from medtorch.stack import settings
 
     settings.add_arguments(parser)
@@ -47,8 +51,18 @@ def settings_for(config: dict, args: argparse.Namespace) -> dict:
                        ("compare_with", args.compare)):
         if value is not None:
             s[key] = value
-    if s["compare_with"] == "none":
+    if args.transparent:
+        s["transparent"] = list(dict.fromkeys(args.transparent))
+    compare = args.compare not in (None, "none") or (args.compare is None and s["compare_with"])
+    if s["compare_with"] in ("none", "transparent"):
         s["compare_with"] = None
+    if not compare:
+        s["transparent"] = []  # without --compare (or the run's compare_with) nothing is compared
+    elif s["split"] != "val":
+        from medtorch.errors import MedtorchError
+
+        raise MedtorchError(f"--compare compares MCC and AUROC on the validation rows; got --split {s['split']}. "
+                            "Drop --split (the test set is looked at only by medtorch evaluate).")
     return s
 
 

@@ -45,6 +45,9 @@ class ExplainInputs:
     x_train: torch.Tensor  # training rows (for baselines only)
     data_sha256: str
     split_sha256: str
+    y_train: np.ndarray | None = None  # training labels: the transparent models are fitted on them
+    preprocessor: Any = None  # the run's fitted preprocessing (odds ratios per interpretable unit)
+    subjects: np.ndarray | None = None  # subject of each split row (data.subject_column): paired bootstrap over subjects
 
 
 def _sample(n: int, max_rows: int, must: list[int], ids: np.ndarray, seed: int) -> np.ndarray:
@@ -115,13 +118,8 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
     if s["sanity"]:
         report["sanity"] = _sanity(net, results, x, k, base, cmap, pred, inputs.model_name, kwargs)
     attention = attention_maps(net, x, cmap) if has_attention(net) else None
-    comparison = None
-    if compare_with is not None:
-        from medtorch.explain.comparison import compare
-
-        base_probs = predict_proba(compare_with.network, compare_with.preprocessor.transform(inputs.raw))
-        comparison = compare(inputs.model_name, predict_proba(net, inputs.x), compare_with, base_probs, inputs.y,
-                             inputs.split, int(s["bootstrap"]), float(s["confidence"]), int(s["seed"]))
+    comparison = _compare(inputs, net, s, compare_with)
+    if comparison is not None:
         report["comparison"] = comparison.to_dict()
 
     from medtorch.explain.outputs import write_outputs
@@ -138,6 +136,42 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
         outputs=file_hashes(rd.root, paths),
     )
     return report
+
+
+def transparent_names(model_name: str, s: Mapping[str, Any]) -> list[str]:
+    """The transparent models to fit for a comparison; a logistic run is not compared with itself."""
+    return [t for t in (s.get("transparent") or []) if not (t == "logistic" and model_name == "logistic")]
+
+
+def _compare(inputs: ExplainInputs, net, s: Mapping[str, Any], compare_with):
+    """The run against the transparent models fitted here (and the ``compare_with`` run) on the split's rows."""
+    from medtorch.config import LogisticConfig
+    from medtorch.explain.comparison import Candidate, compare, odds_ratios
+    from medtorch.models.transparent import fit_transparent, to_network
+
+    names = transparent_names(inputs.model_name, s) if inputs.split == "val" and inputs.y_train is not None else []
+    if not names and compare_with is None:
+        return None
+    lc = LogisticConfig()
+    fits = fit_transparent(names, inputs.x_train.double().numpy(), inputs.y_train, inputs.x.double().numpy(), inputs.y,
+                           len(inputs.classes), c_grid=lc.c_grid, tol=lc.tol, max_iter=lc.max_iter,
+                           tree_depths=list(s.get("tree_depths") or [1, 2, 3, 4]), seed=int(s["seed"]),
+                           feature_names=inputs.feature_names, ebm=dict(s.get("ebm") or {}))
+    x = inputs.x.double().numpy()
+    candidates = [Candidate(f.name, "fitted in this run", f.predict_proba(x),
+                            {k: v for k, v in f.settings.items() if k != "grid"}) for f in fits]
+    odds = None
+    logistic = next((f for f in fits if f.name == "logistic"), None)
+    if logistic is not None and inputs.preprocessor is not None:
+        odds = odds_ratios(to_network(logistic), inputs.preprocessor, inputs.classes)
+    if compare_with is not None:
+        base = predict_proba(compare_with.network, compare_with.preprocessor.transform(inputs.raw))
+        candidates.append(Candidate("logistic", f"run {compare_with.rd.root}", base,
+                                    {"selected_by": compare_with.spec.get("selected_by")}))
+        odds = odds_ratios(compare_with.network, compare_with.preprocessor, compare_with.classes)
+    return compare(inputs.model_name, predict_proba(net, inputs.x), candidates, inputs.y, inputs.split,
+                   int(s["bootstrap"]), float(s["confidence"]), int(s["seed"]), subjects=inputs.subjects, odds=odds,
+                   baseline_run=str(compare_with.rd.root) if compare_with is not None else None)
 
 
 def _sanity(net, results: list[MethodResult], x, k, base, cmap, pred, model_name, kwargs) -> dict[str, Any]:

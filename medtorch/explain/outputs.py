@@ -94,7 +94,7 @@ def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.Dat
                 attention.cls_mean[lr.index], attention.rollout[lr.index], columns,
                 f"Attention for row {lr.row_id} ({', '.join(lr.reasons)}), {model} model",
                 png(f"attention_row{lr.row_id}")))
-    if comparison is not None:
+    if comparison is not None and comparison.odds_ratios:
         table("odds_ratios", "odds_ratios.csv", pd.DataFrame(comparison.odds_ratios))
     report["files"] = files
     files["summary"] = "summary.md"

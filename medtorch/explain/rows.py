@@ -14,6 +14,7 @@ from medtorch.data import sources
 from medtorch.data.governance import split_table
 from medtorch.errors import IntegrityError
 from medtorch.explain.explanation import ExplainInputs
+from medtorch.explain.step import subjects_of
 from medtorch.loading import LoadedRun
 
 
@@ -38,5 +39,6 @@ def inputs_for_run(loaded: LoadedRun, split: str) -> ExplainInputs:
         feature_names=list(loaded.spec["features"]), feature_sources=list(loaded.spec["feature_sources"]),
         split=split, x=torch.from_numpy(prep.transform(part.frame)), y=part.y, ids=part.ids, raw=part.frame,
         x_train=torch.from_numpy(prep.transform(splits.train.frame)),
-        data_sha256=raw.source["sha256"], split_sha256=part.ids_sha256,
+        data_sha256=raw.source["sha256"], split_sha256=part.ids_sha256, y_train=splits.train.y, preprocessor=prep,
+        subjects=subjects_of(part.extra, cfg["data"].get("subject_column")),
     )

@@ -22,6 +22,7 @@ METHODS: dict[str, tuple[str, str]] = {
 GROUPED = {"kernel_shap", "lime", "feature_ablation", "feature_permutation"}
 BASELINES = ("train_mean", "train_sample", "zeros")
 SPLITS = ("val", "test")
+TRANSPARENT = ("logistic", "ebm", "tree")  # glass-box models fitted in the run for the comparison
 
 
 def explain_problems(e: Mapping[str, Any]) -> list[str]:
@@ -46,6 +47,11 @@ def explain_problems(e: Mapping[str, Any]) -> list[str]:
     need(int(e["local_rows"]) >= 0, "local_rows", ">= 0", e["local_rows"])
     need(0.5 <= float(e["confidence"]) < 1.0, "confidence", "in [0.5, 1)", e["confidence"])
     need(int(e["seed"]) >= 0, "seed", ">= 0", e["seed"])
+    transparent = list(e.get("transparent") or [])
+    need(all(t in TRANSPARENT for t in transparent) and len(set(transparent)) == len(transparent), "transparent",
+         f"a list without repeats drawn from {TRANSPARENT}", transparent)
+    depths = list(e.get("tree_depths") or [1])
+    need(len(depths) >= 1 and all(int(d) >= 1 for d in depths), "tree_depths", "a non-empty list of depths >= 1", depths)
     if e.get("compare_with") is not None:
         from pathlib import Path
 

@@ -8,6 +8,13 @@ from medtorch.explain.explanation import ExplainInputs, explain_model
 from medtorch.run import RunDir
 
 
+def subjects_of(extra, column):
+    """The subject id of each row when data.subject_column is set (the comparison then resamples subjects)."""
+    if not column or column not in extra.columns:
+        return None
+    return extra[column].astype(str).to_numpy()
+
+
 def explain_after_training(cfg, network, prepared, rd: RunDir, manifest: dict[str, Any]) -> dict[str, Any] | None:
     e = cfg.explain
     if not e.enabled:
@@ -18,7 +25,8 @@ def explain_after_training(cfg, network, prepared, rd: RunDir, manifest: dict[st
         network=network, model_name=cfg.model.name, classes=prepared.classes, feature_names=prep.feature_names_,
         feature_sources=prep.feature_sources_, split=e.split, x=prepared.tensors[e.split][0], y=part.y, ids=part.ids,
         raw=part.frame, x_train=prepared.tensors["train"][0], data_sha256=manifest["data"]["sha256"],
-        split_sha256=manifest["splits"][e.split],
+        split_sha256=manifest["splits"][e.split], y_train=prepared.tensors["train"][1].numpy(), preprocessor=prep,
+        subjects=subjects_of(part.extra, cfg.data.subject_column),
     )
     baseline = None
     if e.compare_with:

@@ -73,17 +73,38 @@ def summary_markdown(report: dict[str, Any]) -> str:
                 f"![layer x head]({files['plots']['attention_layer_head']})", ""]
     c = r.get("comparison")
     if c:
-        pct = f"{c['confidence']:.0%}"
-        out += ["## Transparent baseline versus this model", "",
-                f"Same {c['split']} rows (n={c['rows']}); {pct} percentile intervals from {c['resamples']} paired "
-                f"bootstrap resamples. Baseline run: `{c['baseline_run']}`.", ""]
-        out += _table(["model", "MCC", f"{pct} CI"], [
-            [f"{c['black_box']['model']} (this run)", _f(c["black_box"]["mcc"]), f"{_f(c['black_box']['ci'][0])} to {_f(c['black_box']['ci'][1])}"],
-            ["logistic (transparent)", _f(c["transparent"]["mcc"]), f"{_f(c['transparent']['ci'][0])} to {_f(c['transparent']['ci'][1])}"],
-            ["difference", _f(c["difference"]["mcc"]), f"{_f(c['difference']['ci'][0])} to {_f(c['difference']['ci'][1])}"],
-        ]) + ["", f"**{c['verdict']}**", "", "Odds ratios of the transparent baseline (largest effects first):", ""]
+        out += comparison_lines(c)
+    out += ["## Files", ""] + [f"- `{p}`" for p in files.get("tables", {}).values()] + [""]
+    return "\n".join(out)
+
+
+def comparison_lines(c: dict) -> list[str]:
+    """The black box against every transparent model: MCC and AUROC with n, their gains, the verdict."""
+    pct = f"{c['confidence']:.0%}"
+
+    def ci(lo_hi):
+        return f"{_f(lo_hi[0])} to {_f(lo_hi[1])}"
+
+    unit = f"{c['subjects']} subjects, " if c.get("subjects") else ""
+    out = ["## Transparent models versus this model", "",
+           f"Same {c['split']} rows (n={c['rows']}, {unit}every interval below rests on them); {pct} intervals from "
+           f"{c['resamples']} resamples of one {c.get('bootstrap') or 'paired bootstrap'}. The black box is justified "
+           "only if its MCC gain over the best transparent model (and every other) lies entirely above 0.", ""]
+    rows = [[f"{c['black_box']['model']} (this run)", _f(c["black_box"]["mcc"]), ci(c["black_box"]["ci"]),
+             _f(c["black_box"].get("auroc")), ci(c["black_box"].get("auroc_ci") or [None, None]), "", ""]]
+    for t in c.get("candidates") or [dict(c["transparent"], difference=c["difference"])]:
+        d = t["difference"]
+        best = " (best)" if t.get("source") == c["transparent"].get("source") and t["model"] == c["transparent"]["model"] else ""
+        rows.append([f"{t['model']}{best}, {t.get('source', 'transparent')}", _f(t["mcc"]), ci(t["ci"]),
+                     _f(t.get("auroc")), ci(t.get("auroc_ci") or [None, None]),
+                     f"{_f(d['mcc'])} ({ci(d['ci'])})", f"{_f(d.get('auroc'))} ({ci(d.get('auroc_ci') or [None, None])})"])
+    out += _table(["model", "MCC", f"{pct} CI", "AUROC", f"{pct} CI", "MCC gain of this run", "AUROC gain"], rows)
+    out += ["", f"**{c['verdict']}**", ""]
+    if c.get("note"):
+        out += [c["note"], ""]
+    if c.get("odds_ratios"):
+        out += ["Odds ratios of the transparent logistic regression (largest effects first):", ""]
         ors = sorted(c["odds_ratios"], key=lambda o: -abs(o["log_odds"]))[:12]
         out += _table(["outcome", "term", "per", "odds ratio"],
                       [[o["outcome"], o["term"], o["per"], _f(o["odds_ratio"])] for o in ors]) + [""]
-    out += ["## Files", ""] + [f"- `{p}`" for p in files.get("tables", {}).values()] + [""]
-    return "\n".join(out)
+    return out

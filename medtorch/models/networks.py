@@ -123,10 +123,10 @@ def build_network(model_cfg: Mapping[str, Any], n_features: int, n_classes: int)
     name = model_cfg["name"]
     if name == "mlp":
         return MLP(n_features, n_classes, list(model_cfg["hidden"]), float(model_cfg["dropout"]), model_cfg.get("activation", "relu"))
-    if name == "logistic":
+    if name in ("logistic", "linear"):  # a fitted logistic regression, or a linear layer trained by gradient descent
         return Logistic(n_features, n_classes, float(model_cfg.get("dropout", 0.0)))
     if name == "attention":
         m = model_cfg
         return FeatureTokenTransformer(n_features, n_classes, int(m["d_token"]), int(m["n_layers"]), int(m["n_heads"]),
                                        float(m["dropout"]), float(m["attention_dropout"]), float(m["ffn_factor"]))
-    raise MedtorchError(f"model.name must be one of 'mlp', 'logistic', 'attention'; got {name!r}.")
+    raise MedtorchError(f"model.name must be one of 'mlp', 'logistic', 'attention', 'linear'; got {name!r}.")

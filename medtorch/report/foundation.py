@@ -148,7 +148,11 @@ def training(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     metrics = _json(ev, "metrics.json") or {}
     history = metrics.get("history") or []
     sel = metrics.get("selected_epoch") or {}
-    if sel:
+    if sel and sel.get("C") is not None:  # model=logistic: a converged fit, C chosen on validation
+        out.append(Para(f"Fitted to convergence (L-BFGS) for each L2 strength C of the grid; C = {fmt(sel['C'])} has the "
+                        f"lowest validation log-loss ({fmt(sel.get('best_score'))}). That score, like every validation "
+                        "figure of a setting chosen on validation, is optimistic; the governed test look is the unbiased one."))
+    elif sel:
         out.append(Para(f"Trained {metrics.get('epochs_trained')} epoch(s); the model is the epoch with the best "
                         f"{sel.get('monitor')} ({fmt(sel.get('best_score'))}, epoch {sel.get('best_epoch')})."))
     if history:

@@ -1,0 +1,166 @@
+"""Transparent (glass-box) models fitted on a run's training rows, tuned on its validation rows.
+
+- ``logistic``: multinomial logistic regression fitted to convergence by scikit-learn's
+  ``LogisticRegression`` (L-BFGS), one fit per L2 strength C of the grid; the C with the lowest
+  validation log-loss is kept (ties: the smaller C, the stronger penalty). Log-loss rather than
+  MCC because it is smooth in C and uses the probabilities, not one threshold. It is exported as
+  one linear layer (``to_network``), so its probabilities are softmax(W x + b) like any run's.
+- ``ebm``: an Explainable Boosting Machine (``interpret-core``), a glass-box additive model of
+  per-feature shape functions and pairwise interactions, usually as accurate as gradient
+  boosting. Fitted only when asked for (``explain.transparent``): it takes seconds, not
+  milliseconds, and the package is an optional extra (``pip install medtorch[ebm]``).
+- ``tree``: a shallow decision tree, its depth chosen on the validation Brier score.
+
+All three see exactly the inputs the run's network sees (the run's fitted preprocessing), so a
+comparison is between models, not between preprocessings. The validation rows pick C (or the
+depth): the validation score of the picked setting is optimistic; the governed test look is the
+unbiased figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from medtorch.errors import MedtorchError
+
+
+@dataclass
+class TransparentFit:
+    name: str
+    predict_proba: Callable[[np.ndarray], np.ndarray]
+    settings: dict[str, Any]  # what was chosen, from which grid, by which validation score
+    coef: np.ndarray | None = None  # logistic: (classes, inputs) as softmax weights
+    intercept: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _log_loss(y: np.ndarray, probs: np.ndarray) -> float:
+    from sklearn.metrics import log_loss
+
+    return float(log_loss(y, probs, labels=np.arange(probs.shape[1])))
+
+
+def _full_proba(model, x: np.ndarray, k: int) -> np.ndarray:
+    """Probabilities for all k classes (a class absent from training gets probability 0)."""
+    p = model.predict_proba(np.asarray(x, dtype=np.float64))
+    out = np.zeros((len(p), k))
+    out[:, np.asarray(model.classes_, dtype=np.intp)] = p
+    return out
+
+
+def softmax_weights(coef: np.ndarray, intercept: np.ndarray, classes_seen: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's coefficients as the weights of a k-output softmax layer giving the same probabilities.
+
+    Two classes: scikit-learn keeps one row w (log-odds of class 1); softmax over [0, w] is the
+    same model. More: the multinomial rows as they are. A class absent from training gets a
+    row of zeros and an intercept of -1e4 (probability 0, as scikit-learn would give).
+    """
+    d = coef.shape[1]
+    w, b = np.zeros((k, d)), np.full(k, -1e4)
+    if coef.shape[0] == 1:
+        w[classes_seen[1]], b[classes_seen[1]] = coef[0], intercept[0]
+        b[classes_seen[0]] = 0.0
+    else:
+        w[classes_seen], b[classes_seen] = coef, intercept
+    return w, b
+
+
+def fit_logistic(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, k: int,
+                 c_grid: Sequence[float], tol: float = 1e-8, max_iter: int = 10000) -> TransparentFit:
+    """One converged L-BFGS fit per C; the C with the lowest validation log-loss."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(y_train)) < 2:
+        raise MedtorchError(f"the transparent logistic regression needs at least two classes in the training rows; "
+                            f"got only {np.unique(y_train).tolist()}.")
+    scores, fits = [], []
+    for c in sorted(float(v) for v in c_grid):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            m = LogisticRegression(C=c, solver="lbfgs", tol=tol, max_iter=max_iter).fit(x_train, y_train)
+        converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        scores.append({"C": c, "val_log_loss": _log_loss(y_val, _full_proba(m, x_val, k)),
+                       "iterations": int(np.max(m.n_iter_)), "converged": converged})
+        fits.append(m)
+    best = min(range(len(fits)), key=lambda i: (scores[i]["val_log_loss"], scores[i]["C"]))
+    m = fits[best]
+    w, b = softmax_weights(m.coef_, m.intercept_, np.asarray(m.classes_, dtype=np.intp), k)
+    settings = {"C": scores[best]["C"], "solver": "lbfgs", "tol": tol, "max_iter": max_iter,
+                "selected_by": "lowest validation log-loss", "converged": scores[best]["converged"],
+                "iterations": scores[best]["iterations"], "grid": scores}
+    return TransparentFit("logistic", lambda x: _full_proba(m, x, k), settings, coef=w, intercept=b)
+
+
+def fit_tree(x_train, y_train, x_val, y_val, k: int, depths: Sequence[int], seed: int) -> TransparentFit:
+    from sklearn.tree import DecisionTreeClassifier
+
+    scores, fits = [], []
+    for d in sorted(int(v) for v in depths):
+        m = DecisionTreeClassifier(max_depth=d, min_samples_leaf=max(5, len(y_train) // 100), random_state=seed)
+        m.fit(x_train, y_train)
+        # Brier score, not log-loss: a pure leaf gives probability 0 to a class, and one such row would
+        # make the log-loss infinite whatever the tree's quality
+        brier = float(((_full_proba(m, x_val, k) - np.eye(k)[y_val]) ** 2).sum(axis=1).mean())
+        scores.append({"max_depth": d, "val_brier": brier})
+        fits.append(m)
+    best = min(range(len(fits)), key=lambda i: (scores[i]["val_brier"], scores[i]["max_depth"]))
+    m = fits[best]
+    return TransparentFit("tree", lambda x: _full_proba(m, x, k),
+                          {"max_depth": scores[best]["max_depth"], "selected_by": "lowest validation Brier score",
+                           "grid": scores, "leaves": int(m.get_n_leaves())})
+
+
+def fit_ebm(x_train, y_train, k: int, seed: int, feature_names: Sequence[str], options: dict | None = None) -> TransparentFit:
+    """interpret's defaults (pairwise interactions included), one process; ``options`` (explain.ebm) override them."""
+    try:
+        from interpret.glassbox import ExplainableBoostingClassifier
+    except ImportError:
+        raise MedtorchError("explain.transparent includes 'ebm', but the package interpret-core is not installed; "
+                            "install it with: pip install 'medtorch[ebm]' (or remove ebm from explain.transparent).") from None
+    names = [str(n).replace(" ", "_") for n in feature_names]
+    kwargs = {"random_state": seed, "n_jobs": 1, **(options or {})}
+    try:
+        m = ExplainableBoostingClassifier(feature_names=names, **kwargs)
+    except TypeError as e:
+        raise MedtorchError(f"explain.ebm: {e}; the keys must be arguments of interpret's ExplainableBoostingClassifier.") from None
+    m.fit(np.asarray(x_train, dtype=np.float64), y_train)
+    return TransparentFit("ebm", lambda x: _full_proba(m, x, k),
+                          {"package": "interpret-core", "terms": len(m.term_names_), "interactions":
+                           sum(1 for t in m.term_features_ if len(t) > 1), "options": kwargs})
+
+
+def fit_transparent(names: Sequence[str], x_train, y_train, x_val, y_val, k: int, *, c_grid, tol, max_iter,
+                    tree_depths, seed: int, feature_names: Sequence[str], ebm: dict | None = None) -> list[TransparentFit]:
+    x_train, x_val = np.asarray(x_train, dtype=np.float64), np.asarray(x_val, dtype=np.float64)
+    y_train, y_val = np.asarray(y_train, dtype=np.intp), np.asarray(y_val, dtype=np.intp)
+    out = []
+    for name in names:
+        if name == "logistic":
+            out.append(fit_logistic(x_train, y_train, x_val, y_val, k, c_grid, tol, max_iter))
+        elif name == "tree":
+            out.append(fit_tree(x_train, y_train, x_val, y_val, k, tree_depths, seed))
+        elif name == "ebm":
+            out.append(fit_ebm(x_train, y_train, k, seed, feature_names, ebm))
+        else:
+            raise MedtorchError(f"explain.transparent: unknown model {name!r}; expected logistic, ebm or tree.")
+    return out
+
+
+def to_network(fit: TransparentFit):
+    """The logistic fit as medtorch's one-linear-layer network (model=logistic), in float32 like any run."""
+    import torch
+
+    from medtorch.models.networks import Logistic
+
+    k, d = fit.coef.shape
+    net = Logistic(d, k)
+    with torch.no_grad():
+        net.linear.weight.copy_(torch.from_numpy(fit.coef))
+        net.linear.bias.copy_(torch.from_numpy(fit.intercept))
+    return net.eval()
