@@ -174,6 +174,8 @@ def metrics(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
         handled.add("metrics.json")
         label = {"val": "Validation", "test": "Test"}[split_name]
         out.append(Sub(f"{label} (n={m['n']})"))
+        if split_name == "val":
+            out.append(Para(validation_caveat(_json(ev, "assessment_val.json"))))
         out.append(Table(["MCC", "accuracy", "balanced accuracy", "AUROC"],
                          [[fmt(m.get("mcc")), fmt(m.get("accuracy")), fmt(m.get("balanced_accuracy")), fmt(m.get("auroc"))]],
                          f"{label} metrics (metrics.json)"))
@@ -193,6 +195,21 @@ def metrics(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     if not any(k == "ci" for _, k in found):
         out.append(Missing("Confidence intervals: none in this run (the bootstrap assessment writes assessment_val.json)."))
     return out, handled
+
+
+def validation_caveat(assessment: Any) -> str:
+    """Beside validation metrics: they are optimistic, and how their intervals were made."""
+    text = ("These validation figures are optimistic: the validation rows chose the model (the best epoch, or the L2 "
+            "strength C of a logistic regression), so they are biased upwards. The unbiased figure is the governed test "
+            "look (medtorch evaluate RUN).")
+    ci = (assessment or {}).get("ci") if isinstance(assessment, dict) else None
+    if ci:
+        text += (f" Intervals (assessment_val.json, each with its n): MCC, balanced accuracy and AUROC by "
+                 f"{ci.get('method')} ({ci.get('resamples')} resamples; BCa where stable, else percentile, the method "
+                 f"recorded per interval); proportions by the {ci.get('proportion_method', 'bootstrap')} interval.")
+        if ci.get("resampled") == "subjects":
+            text += f" Rows of one subject are resampled together ({ci.get('subjects')} subjects)."
+    return text
 
 
 def acceptance(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
