@@ -69,7 +69,7 @@ def softmax_weights(coef: np.ndarray, intercept: np.ndarray, classes_seen: np.nd
 
 
 def fit_logistic(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, k: int,
-                 c_grid: Sequence[float], tol: float = 1e-8, max_iter: int = 10000) -> TransparentFit:
+                 c_grid: Sequence[float], tol: float = 1e-10, max_iter: int = 10000) -> TransparentFit:
     """One converged L-BFGS fit per C; the C with the lowest validation log-loss."""
     import warnings
 
