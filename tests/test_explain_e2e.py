@@ -68,7 +68,7 @@ def test_attention_run_has_attention_plots_and_tables(attention_run):
     assert {"attention_global", "attention_layer_head"} <= set(plots)
     assert any(k.startswith("attention_row") for k in plots)
     summary = (ex / "summary.md").read_text()
-    assert "## Attention" in summary and "## Transparent baseline versus this model" in summary
+    assert "## Attention" in summary and "## Transparent models versus this model" in summary
     assert report["comparison"]["transparent"]["model"] == "logistic" and (ex / "odds_ratios.csv").is_file()
 
 

@@ -54,15 +54,16 @@ def _full_proba(model, x: np.ndarray, k: int) -> np.ndarray:
 def softmax_weights(coef: np.ndarray, intercept: np.ndarray, classes_seen: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's coefficients as the weights of a k-output softmax layer giving the same probabilities.
 
-    Two classes: scikit-learn keeps one row w (log-odds of class 1); softmax over [0, w] is the
-    same model. More: the multinomial rows as they are. A class absent from training gets a
+    Two classes: scikit-learn keeps one row w (log-odds of class 1); softmax over [-w/2, w/2] is
+    the same model, and each class's logit moves with the inputs (attributions of either class
+    are not zero). More: the multinomial rows as they are. A class absent from training gets a
     row of zeros and an intercept of -1e4 (probability 0, as scikit-learn would give).
     """
     d = coef.shape[1]
     w, b = np.zeros((k, d)), np.full(k, -1e4)
     if coef.shape[0] == 1:
-        w[classes_seen[1]], b[classes_seen[1]] = coef[0], intercept[0]
-        b[classes_seen[0]] = 0.0
+        w[classes_seen[1]], b[classes_seen[1]] = coef[0] / 2, intercept[0] / 2
+        w[classes_seen[0]], b[classes_seen[0]] = -coef[0] / 2, -intercept[0] / 2
     else:
         w[classes_seen], b[classes_seen] = coef, intercept
     return w, b
