@@ -37,10 +37,9 @@ def fit_and_export(cfg, prepared: "Prepared", rd: RunDir, log: EventLog) -> torc
     tmp = rd.model_weights.with_suffix(".pt.tmp")
     torch.save(network.state_dict(), tmp)
     os.replace(tmp, rd.model_weights)
-    chosen = next(g for g in fit.settings["grid"] if g["C"] == fit.settings["C"])
-    selected = {"monitor": "val/log_loss", "mode": "min", "best_score": chosen["val_log_loss"], "best_epoch": None,
+    selected = {"monitor": "val/log_loss", "mode": "min", "best_score": fit.settings["val_log_loss"], "best_epoch": None,
                 "C": fit.settings["C"], "converged": fit.settings["converged"], "iterations": fit.settings["iterations"],
-                "grid": fit.settings["grid"],
+                "search_solver": fit.settings["search_solver"], "grid": fit.settings["grid"],
                 "note": "C chosen on the validation rows: their score of the chosen C is optimistic; the governed "
                         "test look is the unbiased figure"}
     spec = {
