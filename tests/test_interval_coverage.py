@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
+from medtorch.errors import MedtorchError
 from medtorch.evaluation.bootstrap import bootstrap_cis
 from medtorch.evaluation.proportions import exact_coverage, per_class_intervals, proportion_bounds, proportion_interval
 
@@ -71,3 +73,47 @@ def test_per_class_intervals_cover_npv_and_undefined_precision():
     assert out["b"]["precision"]["n"] == 0
     assert out["a"]["npv"]["n"] == 0 and out["b"]["npv"]["n"] == 8  # NPV of b: 5 of 8 predicted 'not b' are not b
     assert out["b"]["npv"]["estimate"] == pytest.approx(5 / 8)
+
+
+EV = {"bootstrap_resamples": 200, "confidence": 0.95, "min_group_n": 10, "period": "year", "period_days": 365,
+      "calibration_bins": 5}
+
+
+def test_a_lower_bound_criterion_no_longer_passes_on_32_of_32():
+    from medtorch.evaluation.acceptance import judge, observed_quantities, parse_criterion
+    from medtorch.evaluation.assessment import assess
+
+    y = np.array([0] * 32 + [1] * 54)
+    probs = np.eye(2)[y] * 0.9 + 0.05  # every row right: 32/32 and 54/54
+    a = assess(y, probs, ["malignant", "benign"], pd.DataFrame(index=range(86)), {}, EV, seed=0)
+    q = observed_quantities(a)
+    assert q["min_class_sensitivity"] == 1.0
+    assert q["min_class_sensitivity_lower_ci"] == pytest.approx(0.8928, abs=1e-3)  # the percentile bootstrap gave 1.0
+    assert not judge([parse_criterion("min_class_sensitivity_lower_ci >= 0.9")], q)[0]["passed"]
+
+
+def test_subgroup_and_period_cells_resample_subjects_with_n_beside_every_interval():
+    from medtorch.evaluation.assessment import assess, summary_lines
+
+    rng = np.random.default_rng(0)
+    subjects = np.repeat(np.arange(40), 5)
+    y = rng.integers(0, 2, 200)
+    p1 = np.clip(0.7 * y + 0.15 + rng.normal(0, 0.2, 200), 0.01, 0.99)
+    probs = np.c_[1 - p1, p1]
+    extra = pd.DataFrame({"pid": subjects, "sex": np.where(subjects % 2, "F", "M"),
+                          "visit": np.where(subjects < 20, "2020-03-01", "2021-03-01")})
+    data = {"subject_column": "pid", "subgroup_columns": ["sex"], "time_column": "visit"}
+    a = assess(y, probs, ["a", "b"], extra, data, {**EV, "proportion_interval": "clopper_pearson"}, seed=0)
+    assert a["ci"]["resampled"] == "subjects" and a["ci"]["subjects"] == 40
+    labels = {"sex": extra["sex"].to_numpy(), "period": extra["visit"].str[:4].to_numpy()}
+    for table, cells in (("sex", a["subgroups"]["sex"]["cells"]), ("period", a["periods"]["cells"])):
+        for cell in cells:
+            assert cell["mcc"]["subjects"] == 20 and cell["mcc"]["n"] == 100  # each cell's own subjects
+            sens = cell["per_class"]["a"]["sensitivity"]
+            assert sens["method"] == "clopper_pearson"
+            assert sens["n"] == int((y[labels[table] == cell["group"]] == 0).sum())  # class a rows of this cell
+    text = "\n".join(summary_lines(a))
+    assert "(n=200, " in text and "n=" in text.splitlines()[2] and "Clopper-Pearson" in text
+    extra.loc[3, "pid"] = None
+    with pytest.raises(MedtorchError, match="row 3 of the evaluated rows has no subject id"):
+        assess(y, probs, ["a", "b"], extra, data, EV, seed=0)
