@@ -136,7 +136,8 @@ def compare(black_box_name: str, black_probs: np.ndarray, candidates: list[Candi
         baseline_run=baseline_run, split=split, rows=n, confidence=confidence, resamples=resamples,
         black_box=black, transparent=transparent, difference=gain, justified=bool(justified), verdict=verdict,
         odds_ratios=odds or [], candidates=rows, resampled=res.kind,
-        subjects=res.units if res.kind == "subjects" else None, bootstrap=f"paired {res.description}, {method}",
+        subjects=res.units if res.kind == "subjects" else None, bootstrap=f"paired {res.description}, " + ("BCa where stable, else percentile (method and reason per interval "
+                                                   "in explanation.json)" if method == "bca" else "percentile"),
         note=("Validation rows chose the black box's epoch and the transparent models' settings (C, depth): both "
               "figures are optimistic; the governed test look is the unbiased one."),
     )

@@ -184,6 +184,6 @@ def _sanity(net, results: list[MethodResult], x, k, base, cmap, pred, model_name
     randomised = attribute(sanity.randomised_copy(net, kwargs["seed"] + 1), ref.method, x[:n], k, sub, cmap, **kwargs)
     first = MethodResult(ref.method, ref.inputs[:, :n], ref.columns[:, :n], ref.seconds)
     out["randomisation"] = {**vars(sanity.randomisation_test(first, randomised, pred[:n])), "rows": n}
-    if model_name == "logistic" and ref.method == "integrated_gradients":
+    if model_name in ("logistic", "linear") and ref.method == "integrated_gradients":
         out["logistic_ig_equals_coef_times_input"] = sanity.logistic_ig_check(net, ref, x, base.per_row)
     return out

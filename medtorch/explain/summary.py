@@ -90,15 +90,16 @@ def comparison_lines(c: dict) -> list[str]:
            f"Same {c['split']} rows (n={c['rows']}, {unit}every interval below rests on them); {pct} intervals from "
            f"{c['resamples']} resamples of one {c.get('bootstrap') or 'paired bootstrap'}. The black box is justified "
            "only if its MCC gain over the best transparent model (and every other) lies entirely above 0.", ""]
-    rows = [[f"{c['black_box']['model']} (this run)", _f(c["black_box"]["mcc"]), ci(c["black_box"]["ci"]),
+    n = str(c["rows"]) + (f" ({c['subjects']} subjects)" if c.get("subjects") else "")
+    rows = [[f"{c['black_box']['model']} (this run)", n, _f(c["black_box"]["mcc"]), ci(c["black_box"]["ci"]),
              _f(c["black_box"].get("auroc")), ci(c["black_box"].get("auroc_ci") or [None, None]), "", ""]]
     for t in c.get("candidates") or [dict(c["transparent"], difference=c["difference"])]:
         d = t["difference"]
         best = " (best)" if t.get("source") == c["transparent"].get("source") and t["model"] == c["transparent"]["model"] else ""
-        rows.append([f"{t['model']}{best}, {t.get('source', 'transparent')}", _f(t["mcc"]), ci(t["ci"]),
+        rows.append([f"{t['model']}{best}, {t.get('source', 'transparent')}", n, _f(t["mcc"]), ci(t["ci"]),
                      _f(t.get("auroc")), ci(t.get("auroc_ci") or [None, None]),
                      f"{_f(d['mcc'])} ({ci(d['ci'])})", f"{_f(d.get('auroc'))} ({ci(d.get('auroc_ci') or [None, None])})"])
-    out += _table(["model", "MCC", f"{pct} CI", "AUROC", f"{pct} CI", "MCC gain of this run", "AUROC gain"], rows)
+    out += _table(["model", "n", "MCC", f"{pct} CI", "AUROC", f"{pct} CI", "MCC gain of this run", "AUROC gain"], rows)
     out += ["", f"**{c['verdict']}**", ""]
     if c.get("note"):
         out += [c["note"], ""]
