@@ -144,6 +144,9 @@ def test_a_run_fits_the_ebm_and_tree_it_is_asked_for_and_compares_over_subjects(
     assert c["transparent"]["model"] == max(c["candidates"], key=lambda x: (x["mcc"], x["auroc"]))["model"]
     a = read_json(run_dir / "assessment_val.json")["ci"]
     assert a["resampled"] == "subjects" and a["mcc"]["subjects"] == a["subjects"]
+    report = (run_dir / "report.md").read_text()
+    assert f"Rows of one subject are resampled together ({a['subjects']} subjects)" in report
+    assert "validation figures are optimistic" in report and "C = " in report  # the C chosen on validation
 
 
 @pytest.mark.slow
@@ -199,3 +202,22 @@ def test_cli_compare_fits_transparent_models_and_names_the_best(default_run):
     assert c["verdict"] in proc.stdout and c["rows"] == read_json(default_run / "metrics.json")["val"]["n"]
     summary = (default_run / "explanations" / "vs_transparent" / "summary.md").read_text()
     assert "(best)" in summary and "AUROC gain" in summary
+
+
+def test_bad_interval_and_transparent_settings_are_refused_together():
+    from test_configs import _compose
+
+    from medtorch.config import validate
+    from medtorch.errors import MedtorchError
+
+    cfg = _compose("model=logistic", "evaluation.proportion_interval=wald", "evaluation.bootstrap_interval=bc",
+                   "explain.transparent=[logistic,xgboost]", "model.c_grid=[0.0,1.0]", "model.dropout=0.2")
+    with pytest.raises(MedtorchError) as e:
+        validate(cfg)
+    msg = str(e.value)
+    for expected in ("evaluation.proportion_interval must be 'wilson' or 'clopper_pearson'; got 'wald'",
+                     "evaluation.bootstrap_interval must be 'bca' or 'percentile'; got 'bc'",
+                     "explain.transparent must be a list without repeats drawn from ('logistic', 'ebm', 'tree')",
+                     "model.c_grid must be a non-empty list of C > 0", "model.dropout must be 0 for model=logistic"):
+        assert expected in msg
+    validate(_compose("model=linear", "model.dropout=0.2"))  # the gradient-trained linear layer keeps its dropout
