@@ -170,7 +170,7 @@ class ExplainConfig:
     seed: int = 0
     transparent: list[str] = field(default_factory=lambda: ["logistic"])  # fitted in the run: logistic | ebm | tree
     tree_depths: list[int] = field(default_factory=lambda: [1, 2, 3, 4])  # tree: depth chosen on validation
-    ebm: Dict[str, Any] = field(default_factory=dict)  # ebm: arguments of ExplainableBoostingClassifier, e.g. {interactions: 0}
+    ebm: Dict[str, Any] = field(default_factory=dict)  # ebm: ExplainableBoostingClassifier arguments: +explain.ebm={interactions:0}
 
 
 @dataclass
