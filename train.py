@@ -12,7 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from medtorch.config import register_configs
-from medtorch.errors import MedtorchError
+from medtorch.errors import EXIT_CRITERIA_FAILED, MedtorchError
 
 register_configs()
 if not OmegaConf.has_resolver("medtorch_uid"):
@@ -35,7 +35,7 @@ def main(cfg: DictConfig) -> float:
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
         sys.exit(e.exit_code)
     if metrics.get("test_look") and not metrics["test_look"]["passed"]:
-        sys.exit(1)  # the governed test look failed an acceptance criterion (printed above)
+        sys.exit(EXIT_CRITERIA_FAILED)  # the governed test look failed an acceptance criterion (printed above)
     return metrics["val"]["mcc"]  # for Hydra sweepers that optimise a value
 
 

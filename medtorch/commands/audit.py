@@ -7,6 +7,8 @@ problem otherwise, the first altered line or changed file first.
 
 from __future__ import annotations
 
+from medtorch.errors import EXIT_OK
+
 import argparse
 import json
 
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"run": v.run, "ok": v.ok, "events": v.events, "head_hash": v.head_hash,
                           "files": {k: r.sha256 for k, r in v.files.items()}, "problems": v.problems,
                           "unrecorded": v.unrecorded, "external": v.external}, indent=2))
-        return 0 if v.ok else IntegrityError.exit_code
+        return EXIT_OK if v.ok else IntegrityError.exit_code
     if v.problems:
         raise IntegrityError(f"{v.run}: the audit trail does not match the run ({len(v.problems)} problem(s)):\n  - "
                              + "\n  - ".join(v.problems)
@@ -52,4 +54,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"not recorded (not covered by the audit trail): {', '.join(v.unrecorded)}")
     if v.external:
         print(f"named by the log but outside the run (not checked): {', '.join(v.external)}")
-    return 0
+    return EXIT_OK

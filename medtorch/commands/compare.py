@@ -6,6 +6,8 @@ comparison is printed as Markdown; ``--out FILE.md`` also writes it, with ``FILE
 
 from __future__ import annotations
 
+from medtorch.errors import EXIT_OK
+
 import argparse
 
 
@@ -28,4 +30,4 @@ def run(args: argparse.Namespace) -> int:
         write_text(out, text)
         write_json(out.with_suffix(".json"), result)
     print(text, end="")
-    return 0
+    return EXIT_OK

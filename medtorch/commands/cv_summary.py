@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from medtorch.errors import EXIT_OK
+
 import argparse
 
 
@@ -13,4 +15,4 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.evaluation.crossval import summarize
 
     summarize(args.parent)
-    return 0
+    return EXIT_OK

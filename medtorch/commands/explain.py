@@ -9,6 +9,8 @@ the defaults) and the options here override them.
 
 from __future__ import annotations
 
+from medtorch.errors import EXIT_OK
+
 import argparse
 
 from medtorch.explain.settings import BASELINES, METHODS, SPLITS
@@ -80,4 +82,4 @@ def run(args: argparse.Namespace) -> int:
     if "comparison" in report:
         print(report["comparison"]["verdict"])
     print(f"summary: {out / 'summary.md'}")
-    return 0
+    return EXIT_OK

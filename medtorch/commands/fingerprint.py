@@ -7,6 +7,8 @@ exactly what a bridge re-evaluation of that run on this stack would see.
 
 from __future__ import annotations
 
+from medtorch.errors import EXIT_OK
+
 import argparse
 import json
 
@@ -41,16 +43,16 @@ def run(args: argparse.Namespace) -> int:
     current = stack_settings.apply(config, stack_settings.from_args(args))
     if not args.diff:
         print(json.dumps(current, indent=2) if args.json else fingerprint.format_fingerprint(current))
-        return 0
+        return EXIT_OK
     changes = fingerprint.diff(run_stack, current)
     same = run_stack.get("hash") == current["hash"]
     if args.json:
         print(json.dumps({"run": run_stack.get("hash"), "current": current["hash"], "same_hash": same,
                           "changes": changes}, indent=2))
-        return 0
+        return EXIT_OK
     print(f"run stack:     {run_stack.get('hash')}")
     print(f"this stack:    {current['hash']}")
     print("same stack hash: no bridge needed" if same else "stack hash differs: loading the run's model here runs "
           "the bridge re-evaluation first (medtorch bridge RUN)")
     print(fingerprint.format_diff(changes, "run", "this stack"))
-    return 0
+    return EXIT_OK

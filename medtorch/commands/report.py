@@ -5,6 +5,8 @@ The run's audit trail is verified first; a changed artefact is refused (exit 3).
 
 from __future__ import annotations
 
+from medtorch.errors import EXIT_OK
+
 import argparse
 
 
@@ -17,4 +19,4 @@ def run(args: argparse.Namespace) -> int:
 
     md, html = write_report(args.run)
     print(f"wrote {md}\nwrote {html}")
-    return 0
+    return EXIT_OK
