@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from medtorch.errors import IntegrityError
 from medtorch.hashing import canonical_json, sha256_bytes, sha256_file
+from medtorch.locking import event_log_lock
 from medtorch.run import _jsonable, write_bytes
 
 GENESIS = "0" * 64
@@ -77,28 +78,34 @@ class EventLog:
         inputs: Mapping[str, str] | None = None,
         outputs: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Append one event; ``inputs``/``outputs`` map artefact names to their sha256."""
-        existing = self.path.read_bytes() if self.path.exists() else b""
-        prev = GENESIS
-        seq = 0
-        if existing.strip():
-            last = json.loads(existing.rstrip(b"\n").rsplit(b"\n", 1)[-1])
-            prev, seq = last["hash"], last["seq"] + 1
-        record: dict[str, Any] = {
-            "seq": seq,
-            "time_utc": utc_now(),
-            "user": _user(),
-            "host": socket.gethostname(),
-            "action": action,
-            "details": _jsonable(dict(details or {})),
-            "inputs": dict(inputs or {}),
-            "outputs": dict(outputs or {}),
-            "prev_hash": prev,
-        }
-        record["hash"] = _line_hash(record)
-        line = canonical_json(record).encode("utf-8") + b"\n"
-        write_bytes(self.path, existing + line)
-        write_bytes(self.head_path, canonical_json({"events": seq + 1, "hash": record["hash"]}).encode("utf-8") + b"\n")
+        """Append one event; ``inputs``/``outputs`` map artefact names to their sha256.
+
+        Held under the log's file lock (``medtorch.locking.event_log_lock``) from reading the last
+        line to renaming the new file into place, so concurrent writers never lose a line and never
+        link two lines to the same predecessor; the rename makes each append atomic.
+        """
+        with event_log_lock(self.path):
+            existing = self.path.read_bytes() if self.path.exists() else b""
+            prev = GENESIS
+            seq = 0
+            if existing.strip():
+                last = json.loads(existing.rstrip(b"\n").rsplit(b"\n", 1)[-1])
+                prev, seq = last["hash"], last["seq"] + 1
+            record: dict[str, Any] = {
+                "seq": seq,
+                "time_utc": utc_now(),
+                "user": _user(),
+                "host": socket.gethostname(),
+                "action": action,
+                "details": _jsonable(dict(details or {})),
+                "inputs": dict(inputs or {}),
+                "outputs": dict(outputs or {}),
+                "prev_hash": prev,
+            }
+            record["hash"] = _line_hash(record)
+            line = canonical_json(record).encode("utf-8") + b"\n"
+            write_bytes(self.path, existing + line)
+            write_bytes(self.head_path, canonical_json({"events": seq + 1, "hash": record["hash"]}).encode("utf-8") + b"\n")
         return record
 
     def verify_chain(self) -> int:
