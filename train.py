@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from medtorch.config import register_configs
 from medtorch.errors import EXIT_CRITERIA_FAILED, MedtorchError
+from medtorch.run import discard_unstarted
 
 register_configs()
 if not OmegaConf.has_resolver("medtorch_uid"):
@@ -33,6 +34,7 @@ def main(cfg: DictConfig) -> float:
         metrics = pipeline.run(cfg, hc.runtime.output_dir, launch)
     except MedtorchError as e:
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
+        discard_unstarted(hc.runtime.output_dir)  # refused before the run started: leave nothing behind
         sys.exit(e.exit_code)
     if metrics.get("test_look") and not metrics["test_look"]["passed"]:
         sys.exit(EXIT_CRITERIA_FAILED)  # the governed test look failed an acceptance criterion (printed above)

@@ -324,8 +324,10 @@ MONITORS = ("val/mcc", "val/loss", "val/balanced_accuracy", "val/auroc")
 
 
 def validate(cfg: DictConfig) -> None:
-    """Check values a type cannot express; raise one error listing every problem."""
-    problems: list[str] = []
+    """Check every key (medtorch.config_keys) and the values a type cannot express; raise one error listing every problem."""
+    from medtorch.config_keys import key_problems
+
+    problems: list[str] = key_problems(cfg)
 
     def need(ok: bool, key: str, expected: str, got: Any) -> None:
         if not ok:

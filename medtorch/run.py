@@ -66,6 +66,24 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def discard_unstarted(root: str | Path) -> bool:
+    """Remove a run directory that holds nothing but Hydra's job log (``train.log``): a launch
+    refused before the run started (a config error) leaves nothing behind. Returns whether it did.
+    A directory holding anything else (a manifest, the user's files) is left as it is."""
+    import logging
+
+    root = Path(root)
+    if not root.is_dir() or any(p.name != "train.log" for p in root.iterdir()):
+        return False
+    for handler in logging.root.handlers[:]:  # Hydra's file handler still holds train.log open
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == root.resolve():
+            handler.close()
+            logging.root.removeHandler(handler)
+    (root / "train.log").unlink(missing_ok=True)
+    root.rmdir()
+    return True
+
+
 def write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
