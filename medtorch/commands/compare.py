@@ -6,9 +6,9 @@ comparison is printed as Markdown; ``--out FILE.md`` also writes it, with ``FILE
 
 from __future__ import annotations
 
-from medtorch.errors import EXIT_OK
-
 import argparse
+
+from medtorch.errors import EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

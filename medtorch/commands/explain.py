@@ -9,10 +9,9 @@ the defaults) and the options here override them.
 
 from __future__ import annotations
 
-from medtorch.errors import EXIT_OK
-
 import argparse
 
+from medtorch.errors import EXIT_OK
 from medtorch.explain.settings import BASELINES, METHODS, SPLITS
 
 

@@ -7,11 +7,10 @@ exactly what a bridge re-evaluation of that run on this stack would see.
 
 from __future__ import annotations
 
-from medtorch.errors import EXIT_OK
-
 import argparse
 import json
 
+from medtorch.errors import EXIT_OK
 from medtorch.stack import settings as stack_settings
 
 

@@ -7,9 +7,9 @@ splits it again and compares the source hash and each split's row-identity hash 
 
 from __future__ import annotations
 
-from medtorch.errors import EXIT_OK
-
 import argparse
+
+from medtorch.errors import EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from medtorch.errors import EXIT_OK
-
 import argparse
+
+from medtorch.errors import EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

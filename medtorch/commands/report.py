@@ -5,9 +5,9 @@ The run's audit trail is verified first; a changed artefact is refused (exit 3).
 
 from __future__ import annotations
 
-from medtorch.errors import EXIT_OK
-
 import argparse
+
+from medtorch.errors import EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
