@@ -71,8 +71,10 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         return _cross_validate(cfg, run_dir)
     rd = RunDir(run_dir)
     if completed_before_requeue(rd) if cfg.ckpt_path is None else completed_without_report(rd):
-        print(f"medtorch: {rd.root} completed before it was interrupted; only its report is (re)written.", flush=True)
-        if is_rank_zero() and not rd.report_html.is_file():
+        missing = not (rd.report_html.is_file() and rd.report_md.is_file())
+        print(f"medtorch: {rd.root} completed before this job was interrupted; "
+              + ("its missing report is written now." if missing else "nothing to redo."), flush=True)
+        if is_rank_zero() and missing:
             _write_report(rd)
         return read_json(rd.metrics)
     resume_from = resolve_ckpt_path(cfg.ckpt_path, rd)
