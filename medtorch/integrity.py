@@ -21,7 +21,7 @@ from medtorch.audit import EventLog
 from medtorch.errors import IntegrityError
 from medtorch.handover import AfterHead, after_head
 from medtorch.hashing import sha256_file
-from medtorch.run import RunDir, read_json
+from medtorch.run import VERSIONS, RunDir, read_json
 
 # files that describe the log itself rather than being recorded in it
 _SELF = ("events.jsonl", "events.head", "events.lock")
@@ -137,6 +137,31 @@ def mentions(rd: RunDir, records: list[dict[str, Any]], v: Verification):
     return names
 
 
+def _history(rd: RunDir, records: list[dict[str, Any]], v: Verification) -> dict[str, list[Recorded]]:
+    """Every hash the log ever recorded for each file of the run, oldest first."""
+    names, out = mentions(rd, records, Verification(run=v.run)), {}
+    for n, rec in enumerate(records, 1):
+        for name, digest in dict(names(rec)).items():
+            out.setdefault(name, []).append(Recorded(digest, f"events.jsonl line {n} ({rec.get('action')})"))
+    return out
+
+
+def _kept_version(rd: RunDir, name: str, history: dict[str, list[Recorded]], v: Verification) -> bool:
+    """An earlier version of a versioned artefact (``versions/<path>@<sha16>``, medtorch.run.keep_previous_version):
+    verified against the hash the log recorded for <path> back then. False if it is not one the log recorded."""
+    if not name.startswith(VERSIONS + "/") or "@" not in name:
+        return False
+    original, short = name[len(VERSIONS) + 1:].rsplit("@", 1)
+    rec = next((r for r in reversed(history.get(original, [])) if r.sha256.startswith(short)), None)
+    if rec is None:
+        return False
+    v.files[name] = Recorded(rec.sha256, f"{rec.where}, as {original}")
+    if (actual := sha256_file(rd.root / name)) != rec.sha256:
+        v.problems.append(f"{name}: an earlier version of {original} changed after it was recorded (sha256 "
+                          f"{actual[:16]}... on disk, {rec.sha256[:16]}... recorded at {rec.where}).")
+    return True
+
+
 def verify_run(run_dir: str | Path, only: Iterable[str] | None = None, head: str | None = None) -> Verification:
     """Check the log's chain and head and every file it or the manifest records (or just ``only``);
     with ``head`` (the full hash QA recorded at hand-over), also what changed after it (medtorch.handover)."""
@@ -179,8 +204,9 @@ def verify_run(run_dir: str | Path, only: Iterable[str] | None = None, head: str
             v.problems.append(f"{name}: changed after it was recorded (sha256 {actual[:16]}... on disk, "
                               f"{rec.sha256[:16]}... recorded at {rec.where}).")
     if only is None:
+        history = _history(rd, records, v)
         for name in sorted(p.relative_to(rd.root).as_posix() for p in rd.root.rglob("*") if p.is_file()):
-            if name in latest or name in _SELF:
+            if name in latest or name in _SELF or _kept_version(rd, name, history, v):
                 continue
             if _matches(name, OUTSIDE_EVIDENCE):
                 v.outside_evidence.append(name)

@@ -84,6 +84,26 @@ def discard_unstarted(root: str | Path) -> bool:
     return True
 
 
+VERSIONS = "versions"  # earlier versions of versioned artefacts: versions/<path>@<first 16 hex of its sha256>
+
+
+def keep_previous_version(root: str | Path, paths: list[Path]) -> list[Path]:
+    """Before a versioned artefact (a report, a bridge report) is rewritten, move its current version to
+    ``versions/<path>@<sha256[:16]>``, so that every version the event log recorded stays verifiable
+    (``medtorch.integrity`` checks each kept version against the hash recorded for the original name)."""
+    from medtorch.hashing import sha256_file
+
+    root, kept = Path(root), []
+    for path in map(Path, paths):
+        if path.is_file():
+            rel = path.resolve().relative_to(root.resolve()).as_posix()
+            dst = root / VERSIONS / f"{rel}@{sha256_file(path)[:16]}"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dst)
+            kept.append(dst)
+    return kept
+
+
 def write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

@@ -147,10 +147,16 @@ def test_a_model_swapped_after_hand_over_is_caught_by_head(reference, tmp_path):
 def test_a_new_report_after_hand_over_is_a_new_version_not_a_problem(reference, tmp_path):
     rd = _copy(reference, tmp_path, "rereported")
     head = EventLog(rd / "events.jsonl").records()[-1]["hash"]
+    first = sha256_file(rd / "report.md")
     assert run_cli("report", str(rd)).returncode == EXIT_OK
     proc = run_cli("audit", "verify", str(rd), "--head", head)
     assert proc.returncode == EXIT_OK, proc.stderr
-    assert "report_written" in proc.stdout
+    assert "report_written" in proc.stdout and "new version of a versioned artefact: report.md" in proc.stdout
+    kept = rd / "versions" / f"report.md@{first[:16]}"  # the old version stays, and verifies
+    assert sha256_file(kept) == first
+    assert f"versions/report.md@{first[:16]}" in proc.stdout
+    kept.write_text("edited")
+    assert run_cli("audit", "verify", str(rd)).returncode == EXIT_INTEGRITY
 
 
 def test_files_no_event_records_have_their_own_section_and_fail_where_evidence_lives(reference, tmp_path):
