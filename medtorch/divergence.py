@@ -45,7 +45,7 @@ def divergence_guard():
                     "Lower optim.lr or set trainer.gradient_clip_val.")
 
         def on_validation_start(self, trainer, pl_module) -> None:
-            if not trainer.sanity_checking and trainer.training:
+            if not trainer.sanity_checking and trainer.state.fn == "fit":  # before the epoch's checkpoints are written
                 self._check(trainer, pl_module)
 
         def on_train_epoch_end(self, trainer, pl_module) -> None:
