@@ -5,7 +5,8 @@ of the files it read and wrote, the hash of the previous line, and its own hash.
 inserting or deleting any line breaks the chain, which ``verify_chain`` detects. The head of
 the chain (the number of lines and the last hash) is also kept in a small file beside the log
 (``events.head``), so that removing the last lines, which leaves a valid shorter chain, is
-detected too.
+detected too. Appends are serialised across processes and threads by a file lock beside the
+log (``events.lock``, ``medtorch.locking.event_log_lock``).
 """
 
 from __future__ import annotations

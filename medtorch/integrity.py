@@ -8,6 +8,11 @@ recorded file: a one-byte change, a deleted file, or a file that changed between
 without an act recording the change is reported with the event that recorded it. Files the
 log names outside the run directory (a prediction's input and output) are listed, not checked:
 they belong to the user and may move.
+
+Files no event records are listed apart; where evidence lives (``EVIDENCE_LOCATIONS``) each is
+a problem. ``train.log`` and ``logs/`` are declared outside the evidence. Earlier versions of
+versioned artefacts kept in ``versions/`` are checked against the hash recorded for them. With
+a hand-over head, ``medtorch.handover`` reports what was recorded after it.
 """
 
 from __future__ import annotations
@@ -110,6 +115,9 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
             latest[name] = Recorded(digest, f"{where}, input)")
         for name, digest in _run_files(rd.root, rec.get("outputs", {}), v):
             latest[name] = Recorded(digest, f"{where}, output)")
+        if rec.get("action") == "checkpoint_removed":  # Lightning's top-k dropped it (medtorch.checkpoints)
+            for name in rec.get("details", {}).get("removed", []):
+                latest.pop(name, None)
         if n == manifest_line:
             for name, digest in manifest_artefacts.items():
                 latest[name] = Recorded(digest, "manifest.json artefacts")
