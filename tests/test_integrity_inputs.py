@@ -190,3 +190,16 @@ def test_a_2000_column_table_is_hashed_without_a_performance_warning():
         warnings.simplefilter("error", pd.errors.PerformanceWarning)
         keys = row_keys(frame)
     assert keys.shape == (50,) and len(set(keys.tolist())) == 50
+
+
+def test_a_few_numeric_codes_beside_a_text_level_stay_categorical():
+    from medtorch.data.table_checks import mixed_types
+
+    rng = np.random.default_rng(0)
+    coded = pd.DataFrame({"stage": rng.choice(["1.0", "2.0", "x"], 300).astype(object)})
+    mixed_types(coded, [], REPO / "t.csv")  # accepted: three levels, as before
+    lab = pd.DataFrame({"lab": np.round(rng.normal(5, 1, 300), 2).astype(object)})
+    lab.loc[::7, "lab"] = "high"
+    with pytest.raises(Exception, match="'high' x 43"):
+        mixed_types(lab, [], REPO / "t.csv")
+    mixed_types(lab, ["lab"], REPO / "t.csv")  # declared categorical: the user's decision

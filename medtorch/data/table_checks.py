@@ -8,7 +8,10 @@
   fitted preprocessing makes its mean ``inf`` and every weight NaN.
 - A column mixing numbers and text (a lab value with "high" in some rows) is refused, naming
   its non-numeric values and their counts: read as text it would become one one-hot level per
-  distinct number. The user declares it categorical (``data.categorical``) or cleans it.
+  distinct number. It is taken for a measurement when at least half its values are numbers
+  and those take more than 20 distinct values (a few numeric codes beside a text level, such
+  as "1.0", "2.0", "x", stay a categorical column). The user declares it categorical
+  (``data.categorical``) or cleans it.
 - A text column with more than 20 levels where more than half of its values are distinct is
   reported as a warning (printed and recorded): it is probably an identifier or free text.
 """
@@ -92,8 +95,10 @@ def mixed_types(feat: pd.DataFrame, declared: list[str], path: Path) -> None:
             continue
         numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
         n_num = int(numbers.notna().sum())
-        if n_num == 0 or n_num * 2 < len(present):
-            continue  # a text column (perhaps with a stray number): categorical, as before
+        if n_num * 2 < len(present) or numbers.nunique() <= HIGH_CARDINALITY_LEVELS:
+            # a text column with a stray number, or codes written as numbers with a text level
+            # ("1.0", "2.0", "x"): categorical, as before
+            continue
         text = present[numbers.isna()].astype(str).value_counts()
         shown = ", ".join(f"{v!r} x {n}" for v, n in text.head(EXAMPLES).items()) + (" ..." if len(text) > EXAMPLES else "")
         problems.append(f"column {col!r}: {n_num} numbers and {int(text.sum())} text value(s): {shown}")
