@@ -57,9 +57,15 @@ def test_inf_as_missing_is_a_recorded_policy_high_cardinality_is_warned_and_wide
     wide = pd.DataFrame(np.random.default_rng(2).normal(size=(len(df), 2000)).round(3),
                         columns=[f"w{i}" for i in range(2000)])
     df = pd.concat([df, wide], axis=1)
-    proc, run_dir = _train_table(tmp_path, df, "data.nonfinite=missing", "leakage.enabled=false", "eda.enabled=false")
+    proc, run_dir = _train_table(tmp_path, df, "data.nonfinite=missing", "leakage.enabled=false", "eda.enabled=false",
+                                 "trainer.checkpoint_every_n_steps=2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "PerformanceWarning" not in proc.stderr
+    # item 7 in the same run: last.ckpt also every N optimizer steps when configured, each write recorded
+    saved = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    steps = [r["details"]["global_step"] for r in saved
+             if r["action"] == "checkpoint_saved" and "checkpoints/last.ckpt" in r["outputs"]]
+    assert 2 in steps and steps == sorted(steps), steps
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete"
     assert manifest["data"]["nonfinite"] == {"policy": "missing", "columns": {"a": 2}}
