@@ -37,7 +37,8 @@ EXIT_CODES: tuple[ExitCode, ...] = (
              "`medtorch monitor`"),
     ExitCode(6, "EXIT_BLOCKED", "predictions are blocked by a monitoring breach until reviewed",
              "`medtorch predict`"),
-    ExitCode(7, "EXIT_BRIDGE_FAILED", "the bridge re-evaluation failed on this stack", "`medtorch bridge`"),
+    ExitCode(7, "EXIT_BRIDGE_FAILED", "the bridge re-evaluation failed on this stack",
+             "`medtorch bridge`; a verb that loads the model on a new stack whose automatic bridge failed"),
     ExitCode(8, "EXIT_NOT_INDEPENDENT", "new test data overlaps the development data",
              "`medtorch evaluate --test-data`"),
     ExitCode(9, "EXIT_DRIFT", "monitoring: input or prediction drift beyond the plan's thresholds",
@@ -46,7 +47,8 @@ EXIT_CODES: tuple[ExitCode, ...] = (
              "`medtorch show`"),
     ExitCode(11, "EXIT_TRAINING_DIVERGED", "training produced a non-finite loss or weight; the run is marked "
              "failed with the epoch and step", "`train.py`"),
-    ExitCode(120, "EXIT_OUTPUT_CLOSED", "the reader of the output closed it (e.g. `| head`)", "every `medtorch` verb"),
+    ExitCode(120, "EXIT_OUTPUT_CLOSED", "the reader of the output closed it early (output piped into head)",
+             "every `medtorch` verb"),
 )
 
 _BY_NAME = {e.name: e.code for e in EXIT_CODES}

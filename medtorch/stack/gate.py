@@ -19,7 +19,7 @@ from medtorch.hashing import sha256_file
 
 
 class BridgeFailedError(MedtorchError):
-    """The bridge re-evaluation on this stack failed (exit code 4)."""
+    """The bridge re-evaluation on this stack failed (``EXIT_BRIDGE_FAILED``)."""
 
     exit_code = EXIT_BRIDGE_FAILED
 
