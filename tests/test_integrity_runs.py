@@ -23,7 +23,6 @@ from medtorch.hashing import sha256_file
 from conftest import REPO, run_cli
 from faults import events, kill_when_stopped, launch, train
 
-pytestmark = pytest.mark.slow
 KILL_AFTER_EPOCH = 3  # the process stops one step into epoch 4 and is killed there
 
 
@@ -54,6 +53,7 @@ def _checkpoint_epochs(records, name="checkpoints/last.ckpt"):
     return [r["details"]["epoch"] for r in records if r["action"] == "checkpoint_saved" and name in r["outputs"]]
 
 
+@pytest.mark.slow
 def test_last_checkpoint_every_epoch_resume_from_the_epoch_before_the_kill_bitwise(reference, killed):
     rd, _ = killed
     before = events(rd)
@@ -93,6 +93,7 @@ class _Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
+@pytest.mark.slow
 def test_a_replaced_checkpoint_is_refused_before_it_is_unpickled(killed, tmp_path):
     _, rd = killed
     marker = tmp_path / "code_ran"
@@ -107,6 +108,7 @@ def test_a_replaced_checkpoint_is_refused_before_it_is_unpickled(killed, tmp_pat
     assert json.loads((rd / "manifest.json").read_text())["status"] == "running"  # still resumable once restored
 
 
+@pytest.mark.slow
 def test_every_checkpoint_hash_is_recorded_when_written(reference):
     log = EventLog(reference / "events.jsonl")
     saved = {}
@@ -123,6 +125,7 @@ def _copy(run, tmp_path, name):
     return dst
 
 
+@pytest.mark.slow
 def test_a_model_swapped_after_hand_over_is_caught_by_head(reference, tmp_path):
     rd = _copy(reference, tmp_path, "swapped")
     head = EventLog(rd / "events.jsonl").records()[-1]["hash"]
@@ -144,6 +147,7 @@ def test_a_model_swapped_after_hand_over_is_caught_by_head(reference, tmp_path):
     assert short.returncode == EXIT_BAD_INPUT and "give the full hash" in short.stderr
 
 
+@pytest.mark.slow
 def test_a_new_report_after_hand_over_is_a_new_version_not_a_problem(reference, tmp_path):
     rd = _copy(reference, tmp_path, "rereported")
     head = EventLog(rd / "events.jsonl").records()[-1]["hash"]
@@ -159,6 +163,7 @@ def test_a_new_report_after_hand_over_is_a_new_version_not_a_problem(reference, 
     assert run_cli("audit", "verify", str(rd)).returncode == EXIT_INTEGRITY
 
 
+@pytest.mark.slow
 def test_files_no_event_records_have_their_own_section_and_fail_where_evidence_lives(reference, tmp_path):
     rd = _copy(reference, tmp_path, "extra")
     (rd / "notes.txt").write_text("added later\n")
@@ -172,6 +177,7 @@ def test_files_no_event_records_have_their_own_section_and_fail_where_evidence_l
     assert "checkpoints/epoch=9.ckpt: no event of the run records this file" in proc.stderr
 
 
+@pytest.mark.slow
 def test_evidence_files_honour_the_umask(reference):
     mask = os.umask(0o022)
     os.umask(mask)
@@ -186,6 +192,7 @@ def test_the_readme_exit_code_table_is_the_one_in_errors():
     assert len({e.code for e in EXIT_CODES}) == len(EXIT_CODES)
 
 
+@pytest.mark.slow
 def test_each_documented_code_is_what_the_verb_returns(reference, tmp_path):
     from medtorch.data.governance import LeakageError
     from medtorch.deploy.block import PredictionBlockedError as BlockedError
