@@ -25,14 +25,14 @@ import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 try:
     import fcntl
 except ImportError:  # not POSIX
     fcntl = None
 
-_event_locks: dict[Path, "filelock.FileLock"] = {}
+_event_locks: dict[Path, Any] = {}  # lock path -> filelock.FileLock
 _event_locks_guard = threading.Lock()
 
 
