@@ -39,8 +39,8 @@ _event_locks_guard = threading.Lock()
 def event_log_lock(path: str | Path):
     """The process-wide, re-entrant lock of the event log at ``path`` (a ``filelock.FileLock``).
 
-    One FileLock object per log, so a thread that holds it may take it again (filelock counts
-    re-entries per object), and a crash releases it (the kernel drops the OS lock with the process).
+    One FileLock object per log; a thread that holds it may take it again (filelock counts re-entries
+    per thread), and a crash releases it (the kernel drops the OS lock with the process).
     """
     import filelock
 
@@ -49,7 +49,9 @@ def event_log_lock(path: str | Path):
         lock = _event_locks.get(lp)
         if lock is None:
             lp.parent.mkdir(parents=True, exist_ok=True)
-            lock = _event_locks[lp] = filelock.FileLock(str(lp), thread_local=False)
+            # thread-local (filelock's default): each thread takes the OS lock itself, so threads of one
+            # process exclude each other too, and a thread that holds it may take it again
+            lock = _event_locks[lp] = filelock.FileLock(str(lp))
         return lock
 
 

@@ -34,3 +34,16 @@ def test_n_concurrent_writers_leave_n_times_m_lines_and_a_valid_chain(tmp_path):
     assert log.verify_head() == n * m  # chain intact, head at the last line
     seen = {(r["details"]["writer"], r["details"]["i"]) for r in log.records()}
     assert seen == {(w, i) for w in range(n) for i in range(m)}  # every event of every writer, once
+
+
+def test_threads_of_one_process_exclude_each_other_too(tmp_path):
+    import threading
+
+    log = EventLog(tmp_path / "events.jsonl")
+    threads = [threading.Thread(target=lambda w=w: [log.append("threaded_write", {"writer": w, "i": i}) for i in range(25)])
+               for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert log.verify_head() == 100 and len((tmp_path / "events.jsonl").read_text().splitlines()) == 100
