@@ -12,7 +12,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from medtorch.config import register_configs
-from medtorch.errors import MedtorchError
+from medtorch.errors import EXIT_CRITERIA_FAILED, MedtorchError
+from medtorch.run import discard_unstarted
 
 register_configs()
 if not OmegaConf.has_resolver("medtorch_uid"):
@@ -33,9 +34,10 @@ def main(cfg: DictConfig) -> float:
         metrics = pipeline.run(cfg, hc.runtime.output_dir, launch)
     except MedtorchError as e:
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
+        discard_unstarted(hc.runtime.output_dir)  # refused before the run started: leave nothing behind
         sys.exit(e.exit_code)
     if metrics.get("test_look") and not metrics["test_look"]["passed"]:
-        sys.exit(1)  # the governed test look failed an acceptance criterion (printed above)
+        sys.exit(EXIT_CRITERIA_FAILED)  # the governed test look failed an acceptance criterion (printed above)
     return metrics["val"]["mcc"]  # for Hydra sweepers that optimise a value
 
 

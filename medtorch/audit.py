@@ -5,7 +5,8 @@ of the files it read and wrote, the hash of the previous line, and its own hash.
 inserting or deleting any line breaks the chain, which ``verify_chain`` detects. The head of
 the chain (the number of lines and the last hash) is also kept in a small file beside the log
 (``events.head``), so that removing the last lines, which leaves a valid shorter chain, is
-detected too.
+detected too. Appends are serialised across processes and threads by a file lock beside the
+log (``events.lock``, ``medtorch.locking.event_log_lock``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Mapping
 
 from medtorch.errors import IntegrityError
 from medtorch.hashing import canonical_json, sha256_bytes, sha256_file
+from medtorch.locking import event_log_lock
 from medtorch.run import _jsonable, write_bytes
 
 GENESIS = "0" * 64
@@ -77,28 +79,34 @@ class EventLog:
         inputs: Mapping[str, str] | None = None,
         outputs: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Append one event; ``inputs``/``outputs`` map artefact names to their sha256."""
-        existing = self.path.read_bytes() if self.path.exists() else b""
-        prev = GENESIS
-        seq = 0
-        if existing.strip():
-            last = json.loads(existing.rstrip(b"\n").rsplit(b"\n", 1)[-1])
-            prev, seq = last["hash"], last["seq"] + 1
-        record: dict[str, Any] = {
-            "seq": seq,
-            "time_utc": utc_now(),
-            "user": _user(),
-            "host": socket.gethostname(),
-            "action": action,
-            "details": _jsonable(dict(details or {})),
-            "inputs": dict(inputs or {}),
-            "outputs": dict(outputs or {}),
-            "prev_hash": prev,
-        }
-        record["hash"] = _line_hash(record)
-        line = canonical_json(record).encode("utf-8") + b"\n"
-        write_bytes(self.path, existing + line)
-        write_bytes(self.head_path, canonical_json({"events": seq + 1, "hash": record["hash"]}).encode("utf-8") + b"\n")
+        """Append one event; ``inputs``/``outputs`` map artefact names to their sha256.
+
+        Held under the log's file lock (``medtorch.locking.event_log_lock``) from reading the last
+        line to renaming the new file into place, so concurrent writers never lose a line and never
+        link two lines to the same predecessor; the rename makes each append atomic.
+        """
+        with event_log_lock(self.path):
+            existing = self.path.read_bytes() if self.path.exists() else b""
+            prev = GENESIS
+            seq = 0
+            if existing.strip():
+                last = json.loads(existing.rstrip(b"\n").rsplit(b"\n", 1)[-1])
+                prev, seq = last["hash"], last["seq"] + 1
+            record: dict[str, Any] = {
+                "seq": seq,
+                "time_utc": utc_now(),
+                "user": _user(),
+                "host": socket.gethostname(),
+                "action": action,
+                "details": _jsonable(dict(details or {})),
+                "inputs": dict(inputs or {}),
+                "outputs": dict(outputs or {}),
+                "prev_hash": prev,
+            }
+            record["hash"] = _line_hash(record)
+            line = canonical_json(record).encode("utf-8") + b"\n"
+            write_bytes(self.path, existing + line)
+            write_bytes(self.head_path, canonical_json({"events": seq + 1, "hash": record["hash"]}).encode("utf-8") + b"\n")
         return record
 
     def verify_chain(self) -> int:

@@ -14,7 +14,7 @@ import os
 import sys
 
 from medtorch import __version__
-from medtorch.errors import MedtorchError
+from medtorch.errors import EXIT_OK, EXIT_OUTPUT_CLOSED, MedtorchError
 
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
 VERBS: dict[str, tuple[str, str]] = {
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.verb:
         parser.print_help()
-        return 0
+        return EXIT_OK
     command = importlib.import_module(args._module)
     try:
         return int(command.run(args) or 0)
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except BrokenPipeError:  # the reader of our output closed it (| head): stop quietly, as Python's docs advise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return EXIT_OUTPUT_CLOSED
 
 
 if __name__ == "__main__":

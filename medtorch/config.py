@@ -52,6 +52,7 @@ class DataConfig:
     subgroup_columns: list[str] = field(default_factory=list)  # sex, age band, site, ... for analyses
     description: str = ""
     cohort: CohortConfig = field(default_factory=CohortConfig)  # for source=synthetic_cohort
+    nonfinite: str = "refuse"  # refuse | missing: what an inf/-inf in a numeric feature column does (recorded)
 
 
 @dataclass
@@ -206,6 +207,7 @@ class TrainerConfig:
     num_threads: Optional[int] = None  # torch intra-op threads; None keeps torch's default
     enable_progress_bar: bool = True
     matmul_precision: str = "highest"  # highest keeps TF32 off on GPUs
+    checkpoint_every_n_steps: Optional[int] = None  # also write checkpoints/last.ckpt every N optimizer steps (it is written every epoch)
 
 
 @dataclass
@@ -348,8 +350,10 @@ MONITORS = ("val/mcc", "val/loss", "val/balanced_accuracy", "val/auroc")
 
 
 def validate(cfg: DictConfig) -> None:
-    """Check values a type cannot express; raise one error listing every problem."""
-    problems: list[str] = []
+    """Check every key (medtorch.config_keys) and the values a type cannot express; raise one error listing every problem."""
+    from medtorch.config_keys import key_problems
+
+    problems: list[str] = key_problems(cfg)
 
     def need(ok: bool, key: str, expected: str, got: Any) -> None:
         if not ok:
@@ -361,6 +365,7 @@ def validate(cfg: DictConfig) -> None:
         need(bool(d.path), "data.path", "a CSV or Parquet file (data.path=FILE)", d.path)
         need(bool(d.target), "data.target", "the label column (data.target=COLUMN)", d.target)
     need(d.format in ("auto", "csv", "parquet"), "data.format", "one of 'auto', 'csv', 'parquet'", d.format)
+    need(d.get("nonfinite", "refuse") in ("refuse", "missing"), "data.nonfinite", "'refuse' or 'missing'", d.get("nonfinite"))
 
     s = cfg.split
     for part in ("train", "val", "test"):
@@ -409,6 +414,8 @@ def validate(cfg: DictConfig) -> None:
     need(not (t.gradient_clip_val and "deepspeed" in str(t.strategy).lower()), "trainer.gradient_clip_val",
          "null with a DeepSpeed strategy (set gradient_clipping in the DeepSpeed config)", t.gradient_clip_val)
     need(t.num_threads is None or t.num_threads >= 1, "trainer.num_threads", ">= 1 or null", t.num_threads)
+    every = t.get("checkpoint_every_n_steps")
+    need(every is None or every >= 1, "trainer.checkpoint_every_n_steps", ">= 1 or null", every)
     need(t.matmul_precision in ("highest", "high", "medium"), "trainer.matmul_precision", "'highest', 'high' or 'medium'", t.matmul_precision)
 
     e = cfg.early_stopping

@@ -8,21 +8,37 @@ recorded file: a one-byte change, a deleted file, or a file that changed between
 without an act recording the change is reported with the event that recorded it. Files the
 log names outside the run directory (a prediction's input and output) are listed, not checked:
 they belong to the user and may move.
+
+Files no event records are listed apart; where evidence lives (``EVIDENCE_LOCATIONS``) each is
+a problem. ``train.log`` and ``logs/`` are declared outside the evidence. Earlier versions of
+versioned artefacts kept in ``versions/`` are checked against the hash recorded for them. With
+a hand-over head, ``medtorch.handover`` reports what was recorded after it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from medtorch.audit import EventLog
 from medtorch.errors import IntegrityError
+from medtorch.handover import AfterHead, after_head
 from medtorch.hashing import sha256_file
-from medtorch.run import RunDir, read_json
+from medtorch.run import VERSIONS, RunDir, read_json
 
 # files that describe the log itself rather than being recorded in it
-_SELF = ("events.jsonl", "events.head")
+_SELF = ("events.jsonl", "events.head", "events.lock")
+# declared outside the evidence: Hydra's job log (written until the process ends, after the last
+# event) and the experiment loggers' folder (its metrics.csv is hashed into the manifest at run end)
+OUTSIDE_EVIDENCE = ("train.log", "logs/*")
+# where evidence lives: a file here that no event records is a problem (exit 3), not a note
+EVIDENCE_LOCATIONS = ("checkpoints/*", "model*", "explain/*", "explanations/*", "test_evaluations/*")
+
+
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 @dataclass
@@ -42,8 +58,10 @@ class Verification:
     head_hash: str | None = None
     files: dict[str, Recorded] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    unrecorded: list[str] = field(default_factory=list)
+    unrecorded: list[str] = field(default_factory=list)  # files no event records (those in evidence locations are problems too)
+    outside_evidence: list[str] = field(default_factory=list)  # train.log, logs/: declared outside the evidence
     external: list[str] = field(default_factory=list)  # files outside the run the log names (e.g. a prediction's output)
+    after_head: AfterHead | None = None  # with --head: events after it, write-once artefacts changed after it
 
     @property
     def ok(self) -> bool:
@@ -97,14 +115,64 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
             latest[name] = Recorded(digest, f"{where}, input)")
         for name, digest in _run_files(rd.root, rec.get("outputs", {}), v):
             latest[name] = Recorded(digest, f"{where}, output)")
+        if rec.get("action") == "checkpoint_removed":  # Lightning's top-k dropped it (medtorch.checkpoints)
+            for name in rec.get("details", {}).get("removed", []):
+                latest.pop(name, None)
         if n == manifest_line:
             for name, digest in manifest_artefacts.items():
                 latest[name] = Recorded(digest, "manifest.json artefacts")
     return latest
 
 
-def verify_run(run_dir: str | Path, only: Iterable[str] | None = None) -> Verification:
-    """Check the log's chain and head and every file it or the manifest records (or just ``only``)."""
+def mentions(rd: RunDir, records: list[dict[str, Any]], v: Verification):
+    """``names(record)``: the (run-relative name, sha256) pairs one event recorded, inputs and outputs; the
+    event that last recorded manifest.json also vouches for the manifest's artefact hashes."""
+    manifest_line = max((n for n, r in enumerate(records, 1) if "manifest.json" in r.get("outputs", {})), default=None)
+    artefacts: dict[str, str] = {}
+    if manifest_line is not None and rd.manifest.is_file():
+        try:
+            artefacts = read_json(rd.manifest).get("artefacts", {}) or {}
+        except IntegrityError:
+            pass
+    line_of = {id(r): n for n, r in enumerate(records, 1)}
+
+    def names(rec: dict[str, Any]):
+        yield from _run_files(rd.root, rec.get("inputs", {}), v)
+        yield from _run_files(rd.root, rec.get("outputs", {}), v)
+        if line_of.get(id(rec)) == manifest_line:
+            yield from artefacts.items()
+
+    return names
+
+
+def _history(rd: RunDir, records: list[dict[str, Any]], v: Verification) -> dict[str, list[Recorded]]:
+    """Every hash the log ever recorded for each file of the run, oldest first."""
+    names, out = mentions(rd, records, Verification(run=v.run)), {}
+    for n, rec in enumerate(records, 1):
+        for name, digest in dict(names(rec)).items():
+            out.setdefault(name, []).append(Recorded(digest, f"events.jsonl line {n} ({rec.get('action')})"))
+    return out
+
+
+def _kept_version(rd: RunDir, name: str, history: dict[str, list[Recorded]], v: Verification) -> bool:
+    """An earlier version of a versioned artefact (``versions/<path>@<sha16>``, medtorch.run.keep_previous_version):
+    verified against the hash the log recorded for <path> back then. False if it is not one the log recorded."""
+    if not name.startswith(VERSIONS + "/") or "@" not in name:
+        return False
+    original, short = name[len(VERSIONS) + 1:].rsplit("@", 1)
+    rec = next((r for r in reversed(history.get(original, [])) if r.sha256.startswith(short)), None)
+    if rec is None:
+        return False
+    v.files[name] = Recorded(rec.sha256, f"{rec.where}, as {original}")
+    if (actual := sha256_file(rd.root / name)) != rec.sha256:
+        v.problems.append(f"{name}: an earlier version of {original} changed after it was recorded (sha256 "
+                          f"{actual[:16]}... on disk, {rec.sha256[:16]}... recorded at {rec.where}).")
+    return True
+
+
+def verify_run(run_dir: str | Path, only: Iterable[str] | None = None, head: str | None = None) -> Verification:
+    """Check the log's chain and head and every file it or the manifest records (or just ``only``);
+    with ``head`` (the full hash QA recorded at hand-over), also what changed after it (medtorch.handover)."""
     rd = RunDir(Path(run_dir))
     v = Verification(run=str(rd.root))
     if not rd.root.is_dir():
@@ -121,6 +189,12 @@ def verify_run(run_dir: str | Path, only: Iterable[str] | None = None) -> Verifi
     records = log.records()
     v.head_hash = records[-1]["hash"] if records else None
     latest = recorded_hashes(rd, records, v)
+    if head is not None:
+        v.after_head = after_head(records, head, mentions(rd, records, v))
+        if v.after_head.head_line is None:
+            v.problems.append(f"the log contains no line with hash {head}; the log was rewritten after that head "
+                              "was recorded (or the hash belongs to another run).")
+        v.problems += v.after_head.changed
     wanted = set(latest) if only is None else set(only)
     for name in sorted(wanted):
         rec = latest.get(name)
@@ -138,10 +212,17 @@ def verify_run(run_dir: str | Path, only: Iterable[str] | None = None) -> Verifi
             v.problems.append(f"{name}: changed after it was recorded (sha256 {actual[:16]}... on disk, "
                               f"{rec.sha256[:16]}... recorded at {rec.where}).")
     if only is None:
-        v.unrecorded = sorted(
-            str(p.relative_to(rd.root)) for p in rd.root.rglob("*")
-            if p.is_file() and str(p.relative_to(rd.root)) not in latest and p.name not in _SELF
-        )
+        history = _history(rd, records, v)
+        for name in sorted(p.relative_to(rd.root).as_posix() for p in rd.root.rglob("*") if p.is_file()):
+            if name in latest or name in _SELF or _kept_version(rd, name, history, v):
+                continue
+            if _matches(name, OUTSIDE_EVIDENCE):
+                v.outside_evidence.append(name)
+                continue
+            v.unrecorded.append(name)
+            if _matches(name, EVIDENCE_LOCATIONS):
+                v.problems.append(f"{name}: no event of the run records this file, yet it sits where evidence lives; "
+                                  "it was added after the fact. Remove it, or find out who put it there.")
     v.external = sorted(set(v.external))
     return v
 

@@ -1,4 +1,11 @@
-"""An exclusive lock on a shared file, held across a read-modify-write.
+"""Exclusive locks on shared files, held across a read-modify-write.
+
+``event_log_lock(path)`` serialises appends to a run's event log across processes and
+threads with the ``filelock`` package (``fcntl.flock`` on POSIX, ``msvcrt`` locking on
+Windows), so N writers appending M events each leave exactly N x M lines and a valid chain.
+The lock file ``events.lock`` sits beside the log; it holds nothing and is not evidence.
+
+``exclusive(path)`` below is the test-set ledger's lock.
 
 Files shared by several processes (the project's test-set ledger) are read, extended and
 written back atomically (``medtorch.run.write_bytes``). The atomic write keeps the file
@@ -18,12 +25,35 @@ import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 try:
     import fcntl
 except ImportError:  # not POSIX
     fcntl = None
+
+_event_locks: dict[Path, Any] = {}  # lock path -> filelock.FileLock
+_event_locks_guard = threading.Lock()
+
+
+def event_log_lock(path: str | Path):
+    """The process-wide, re-entrant lock of the event log at ``path`` (a ``filelock.FileLock``).
+
+    One FileLock object per log; a thread that holds it may take it again (filelock counts re-entries
+    per thread), and a crash releases it (the kernel drops the OS lock with the process).
+    """
+    import filelock
+
+    lp = Path(path).resolve().with_suffix(".lock")
+    with _event_locks_guard:
+        lock = _event_locks.get(lp)
+        if lock is None:
+            lp.parent.mkdir(parents=True, exist_ok=True)
+            # thread-local (filelock's default): each thread takes the OS lock itself, so threads of one
+            # process exclude each other too, and a thread that holds it may take it again
+            lock = _event_locks[lp] = filelock.FileLock(str(lp))
+        return lock
+
 
 _held = threading.local()  # lock path -> depth, for re-entry by the thread holding it
 

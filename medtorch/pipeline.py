@@ -36,8 +36,8 @@ from medtorch.evaluation.metrics import classification_metrics
 from medtorch.hashing import sha256_json
 from medtorch.models.inference import predict_proba
 from medtorch.provenance import device_info, git_info, package_versions
-from medtorch.resume import (check_fresh_start, check_same_run, completed_before_requeue, resolve_ckpt_path,
-                             under_scheduler)
+from medtorch.resume import (check_fresh_start, check_same_run, completed_before_requeue, completed_without_report,
+                             fault_point, resolve_ckpt_path, under_scheduler)
 from medtorch.run import RunDir, read_json, write_json, write_text
 from medtorch.stack import fingerprint
 from medtorch.training import export_best, set_determinism, train
@@ -70,9 +70,11 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         _record_launch(Path(run_dir), launch)
         return _cross_validate(cfg, run_dir)
     rd = RunDir(run_dir)
-    if cfg.ckpt_path is None and completed_before_requeue(rd):
-        print(f"medtorch: {rd.root} completed before this job was requeued; nothing to redo.", flush=True)
-        if is_rank_zero() and not rd.report_html.is_file():
+    if completed_before_requeue(rd) if cfg.ckpt_path is None else completed_without_report(rd):
+        missing = not (rd.report_html.is_file() and rd.report_md.is_file())
+        print(f"medtorch: {rd.root} completed before this job was interrupted; "
+              + ("its missing report is written now." if missing else "nothing to redo."), flush=True)
+        if is_rank_zero() and missing:
             _write_report(rd)
         return read_json(rd.metrics)
     resume_from = resolve_ckpt_path(cfg.ckpt_path, rd)
@@ -378,6 +380,7 @@ def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str |
 def _write_report(rd: RunDir) -> None:
     from medtorch.report.build import write_report
 
+    fault_point("report")
     write_report(rd.root)
 
 

@@ -36,13 +36,21 @@ def resolve_ckpt_path(ckpt_path: str | None, rd: RunDir) -> Path | None:
     """The checkpoint to resume from, or None for a fresh run."""
     last = rd.checkpoints / "last.ckpt"
     if ckpt_path is None:
-        return last if requeued(rd) and last.is_file() else None
+        return _verified(last, rd) if requeued(rd) and last.is_file() else None
     path = last if ckpt_path == "last" else Path(ckpt_path)
     if not path.is_file():
         raise MedtorchError(
             f"ckpt_path={ckpt_path}: no checkpoint at {path}. To resume, point hydra.run.dir at the interrupted "
             "run's directory (it holds checkpoints/last.ckpt) and pass the same overrides as the first launch."
         )
+    return _verified(path, rd)
+
+
+def _verified(path: Path, rd: RunDir) -> Path:
+    """Refuse (exit 3) a checkpoint the run's event log did not record with this hash, before anything is written."""
+    from medtorch.checkpoints import verify_checkpoint
+
+    verify_checkpoint(path, rd)
     return path
 
 
@@ -67,6 +75,12 @@ def requeued(rd: RunDir) -> bool:
 def completed_before_requeue(rd: RunDir) -> bool:
     """A job requeued after its run completed (the signal came during the report): nothing to redo."""
     return under_scheduler() and existing_status(rd) == "complete"
+
+
+def completed_without_report(rd: RunDir) -> bool:
+    """A run resumed with ckpt_path=... whose training completed but whose report was not written
+    (killed while writing it): the resume finishes the missing step instead of refusing."""
+    return existing_status(rd) == "complete" and not (rd.report_html.is_file() and rd.report_md.is_file())
 
 
 def check_fresh_start(rd: RunDir) -> None:
@@ -106,6 +120,13 @@ def check_same_run(rd: RunDir, config_sha256: str) -> dict[str, Any]:
     return manifest
 
 
+def fault_point(name: str) -> None:
+    """Fault injection for the tests: ``MEDTORCH_FAULT_STOP_AT=NAME`` stops this process (SIGSTOP) at
+    the named point so that the test can kill it by its PID (``kill -9``) exactly there."""
+    if os.environ.get("MEDTORCH_FAULT_STOP_AT") == name:
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+
 def fault_injection_callback():
     """A fault-injection callback that interrupts training one step into epoch N+1.
 
@@ -119,11 +140,15 @@ def fault_injection_callback():
       requeued job runs to the end.
     """
     kill, timeout = os.environ.get("MEDTORCH_FAULT_KILL_AFTER_EPOCH"), os.environ.get("MEDTORCH_FAULT_SIGNAL_AFTER_EPOCH")
-    if kill is None and timeout is None:
+    stop = os.environ.get("MEDTORCH_FAULT_STOP_AFTER_EPOCH")  # SIGSTOP: the test then sends kill -9 by PID
+    if kill is None and timeout is None and stop is None:
         return None
     import pytorch_lightning as pl
 
-    if kill is not None:
+    by_timeout = kill is None and stop is None
+    if stop is not None:
+        epoch, sig = int(stop), signal.SIGSTOP
+    elif kill is not None:
         epoch, sig = int(kill), signal.SIGKILL
     else:
         epoch, sig = int(timeout), getattr(signal, os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "SIGUSR2"))
@@ -131,7 +156,7 @@ def fault_injection_callback():
     class InterruptAfterEpoch(pl.Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
             resumed = trainer.ckpt_path is not None
-            if trainer.current_epoch == epoch + 1 and batch_idx == 0 and not (sig != signal.SIGKILL and resumed):
+            if trainer.current_epoch == epoch + 1 and batch_idx == 0 and not (by_timeout and resumed):
                 os.kill(os.getpid(), sig)
 
     return InterruptAfterEpoch()

@@ -35,6 +35,19 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def _umask() -> int:
+    """The process's umask: from /proc on Linux; elsewhere by setting it and putting it back (os has no getter)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
@@ -44,10 +57,51 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp creates the file 0600; evidence is read by QA on shared project directories,
+        # so it gets the mode any new file gets under the user's umask (0644 under 022)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def discard_unstarted(root: str | Path) -> bool:
+    """Remove a run directory that holds nothing but Hydra's job log (``train.log``): a launch
+    refused before the run started (a config error) leaves nothing behind. Returns whether it did.
+    A directory holding anything else (a manifest, the user's files) is left as it is."""
+    import logging
+
+    root = Path(root)
+    if not root.is_dir() or any(p.name != "train.log" for p in root.iterdir()):
+        return False
+    for handler in logging.root.handlers[:]:  # Hydra's file handler still holds train.log open
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == root.resolve():
+            handler.close()
+            logging.root.removeHandler(handler)
+    (root / "train.log").unlink(missing_ok=True)
+    root.rmdir()
+    return True
+
+
+VERSIONS = "versions"  # earlier versions of versioned artefacts: versions/<path>@<first 16 hex of its sha256>
+
+
+def keep_previous_version(root: str | Path, paths: list[Path]) -> list[Path]:
+    """Before a versioned artefact (a report, a bridge report) is rewritten, move its current version to
+    ``versions/<path>@<sha256[:16]>``, so that every version the event log recorded stays verifiable
+    (``medtorch.integrity`` checks each kept version against the hash recorded for the original name)."""
+    from medtorch.hashing import sha256_file
+
+    root, kept = Path(root), []
+    for path in map(Path, paths):
+        if path.is_file():
+            rel = path.resolve().relative_to(root.resolve()).as_posix()
+            dst = root / VERSIONS / f"{rel}@{sha256_file(path)[:16]}"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dst)
+            kept.append(dst)
+    return kept
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:

@@ -17,8 +17,10 @@ import torch
 from omegaconf import DictConfig
 
 from medtorch.audit import EventLog, file_hashes
+from medtorch.checkpoints import checkpoint_callbacks, checkpoint_io, load_verified
 from medtorch.config import to_container
 from medtorch.data.tensors import TensorLoader
+from medtorch.divergence import divergence_guard
 from medtorch.hashing import sha256_file
 from medtorch.models.networks import build_network
 from medtorch.resume import fault_injection_callback
@@ -53,7 +55,7 @@ def set_determinism(cfg: DictConfig) -> None:
 
 def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resume_from: Path | None = None):
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.callbacks import EarlyStopping
     from pytorch_lightning.loggers import CSVLogger
     from pytorch_lightning.plugins.environments import SLURMEnvironment
 
@@ -69,15 +71,13 @@ def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resu
                         class_weights=weights, gradient_clip_val=cfg.trainer.gradient_clip_val,
                         gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm)
     t, es = cfg.trainer, cfg.early_stopping
-    callbacks: list = [
-        ModelCheckpoint(dirpath=rd.checkpoints, filename="best", monitor=es.monitor, mode=es.mode,
-                        save_top_k=1, save_last=True, auto_insert_metric_name=False),
-    ]
+    # the best epoch, the last epoch every epoch (and every N steps), each hashed into the event log
+    callbacks: list = [*checkpoint_callbacks(cfg, rd), divergence_guard()]
     if es.enabled:
         callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience, min_delta=es.min_delta))
     if (fault := fault_injection_callback()) is not None:
         callbacks.append(fault)
-    plugins = []
+    plugins: list = [checkpoint_io(log, rd.root)]  # atomic, recorded writes; verified, weights-only loads
     if SLURMEnvironment.detect():
         plugins.append(SLURMEnvironment(auto_requeue=False))  # submitit owns requeueing (medtorch.resume)
     trainer = pl.Trainer(
@@ -96,7 +96,7 @@ def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resu
                                     "trainer": to_container(cfg.trainer), "early_stopping": to_container(es),
                                     "parameters": sum(p.numel() for p in network.parameters())})
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-                ckpt_path=str(resume_from) if resume_from else None)
+                ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
     log.append("training_finished", {"epochs": trainer.current_epoch, "stopped_early": bool(trainer.should_stop and trainer.current_epoch < t.max_epochs)})
     return module, trainer
 
@@ -105,7 +105,7 @@ def export_best(cfg, module, trainer, prepared: "Prepared", rd: RunDir, log: Eve
     """Load the best epoch's weights and save them as model.pt (weights only) with model.json."""
     ckpt_cb = trainer.checkpoint_callback
     best_path = Path(ckpt_cb.best_model_path)
-    best = torch.load(best_path, map_location="cpu", weights_only=True)
+    best = load_verified(best_path)  # its recorded hash first, then weights only
     module.load_state_dict(best["state_dict"], strict=False)
     network = module.network.cpu().eval()
     torch.save(network.state_dict(), rd.model_weights.with_suffix(".pt.tmp"))

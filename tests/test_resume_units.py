@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from medtorch.audit import EventLog
 from medtorch.errors import MedtorchError
+from medtorch.hashing import sha256_file
 from medtorch.resume import check_fresh_start, completed_before_requeue, requeued, resolve_ckpt_path
 from medtorch.run import RunDir
 
@@ -20,6 +22,9 @@ def _run(tmp_path, status, checkpoint=True):
     if checkpoint:
         rd.checkpoints.mkdir()
         (rd.checkpoints / "last.ckpt").write_bytes(b"x")
+        # as a real run does: every checkpoint's hash is recorded when it is written (medtorch.checkpoints)
+        EventLog(rd.events).append("checkpoint_saved", {"epoch": 0, "global_step": 1},
+                                   outputs={"checkpoints/last.ckpt": sha256_file(rd.checkpoints / "last.ckpt")})
     return rd
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from medtorch.errors import EXIT_OK
 from medtorch.stack import settings as stack_settings
 
 
@@ -25,4 +26,4 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_run(args.run, purpose="bridge", settings=stack_settings.from_args(args))
     report = run_bridge(loaded, purpose="bridge")
     print(summary(report, loaded.rd))
-    return 0 if report.passed else BridgeFailedError.exit_code
+    return EXIT_OK if report.passed else BridgeFailedError.exit_code

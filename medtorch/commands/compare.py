@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from medtorch.errors import EXIT_OK
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run directories (or a multirun directory); the first is the baseline")
@@ -28,4 +30,4 @@ def run(args: argparse.Namespace) -> int:
         write_text(out, text)
         write_json(out.with_suffix(".json"), result)
     print(text, end="")
-    return 0
+    return EXIT_OK

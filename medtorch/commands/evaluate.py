@@ -28,11 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from medtorch.evaluation.governed import EXIT_CRITERIA_FAILED, governed_test_look, print_evaluation
+    from medtorch.errors import EXIT_CRITERIA_FAILED, EXIT_OK
+    from medtorch.evaluation.governed import governed_test_look, print_evaluation
 
     from medtorch.stack import settings
 
     evaluation = governed_test_look(args.run, test_data=args.test_data, ledger_path=args.ledger,
                                     acceptance_file=args.acceptance, load_options=settings.load_options(args))
     print_evaluation(evaluation)
-    return 0 if evaluation["passed"] else EXIT_CRITERIA_FAILED
+    return EXIT_OK if evaluation["passed"] else EXIT_CRITERIA_FAILED

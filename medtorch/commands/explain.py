@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from medtorch.errors import EXIT_OK
 from medtorch.explain.settings import BASELINES, METHODS, SPLITS, TRANSPARENT
 
 
@@ -94,4 +95,4 @@ def run(args: argparse.Namespace) -> int:
     if "comparison" in report:
         print(report["comparison"]["verdict"])
     print(f"summary: {out / 'summary.md'}")
-    return 0
+    return EXIT_OK

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from medtorch.errors import EXIT_OK
 from medtorch.stack import settings as stack_settings
 
 
@@ -41,16 +42,16 @@ def run(args: argparse.Namespace) -> int:
     current = stack_settings.apply(config, stack_settings.from_args(args))
     if not args.diff:
         print(json.dumps(current, indent=2) if args.json else fingerprint.format_fingerprint(current))
-        return 0
+        return EXIT_OK
     changes = fingerprint.diff(run_stack, current)
     same = run_stack.get("hash") == current["hash"]
     if args.json:
         print(json.dumps({"run": run_stack.get("hash"), "current": current["hash"], "same_hash": same,
                           "changes": changes}, indent=2))
-        return 0
+        return EXIT_OK
     print(f"run stack:     {run_stack.get('hash')}")
     print(f"this stack:    {current['hash']}")
     print("same stack hash: no bridge needed" if same else "stack hash differs: loading the run's model here runs "
           "the bridge re-evaluation first (medtorch bridge RUN)")
     print(fingerprint.format_diff(changes, "run", "this stack"))
-    return 0
+    return EXIT_OK

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from medtorch.errors import EXIT_OK
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run directory")
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     verify_artefact(rd, rd.lineage, manifest)
     if not args.replay:
         print(rd.lineage_summary.read_text(encoding="utf-8"), end="")
-        return 0
+        return EXIT_OK
     log = EventLog(rd.events)
     try:
         result = replay_split(rd.root, args.data)
@@ -39,4 +41,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"source sha256 {result['source']['replayed'][:16]}... matches")
     for name, r in result["parts"].items():
         print(f"{name:<6} row-id hash {r['replayed'][:16]}... matches the run")
-    return 0
+    return EXIT_OK

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from medtorch.errors import EXIT_OK
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run directory")
@@ -33,4 +35,4 @@ def run(args: argparse.Namespace) -> int:
     if s.rejected_output:
         print(f"rejected {s.rejected} row(s) ({s.violations} violation(s)) -> {s.rejected_output}")
     print(f"run {s.run_id}  data spec sha256 {s.spec_sha256[:16]}...  stack {s.stack_fingerprint[:16]}...  {s.seconds:.2f} s")
-    return 0
+    return EXIT_OK

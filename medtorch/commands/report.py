@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from medtorch.errors import EXIT_OK
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run directory")
@@ -17,4 +19,4 @@ def run(args: argparse.Namespace) -> int:
 
     md, html = write_report(args.run)
     print(f"wrote {md}\nwrote {html}")
-    return 0
+    return EXIT_OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from medtorch.errors import EXIT_OK, EXIT_RUN_NOT_COMPLETE
 from medtorch.run import RunDir, read_json
 
 
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"started {manifest['started_utc']}  finished {manifest.get('finished_utc')}")
     if manifest["status"] != "complete":
         print(f"error: {manifest.get('error', 'unknown')}")
-        return 1
+        return EXIT_RUN_NOT_COMPLETE
     from medtorch.integrity import require_intact
 
     require_intact(rd.root, ["manifest.json", "metrics.json"])  # show only what the run recorded
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     print("artefacts:")
     for name, digest in sorted(manifest.get("artefacts", {}).items()):
         print(f"  {name:<28} sha256 {digest[:16]}...")
-    return 0
+    return EXIT_OK
 
 
 def _show_test_evaluations(rd: RunDir) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from medtorch.errors import EXIT_OK
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run directory")
@@ -17,4 +19,4 @@ def run(args: argparse.Namespace) -> int:
     rd = RunDir(args.run).require()
     rec = unblock(rd, args.reason)
     print(f"predictions from {rd.root} are released (event {rec['seq']} by {rec['user']}): {args.reason}")
-    return 0
+    return EXIT_OK

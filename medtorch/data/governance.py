@@ -11,14 +11,14 @@ from typing import Any
 from medtorch.audit import EventLog, file_hashes
 from medtorch.data import sources
 from medtorch.data.split import Splits, make_split
-from medtorch.errors import MedtorchError
+from medtorch.errors import EXIT_LEAKAGE, MedtorchError
 from medtorch.run import RunDir, write_json, write_text
 
 
 class LeakageError(MedtorchError):
     """A leakage check failed and ``leakage.stop_on_fail`` is set."""
 
-    exit_code = 4
+    exit_code = EXIT_LEAKAGE
 
 
 def split_table(cfg: Any, raw: sources.RawTable) -> Splits:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtorch.data import table_checks
 from medtorch.data.levels import level_text
 from medtorch.errors import MedtorchError
 from medtorch.hashing import sha256_bytes, sha256_file
@@ -97,6 +98,7 @@ def read_table(path: str | Path, fmt: str = "auto", text_columns: list[str] | No
             frame = pd.read_csv(path, low_memory=False, dtype={c: "string" for c in text_columns or []})
     except Exception as e:  # pandas/pyarrow raise many types for a file that is not a table
         raise MedtorchError(f"{path} could not be read as {fmt.upper()}: {type(e).__name__}: {e}".strip()) from None
+    table_checks.header_duplicates(path, fmt, frame)
     if frame.shape[0] == 0 or frame.shape[1] < 2:
         raise MedtorchError(
             f"{path} is not a usable table: it has {frame.shape[0]} rows and {frame.shape[1]} columns "
@@ -165,6 +167,8 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
     if not features:
         raise MedtorchError(f"{path}: no feature columns are left after removing the label, id and dropped columns.")
     feat = frame[features].copy()
+    table_checks.mixed_types(feat, list(cfg.categorical), path)
+    nonfinite = table_checks.nonfinite(feat, row_number, cfg.get("nonfinite") or "refuse", path)
     for col in feat.columns:
         if pd.api.types.is_datetime64_any_dtype(feat[col]):
             raise MedtorchError(
@@ -173,12 +177,15 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
         if col in cfg.categorical or _is_text(feat[col]) or pd.api.types.is_bool_dtype(feat[col]):
             # levels as every later input will have them
             feat[col] = level_text(feat[col])
+    text_columns = [c for c in feat.columns if _is_text(feat[c])]
+    warnings = table_checks.high_cardinality(feat, text_columns)
     return RawTable(
         frame=feat,
         y=codes,
         classes=classes,
         ids=ids,
-        source={**source, "rows": int(len(missing_label)), "columns": len(cols), "target": cfg.target},
+        source={**source, "rows": int(len(missing_label)), "columns": len(cols), "target": cfg.target,
+                "nonfinite": nonfinite, **({"warnings": warnings} if warnings else {})},
         extra=frame[list(dict.fromkeys(meta_cols))].copy() if meta_cols else pd.DataFrame(index=frame.index),
         dropped=dropped,
     )

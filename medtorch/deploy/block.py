@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from medtorch.audit import EventLog
-from medtorch.errors import MedtorchError
+from medtorch.errors import EXIT_BLOCKED, MedtorchError
 from medtorch.run import RunDir
 
 BLOCKED = "predictions_blocked"
@@ -20,7 +20,7 @@ UNBLOCKED = "predictions_unblocked"
 class PredictionBlockedError(MedtorchError):
     """The run's monitoring plan blocked predictions after a breach; exit code 6."""
 
-    exit_code = 6
+    exit_code = EXIT_BLOCKED
 
 
 def block_state(rd: RunDir) -> Optional[dict[str, Any]]:

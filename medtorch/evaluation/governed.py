@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from medtorch.audit import EventLog, file_hashes, utc_now
-from medtorch.errors import MedtorchError
+from medtorch.errors import EXIT_CRITERIA_FAILED, MedtorchError  # noqa: F401 (EXIT_CRITERIA_FAILED: imported from here by commands)
 from medtorch.evaluation import acceptance as A
 from medtorch.evaluation.assessment import assess, summary_lines, write_plots
 from medtorch.evaluation.ledger import SECOND_STAGE, TestLedger, decide_role
@@ -25,7 +25,6 @@ from medtorch.evaluation.test_rows import new_test_rows, sealed_test_rows
 from medtorch.hashing import sha256_file
 from medtorch.run import read_json, write_json, write_text
 
-EXIT_CRITERIA_FAILED = 1
 
 
 def governed_test_look(run_dir: str | Path, test_data: str | None = None, ledger_path: str | Path = "test_ledger.jsonl",

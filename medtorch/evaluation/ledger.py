@@ -60,13 +60,15 @@ def rows_sha256(frame: pd.DataFrame, y: np.ndarray, ids: np.ndarray) -> str:
 
 def row_keys(frame: pd.DataFrame) -> np.ndarray:
     """A 64-bit key per row from its values (numbers compared as float64, everything else as text)."""
-    norm = pd.DataFrame(index=range(len(frame)))
+    columns = {}
     for col in frame.columns:
         s = frame[col].reset_index(drop=True)
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            norm[col] = s.astype("float64")
+            columns[col] = s.astype("float64")
         else:
-            norm[col] = s.astype("string").fillna("<NA>")
+            columns[col] = s.astype("string").fillna("<NA>")
+    # built once from all columns: inserting them one by one fragments the frame (a PerformanceWarning per column)
+    norm = pd.DataFrame(columns, index=range(len(frame)))
     return pd.util.hash_pandas_object(norm, index=False).to_numpy()
 
 

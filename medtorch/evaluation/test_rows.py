@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from medtorch.errors import IntegrityError, MedtorchError
+from medtorch.errors import EXIT_NOT_INDEPENDENT, IntegrityError, MedtorchError
 from medtorch.evaluation.ledger import row_keys, rows_sha256
 
 
 class OverlapError(MedtorchError):
     """New test data shares rows or subjects with the data a model was developed on."""
 
-    exit_code = 8  # medtorch.errors.EXIT_NOT_INDEPENDENT
+    exit_code = EXIT_NOT_INDEPENDENT
 
 
 @dataclass

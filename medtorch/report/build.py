@@ -17,7 +17,7 @@ from medtorch.report.compose import Rendered, render_all
 from medtorch.report.sections import Evidence
 from medtorch.report.traceability import Trace, trace
 from medtorch.report.writers import Header, to_html, to_markdown
-from medtorch.run import RunDir, read_json, write_bytes, write_text
+from medtorch.run import RunDir, keep_previous_version, read_json, write_bytes, write_text
 
 
 @dataclass
@@ -61,6 +61,7 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     generated = [b for s in report.sections for b in s.blocks if isinstance(b, Image) and b.generated]
     for img in generated:
         write_bytes(rd.root / img.path, img.data)
+    keep_previous_version(rd.root, [rd.report_md, rd.report_html])  # earlier reports stay verifiable
     write_text(rd.report_md, to_markdown(report.header, report.sections))
     write_text(rd.report_html, to_html(report.header, report.sections))
     # inputs: the verified artefacts the report showed (unverified ones are flagged in the report, not vouched for here)

@@ -116,7 +116,7 @@ class BridgeReport:
 def run_bridge(loaded, purpose: str = "bridge") -> BridgeReport:
     """Re-evaluate ``loaded`` (a ``LoadedRun`` from ``load_run``) on its bridge set; record the report."""
     from medtorch.audit import EventLog, file_hashes, utc_now
-    from medtorch.run import write_json, write_text
+    from medtorch.run import keep_previous_version, write_json, write_text
     from medtorch.stack import fingerprint, reference
     from medtorch.stack.bridge_markdown import to_markdown
 
@@ -139,6 +139,7 @@ def run_bridge(loaded, purpose: str = "bridge") -> BridgeReport:
         tolerances=tol, result=result, inputs=inputs, stack=loaded.stack,
     )
     paths = [rd.bridge_report(report.stack_hash, "json"), rd.bridge_report(report.stack_hash, "md")]
+    keep_previous_version(rd.root, paths)  # a second bridge on this stack: the first report stays verifiable
     write_json(paths[0], asdict(report))
     write_text(paths[1], to_markdown(report))
     failed = [c["measure"] for c in result["checks"] if not c["passed"]]

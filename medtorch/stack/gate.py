@@ -14,14 +14,14 @@ import sys
 from typing import Any
 
 from medtorch.audit import EventLog
-from medtorch.errors import IntegrityError, MedtorchError
+from medtorch.errors import EXIT_BRIDGE_FAILED, IntegrityError, MedtorchError
 from medtorch.hashing import sha256_file
 
 
 class BridgeFailedError(MedtorchError):
-    """The bridge re-evaluation on this stack failed (exit code 4)."""
+    """The bridge re-evaluation on this stack failed (``EXIT_BRIDGE_FAILED``)."""
 
-    exit_code = 7  # medtorch.errors.EXIT_BRIDGE_FAILED
+    exit_code = EXIT_BRIDGE_FAILED
 
 
 def passed_on_record(rd, stack_hash: str) -> dict[str, Any] | None:
