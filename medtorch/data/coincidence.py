@@ -53,17 +53,25 @@ class MatchVerdict:
         return asdict(self)
 
 
-def _index(values: Any) -> pd.Index:
-    return pd.Index(np.asarray(values).ravel())
+def _key_codes(ref: Any, query: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Keys of both sets as shared integer codes (fast to compare whatever the key type)."""
+    a, b = np.asarray(ref).ravel(), np.asarray(query).ravel()
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+        return a, b
+    codes, _ = pd.factorize(np.concatenate([a.astype(object), b.astype(object)]), use_na_sentinel=False)
+    return codes[: len(a)], codes[len(a):]
 
 
-def _subjects(values: Any, side: str = "ref") -> np.ndarray:
-    """Subject ids as text; a missing id is a subject of its own (it cannot be shown to repeat)."""
-    s = pd.Series(np.asarray(values, dtype=object).ravel())
-    missing = s.isna().to_numpy()
-    out = s.astype(str).to_numpy(dtype=object)
-    out[missing] = [f"\x00{side}{i}" for i in np.flatnonzero(missing)]
-    return out
+def _subject_codes(ref: Any, query: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Subject ids of both sets as shared integer codes; a missing id is a subject of its own
+    (a negative code used once), so it can never be shown to repeat."""
+    a = np.asarray(ref, dtype=object).ravel()
+    b = np.asarray([] if query is None else query, dtype=object).ravel()
+    codes, _ = pd.factorize(np.concatenate([a, b]), use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    missing = np.flatnonzero(codes < 0)
+    codes[missing] = -1 - np.arange(len(missing))
+    return codes[: len(a)], codes[len(a):]
 
 
 def reference_match_count(ref_keys: Any, ref_subjects: Any = None) -> int:
@@ -73,7 +81,7 @@ def reference_match_count(ref_keys: Any, ref_subjects: Any = None) -> int:
         return 0
     if ref_subjects is None:
         return int(keys.duplicated(keep=False).sum())
-    pairs = pd.DataFrame({"k": keys.to_numpy(), "s": _subjects(ref_subjects)})
+    pairs = pd.DataFrame({"k": keys.to_numpy(), "s": _subject_codes(ref_subjects)[0]})
     distinct = pairs.drop_duplicates().groupby("k").size()  # distinct subjects per key
     return int((pairs["k"].map(distinct) >= 2).sum())
 
@@ -81,17 +89,18 @@ def reference_match_count(ref_keys: Any, ref_subjects: Any = None) -> int:
 def judge_matches(ref_keys: Any, query_keys: Any, *, ref_subjects: Any = None, query_subjects: Any = None,
                   ref_records: Any = None, query_records: Any = None, alpha: float = 0.001) -> MatchVerdict:
     """Judge the query rows that match reference rows: the same case, or coincidence."""
-    ref, query = _index(ref_keys), _index(query_keys)
+    ref, query = _key_codes(ref_keys, query_keys)
     n_ref, n_query = len(ref), len(query)
-    matched = query.isin(ref) if n_ref else np.zeros(n_query, dtype=bool)
+    matched = np.isin(query, ref)
     n_matched = int(matched.sum())
     same_subject = 0
     if ref_subjects is not None and query_subjects is not None and n_matched:
-        q_subj = _subjects(query_subjects, "query")[matched]
-        same_subject = int(pd.Index(q_subj).isin(pd.Index(_subjects(ref_subjects))).sum())
+        r_subj, q_subj = _subject_codes(ref_subjects, query_subjects)
+        same_subject = int(np.isin(q_subj[matched], r_subj).sum())
     same_record = 0
     if ref_records is not None and query_records is not None and n_query:
-        same_record = int(_index(query_records).isin(_index(ref_records)).sum())
+        r_rec, q_rec = _key_codes(ref_records, query_records)
+        same_record = int(np.isin(q_rec, r_rec).sum())
     ref_matched = reference_match_count(ref, ref_subjects)
     observed = n_matched / n_query if n_query else 0.0
     expected = ref_matched / n_ref if n_ref else 0.0
