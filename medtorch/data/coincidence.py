@@ -74,21 +74,33 @@ def _subject_codes(ref: Any, query: Any = None) -> tuple[np.ndarray, np.ndarray]
     return codes[: len(a)], codes[len(a):]
 
 
-def reference_match_count(ref_keys: Any, ref_subjects: Any = None) -> int:
-    """Reference rows whose key is shared with another reference row of a different subject."""
+def reference_match_count(ref_keys: Any, ref_subjects: Any = None, eligible: Any = None) -> int:
+    """Reference rows whose key is shared with another reference row of a different subject
+    (only rows marked ``eligible`` count, when given)."""
     keys = pd.Series(np.asarray(ref_keys).ravel())
     if len(keys) == 0:
         return 0
     if ref_subjects is None:
-        return int(keys.duplicated(keep=False).sum())
-    pairs = pd.DataFrame({"k": keys.to_numpy(), "s": _subject_codes(ref_subjects)[0]})
-    distinct = pairs.drop_duplicates().groupby("k").size()  # distinct subjects per key
-    return int((pairs["k"].map(distinct) >= 2).sum())
+        shared = keys.duplicated(keep=False).to_numpy()
+    else:
+        pairs = pd.DataFrame({"k": keys.to_numpy(), "s": _subject_codes(ref_subjects)[0]})
+        distinct = pairs.drop_duplicates().groupby("k").size()  # distinct subjects per key
+        shared = (pairs["k"].map(distinct) >= 2).to_numpy()
+    if eligible is not None:
+        shared = shared & np.asarray(eligible, dtype=bool).ravel()
+    return int(shared.sum())
 
 
 def judge_matches(ref_keys: Any, query_keys: Any, *, ref_subjects: Any = None, query_subjects: Any = None,
-                  ref_records: Any = None, query_records: Any = None, alpha: float = 0.001) -> MatchVerdict:
-    """Judge the query rows that match reference rows: the same case, or coincidence."""
+                  ref_records: Any = None, query_records: Any = None, alpha: float = 0.001,
+                  ref_eligible: Any = None) -> MatchVerdict:
+    """Judge the query rows that match reference rows: the same case, or coincidence.
+
+    ``ref_eligible`` (optional, per reference row) marks the rows whose matches inside the
+    reference set may count as coincidence when the expected rate is measured: a caller that
+    knows the columns leaves out rows whose values are too fine to be shared by chance (see
+    ``medtorch.data.leakage.coarse_rows``), so verbatim copies inside the reference set do not
+    raise the expected rate they are judged against."""
     ref, query = _key_codes(ref_keys, query_keys)
     n_ref, n_query = len(ref), len(query)
     matched = np.isin(query, ref)
@@ -101,7 +113,7 @@ def judge_matches(ref_keys: Any, query_keys: Any, *, ref_subjects: Any = None, q
     if ref_records is not None and query_records is not None and n_query:
         r_rec, q_rec = _key_codes(ref_records, query_records)
         same_record = int(np.isin(q_rec, r_rec).sum())
-    ref_matched = reference_match_count(ref, ref_subjects)
+    ref_matched = reference_match_count(ref, ref_subjects, ref_eligible)
     observed = n_matched / n_query if n_query else 0.0
     expected = ref_matched / n_ref if n_ref else 0.0
     p = 1.0
