@@ -132,7 +132,7 @@ def duplicate_rows(parts: dict[str, Rows], examples: int = 5, subject: str | Non
     eligible = coarse_rows(train.frame)
     first_train_id = pd.Series(train.ids, index=ref)
     first_train_id = first_train_id[~first_train_id.index.duplicated()]
-    evidence: dict[str, Any] = {"test": None}
+    evidence: dict[str, Any] = {"method": None}
     same, coincidence = [], []
     for name, part in parts.items():
         if name == "train" or len(part) == 0:
@@ -142,7 +142,7 @@ def duplicate_rows(parts: dict[str, Rows], examples: int = 5, subject: str | Non
                           ref_records=_column(train, RECORD_KEY), query_records=_column(part, RECORD_KEY), alpha=alpha,
                           ref_eligible=eligible)
         hit = np.flatnonzero(pd.Index(h).isin(first_train_id.index))
-        evidence["test"] = v.test
+        evidence["method"] = v.test
         evidence[name] = {
             "rows_identical_to_a_train_row": v.n_matched, "of_rows": len(part), "verdict": v.to_dict(),
             "examples": [{f"{name}_row_id": int(part.ids[i]), "train_row_id": int(first_train_id[h[i]])}

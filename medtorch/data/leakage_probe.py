@@ -103,7 +103,9 @@ def multivariate_probe(train: Rows, max_rows: int, margin: float, seed: int = 0,
                  key=lambda d: -d["solo_auroc"])[:5]
     evidence = {"rows_sampled": int(rows.sum()), "folds": FOLDS, "margin": margin, "floor": FLOOR,
                 "model": "HistGradientBoostingClassifier " + ", ".join(f"{k}={v}" for k, v in MODEL.items()),
-                "top_solo": top, "compared": compared, "flagged": flagged}
+                "top_solo": top, "solo_auroc": {n: dict(zip(class_names, np.round(solo[j], 4).tolist()))
+                                                for j, n in enumerate(names)},
+                "compared": compared, "flagged": flagged}
     if flagged:
         text = "; ".join(f"{d['column']} for {d['class']}: alone {d['solo_auroc']:.3f} vs all others "
                          f"{d['all_others_auroc']:.3f}" for d in flagged)
