@@ -28,7 +28,15 @@ def explore(parts: dict[str, Rows], classes: list[str], subgroups: list[str], ti
     for col in subgroups:
         out["representativeness"][col] = _subgroup(parts, col, classes, dict(cfg.reference.get(col, {})), cfg.tolerance)
     if time:
-        out["calendar"] = _calendar(parts, time, classes)
+        from medtorch.data.calendar import refusal
+
+        calendar = _calendar(parts, time, classes)
+        periods = sorted({k for c in calendar.values() for k in c})
+        if len(periods) == 1:  # one year compares nothing: refused, not reported as a calendar analysis
+            rows = sum(v["rows"] for c in calendar.values() for v in c.values())
+            out["calendar_refused"] = refusal(time, "year", periods[0], rows)
+        else:
+            out["calendar"] = calendar
     out["label_rate_shift"] = label_rate_shift(parts, classes, temporal=bool(time))
     counts = np.array(list(out["splits"]["train"]["class_counts"].values()), dtype=float)
     out["class_imbalance"] = {
@@ -184,6 +192,8 @@ def eda_markdown(eda: dict[str, Any], limitations: str | None, mixup_limitations
         for name, c in eda["calendar"].items():
             out.append(f"- {name}: " + ", ".join(f"{k}: {v['rows']}" for k, v in c.items()))
         out.append("")
+    if eda.get("calendar_refused"):
+        out += ["## Calendar distribution", "", f"- {eda['calendar_refused']}", ""]
     shift = eda.get("label_rate_shift")
     if shift:
         where = "from the training period to later periods" if shift["temporal"] else "between splits"

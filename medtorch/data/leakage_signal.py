@@ -23,8 +23,9 @@ from scipy.stats import binom
 from medtorch.data.leakage_result import CheckResult
 from medtorch.data.split import Rows
 
-MAX_LEVELS = 1000  # integer columns with more distinct values than this are measurements, not categories
-LEVEL_ALPHA = 1e-4  # a pure level must also be beyond chance: P(>= k of n in the class | prevalence) below this
+MAX_LEVELS = 20  # integer columns with more distinct values are measurements (age in years), not category codes
+LEVEL_ALPHA = 1e-4  # a pure level must also be beyond chance: P(>= k of n in the class | prevalence) below
+# this, divided by the number of levels tested (Bonferroni), so many levels do not make a false stop
 
 NAME_PATTERNS = (  # (regex on the lower-cased name with separators as "_", what it suggests)
     (r"follow_?up|(^|_)fu(_|$)|(^|_)fup", "follow-up time is measured from entry until the outcome or censoring"),
@@ -56,7 +57,7 @@ def outcome_levels(train: Rows, min_n: int, purity: float, classes: list[str] | 
     y = train.y
     n_classes = int(y.max()) + 1 if len(y) else 1
     prevalence = np.bincount(y, minlength=n_classes) / max(len(y), 1)
-    flagged = []
+    flagged, tested = [], 0
     for col in train.frame.columns:
         s = train.frame[col]
         if not _is_categorical(s):
@@ -72,13 +73,16 @@ def outcome_levels(train: Rows, min_n: int, purity: float, classes: list[str] | 
         k = table[np.arange(len(levels)), top]
         share = k / np.maximum(n, 1)
         chance = binom.sf(k - 1, n, prevalence[top])  # P(at least k of n rows in that class by prevalence)
-        for i in np.flatnonzero((n >= min_n) & (share >= purity) & (chance < LEVEL_ALPHA)):
+        tested += int((n >= min_n).sum())
+        for i in np.flatnonzero((n >= min_n) & (share >= purity)):
             cls = int(top[i])
             flagged.append({"column": col, "level": str(levels[i]), "rows": int(n[i]), "class": cls,
                             "class_name": classes[cls] if classes else str(cls), "purity": round(float(share[i]), 4),
                             "class_prevalence": round(float(prevalence[cls]), 4), "p_chance": float(chance[i])})
-    flagged.sort(key=lambda d: -d["rows"])
-    evidence = {"min_level_n": min_n, "level_purity": purity, "flagged": flagged}
+    alpha = LEVEL_ALPHA / max(tested, 1)
+    flagged = sorted((d for d in flagged if d["p_chance"] < alpha), key=lambda d: -d["rows"])
+    evidence = {"min_level_n": min_n, "level_purity": purity, "levels_tested": tested, "alpha": alpha,
+                "flagged": flagged}
     if flagged:
         names = "; ".join(f"{d['column']}={d['level']!r} ({d['rows']} rows, {d['purity']:.1%} {d['class_name']}, "
                           f"prevalence {d['class_prevalence']:.1%})" for d in flagged[:5])
