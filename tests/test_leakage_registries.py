@@ -148,22 +148,37 @@ def test_follow_up_time_is_flagged_by_name_and_by_the_probe():
     assert by["multivariate_probe"].status == "fail"  # warnings stop only when the user says so
 
 
-def test_probe_auroc_matches_scikit_learn(clean):
+def test_probe_solo_auroc_matches_a_pandas_and_scikit_learn_recomputation(clean):
     raw, s, _, _ = clean
     c = multivariate_probe(s.train, 20_000, 0.02, 0, raw.classes)
-    col = c.evidence["top_solo"][0]["column"]
-    row = {"column": col, "class": "died", "solo_auroc": c.evidence["solo_auroc"][col]["died"]}
-    x = s.train.frame[[col]]
-    x = x.astype(np.float64) if pd.api.types.is_numeric_dtype(x[col]) else pd.DataFrame(
-        {col: pd.factorize(x[col], use_na_sentinel=True)[0]}).replace(-1, np.nan)
-    cat = None if pd.api.types.is_numeric_dtype(s.train.frame[col]) else [True]
-    model = HistGradientBoostingClassifier(**MODEL, categorical_features=cat, random_state=0)
-    rng = np.random.default_rng(0)
-    idx = np.sort(rng.choice(len(s.train), size=len(s.train), replace=False))
-    p = cross_val_predict(model, x.to_numpy()[idx], s.train.y[idx], cv=StratifiedKFold(3, shuffle=True, random_state=0),
-                          method="predict_proba")
-    k = raw.classes.index(row["class"])
-    assert row["solo_auroc"] == pytest.approx(roc_auc_score(s.train.y[idx] == k, p[:, k]), abs=1e-4)
+    y, x = s.train.y, s.train.frame["grade"]  # three grades: one histogram bin each
+    scores = np.zeros((len(y), len(raw.classes)))
+    for tr, te in StratifiedKFold(3, shuffle=True, random_state=0).split(np.zeros(len(y)), y):
+        counts = pd.crosstab(x.iloc[tr], y[tr]).reindex(columns=range(len(raw.classes)), fill_value=0)
+        prior = counts.sum() / counts.to_numpy().sum()
+        rates = (counts + prior) .div(counts.sum(axis=1) + 1, axis=0)
+        scores[te] = rates.loc[x.iloc[te]].to_numpy()
+    for k, name in enumerate(raw.classes):
+        assert c.evidence["solo_auroc"]["grade"][name] == pytest.approx(roc_auc_score(y == k, scores[:, k]), abs=1e-4)
+
+
+def test_probe_all_others_auroc_matches_scikit_learn():
+    from sklearn.preprocessing import OrdinalEncoder
+
+    raw, s = split(leak_follow_up=True)
+    c = multivariate_probe(s.train, 20_000, 0.02, 0, raw.classes)
+    row = next(d for d in c.evidence["compared"] if d["column"] == "follow_up_days" and d["class"] == "died")
+    others = s.train.frame.drop(columns=["follow_up_days"])
+    text = [col for col in others.columns if not pd.api.types.is_numeric_dtype(others[col])]
+    x = others.copy()
+    filled = others[text].astype(object).where(others[text].notna(), np.nan)
+    x[text] = OrdinalEncoder(encoded_missing_value=np.nan).fit_transform(filled)
+    model = HistGradientBoostingClassifier(**MODEL, categorical_features=[col in text for col in x.columns],
+                                           random_state=0)
+    folds = StratifiedKFold(3, shuffle=True, random_state=0)
+    p = cross_val_predict(model, x.to_numpy(dtype=np.float64), s.train.y, cv=folds, method="predict_proba")
+    k = raw.classes.index("died")
+    assert row["all_others_auroc"] == pytest.approx(roc_auc_score(s.train.y == k, p[:, k]), abs=0.01)
 
 
 def test_follow_up_name_heuristic():
