@@ -238,3 +238,23 @@ def test_breast_cancer_gets_no_probe_warning():
     raw = sources.load(OmegaConf.create({"source": "breast_cancer"}))
     s = make_split(raw, "stratified", 0.7, 0.15, 0.15, 0)
     assert multivariate_probe(s.train, 20_000, 0.02, 0, raw.classes).status == "pass"
+
+
+def test_leakage_and_calendar_settings_are_checked_when_composed():
+    from test_configs import _compose
+
+    from medtorch.config import validate
+    from medtorch.errors import MedtorchError
+
+    cfg = _compose('leakage.accept.duplicate_rows="coarse features; different subjects, checked"')
+    validate(cfg)
+    assert cfg.leakage.accept.duplicate_rows.startswith("coarse features")
+    with pytest.raises(Exception, match="duplicate_row"):  # a misspelt check name is refused
+        _compose("leakage.accept.duplicate_row=x")
+    cfg = _compose("leakage.fail_on=[multivariate_prob]", "leakage.level_purity=0.4", "leakage.min_level_n=0",
+                   "data.time_unit=days", "leakage.accept.target_copy=' '")
+    with pytest.raises(MedtorchError) as e:
+        validate(cfg)
+    for key in ("leakage.fail_on", "leakage.level_purity", "leakage.min_level_n", "data.time_unit",
+                "leakage.accept.target_copy"):
+        assert key in str(e.value)
