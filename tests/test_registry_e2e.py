@@ -101,6 +101,16 @@ def test_monitor_windows_from_integer_years_and_day_numbers(registry):
         assert len(windows) >= 2 and "1970" not in windows and all(w.startswith("20") for w in windows), windows
 
 
+def test_coarse_copy_of_a_shipped_real_table_trains_with_every_check_on(tmp_path):
+    from medtorch.data.cohort import coarse_diabetes
+
+    coarse_diabetes().to_csv(tmp_path / "diabetes.csv", index=False)
+    _, run_dir = run_train(tmp_path, "+experiment=table", f"data.path={tmp_path / 'diabetes.csv'}",
+                           "data.target=progression", "trainer.max_epochs=1", "evaluation.bootstrap_resamples=100")
+    leak = read_json(run_dir / "leakage.json")
+    assert leak["status"] == "pass", [(c["check"], c["summary"]) for c in leak["checks"] if c["status"] != "pass"]
+
+
 def test_day_numbers_without_a_unit_stop_before_training(registry, tmp_path):
     args = [a for a in careful(registry["tmp"] / "registry.csv") if not a.startswith(("data.time_unit", "data.time_origin"))]
     proc, _ = run_train(tmp_path, *args, check=False)
