@@ -112,8 +112,11 @@ def coarse_rows(frame: pd.DataFrame, floor: float = COINCIDENCE_FLOOR) -> np.nda
     far above it. Correlated columns make the estimate low, so the floor is set low: the rule
     leaves out only rows whose values could not plausibly meet by chance."""
     n = len(frame)
-    keys = _row_hashes(frame)
-    group = pd.Series(keys).map(pd.Series(keys).value_counts()).to_numpy().astype(np.float64)
+    keys = pd.Series(_row_hashes(frame))
+    shared = keys.duplicated(keep=False).to_numpy()
+    if not shared.any():  # no row has a twin: nothing to judge (and no pass over every column)
+        return np.ones(n, dtype=bool)
+    group = keys.map(keys.value_counts()).to_numpy().astype(np.float64)
     log_share = np.zeros(n)
     with np.errstate(divide="ignore"):
         for col in frame.columns:

@@ -57,8 +57,7 @@ def subject_id_columns(parts: dict[str, Rows], subject: str | None) -> CheckResu
     held = [p for name, p in parts.items() if name != "train" and len(p)]
     n = len(train)
     frame = train.frame
-    low = {c: pd.factorize(frame[c], use_na_sentinel=False)[0] for c in frame.columns
-           if frame[c].nunique(dropna=False) <= LOW_CARD}
+    low: dict[str, np.ndarray] | None = None  # other low-cardinality columns, found once a column needs them
     flagged = []
     for col in frame.columns:
         s = frame[col]
@@ -73,6 +72,9 @@ def subject_id_columns(parts: dict[str, Rows], subject: str | None) -> CheckResu
         if span < SPAN:
             continue
         named = bool(NAME.search(re.sub(r"[^a-z0-9]+", "_", str(col).lower())))
+        if low is None:
+            low = {c: pd.factorize(frame[c], use_na_sentinel=False)[0] for c in frame.columns
+                   if frame[c].nunique(dropna=False) <= LOW_CARD}
         codes = pd.factorize(s, use_na_sentinel=False)[0]
         lifts = {c: round(_agreement_lift(codes, v), 3) for c, v in low.items() if c != col}
         same_person = sorted(c for c, v in lifts.items() if v >= LIFT)
