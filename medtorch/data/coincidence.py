@@ -70,8 +70,9 @@ def _isin(query: np.ndarray, ref: np.ndarray) -> np.ndarray:
 def _subject_codes(ref: Any, query: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Subject ids of both sets as shared integer codes; a missing id is a subject of its own
     (a negative code used once), so it can never be shown to repeat."""
-    a = np.asarray(ref, dtype=object).ravel()
-    b = np.asarray([] if query is None else query, dtype=object).ravel()
+    a, b = np.asarray(ref).ravel(), np.asarray([] if query is None else query).ravel()
+    if not (a.dtype.kind in "iu" and b.dtype.kind in "iu" or (a.dtype.kind in "iu" and query is None)):
+        a, b = a.astype(object), b.astype(object)  # mixed or text ids: compared as objects
     codes, _ = pd.factorize(np.concatenate([a, b]), use_na_sentinel=True)
     codes = codes.astype(np.int64)
     missing = np.flatnonzero(codes < 0)

@@ -103,7 +103,7 @@ def _column(part: Rows, name: str | None) -> np.ndarray | None:
     return part.extra[name].to_numpy() if name and name in part.extra.columns else None
 
 
-def coarse_rows(frame: pd.DataFrame, floor: float = COINCIDENCE_FLOOR) -> np.ndarray:
+def coarse_rows(frame: pd.DataFrame, floor: float = COINCIDENCE_FLOOR, keys: np.ndarray | None = None) -> np.ndarray:
     """Per row: could its feature vector be shared by chance? Each value's share among the rows
     outside the group of rows identical to it, multiplied over the columns and by the number of
     rows, estimates how many other rows would share the whole vector if columns were independent.
@@ -112,7 +112,7 @@ def coarse_rows(frame: pd.DataFrame, floor: float = COINCIDENCE_FLOOR) -> np.nda
     far above it. Correlated columns make the estimate low, so the floor is set low: the rule
     leaves out only rows whose values could not plausibly meet by chance."""
     n = len(frame)
-    keys = pd.Series(_row_hashes(frame))
+    keys = pd.Series(_row_hashes(frame) if keys is None else keys)
     shared = keys.duplicated(keep=False).to_numpy()
     if not shared.any():  # no row has a twin: nothing to judge (and no pass over every column)
         return np.ones(n, dtype=bool)
@@ -132,7 +132,7 @@ def duplicate_rows(parts: dict[str, Rows], examples: int = 5, subject: str | Non
 
     train = parts["train"]
     ref = _row_hashes(train.frame)
-    eligible = coarse_rows(train.frame)
+    eligible = coarse_rows(train.frame, keys=ref)
     first_train_id = pd.Series(train.ids, index=ref)
     first_train_id = first_train_id[~first_train_id.index.duplicated()]
     evidence: dict[str, Any] = {"method": None}
