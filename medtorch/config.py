@@ -35,6 +35,11 @@ class CohortConfig:
     leak_cause_of_death: bool = False
     leak_identifier: bool = False
     leak_target_copy: bool = False
+    leak_outcome_level: bool = False
+    leak_follow_up: bool = False
+    leak_subject_id: bool = False
+    coarse: bool = False
+    calendar_ints: bool = False
 
 
 @dataclass
@@ -53,6 +58,8 @@ class DataConfig:
     description: str = ""
     cohort: CohortConfig = field(default_factory=CohortConfig)  # for source=synthetic_cohort
     nonfinite: str = "refuse"  # refuse | missing: what an inf/-inf in a numeric feature column does (recorded)
+    time_unit: Optional[str] = None  # integer time_column that is not years 1800-2200: day | week | month | year ...
+    time_origin: Optional[str] = None  # ... counted from this date (YYYY-MM-DD)
 
 
 @dataclass
@@ -68,6 +75,22 @@ class SplitConfig:
 
 
 @dataclass
+class LeakageAcceptConfig:
+    """A failed leakage check acknowledged with a recorded reason: ``leakage.accept.CHECK="why"``."""
+
+    duplicate_rows: Optional[str] = None
+    subject_overlap: Optional[str] = None
+    time_overlap: Optional[str] = None
+    single_feature: Optional[str] = None
+    identifier_columns: Optional[str] = None
+    target_copy: Optional[str] = None
+    outcome_levels: Optional[str] = None
+    follow_up_names: Optional[str] = None
+    multivariate_probe: Optional[str] = None
+    subject_id_columns: Optional[str] = None
+
+
+@dataclass
 class LeakageConfig:
     """Automatic leakage checks after the split, before training (medtorch.data.leakage)."""
 
@@ -77,6 +100,14 @@ class LeakageConfig:
     predictive_warn: float = 0.90
     identifier_unique: float = 0.95  # integer/text feature with this share of distinct values: identifier-like
     examples: int = 5  # example row ids given as evidence
+    accept: LeakageAcceptConfig = field(default_factory=LeakageAcceptConfig)  # {check: reason}, instead of stop_on_fail
+    coincidence_alpha: float = 0.001  # duplicate_rows: cross-split match rate above the within-train rate (one-sided)
+    min_level_n: int = 30  # outcome_levels: a category level with at least this many training rows ...
+    level_purity: float = 0.99  # ... that are at least this share one class is a leak candidate
+    probe: bool = True  # multivariate_probe: one feature's AUROC against all the others' (HistGradientBoosting)
+    probe_rows: int = 20_000  # training rows sampled for the probe (at most)
+    probe_margin: float = 0.02  # a feature whose solo AUROC comes within this of the all-others AUROC is reported
+    fail_on: list[str] = field(default_factory=list)  # warning checks that stop the run, e.g. [multivariate_probe]
 
 
 @dataclass
@@ -485,6 +516,21 @@ def _validate_governance(cfg: DictConfig, need) -> None:
          "0.5 < warn <= fail <= 1", [l.predictive_warn, l.predictive_fail])
     need(0.0 < l.identifier_unique <= 1.0, "leakage.identifier_unique", "in (0, 1]", l.identifier_unique)
     need(l.examples >= 0, "leakage.examples", ">= 0", l.examples)
+    need(0.0 < l.coincidence_alpha < 1.0, "leakage.coincidence_alpha", "in (0, 1)", l.coincidence_alpha)
+    need(l.min_level_n >= 1, "leakage.min_level_n", ">= 1", l.min_level_n)
+    need(0.5 < l.level_purity <= 1.0, "leakage.level_purity", "in (0.5, 1]", l.level_purity)
+    need(l.probe_rows >= 100, "leakage.probe_rows", ">= 100", l.probe_rows)
+    need(0.0 <= l.probe_margin < 0.5, "leakage.probe_margin", "in [0, 0.5)", l.probe_margin)
+    warn_checks = ("follow_up_names", "multivariate_probe", "subject_id_columns", "single_feature", "target_copy",
+                   "time_overlap")
+    for name in l.fail_on:
+        need(name in warn_checks, "leakage.fail_on", f"names among {list(warn_checks)}", name)
+    for name, reason in l.accept.items():
+        need(reason is None or bool(str(reason).strip()), f"leakage.accept.{name}", "a non-empty reason", reason)
+    need(d.time_unit in (None, "day", "week", "month", "year"), "data.time_unit", "null, day, week, month or year",
+         d.time_unit)
+    need((d.time_unit is None) == (d.time_origin is None), "data.time_unit and data.time_origin",
+         "both set (a count of units since a date) or both null", [d.time_unit, d.time_origin])
     need(0.0 <= cfg.eda.tolerance < 1.0, "eda.tolerance", "in [0, 1)", cfg.eda.tolerance)
     for col, shares in cfg.eda.reference.items():
         need(all(0 <= v <= 1 for v in shares.values()), f"eda.reference.{col}", "shares in [0, 1]", dict(shares))

@@ -89,7 +89,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         _record_development(cfg, rd, log, manifest)
         prepared = _split_and_fit(cfg, raw, rd, log, manifest)
         _seal_test(prepared, rd, log, manifest)
-        leakage = governance.check_leakage(cfg, prepared.splits, rd, log)
+        leakage = governance.check_leakage(cfg, prepared.splits, rd, log, prepared.classes)
         prepared.balance = _plan_rebalancing(cfg, prepared, log)
         governance.record_lineage(cfg, raw, prepared.splits, prepared.split_record, prepared.preprocessor.state_dict(),
                                   prepared.balance.record, leakage.status if leakage else None, rd, log)
