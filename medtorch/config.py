@@ -52,6 +52,10 @@ class DataConfig:
     subgroup_columns: list[str] = field(default_factory=list)  # sex, age band, site, ... for analyses
     description: str = ""
     cohort: CohortConfig = field(default_factory=CohortConfig)  # for source=synthetic_cohort
+    # task=survival (medtorch/survival): follow-up time and event indicator (1 event, 0 censored)
+    duration_column: Optional[str] = None
+    event_column: Optional[str] = None
+    duration_unit: str = "day"  # day | month | year
 
 
 @dataclass
@@ -205,6 +209,8 @@ class EvaluationConfig:
     calibration_bins: int = 10
     test_look: bool = False  # true: perform the one governed test-set evaluation at the end of training
     ledger: str = "test_ledger.jsonl"  # the test-set ledger shared by every run that looks at a test set
+    horizons: list[float] = field(default_factory=lambda: [1.0, 3.0, 5.0])  # task=survival: clinical horizons
+    horizon_unit: str = "year"  # unit of evaluation.horizons: day | month | year
 
 
 @dataclass
@@ -280,6 +286,19 @@ class CardConfig:
 
 
 @dataclass
+class SurvivalConfig:
+    """task=survival: the Cox partial-likelihood training and the survival evaluation (medtorch/survival)."""
+
+    ties: str = "efron"  # efron | breslow: how tied event times enter the partial likelihood
+    # a training batch without an event has no partial likelihood: its optimizer step is skipped and counted
+    empty_batches: str = "skip"
+    cox_baseline: bool = True  # fit lifelines' Cox PH model on the same split as the transparent comparison
+    cox_penalizer: float = 0.01  # ridge penalty of that model (one-hot columns are collinear without one)
+    risk_groups: int = 3  # predicted-risk groups of the Kaplan-Meier plot
+    brier_points: int = 50  # time grid of the integrated Brier score
+
+
+@dataclass
 class MedtorchConfig:
     seed: int = 0  # honoured, 0 included
     data: Any = MISSING
@@ -301,6 +320,8 @@ class MedtorchConfig:
     spec: SpecConfig = field(default_factory=SpecConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     card: CardConfig = field(default_factory=CardConfig)  # model card text for the report
+    task: str = "classification"  # classification | survival (time-to-event, medtorch/survival)
+    survival: SurvivalConfig = field(default_factory=SurvivalConfig)
 
 
 def register_configs() -> None:
@@ -317,7 +338,7 @@ def register_configs() -> None:
 
 
 MODELS = ("mlp", "logistic", "attention")
-SOURCES = ("breast_cancer", "table", "synthetic_cohort")
+SOURCES = ("breast_cancer", "table", "synthetic_cohort", "gbsg2")
 STRATEGIES = ("stratified", "grouped", "temporal", "external")
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
 MONITORS = ("val/mcc", "val/loss", "val/balanced_accuracy", "val/auroc")
@@ -333,9 +354,11 @@ def validate(cfg: DictConfig) -> None:
 
     d = cfg.data
     need(d.source in SOURCES, "data.source", f"one of {SOURCES}", d.source)
+    survival = cfg.get("task", "classification") == "survival"
     if d.source == "table":
         need(bool(d.path), "data.path", "a CSV or Parquet file (data.path=FILE)", d.path)
-        need(bool(d.target), "data.target", "the label column (data.target=COLUMN)", d.target)
+        if not survival:  # a survival table has data.event_column and data.duration_column instead
+            need(bool(d.target), "data.target", "the label column (data.target=COLUMN)", d.target)
     need(d.format in ("auto", "csv", "parquet"), "data.format", "one of 'auto', 'csv', 'parquet'", d.format)
 
     s = cfg.split
@@ -388,7 +411,15 @@ def validate(cfg: DictConfig) -> None:
     need(t.matmul_precision in ("highest", "high", "medium"), "trainer.matmul_precision", "'highest', 'high' or 'medium'", t.matmul_precision)
 
     e = cfg.early_stopping
-    need(e.monitor in MONITORS, "early_stopping.monitor", f"one of {MONITORS}", e.monitor)
+    if survival:  # task=survival: its own monitors, data, horizons and refusals (medtorch/survival/checks.py)
+        from medtorch.survival.checks import survival_problems
+
+        problems += survival_problems(cfg)
+    else:
+        need(d.source != "gbsg2", "data.source", "used with task=survival (gbsg2 is time-to-event data)", d.source)
+        need(cfg.get("task", "classification") == "classification", "task", "'classification' or 'survival'",
+             cfg.get("task"))
+        need(e.monitor in MONITORS, "early_stopping.monitor", f"one of {MONITORS}", e.monitor)
     need(e.mode in ("min", "max"), "early_stopping.mode", "'min' or 'max'", e.mode)
     need(e.patience >= 1, "early_stopping.patience", ">= 1", e.patience)
     need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
