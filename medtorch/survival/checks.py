@@ -11,7 +11,7 @@ from medtorch.errors import MedtorchError
 UNITS = ("day", "month", "year")
 MONITORS = ("val/cindex", "val/loss")
 # verbs that work on a survival run directory; every other verb refuses it (see refuse_unsupported_verb)
-SUPPORTED_VERBS = ("show", "audit", "fingerprint", "report")
+SUPPORTED_VERBS = ("audit", "fingerprint", "report")
 
 
 def survival_problems(cfg: Any) -> list[str]:
@@ -79,7 +79,7 @@ def is_survival_run(run_dir: str | Path) -> bool:
 def refuse_unsupported_verb(verb: str, run_dir: str | None) -> None:
     if run_dir and verb not in SUPPORTED_VERBS and is_survival_run(run_dir):
         raise MedtorchError(
-            f"medtorch {verb}: {run_dir} is a task=survival run, and '{verb}' does not yet handle survival "
+            f"{run_dir} is a task=survival run, and '{verb}' does not yet handle survival "
             f"models (it would report classification numbers). Verbs that work on survival runs: "
             f"{', '.join(SUPPORTED_VERBS)}."
         )

@@ -55,10 +55,10 @@ def km_plot(groups: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title:
     ax.grid(alpha=0.3)
     for k, (name, counts) in enumerate(rows):  # the numbers-at-risk table under the axis
         y = -0.22 - 0.07 * k
-        ax.text(-0.02, y, name[:14], transform=ax.transAxes, ha="right", va="center", fontsize=8)
+        ax.text(-0.07, y, name[:14], transform=ax.transAxes, ha="right", va="center", fontsize=8)
         for x, c in zip(ticks, counts):
             ax.text(x / t_max if t_max else 0, y, str(c), transform=ax.transAxes, ha="center", va="center", fontsize=8)
-    ax.text(-0.02, -0.15, "at risk", transform=ax.transAxes, ha="right", va="center", fontsize=8, style="italic")
+    ax.text(-0.07, -0.15, "at risk", transform=ax.transAxes, ha="right", va="center", fontsize=8, style="italic")
     return _save(fig, path)
 
 

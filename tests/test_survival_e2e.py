@@ -1,0 +1,102 @@
+"""End to end: the GBSG2 survival experiment and a generic survival table through the real train.py,
+the evidence they write, and the verbs that refuse survival runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import read_json, run_cli, run_train
+
+pytest.importorskip("lifelines")
+pytestmark = pytest.mark.slow
+QUICK = ["evaluation.bootstrap_resamples=100", "trainer.max_epochs=4"]
+
+
+@pytest.fixture(scope="session")
+def gbsg2_run(tmp_path_factory):
+    _, run_dir = run_train(tmp_path_factory.mktemp("gbsg2"), "+experiment=survival_gbsg2", *QUICK)
+    return run_dir
+
+
+def test_gbsg2_writes_a_full_evidence_package(gbsg2_run):
+    m = read_json(gbsg2_run / "manifest.json")
+    assert m["status"] == "complete" and m["task"] == "survival"
+    assert m["data"]["rows"] == 686 and m["data"]["events"] == 299  # GBSG2 as shipped, nothing downloaded
+    split = read_json(gbsg2_run / "split.json")
+    rates = [p["events"] / p["rows"] for p in split["parts"].values()]
+    assert max(rates) - min(rates) < 0.02  # stratified on the event indicator
+    metrics = read_json(gbsg2_run / "metrics.json")
+    val = metrics["val"]
+    assert val["n"] == split["parts"]["val"]["rows"] and val["events"] == split["parts"]["val"]["events"]
+    for key in ("cindex", "uno_cindex", "ibs"):
+        ci = val["overall"][key]
+        assert ci["lower"] <= ci["estimate"] <= ci["upper"], key
+    assert [h["horizon"] for h in val["horizons"]] == [1, 3, 5]
+    five = val["horizons"][2]
+    assert five["horizon_duration"] == pytest.approx(5 * 365.25)
+    cm = np.array(five["confusion"]["confusion_matrix"])
+    assert cm.sum() == five["confusion"]["n_known"] and five["confusion"]["n_known"] + five["confusion"]["unknown"] == val["n"]
+    assert metrics["skipped_batches"] == 0 or metrics["skipped_batches"] > 0  # recorded, a number
+    assert isinstance(metrics["skipped_batches"], int)
+    cox = metrics["cox_baseline"]["val"]["overall"]["cindex"]
+    assert 0.6 < cox["estimate"] < 0.85 and cox["lower"] < cox["estimate"] < cox["upper"]
+    assert metrics["val_acceptance"]["judged_on"].startswith("validation")
+    assert {r["criterion"] for r in metrics["val_acceptance"]["results"]} == {"cindex_lower_ci >= 0.55", "td_auc_3y >= 0.6"}
+    preds = pd.read_csv(gbsg2_run / "predictions_val.csv")
+    assert list(preds.columns)[-3:] == ["survival_at_1y", "survival_at_3y", "survival_at_5y"]
+    assert (np.diff(preds[["survival_at_1y", "survival_at_3y", "survival_at_5y"]].to_numpy(), axis=1) <= 0).all()
+    for name in ("km_splits", "km_subgroup_horTh", "km_risk_groups_val", "calibration_val", "td_auc_val"):
+        assert (gbsg2_run / "survival" / f"{name}.png").stat().st_size > 1000, name
+    eda = read_json(gbsg2_run / "survival" / "eda.json")
+    assert eda["splits"]["train"]["median_follow_up_reverse_km"] > 0
+    report = (gbsg2_run / "report.md").read_text()
+    assert "Cox PH (lifelines)" in report and "Harrell's C" in report and "Confusion matrix among" in report
+
+
+def test_survival_run_verifies_and_reports(gbsg2_run):
+    assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
+    proc = run_cli("report", str(gbsg2_run))
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("verb", ["evaluate", "predict", "explain", "bridge", "monitor", "show"])
+def test_verbs_without_survival_support_refuse_naming_the_verb(gbsg2_run, verb, tmp_path):
+    extra = {"predict": ["--input", "x.csv", "--output", str(tmp_path / "p.csv")], "monitor": ["--input", "x.csv"]}
+    extra = extra.get(verb, [])
+    proc = run_cli(verb, str(gbsg2_run), *extra)
+    assert proc.returncode == 2, proc.stderr
+    assert f"'{verb}' does not yet handle survival" in proc.stderr
+
+
+def _survival_table(path, n=300, seed=0, event_values=(0, 1)):
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    grp = rng.choice(["a", "b"], size=n)
+    t = rng.exponential(np.exp(-(0.9 * x1 - 0.4 * x2))) * 24
+    c = rng.uniform(3, 60, size=n)
+    event = np.where(t <= c, event_values[1], event_values[0])
+    pd.DataFrame({"x1": x1, "x2": x2, "grp": grp, "months": np.round(np.minimum(t, c), 2), "dead": event}).to_csv(path, index=False)
+    return path
+
+
+def test_generic_survival_table_trains_end_to_end(tmp_path):
+    data = _survival_table(tmp_path / "cohort.csv")
+    proc, run_dir = run_train(tmp_path, "+experiment=table", "task=survival", f"data.path={data}",
+                              "data.duration_column=months", "data.event_column=dead", "data.duration_unit=month",
+                              "evaluation.horizons=[1,2]", "survival.cox_baseline=false", *QUICK)
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["task"] == "survival" and metrics["duration_unit"] == "month"
+    assert [h["horizon_duration"] for h in metrics["val"]["horizons"]] == [12.0, 24.0]
+    assert "cox_baseline" not in metrics
+    assert read_json(run_dir / "model.json")["n_outputs"] == 1
+    assert "months" not in read_json(run_dir / "model.json")["features"]  # the duration is never a feature
+
+
+def test_competing_events_are_refused_with_exit_2(tmp_path):
+    data = _survival_table(tmp_path / "cr.csv", event_values=(0, 2))
+    proc, _ = run_train(tmp_path, "+experiment=table", "task=survival", f"data.path={data}",
+                        "data.duration_column=months", "data.event_column=dead", check=False)
+    assert proc.returncode == 2
+    assert "Competing events" in proc.stderr and "'dead'" in proc.stderr
