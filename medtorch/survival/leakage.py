@@ -69,7 +69,7 @@ def post_baseline_names(columns: list[str]) -> CheckResult:
 def calendar_follow_up(parts, time_column: str | None) -> CheckResult:
     if not time_column:
         return CheckResult("calendar_follow_up", "skipped", "no data.time_column")
-    med = {n: median_follow_up(p.extra[DURATION].to_numpy(float), p.y) for n, p in parts.items() if len(p)}
+    med = {n: median_follow_up(p.extra[DURATION].to_numpy(float), p.y) for n, p in parts.items() if len(p.y)}
     ref = med.get("train", float("nan"))
     short = [n for n, v in med.items() if n != "train" and np.isfinite(ref) and
              (not np.isfinite(v) or v < SHORT_FOLLOW_UP * ref)]
