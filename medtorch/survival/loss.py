@@ -23,35 +23,37 @@ TIES = ("efron", "breslow")
 
 def cox_log_partial_likelihood(eta: torch.Tensor, time: torch.Tensor, event: torch.Tensor,
                                ties: str = "efron") -> torch.Tensor:
-    """Summed log partial likelihood (a scalar; 0 when there is no event)."""
+    """Summed log partial likelihood (a scalar; 0 when there is no event).
+
+    One sort by time (descending): the risk set of a row is a prefix, so its sum of exp(eta) is a
+    cumulative sum read at the last row of its tie group; the tie groups' event counts d_j, sums
+    over tied events and each event's rank l within its group are differences of cumulative sums.
+    """
     if ties not in TIES:
         raise ValueError(f"ties must be one of {TIES}; got {ties!r}")
-    eta = eta.reshape(-1)
-    event = event.reshape(-1).to(eta.dtype)
-    # one sort: unique() orders the times; inverse maps each row to its time group
-    uniq, group = torch.unique(time.reshape(-1), sorted=True, return_inverse=True)
-    g = len(uniq)
-    shift = eta.detach().max()  # exp of shifted scores: no overflow; the shift cancels in the likelihood
-    w = torch.exp(eta - shift)
-    at_time = torch.zeros(g, dtype=eta.dtype, device=eta.device).index_add_(0, group, w)
-    risk = at_time.flip(0).cumsum(0).flip(0)  # sum of exp(eta) over T >= t_j
-    d = torch.zeros(g, dtype=eta.dtype, device=eta.device).index_add_(0, group, event)
-    has = d > 0
-    if not bool(has.any()):
-        return eta.sum() * 0.0
-    first = (eta * event).sum()
+    order = torch.argsort(time.reshape(-1), descending=True)
+    t = time.reshape(-1)[order]
+    x = eta.reshape(-1)[order]
+    e = event.reshape(-1)[order].to(x.dtype)
+    n = len(t)
+    asc = t.flip(0)  # ascending, for searchsorted
+    last = n - 1 - torch.searchsorted(asc, t, right=False)  # last row (descending order) of the tie group
+    first = n - torch.searchsorted(asc, t, right=True)  # first row of the tie group
+    shift = x.detach().max()  # exp of shifted scores: no overflow; the shift cancels in the likelihood
+    w = torch.exp(x - shift)
+    risk = torch.cumsum(w, 0)[last]  # sum of exp(eta) over T >= T_i
     if ties == "breslow":
-        second = (d[has] * (torch.log(risk[has]) + shift)).sum()
-        return first - second
-    tied = torch.zeros(g, dtype=eta.dtype, device=eta.device).index_add_(0, group, w * event)
-    # l = 0 .. d_j - 1 for each event time: expand groups by their event counts
-    counts = d[has].long()
-    rg = torch.repeat_interleave(torch.arange(int(has.sum()), device=eta.device), counts)
-    starts = torch.cumsum(counts, 0) - counts
-    ell = torch.arange(len(rg), device=eta.device) - starts[rg]
-    frac = ell.to(eta.dtype) / d[has][rg]
-    second = (torch.log(risk[has][rg] - frac * tied[has][rg]) + shift).sum()
-    return first - second
+        return (e * (x - torch.log(risk) - shift)).sum()
+    zero = x.new_zeros(1)
+    ce = torch.cat([zero, torch.cumsum(e, 0)])
+    cwe = torch.cat([zero, torch.cumsum(w * e, 0)])
+    d = ce[last + 1] - ce[first]  # events tied with this row
+    tied = cwe[last + 1] - cwe[first]  # their sum of exp(eta)
+    ell = ce[:-1] - ce[first]  # events of the group before this row: 0 .. d - 1 over the group's events
+    # censored rows contribute nothing; their inner value is replaced by 1 so that an exp(eta) that
+    # underflows to 0 cannot put log(0) * 0 = NaN into the sum or its gradient
+    inner = torch.where(e > 0, risk - ell / d.clamp(min=1.0) * tied, torch.ones_like(risk))
+    return (e * (x - torch.log(inner) - shift)).sum()
 
 
 def cox_loss(eta: torch.Tensor, time: torch.Tensor, event: torch.Tensor, ties: str = "efron") -> torch.Tensor | None:

@@ -16,7 +16,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from medtorch.models.module import Classifier
+from medtorch.models.module import _PLAIN_ATTRIBUTES, Classifier
 from medtorch.survival.concordance import harrell_c
 from medtorch.survival.loss import cox_log_partial_likelihood, cox_loss
 
@@ -36,6 +36,12 @@ class CoxModule(pl.LightningModule):
         self.skipped_batches = 0
         self._val: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.history: list[dict[str, Any]] = []
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _PLAIN_ATTRIBUTES:  # as in Classifier: Lightning's per-hook strings skip nn.Module's bookkeeping
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.network(x).reshape(-1)
