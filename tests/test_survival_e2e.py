@@ -61,7 +61,26 @@ def test_survival_run_verifies_and_reports(gbsg2_run):
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("verb", ["evaluate", "predict", "explain", "bridge", "monitor", "show"])
+def test_predict_gives_risk_scores_and_survival_at_the_horizons(gbsg2_run, tmp_path):
+    from lifelines.datasets import load_gbsg2
+
+    frame = load_gbsg2().head(20)
+    frame.to_csv(tmp_path / "new.csv", index=False)  # time and cens are known columns: accepted, not used
+    proc = run_cli("predict", str(gbsg2_run), "--input", str(tmp_path / "new.csv"), "--output", str(tmp_path / "p.csv"))
+    assert proc.returncode == 0, proc.stderr
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert len(out) == 20 and np.isfinite(out["risk_score"]).all()
+    s = out[["survival_at_1y", "survival_at_3y", "survival_at_5y"]].to_numpy()
+    assert ((s > 0) & (s <= 1)).all() and (np.diff(s, axis=1) <= 0).all()
+    # higher risk score, lower survival: one baseline, proportional hazards
+    assert np.corrcoef(out["risk_score"], s[:, 1])[0, 1] < -0.99
+    bad = frame.drop(columns=["age"])
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    proc = run_cli("predict", str(gbsg2_run), "--input", str(tmp_path / "bad.csv"), "--output", str(tmp_path / "q.csv"))
+    assert proc.returncode == 2 and "age" in proc.stderr and not (tmp_path / "q.csv").exists()
+
+
+@pytest.mark.parametrize("verb", ["evaluate", "explain", "bridge", "monitor", "show"])
 def test_verbs_without_survival_support_refuse_naming_the_verb(gbsg2_run, verb, tmp_path):
     extra = {"predict": ["--input", "x.csv", "--output", str(tmp_path / "p.csv")], "monitor": ["--input", "x.csv"]}
     extra = extra.get(verb, [])

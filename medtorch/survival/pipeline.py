@@ -46,6 +46,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         P._record_development(cfg, rd, log, manifest)
         splits, prep, tensors = _split_and_fit(cfg, raw, rd, log, manifest)
         P._seal_test(P.Prepared(splits, prep, raw.classes, tensors), rd, log, manifest)
+        _specify_data(cfg, splits, prep, rd, log, manifest)
         _check_leakage(cfg, splits, rd, log)
         _explore(cfg, splits, rd, log)
         from medtorch.survival.training import export_best, risk_scores, train
@@ -101,6 +102,19 @@ def _split_and_fit(cfg, raw, rd: RunDir, log: EventLog, manifest: dict):
     return splits, prep, tensors
 
 
+def _specify_data(cfg, splits, prep, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    """The data specification later inputs must meet (medtorch predict); the duration and event columns are
+    known columns of the data, accepted in inputs and never features."""
+    from omegaconf import OmegaConf
+
+    from medtorch.deploy.record import record_spec
+
+    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    plain.data.target = cfg.data.event_column
+    plain.data.drop = [*cfg.data.drop, cfg.data.duration_column]
+    record_spec(plain, splits, prep, rd, log, manifest)
+
+
 def _check_leakage(cfg, splits, rd: RunDir, log: EventLog) -> None:
     from medtorch.survival.leakage import check_survival_leakage
 
@@ -147,7 +161,7 @@ def _judge_acceptance(cfg, metrics: dict, rd: RunDir, log: EventLog) -> None:
 def artefacts(rd: RunDir) -> list[Path]:
     extra = sorted(p for p in rd.root.glob("survival/**/*") if p.is_file())
     return [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
-            rd.acceptance, rd.sealed_test, rd.leakage, *extra, *rd.checkpoint_files, rd.training_log, *rd.hydra_files]
+            rd.acceptance, rd.sealed_test, rd.leakage, rd.data_spec, *extra, *rd.checkpoint_files, rd.training_log, *rd.hydra_files]
 
 
 def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str | None = None) -> None:
