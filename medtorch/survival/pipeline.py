@@ -186,7 +186,7 @@ def _print_summary(metrics: dict[str, Any], rd: RunDir) -> None:
     lines = ["", f"Validation (n={v['n']}, events={v['events']}):  Harrell's C {f(v['overall']['cindex'])}   "
              f"Uno's C {f(v['overall']['uno_cindex'])}   IBS {f(v['overall']['ibs'])}"]
     for h in v["horizons"]:
-        lines.append(f"  at {h['horizon']:g} {metrics['horizon_unit']}: td-AUC {f(h['td_auc'])}   "
+        lines.append(f"  at {h['horizon']:g} {metrics['horizon_unit']}{'' if h['horizon'] == 1 else 's'}: td-AUC {f(h['td_auc'])}   "
                      f"MCC {f(h['confusion']['ci']['mcc'])}")
     if metrics.get("cox_baseline"):
         c = metrics["cox_baseline"]["val"]["overall"]["cindex"]
