@@ -49,7 +49,11 @@ def test_gbsg2_writes_a_full_evidence_package(gbsg2_run):
     assert (np.diff(preds[["survival_at_1y", "survival_at_3y", "survival_at_5y"]].to_numpy(), axis=1) <= 0).all()
     for name in ("km_splits", "km_subgroup_horTh", "km_risk_groups_val", "calibration_val", "td_auc_val"):
         assert (gbsg2_run / "survival" / f"{name}.png").stat().st_size > 1000, name
-    eda = read_json(gbsg2_run / "survival" / "eda.json")
+    explain = read_json(gbsg2_run / "survival" / "explain.json")
+    assert set(explain["methods"]) == {"integrated_gradients", "gradient_shap", "feature_ablation"}
+    assert explain["columns"] == ["horTh", "age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"]
+    assert explain["methods"]["integrated_gradients"]["max_abs_convergence_delta"] < 0.05  # completeness holds
+        eda = read_json(gbsg2_run / "survival" / "eda.json")
     assert eda["splits"]["train"]["median_follow_up_reverse_km"] > 0
     report = (gbsg2_run / "report.md").read_text()
     assert "Cox PH (lifelines)" in report and "Harrell's C" in report and "Confusion matrix among" in report

@@ -56,6 +56,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         eta = {name: risk_scores(network, tensors[name][0]) for name in ("train", "val")}
         metrics = _evaluate(cfg, splits, eta, module, trainer, rd, log)
         _cox_baseline(cfg, splits, prep, metrics, rd, log)
+        _explain(cfg, network, tensors, prep, rd, log)
         _judge_acceptance(cfg, metrics, rd, log)
     except BaseException as e:
         status = "interrupted" if isinstance(e, (SystemExit, KeyboardInterrupt)) else "failed"
@@ -140,6 +141,12 @@ def _cox_baseline(cfg, splits, prep, metrics: dict, rd: RunDir, log: EventLog) -
     from medtorch.survival.cox_baseline import fit_cox_baseline
 
     fit_cox_baseline(cfg, splits, prep, metrics, rd, log)
+
+
+def _explain(cfg, network, tensors: dict, prep, rd: RunDir, log: EventLog) -> None:
+    from medtorch.survival.explain import explain_risk
+
+    explain_risk(cfg, network, tensors["val"][0], tensors["train"][0], prep, rd, log)
 
 
 def _judge_acceptance(cfg, metrics: dict, rd: RunDir, log: EventLog) -> None:
