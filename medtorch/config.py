@@ -296,6 +296,7 @@ class SurvivalConfig:
     cox_penalizer: float = 0.01  # ridge penalty of that model (one-hot columns are collinear without one)
     risk_groups: int = 3  # predicted-risk groups of the Kaplan-Meier plot
     brier_points: int = 50  # time grid of the integrated Brier score
+    min_cindex: Optional[float] = None  # monitoring: degradation when Harrell's C on labelled new data is below
 
 
 @dataclass

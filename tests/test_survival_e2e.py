@@ -16,7 +16,8 @@ QUICK = ["evaluation.bootstrap_resamples=100", "trainer.max_epochs=4"]
 
 @pytest.fixture(scope="session")
 def gbsg2_run(tmp_path_factory):
-    _, run_dir = run_train(tmp_path_factory.mktemp("gbsg2"), "+experiment=survival_gbsg2", *QUICK)
+    _, run_dir = run_train(tmp_path_factory.mktemp("gbsg2"), "+experiment=survival_gbsg2", *QUICK,
+                           "survival.min_cindex=0.99")  # a monitoring threshold no model meets: degradation shows
     return run_dir
 
 
@@ -84,7 +85,30 @@ def test_predict_gives_risk_scores_and_survival_at_the_horizons(gbsg2_run, tmp_p
     assert proc.returncode == 2 and "age" in proc.stderr and not (tmp_path / "q.csv").exists()
 
 
-@pytest.mark.parametrize("verb", ["evaluate", "explain", "bridge", "monitor", "show"])
+def test_monitor_drift_and_cindex_degradation(gbsg2_run, tmp_path):
+    from lifelines.datasets import load_gbsg2
+
+    from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT
+
+    frame = load_gbsg2()
+    frame.to_csv(tmp_path / "same.csv", index=False)
+    proc = run_cli("monitor", str(gbsg2_run), "--input", str(tmp_path / "same.csv"), "--out", str(tmp_path / "m1"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    frame[frame.age > 55].to_csv(tmp_path / "older.csv", index=False)  # in range, but another population
+    proc = run_cli("monitor", str(gbsg2_run), "--input", str(tmp_path / "older.csv"), "--out", str(tmp_path / "m2"))
+    assert proc.returncode == EXIT_DRIFT and "age" in read_json(tmp_path / "m2" / "report.json")["drifted_columns"]
+    proc = run_cli("monitor", str(gbsg2_run), "--input", str(tmp_path / "same.csv"), "--labels", "cens",
+                   "--out", str(tmp_path / "m3"))
+    report = read_json(tmp_path / "m3" / "report.json")["degradation"]
+    from lifelines.utils import concordance_index
+
+    assert proc.returncode == EXIT_DEGRADED and report["alarm"] and report["min_cindex"] == 0.99
+    assert report["n"] == 686 and report["events"] == 299
+    assert report["cindex"]["lower"] < report["cindex"]["estimate"] < report["cindex"]["upper"] < 0.99
+    assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
+
+
+@pytest.mark.parametrize("verb", ["evaluate", "explain", "bridge", "show"])
 def test_verbs_without_survival_support_refuse_naming_the_verb(gbsg2_run, verb, tmp_path):
     extra = {"predict": ["--input", "x.csv", "--output", str(tmp_path / "p.csv")], "monitor": ["--input", "x.csv"]}
     extra = extra.get(verb, [])

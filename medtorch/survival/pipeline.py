@@ -46,7 +46,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         P._record_development(cfg, rd, log, manifest)
         splits, prep, tensors = _split_and_fit(cfg, raw, rd, log, manifest)
         P._seal_test(P.Prepared(splits, prep, raw.classes, tensors), rd, log, manifest)
-        _specify_data(cfg, splits, prep, rd, log, manifest)
+        spec = _specify_data(cfg, splits, prep, rd, log, manifest)
         _check_leakage(cfg, splits, rd, log)
         _explore(cfg, splits, rd, log)
         from medtorch.survival.training import export_best, risk_scores, train
@@ -55,6 +55,9 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         network = export_best(cfg, module, trainer, int(tensors["train"][0].shape[1]), prep, rd, log)
         eta = {name: risk_scores(network, tensors[name][0]) for name in ("train", "val")}
         metrics = _evaluate(cfg, splits, eta, module, trainer, rd, log)
+        from medtorch.survival.monitor import record_reference
+
+        record_reference(cfg, splits, spec, eta["train"], metrics["val"]["overall"]["cindex"]["estimate"], rd, log)
         _cox_baseline(cfg, splits, prep, metrics, rd, log)
         _explain(cfg, network, tensors, prep, rd, log)
         _judge_acceptance(cfg, metrics, rd, log)
@@ -103,7 +106,7 @@ def _split_and_fit(cfg, raw, rd: RunDir, log: EventLog, manifest: dict):
     return splits, prep, tensors
 
 
-def _specify_data(cfg, splits, prep, rd: RunDir, log: EventLog, manifest: dict) -> None:
+def _specify_data(cfg, splits, prep, rd: RunDir, log: EventLog, manifest: dict):
     """The data specification later inputs must meet (medtorch predict); the duration and event columns are
     known columns of the data, accepted in inputs and never features."""
     from omegaconf import OmegaConf
@@ -113,7 +116,7 @@ def _specify_data(cfg, splits, prep, rd: RunDir, log: EventLog, manifest: dict) 
     plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     plain.data.target = cfg.data.event_column
     plain.data.drop = [*cfg.data.drop, cfg.data.duration_column]
-    record_spec(plain, splits, prep, rd, log, manifest)
+    return record_spec(plain, splits, prep, rd, log, manifest)
 
 
 def _check_leakage(cfg, splits, rd: RunDir, log: EventLog) -> None:

@@ -37,31 +37,39 @@ def load_survival_model(rd: RunDir) -> tuple[Any, Any, Any, dict]:
     return network, prep, baseline, OmegaConf.to_container(OmegaConf.load(rd.config), resolve=True)
 
 
-def predict_survival_file(run_dir: str | Path, input_path: str | Path, output: str | Path) -> dict[str, Any]:
-    from medtorch.audit import EventLog
+def checked_input(rd: RunDir, input_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Verify the run, read the input and check every row against the run's data specification
+    (any violation refuses the input, listing the first 20); return the raw and the typed frame."""
     from medtorch.deploy.checks import SpecChecker
     from medtorch.deploy.reading import read_chunks
     from medtorch.deploy.spec import DataSpec
-    from medtorch.hashing import sha256_file
     from medtorch.integrity import require_intact
-    from medtorch.survival.data import in_duration_unit
-    from medtorch.survival.training import risk_scores
 
-    rd = RunDir(Path(run_dir)).require()
     require_intact(rd.root)
     manifest = read_json(rd.manifest)
     spec = DataSpec.from_dict(read_json(rd.data_spec), str(rd.data_spec))
-    network, prep, baseline, cfg = load_survival_model(rd)
     checker = SpecChecker(spec)
-    input_path, output = Path(input_path), Path(output)
-    frames = list(read_chunks(input_path, [c.name for c in spec.columns if not c.numeric]))
-    frame = pd.concat(frames, ignore_index=True)
+    frame = pd.concat(list(read_chunks(input_path, [c.name for c in spec.columns if not c.numeric])), ignore_index=True)
     problems = checker.check_columns(list(frame.columns))
-    typed, valid, violations = (None, None, problems) if problems else checker.check_rows(frame, first_row=1)
+    typed, _, violations = (None, None, problems) if problems else checker.check_rows(frame, first_row=1)
     if violations:
         listed = "\n  - ".join(f"row {v.row}, column {v.column!r}: {v.rule} (got {v.value!r})" for v in violations[:20])
         raise MedtorchError(f"{input_path} violates run {manifest['run_id']}'s data specification: {len(violations)} "
                             f"violation(s); no output was written:\n  - {listed}")
+    return frame, typed
+
+
+def predict_survival_file(run_dir: str | Path, input_path: str | Path, output: str | Path) -> dict[str, Any]:
+    from medtorch.audit import EventLog
+    from medtorch.hashing import sha256_file
+    from medtorch.survival.data import in_duration_unit
+    from medtorch.survival.training import risk_scores
+
+    rd = RunDir(Path(run_dir)).require()
+    manifest = read_json(rd.manifest)
+    frame, typed = checked_input(rd, input_path)
+    network, prep, baseline, cfg = load_survival_model(rd)
+    input_path, output = Path(input_path), Path(output)
     eta = risk_scores(network, torch.from_numpy(prep.transform(typed)))
     ev, d = cfg["evaluation"], cfg["data"]
     hd = [in_duration_unit(h, ev["horizon_unit"], d["duration_unit"]) for h in ev["horizons"]]
