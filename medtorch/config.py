@@ -297,6 +297,10 @@ class SurvivalConfig:
     risk_groups: int = 3  # predicted-risk groups of the Kaplan-Meier plot
     brier_points: int = 50  # time grid of the integrated Brier score
     min_cindex: Optional[float] = None  # monitoring: degradation when Harrell's C on labelled new data is below
+    # bridge re-evaluation on another stack (medtorch bridge RUN): tolerances on the validation rows' risk scores
+    bridge_max_abs_risk_diff: float = 1e-4
+    bridge_min_kendall_tau: float = 0.999
+    bridge_max_cindex_delta: float = 0.001
 
 
 @dataclass

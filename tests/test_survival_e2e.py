@@ -17,7 +17,8 @@ QUICK = ["evaluation.bootstrap_resamples=100", "trainer.max_epochs=4"]
 @pytest.fixture(scope="session")
 def gbsg2_run(tmp_path_factory):
     _, run_dir = run_train(tmp_path_factory.mktemp("gbsg2"), "+experiment=survival_gbsg2", *QUICK,
-                           "survival.min_cindex=0.99")  # a monitoring threshold no model meets: degradation shows
+                           "survival.min_cindex=0.99",  # a monitoring threshold no model meets: degradation shows
+                           "survival.bridge_max_abs_risk_diff=0")  # any change of a risk score fails the bridge
     return run_dir
 
 
@@ -52,9 +53,9 @@ def test_gbsg2_writes_a_full_evidence_package(gbsg2_run):
         assert (gbsg2_run / "survival" / f"{name}.png").stat().st_size > 1000, name
     explain = read_json(gbsg2_run / "survival" / "explain.json")
     assert set(explain["methods"]) == {"integrated_gradients", "gradient_shap", "feature_ablation"}
-    assert explain["columns"] == ["horTh", "age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"]
+    assert sorted(explain["columns"]) == sorted(["horTh", "age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"])
     assert explain["methods"]["integrated_gradients"]["max_abs_convergence_delta"] < 0.05  # completeness holds
-        eda = read_json(gbsg2_run / "survival" / "eda.json")
+    eda = read_json(gbsg2_run / "survival" / "eda.json")
     assert eda["splits"]["train"]["median_follow_up_reverse_km"] > 0
     report = (gbsg2_run / "report.md").read_text()
     assert "Cox PH (lifelines)" in report and "Harrell's C" in report and "Confusion matrix among" in report
@@ -108,7 +109,22 @@ def test_monitor_drift_and_cindex_degradation(gbsg2_run, tmp_path):
     assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
 
 
-@pytest.mark.parametrize("verb", ["evaluate", "explain", "bridge", "show"])
+def test_bridge_reports_risk_score_differences_and_rank_agreement(gbsg2_run):
+    from medtorch.errors import EXIT_BRIDGE_FAILED
+
+    same = run_cli("bridge", str(gbsg2_run))
+    assert same.returncode == 0 and "bridge passed on 103 rows" in same.stdout, same.stdout + same.stderr
+    other = run_cli("bridge", str(gbsg2_run), "--dtype", "float64")  # another stack: float64 inference
+    assert other.returncode == EXIT_BRIDGE_FAILED, other.stdout + other.stderr
+    reports = [read_json(p) for p in sorted((gbsg2_run / "survival").glob("bridge_*.json")) if p.name != "bridge_reference.json"]
+    failed = [r for r in reports if not r["passed"]]
+    assert len(failed) == 1 and failed[0]["reference_stack"] != failed[0]["this_stack"]
+    checks = failed[0]["checks"]
+    assert 0 < checks["max_abs_risk_diff"]["observed"] < 1e-4  # rounding only...
+    assert not checks["max_abs_risk_diff"]["passed"] and checks["kendall_tau"]["passed"]  # ...the ranks agree
+
+
+@pytest.mark.parametrize("verb", ["evaluate", "explain", "show"])
 def test_verbs_without_survival_support_refuse_naming_the_verb(gbsg2_run, verb, tmp_path):
     extra = {"predict": ["--input", "x.csv", "--output", str(tmp_path / "p.csv")], "monitor": ["--input", "x.csv"]}
     extra = extra.get(verb, [])

@@ -11,7 +11,7 @@ from medtorch.errors import MedtorchError
 UNITS = ("day", "month", "year")
 MONITORS = ("val/cindex", "val/loss")
 # verbs that work on a survival run directory; every other verb refuses it (see refuse_unsupported_verb)
-SUPPORTED_VERBS = ("audit", "fingerprint", "report", "predict", "monitor")
+SUPPORTED_VERBS = ("audit", "fingerprint", "report", "predict", "monitor", "bridge")
 
 
 def survival_problems(cfg: Any) -> list[str]:
@@ -43,6 +43,9 @@ def survival_problems(cfg: Any) -> list[str]:
     need(s.cox_penalizer >= 0, "survival.cox_penalizer", ">= 0", s.cox_penalizer)
     need(s.risk_groups >= 2, "survival.risk_groups", ">= 2", s.risk_groups)
     need(s.min_cindex is None or 0 <= s.min_cindex <= 1, "survival.min_cindex", "in [0, 1] or null", s.min_cindex)
+    need(s.bridge_max_abs_risk_diff >= 0, "survival.bridge_max_abs_risk_diff", ">= 0", s.bridge_max_abs_risk_diff)
+    need(-1 <= s.bridge_min_kendall_tau <= 1, "survival.bridge_min_kendall_tau", "in [-1, 1]", s.bridge_min_kendall_tau)
+    need(s.bridge_max_cindex_delta >= 0, "survival.bridge_max_cindex_delta", ">= 0", s.bridge_max_cindex_delta)
     need(s.brier_points >= 2, "survival.brier_points", ">= 2", s.brier_points)
     es = cfg.early_stopping
     need(es.monitor in MONITORS + ("val/mcc",), "early_stopping.monitor",

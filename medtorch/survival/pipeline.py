@@ -58,6 +58,9 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         from medtorch.survival.monitor import record_reference
 
         record_reference(cfg, splits, spec, eta["train"], metrics["val"]["overall"]["cindex"]["estimate"], rd, log)
+        from medtorch.survival.bridge import store_reference
+
+        store_reference(cfg, splits, eta["val"], rd, log)
         _cox_baseline(cfg, splits, prep, metrics, rd, log)
         _explain(cfg, network, tensors, prep, rd, log)
         _judge_acceptance(cfg, metrics, rd, log)
