@@ -42,7 +42,8 @@ def fit_cox_baseline(cfg, splits, prep, metrics: dict, rd: RunDir, log: EventLog
     record = {"model": "lifelines CoxPHFitter", "penalizer": cfg.survival.cox_penalizer, "ties": "efron",
               "fitted_on": "train", "features": names, "log_likelihood": float(cph.log_likelihood_),
               "hazard_ratios": {n: float(np.exp(b)) for n, b in zip(names, beta)},
-              "coefficients": {n: float(b) for n, b in zip(names, beta)}, "thresholds": thresholds, "val": val}
+              "coefficients": {n: float(b) for n, b in zip(names, beta)}, "thresholds": thresholds,
+              "baseline_hazard": baseline.to_dict(), "val": val}
     path = survival_dir(rd) / "cox_baseline.json"
     write_json(path, record)
     metrics["cox_baseline"] = {"val": val, "path": str(path.relative_to(rd.root))}

@@ -43,6 +43,9 @@ def evaluate_validation(cfg, splits, eta: dict[str, np.ndarray], module, trainer
     baseline = BreslowBaseline.fit(eta["train"], ttr, etr)
     write_json(sd / "baseline_hazard.json", baseline.to_dict())
     censoring = censoring_km(ttr, etr)
+    # fixed before any test look: the governed look (medtorch/survival/governed.py) reuses them
+    write_json(sd / "censoring.json", {"times": censoring.times.tolist(), "values": censoring.values.tolist(),
+                                       "first_event_time": float(ttr[etr == 1].min()), "fitted_on": "train"})
     hd = horizons_in_duration_unit(cfg)
     thresholds = thresholds_on(tva, eva, eta["val"], baseline, hd)
     grid = brier_grid(ttr, etr, tva, hd, cfg.survival.brier_points)
@@ -72,5 +75,6 @@ def evaluate_validation(cfg, splits, eta: dict[str, np.ndarray], module, trainer
                                         "uno_cindex": val["overall"]["uno_cindex"]["estimate"],
                                         "ibs": val["overall"]["ibs"]["estimate"], "thresholds": thresholds},
                inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
-               outputs=file_hashes(rd.root, [rd.metrics, rd.predictions("val"), sd / "baseline_hazard.json", *plots]))
+               outputs=file_hashes(rd.root, [rd.metrics, rd.predictions("val"), sd / "baseline_hazard.json",
+                                             sd / "censoring.json", *plots]))
     return metrics

@@ -6,8 +6,8 @@
     at the horizons fixed here) -> Cox PH baseline (lifelines) on the same split -> acceptance judged on
     validation -> plots -> report
 
-The test split is made and sealed (its row hash recorded) but not evaluated: the governed test look
-does not yet handle survival, and ``evaluation.test_look=true`` is refused.
+The test split is made and sealed (its row hash recorded) but not evaluated; the governed look
+(``medtorch evaluate RUN``, or ``evaluation.test_look=true`` at the end) is medtorch/survival/governed.py.
 """
 
 from __future__ import annotations
@@ -73,6 +73,11 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
 
     write_report(rd.root)
     _print_summary(metrics, rd)
+    if cfg.evaluation.test_look:
+        from medtorch.survival.governed import print_survival_evaluation, survival_test_look
+
+        metrics["test_look"] = survival_test_look(rd.root, ledger_path=cfg.evaluation.ledger)
+        print_survival_evaluation(metrics["test_look"])
     return metrics
 
 

@@ -95,9 +95,18 @@ def build_markdown(rd: RunDir) -> tuple[str, list[str]]:
     images = sorted(str(p.relative_to(rd.root)) for p in sd.glob("*.png"))
     if images:
         out += ["## Plots", ""] + [f"![{Path(i).stem}]({i})" for i in images] + [""]
-    out += ["## Not yet covered for survival", "",
-            "The governed test look (`medtorch evaluate`), explain, bridge, predict and monitor refuse survival runs "
-            "(exit 2) instead of reporting classification numbers.", ""]
+    looks = sorted(rd.root.glob("test_evaluations/*/evaluation.json"))
+    if looks:
+        out += ["## Governed test looks", "", "| look | role | Harrell's C | Cox PH Harrell's C | accepted |",
+                "|---|---|---|---|---|"]
+        for p in looks:
+            ev = read_json(p)
+            cox = (ev.get("cox_baseline") or {}).get("overall", {}).get("cindex")
+            out.append(f"| {ev['evaluation']} | {ev['role']} | {_f(ev['assessment']['overall']['cindex'])} | {_f(cox)} | "
+                       f"{ev['passed']} |")
+        out.append("")
+    else:
+        out += ["The test split is sealed and has not been evaluated (`medtorch evaluate RUN`).", ""]
     return "\n".join(out), images
 
 
