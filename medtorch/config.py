@@ -425,6 +425,12 @@ def validate(cfg: DictConfig) -> None:
         need(cfg.get("task", "classification") == "classification", "task", "'classification' or 'survival'",
              cfg.get("task"))
         need(e.monitor in MONITORS, "early_stopping.monitor", f"one of {MONITORS}", e.monitor)
+        from medtorch.survival.acceptance import is_survival_quantity
+
+        for line in cfg.acceptance.criteria:  # td_auc_5y, cindex, ... are judged by task=survival runs only
+            q = str(line).split()[0] if str(line).split() else ""
+            need(not is_survival_quantity(q), "acceptance.criteria", "classification quantities for "
+                 "task=classification (survival quantities need task=survival)", str(line))
     need(e.mode in ("min", "max"), "early_stopping.mode", "'min' or 'max'", e.mode)
     need(e.patience >= 1, "early_stopping.patience", ">= 1", e.patience)
     need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)

@@ -168,3 +168,8 @@ def test_horizon_threshold_is_fixed_on_validation():
     risk = np.array([0.9, 0.8, 0.7, 0.2, 0.1, 0.3])
     th = best_threshold(time, event, risk, 5.0)
     assert horizon_confusion(time, event, risk, 5.0, th)["mcc"] == pytest.approx(1.0)
+
+
+def test_survival_quantities_are_refused_for_classification():
+    with pytest.raises(MedtorchError, match="survival quantities need task=survival"):
+        validate(_compose("acceptance.criteria=['cindex_lower_ci >= 0.6']"))
