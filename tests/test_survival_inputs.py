@@ -69,11 +69,11 @@ def test_duration_is_kept_out_of_the_features(tmp_path):
 
 def test_config_problems_are_reported_together(tmp_path):
     cfg = _cfg("x.csv", "data.duration_unit=week", "evaluation.horizons=[5,1]", "survival.ties=exact",
-               "evaluation.test_look=true", "acceptance.criteria=['mcc_lower_ci >= 0.5']")
+               "cv.folds=3", "acceptance.criteria=['mcc_lower_ci >= 0.5']")
     with pytest.raises(MedtorchError) as info:
         validate(cfg)
     msg = str(info.value)
-    for key in ("data.duration_unit", "evaluation.horizons", "survival.ties", "evaluation.test_look", "acceptance.criteria"):
+    for key in ("data.duration_unit", "evaluation.horizons", "survival.ties", "cv.folds", "acceptance.criteria"):
         assert key in msg, key
 
 
