@@ -144,7 +144,7 @@ def print_survival_evaluation(ev: dict[str, Any]) -> None:
              f"  Harrell's C {_f(a['overall']['cindex'])}   Uno's C {_f(a['overall']['uno_cindex'])}   "
              f"IBS {_f(a['overall']['ibs'])}"]
     for h in a["horizons"]:
-        lines.append(f"  at {h['horizon']:g}: td-AUC {_f(h['td_auc'])}   MCC {_f(h['confusion']['ci']['mcc'])}")
+        lines.append(f"  at {h['horizon']:g} ({h['horizon_duration']:g} in the duration unit): td-AUC {_f(h['td_auc'])}   MCC {_f(h['confusion']['ci']['mcc'])}")
     if ev.get("cox_baseline"):
         lines.append(f"  Cox PH baseline: Harrell's C {_f(ev['cox_baseline']['overall']['cindex'])}")
     for r in ev["acceptance"]:
