@@ -173,3 +173,31 @@ def test_horizon_threshold_is_fixed_on_validation():
 def test_survival_quantities_are_refused_for_classification():
     with pytest.raises(MedtorchError, match="survival quantities need task=survival"):
         validate(_compose("acceptance.criteria=['cindex_lower_ci >= 0.6']"))
+
+
+def test_distributed_training_is_refused():
+    with pytest.raises(MedtorchError, match="one device in one process"):
+        validate(_compose("+experiment=survival_gbsg2", "trainer.devices=2"))
+
+
+def test_eda_shows_shorter_follow_up_of_later_calendar_periods():
+    from types import SimpleNamespace
+
+    from medtorch.survival.eda import explore, markdown
+
+    rng = np.random.default_rng(2)
+
+    def part(years, lo, hi, n):
+        t = rng.uniform(lo, hi, n)
+        return SimpleNamespace(y=(rng.uniform(size=n) < 0.3).astype(int),
+                               extra=pd.DataFrame({DURATION: t, "entry": rng.choice(years, n), "site": "A"}))
+
+    splits = SimpleNamespace(parts=lambda: {"train": part([2015, 2016], 500, 2000, 200),
+                                            "val": part([2017], 300, 900, 60), "test": part([2018], 10, 300, 60)})
+    cfg = SimpleNamespace(data=SimpleNamespace(duration_unit="day", subgroup_columns=["site"], time_column="entry"))
+    eda = explore(cfg, splits)
+    follow = {p: eda["periods"][p]["median_follow_up_reverse_km"] for p in ("2015", "2016", "2017", "2018")}
+    assert follow["2018"] < follow["2017"] < min(follow["2015"], follow["2016"])
+    assert eda["periods"]["2018"]["splits"] == ["test"]
+    assert eda["subgroups"]["site"]["A"]["train"]["n"] == 200
+    assert "Calendar periods (later patients have less follow-up)" in markdown(eda)

@@ -53,6 +53,10 @@ def survival_problems(cfg: Any) -> list[str]:
     need(cfg.split.strategy in ("stratified", "grouped", "temporal"), "split.strategy",
          "'stratified', 'grouped' or 'temporal' for task=survival (an external test file is not yet supported)",
          cfg.split.strategy)
+    t = cfg.trainer  # the partial likelihood and the validation C-index are computed over whole splits in one process
+    need(str(t.devices) in ("auto", "1") and t.num_nodes == 1 and "ddp" not in str(t.strategy).lower(),
+         "trainer.devices/num_nodes/strategy", "one device in one process for task=survival (distributed training "
+         "is not yet supported)", [t.devices, t.num_nodes, t.strategy])
     need(not cfg.cv.folds, "cv.folds", "0 for task=survival (cross-validation does not yet handle survival)",
          cfg.cv.folds)
     for key in ("oversample", "class_weights", "augmentation"):
