@@ -144,7 +144,13 @@ def test_governed_test_look_under_the_ledger(gbsg2_run, tmp_path):
     assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
 
 
-@pytest.mark.parametrize("verb", ["explain", "show"])
+def test_show_prints_the_survival_summary(gbsg2_run):
+    proc = run_cli("show", str(gbsg2_run))
+    assert proc.returncode == 0, proc.stderr
+    assert "Harrell's C" in proc.stdout and "Cox PH baseline" in proc.stdout and "at 5 year" in proc.stdout
+
+
+@pytest.mark.parametrize("verb", ["explain", "compare", "lineage"])
 def test_verbs_without_survival_support_refuse_naming_the_verb(gbsg2_run, verb, tmp_path):
     extra = {"predict": ["--input", "x.csv", "--output", str(tmp_path / "p.csv")], "monitor": ["--input", "x.csv"]}
     extra = extra.get(verb, [])

@@ -110,6 +110,23 @@ def build_markdown(rd: RunDir) -> tuple[str, list[str]]:
     return "\n".join(out), images
 
 
+def show_lines(rd: RunDir, metrics: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    """What ``medtorch show`` prints for a survival run: validation, Cox baseline, test looks, artefacts."""
+    v, unit = metrics["val"], metrics["horizon_unit"]
+    out = [f"validation n={v['n']} events={v['events']}  Harrell's C {_f(v['overall']['cindex'])}  "
+           f"Uno's C {_f(v['overall']['uno_cindex'])}  IBS {_f(v['overall']['ibs'])}"]
+    out += [f"  at {h['horizon']:g} {unit}: td-AUC {_f(h['td_auc'])}  MCC {_f(h['confusion']['ci']['mcc'])}  "
+            f"confusion [[TN, FP], [FN, TP]] {h['confusion']['confusion_matrix']}" for h in v["horizons"]]
+    if metrics.get("cox_baseline"):
+        out.append(f"Cox PH baseline: Harrell's C {_f(metrics['cox_baseline']['val']['overall']['cindex'])}")
+    looks = sorted(rd.root.glob("test_evaluations/*/evaluation.json"))
+    out += [f"test evaluation {e['evaluation']}: {e['role']}, Harrell's C {_f(e['assessment']['overall']['cindex'])}, "
+            f"{'accepted' if e['passed'] else 'NOT accepted'}" for e in map(read_json, looks)] or ["test set: sealed, not evaluated"]
+    out.append("artefacts:")
+    out += [f"  {name:<34} sha256 {digest[:16]}..." for name, digest in sorted(manifest.get("artefacts", {}).items())]
+    return out
+
+
 def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     from markdown_it import MarkdownIt
 
