@@ -158,3 +158,13 @@ def test_horizon_confusion_counts_known_status_only():
     from sklearn.metrics import matthews_corrcoef
 
     assert out["mcc"] == pytest.approx(matthews_corrcoef([1, 1, 0, 0, 0], [1, 0, 0, 1, 0]))
+
+
+def test_ipcw_metrics_are_undefined_beyond_the_training_follow_up():
+    # training follow-up ends with a censoring at 5: G(t) = 0 from there on, so no IPCW weight exists
+    g = censoring_km(np.array([1.0, 2.0, 3.0, 5.0]), np.array([1, 0, 1, 0]))
+    time, event, risk = np.array([1.0, 4.0, 6.0, 7.0]), np.array([1, 1, 0, 1]), np.array([0.9, 0.5, 0.1, 0.2])
+    assert g(5.0) == 0.0
+    assert np.isnan(SM.brier(time, event, np.full(4, 0.5), 5.5, g))
+    assert np.isnan(SM.td_auc(np.array([5.5, 7.0]), np.array([1, 0]), np.array([0.9, 0.1]), 6.0, g))
+    assert np.isfinite(SM.td_auc(time, event, risk, 4.5, g))

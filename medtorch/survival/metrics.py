@@ -36,6 +36,8 @@ def td_auc(time, event, risk, horizon: float, censoring: StepFunction) -> float:
     if not cases.any() or not controls.any():
         return float("nan")
     w = _weights_at(censoring, time[cases])
+    if np.any(w == 0):
+        return float("nan")  # G(t) = 0 at a case's time: no weight exists (scikit-survival refuses these data)
     ctrl = np.sort(risk[controls])
     lower = np.searchsorted(ctrl, risk[cases], side="left")
     equal = np.searchsorted(ctrl, risk[cases], side="right") - lower
@@ -51,6 +53,8 @@ def brier(time, event, surv_at_t: np.ndarray, horizon: float, censoring: StepFun
     alive = time > horizon
     w_died = _weights_at(censoring, time)
     w_alive = _weights_at(censoring, np.array([horizon]))[0]
+    if (alive.any() and w_alive == 0) or np.any(w_died[died] == 0):
+        return float("nan")  # the training censoring distribution reaches 0 before these times: undefined
     score = np.where(died, s ** 2 * w_died, 0.0) + np.where(alive, (1.0 - s) ** 2 * w_alive, 0.0)
     return float(score.mean())
 
