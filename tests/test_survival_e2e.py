@@ -26,6 +26,8 @@ def test_gbsg2_writes_a_full_evidence_package(gbsg2_run):
     m = read_json(gbsg2_run / "manifest.json")
     assert m["status"] == "complete" and m["task"] == "survival"
     assert m["data"]["rows"] == 686 and m["data"]["events"] == 299  # GBSG2 as shipped, nothing downloaded
+    lineage = {s["step"]: s for s in read_json(gbsg2_run / "lineage.json")["steps"]}
+    assert lineage["clean"]["column_roles"]["dropped_columns"] == ["time"]  # the duration never becomes a feature
     split = read_json(gbsg2_run / "split.json")
     rates = [p["events"] / p["rows"] for p in split["parts"].values()]
     assert max(rates) - min(rates) < 0.02  # stratified on the event indicator

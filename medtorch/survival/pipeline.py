@@ -47,7 +47,8 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         splits, prep, tensors = _split_and_fit(cfg, raw, rd, log, manifest)
         P._seal_test(P.Prepared(splits, prep, raw.classes, tensors), rd, log, manifest)
         spec = _specify_data(cfg, splits, prep, rd, log, manifest)
-        _check_leakage(cfg, splits, rd, log)
+        leakage = _check_leakage(cfg, splits, rd, log)
+        _record_lineage(cfg, raw, splits, prep, leakage, rd, log)
         _explore(cfg, splits, rd, log)
         from medtorch.survival.training import export_best, risk_scores, train
 
@@ -127,10 +128,27 @@ def _specify_data(cfg, splits, prep, rd: RunDir, log: EventLog, manifest: dict):
     return record_spec(plain, splits, prep, rd, log, manifest)
 
 
-def _check_leakage(cfg, splits, rd: RunDir, log: EventLog) -> None:
+def _check_leakage(cfg, splits, rd: RunDir, log: EventLog):
     from medtorch.survival.leakage import check_survival_leakage
 
-    check_survival_leakage(cfg, splits, rd, log)
+    return check_survival_leakage(cfg, splits, rd, log)
+
+
+def _record_lineage(cfg, raw, splits, prep, leakage, rd: RunDir, log: EventLog) -> None:
+    """lineage.json / lineage.md as for classification; the event column is the label, the duration a dropped column."""
+    from omegaconf import OmegaConf
+
+    from medtorch.data.lineage import build_lineage, lineage_markdown
+
+    data = OmegaConf.create(OmegaConf.to_container(cfg.data, resolve=True))
+    data.target, data.drop = cfg.data.event_column, [*cfg.data.drop, cfg.data.duration_column]
+    lineage = build_lineage(data, raw.source, raw.dropped, read_json(rd.split), prep.state_dict(),
+                            {"status": "none (task=survival trains on every training row as drawn)"},
+                            leakage.status if leakage else None)
+    write_json(rd.lineage, lineage)
+    write_text(rd.lineage_summary, lineage_markdown(lineage))
+    log.append("lineage_recorded", {"steps": [s["step"] for s in lineage["steps"]]},
+               outputs=file_hashes(rd.root, [rd.lineage, rd.lineage_summary]))
 
 
 def _explore(cfg, splits, rd: RunDir, log: EventLog) -> None:
@@ -179,7 +197,7 @@ def _judge_acceptance(cfg, metrics: dict, rd: RunDir, log: EventLog) -> None:
 def artefacts(rd: RunDir) -> list[Path]:
     extra = sorted(p for p in rd.root.glob("survival/**/*") if p.is_file())
     return [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
-            rd.acceptance, rd.sealed_test, rd.leakage, rd.data_spec, *extra, *rd.checkpoint_files, rd.training_log, *rd.hydra_files]
+            rd.acceptance, rd.sealed_test, rd.leakage, rd.data_spec, rd.lineage, rd.lineage_summary, *extra, *rd.checkpoint_files, rd.training_log, *rd.hydra_files]
 
 
 def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str | None = None) -> None:
