@@ -191,3 +191,23 @@ def test_competing_events_are_refused_with_exit_2(tmp_path):
                         "data.duration_column=months", "data.event_column=dead", check=False)
     assert proc.returncode == 2
     assert "Competing events" in proc.stderr and "'dead'" in proc.stderr
+
+
+def test_calendar_split_with_shorter_follow_up_of_later_patients_is_shown(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 400
+    entry = pd.to_datetime("2015-01-01") + pd.to_timedelta(rng.uniform(0, 6 * 365, n), unit="D")
+    x1 = rng.normal(size=n)
+    t = rng.exponential(np.exp(-0.8 * x1)) * 900
+    admin = (pd.to_datetime("2021-06-30") - entry).days.to_numpy().astype(float)  # the study closes on one date
+    pd.DataFrame({"x1": x1, "x2": rng.normal(size=n), "entry": entry.strftime("%Y-%m-%d"),
+                  "days": np.round(np.minimum(t, admin), 1), "event": (t <= admin).astype(int)}).to_csv(tmp_path / "c.csv", index=False)
+    proc, run_dir = run_train(tmp_path, "+experiment=table", "task=survival", f"data.path={tmp_path / 'c.csv'}",
+                              "data.duration_column=days", "data.event_column=event", "data.time_column=entry",
+                              "split=temporal", "evaluation.horizons=[1,2]", "survival.cox_baseline=false", *QUICK)
+    checks = {c["check"]: c for c in read_json(run_dir / "leakage.json")["checks"]}
+    assert checks["calendar_follow_up"]["status"] == "warn" and "test" in checks["calendar_follow_up"]["summary"]
+    periods = read_json(run_dir / "survival" / "eda.json")["periods"]
+    follow = [periods[y]["median_follow_up_reverse_km"] for y in sorted(periods)]
+    assert follow == sorted(follow, reverse=True)  # later entry years, shorter follow-up
+    assert "calendar_follow_up: WARN" in proc.stdout.replace("leakage check ", "")
