@@ -48,8 +48,10 @@ class CoxModule(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y = batch
+        # the sums of the partial likelihood in at least float32, also under bf16/fp16 mixed precision
         eta = self.network(x).reshape(-1)
-        loss = cox_loss(eta, y[:, 0], y[:, 1], self.ties)
+        eta = eta.float() if eta.dtype in (torch.float16, torch.bfloat16) else eta
+        loss = cox_loss(eta, y[:, 0].to(eta.dtype), y[:, 1].to(eta.dtype), self.ties)
         if loss is None:  # no event in this batch: no partial likelihood, no step
             self.skipped_batches += 1
             return None
