@@ -201,3 +201,8 @@ def test_eda_shows_shorter_follow_up_of_later_calendar_periods():
     assert eda["periods"]["2018"]["splits"] == ["test"]
     assert eda["subgroups"]["site"]["A"]["train"]["n"] == 200
     assert "Calendar periods (later patients have less follow-up)" in markdown(eda)
+
+
+def test_resuming_a_survival_run_is_refused():
+    with pytest.raises(MedtorchError, match="ckpt_path must be null for task=survival"):
+        validate(_compose("+experiment=survival_gbsg2", "ckpt_path=last"))

@@ -57,6 +57,8 @@ def survival_problems(cfg: Any) -> list[str]:
     need(str(t.devices) in ("auto", "1") and t.num_nodes == 1 and "ddp" not in str(t.strategy).lower(),
          "trainer.devices/num_nodes/strategy", "one device in one process for task=survival (distributed training "
          "is not yet supported)", [t.devices, t.num_nodes, t.strategy])
+    need(cfg.get("ckpt_path") is None, "ckpt_path", "null for task=survival (resuming an interrupted survival run "
+         "is not yet supported; start a new run)", cfg.get("ckpt_path"))
     need(not cfg.cv.folds, "cv.folds", "0 for task=survival (cross-validation does not yet handle survival)",
          cfg.cv.folds)
     for key in ("oversample", "class_weights", "augmentation"):

@@ -29,7 +29,12 @@ def fit_cox_baseline(cfg, splits, prep, metrics: dict, rd: RunDir, log: EventLog
     tva, eva = times_events(splits.val)
     xtr, xva = prep.transform(splits.train.frame).astype(float), prep.transform(splits.val.frame).astype(float)
     df = pd.DataFrame(xtr, columns=names).assign(_T=ttr, _E=etr)
-    cph = CoxPHFitter(penalizer=cfg.survival.cox_penalizer).fit(df, "_T", "_E")
+    try:
+        cph = CoxPHFitter(penalizer=cfg.survival.cox_penalizer).fit(df, "_T", "_E")
+    except Exception as e:  # lifelines raises ConvergenceError (and linear-algebra errors) on separable/collinear data
+        raise MedtorchError(f"the Cox PH baseline (lifelines) did not fit the training split: {type(e).__name__}: "
+                            f"{str(e).splitlines()[0] if str(e) else ''}. Raise survival.cox_penalizer (now "
+                            f"{cfg.survival.cox_penalizer}) or set survival.cox_baseline=false.") from None
     beta = cph.params_.reindex(names).to_numpy()
     eta_tr, eta_va = xtr @ beta, xva @ beta
     baseline = BreslowBaseline.fit(eta_tr, ttr, etr)
