@@ -69,7 +69,10 @@ def test_batch_without_events_gives_no_loss_not_nan():
     eta = torch.randn(8, requires_grad=True)
     assert cox_loss(eta, torch.arange(8.0), torch.zeros(8)) is None
     big = torch.tensor([1000.0, 999.0, -5.0])  # no overflow for large scores
-    assert torch.isfinite(cox_loss(big, torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 1.0, 0.0])))
+    for ties in ("efron", "breslow"):
+        for times in ([1.0, 2.0, 3.0], [1.0, 1.0, 3.0]):  # without and with tied times
+            loss = cox_loss(big.clone().requires_grad_(), torch.tensor(times), torch.tensor([1.0, 1.0, 0.0]), ties)
+            assert torch.isfinite(loss), (ties, times)
 
 
 def test_breslow_baseline_matches_lifelines_survival():
@@ -168,3 +171,12 @@ def test_ipcw_metrics_are_undefined_beyond_the_training_follow_up():
     assert np.isnan(SM.brier(time, event, np.full(4, 0.5), 5.5, g))
     assert np.isnan(SM.td_auc(np.array([5.5, 7.0]), np.array([1, 0]), np.array([0.9, 0.1]), 6.0, g))
     assert np.isfinite(SM.td_auc(time, event, risk, 4.5, g))
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+@pytest.mark.parametrize("tied_times", [True, False])
+def test_written_out_gradient_passes_gradcheck(ties, tied_times):
+    x, time, event = _data(n=40, seed=8, ties=tied_times)
+    eta = torch.from_numpy(x @ np.array([0.4, 0.1, -0.7])).requires_grad_()
+    f = lambda z: cox_log_partial_likelihood(z, torch.from_numpy(time), torch.from_numpy(event), ties)  # noqa: E731
+    assert torch.autograd.gradcheck(f, (eta,), eps=1e-6, atol=1e-7)
