@@ -180,3 +180,15 @@ def test_written_out_gradient_passes_gradcheck(ties, tied_times):
     eta = torch.from_numpy(x @ np.array([0.4, 0.1, -0.7])).requires_grad_()
     f = lambda z: cox_log_partial_likelihood(z, torch.from_numpy(time), torch.from_numpy(event), ties)  # noqa: E731
     assert torch.autograd.gradcheck(f, (eta,), eps=1e-6, atol=1e-7)
+
+
+def test_calibration_deciles_observed_risk_is_lifelines_kaplan_meier():
+    x, time, event = _data(n=300, seed=9)
+    surv = np.exp(-np.exp(x[:, 0]) * 0.3)
+    cal = SM.calibration(time, event, surv, 2.0, bins=10)
+    order = np.argsort(1 - surv, kind="stable")
+    for c, rows in zip(cal, np.array_split(order, 10)):
+        km = lifelines.KaplanMeierFitter().fit(time[rows], event[rows])
+        assert c["observed"] == pytest.approx(1 - float(km.survival_function_at_times(2.0).iloc[0]), abs=1e-12)
+        assert c["predicted"] == pytest.approx(float(np.mean(1 - surv[rows])))
+        assert c["n"] == len(rows) and c["events"] == int(event[rows].sum())
