@@ -47,6 +47,7 @@ def _cfg(path, *extra):
     ([1.0, 2.0, 3.0, 4.0], [1, None, 1, 0], "1 missing value(s) (first at row 1)"),
     ([1.0, 2.0, 3.0, 4.0], [1, 2, 1, 0], "Competing events"),
     ([1.0, 2.0, 3.0, 4.0], [0, 0, 0, 0], "all 4 patients are censored"),
+    ([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1], "all 4 patients have the event"),
 ])
 def test_bad_durations_and_events_are_refused(tmp_path, t, e, expect):
     cfg = _cfg(_table(tmp_path, t=t, e=e))

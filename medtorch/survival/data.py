@@ -99,4 +99,8 @@ def _check_events(s: pd.Series, col: str, where) -> np.ndarray:
     if events.sum() == 0:
         raise MedtorchError(f"data.event_column={col!r} of {where}: all {len(events)} patients are censored (no 1); "
                             "a survival model needs events.")
+    if events.sum() == len(events):
+        raise MedtorchError(f"data.event_column={col!r} of {where}: all {len(events)} patients have the event (no 0, "
+                            "nobody censored). The early split stratifies on the event indicator and the IPCW metrics "
+                            "need a censoring distribution; check the coding (1 event, 0 censored) of this column.")
     return events
