@@ -1,6 +1,9 @@
 """Survival metrics at a horizon or over time, in numpy: time-dependent AUC, Brier score, integrated
 Brier score, calibration per risk decile against Kaplan-Meier, and the confusion matrix with MCC at a
-horizon. Conventions follow scikit-survival (checked against it in tests/test_survival_metrics.py).
+horizon. Conventions follow scikit-survival (checked against it in tests/test_survival_numbers.py).
+Written here rather than called from scikit-survival: the bootstrap calls them thousands of times on
+small arrays, where its per-call input validation and structured arrays dominate, and scikit-survival
+stays a test-only reference (it pins scikit-learn below 1.10, which a runtime dependency would impose).
 
 Inverse-probability-of-censoring weights use G, the censoring survival estimated on the TRAINING split
 (``km.censoring_km``), evaluated at the patient's own time for events and at the horizon for patients
