@@ -168,7 +168,8 @@ def _survival_table(path, n=300, seed=0, event_values=(0, 1)):
     t = rng.exponential(np.exp(-(0.9 * x1 - 0.4 * x2))) * 24
     c = rng.uniform(3, 60, size=n)
     event = np.where(t <= c, event_values[1], event_values[0])
-    pd.DataFrame({"x1": x1, "x2": x2, "grp": grp, "months": np.round(np.minimum(t, c), 2), "dead": event}).to_csv(path, index=False)
+    pd.DataFrame({"pid": np.arange(n) // 2, "x1": x1, "x2": x2, "grp": grp, "months": np.round(np.minimum(t, c), 2),
+                  "dead": event}).to_csv(path, index=False)  # two rows (e.g. two lesions) per subject
     return path
 
 
@@ -176,8 +177,12 @@ def test_generic_survival_table_trains_end_to_end(tmp_path):
     data = _survival_table(tmp_path / "cohort.csv")
     proc, run_dir = run_train(tmp_path, "+experiment=table", "task=survival", f"data.path={data}",
                               "data.duration_column=months", "data.event_column=dead", "data.duration_unit=month",
-                              "evaluation.horizons=[1,2]", "survival.cox_baseline=false", *QUICK)
+                              "evaluation.horizons=[1,2]", "survival.cox_baseline=false", "data.subject_column=pid",
+                              "split=grouped", *QUICK)
     metrics = read_json(run_dir / "metrics.json")
+    assert metrics["val"]["bootstrap_unit"] == "subject"
+    split = read_json(run_dir / "split.json")
+    assert split["stratified_on"] == "event indicator and subjects" and split["parts"]["val"]["subjects"] > 0
     assert metrics["task"] == "survival" and metrics["duration_unit"] == "month"
     assert [h["horizon_duration"] for h in metrics["val"]["horizons"]] == [12.0, 24.0]
     assert "cox_baseline" not in metrics
