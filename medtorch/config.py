@@ -60,6 +60,10 @@ class DataConfig:
     nonfinite: str = "refuse"  # refuse | missing: what an inf/-inf in a numeric feature column does (recorded)
     time_unit: Optional[str] = None  # integer time_column that is not years 1800-2200: day | week | month | year ...
     time_origin: Optional[str] = None  # ... counted from this date (YYYY-MM-DD)
+    # task=survival (medtorch/survival): follow-up time and event indicator (1 event, 0 censored)
+    duration_column: Optional[str] = None
+    event_column: Optional[str] = None
+    duration_unit: str = "day"  # day | month | year
 
 
 @dataclass
@@ -261,6 +265,8 @@ class EvaluationConfig:
     ledger: str = "test_ledger.jsonl"  # the test-set ledger shared by every run that looks at a test set
     proportion_interval: str = "wilson"  # sensitivity, specificity, precision, NPV: wilson | clopper_pearson
     bootstrap_interval: str = "bca"  # MCC, balanced accuracy, AUROC: bca (percentile where unstable) | percentile
+    horizons: list[float] = field(default_factory=lambda: [1.0, 3.0, 5.0])  # task=survival: clinical horizons
+    horizon_unit: str = "year"  # unit of evaluation.horizons: day | month | year
 
 
 @dataclass
@@ -336,6 +342,24 @@ class CardConfig:
 
 
 @dataclass
+class SurvivalConfig:
+    """task=survival: the Cox partial-likelihood training and the survival evaluation (medtorch/survival)."""
+
+    ties: str = "efron"  # efron | breslow: how tied event times enter the partial likelihood
+    # a training batch without an event has no partial likelihood: its optimizer step is skipped and counted
+    empty_batches: str = "skip"
+    cox_baseline: bool = True  # fit lifelines' Cox PH model on the same split as the transparent comparison
+    cox_penalizer: float = 0.01  # ridge penalty of that model (one-hot columns are collinear without one)
+    risk_groups: int = 3  # predicted-risk groups of the Kaplan-Meier plot
+    brier_points: int = 50  # time grid of the integrated Brier score
+    min_cindex: Optional[float] = None  # monitoring: degradation when Harrell's C on labelled new data is below
+    # bridge re-evaluation on another stack (medtorch bridge RUN): tolerances on the validation rows' risk scores
+    bridge_max_abs_risk_diff: float = 1e-4
+    bridge_min_kendall_tau: float = 0.999
+    bridge_max_cindex_delta: float = 0.001
+
+
+@dataclass
 class MedtorchConfig:
     seed: int = 0  # honoured, 0 included
     data: Any = MISSING
@@ -357,6 +381,8 @@ class MedtorchConfig:
     spec: SpecConfig = field(default_factory=SpecConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     card: CardConfig = field(default_factory=CardConfig)  # model card text for the report
+    task: str = "classification"  # classification | survival (time-to-event, medtorch/survival)
+    survival: SurvivalConfig = field(default_factory=SurvivalConfig)
 
 
 def register_configs() -> None:
@@ -374,7 +400,7 @@ def register_configs() -> None:
 
 
 MODELS = ("mlp", "logistic", "attention", "linear")
-SOURCES = ("breast_cancer", "table", "synthetic_cohort")
+SOURCES = ("breast_cancer", "table", "synthetic_cohort", "gbsg2")
 STRATEGIES = ("stratified", "grouped", "temporal", "external")
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
 MONITORS = ("val/mcc", "val/loss", "val/balanced_accuracy", "val/auroc")
@@ -392,9 +418,11 @@ def validate(cfg: DictConfig) -> None:
 
     d = cfg.data
     need(d.source in SOURCES, "data.source", f"one of {SOURCES}", d.source)
+    survival = cfg.get("task", "classification") == "survival"
     if d.source == "table":
         need(bool(d.path), "data.path", "a CSV or Parquet file (data.path=FILE)", d.path)
-        need(bool(d.target), "data.target", "the label column (data.target=COLUMN)", d.target)
+        if not survival:  # a survival table has data.event_column and data.duration_column instead
+            need(bool(d.target), "data.target", "the label column (data.target=COLUMN)", d.target)
     need(d.format in ("auto", "csv", "parquet"), "data.format", "one of 'auto', 'csv', 'parquet'", d.format)
     need(d.get("nonfinite", "refuse") in ("refuse", "missing"), "data.nonfinite", "'refuse' or 'missing'", d.get("nonfinite"))
 
@@ -450,7 +478,21 @@ def validate(cfg: DictConfig) -> None:
     need(t.matmul_precision in ("highest", "high", "medium"), "trainer.matmul_precision", "'highest', 'high' or 'medium'", t.matmul_precision)
 
     e = cfg.early_stopping
-    need(e.monitor in MONITORS, "early_stopping.monitor", f"one of {MONITORS}", e.monitor)
+    if survival:  # task=survival: its own monitors, data, horizons and refusals (medtorch/survival/checks.py)
+        from medtorch.survival.checks import survival_problems
+
+        problems += survival_problems(cfg)
+    else:
+        need(d.source != "gbsg2", "data.source", "used with task=survival (gbsg2 is time-to-event data)", d.source)
+        need(cfg.get("task", "classification") == "classification", "task", "'classification' or 'survival'",
+             cfg.get("task"))
+        need(e.monitor in MONITORS, "early_stopping.monitor", f"one of {MONITORS}", e.monitor)
+        from medtorch.survival.acceptance import is_survival_quantity
+
+        for line in cfg.acceptance.criteria:  # td_auc_5y, cindex, ... are judged by task=survival runs only
+            q = str(line).split()[0] if str(line).split() else ""
+            need(not is_survival_quantity(q), "acceptance.criteria", "classification quantities for "
+                 "task=classification (survival quantities need task=survival)", str(line))
     need(e.mode in ("min", "max"), "early_stopping.mode", "'min' or 'max'", e.mode)
     need(e.patience >= 1, "early_stopping.patience", ">= 1", e.patience)
     need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)

@@ -61,6 +61,10 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
     ``launch``: the Hydra launch record (``.hydra/`` file name -> text), written into the run
     directory once it is known to hold no other run's evidence.
     """
+    if cfg.get("task", "classification") == "survival":  # time-to-event: its own story (medtorch/survival)
+        from medtorch.survival.pipeline import run as run_survival
+
+        return run_survival(cfg, run_dir, launch)
     validate(cfg)
     if cfg.cv.folds and cfg.cv.fold is None:
         # a requeued cross-validation job continues: complete folds are kept, an interrupted one resumes

@@ -16,7 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from medtorch.report.build import write_report
+    from medtorch.survival.checks import is_survival_run
 
+    if is_survival_run(args.run):  # task=survival has its own report (medtorch/survival/report.py)
+        from medtorch.survival.report import write_report
     md, html = write_report(args.run)
     print(f"wrote {md}\nwrote {html}")
     return EXIT_OK
