@@ -22,7 +22,7 @@ from medtorch.hashing import sha256_file
 from medtorch.run import RunDir, read_json
 
 # files that describe the log itself rather than being recorded in it
-_SELF = ("events.jsonl", "events.head")
+_SELF = ("events.jsonl", "events.head", "test_evaluations.lock")
 
 
 @dataclass

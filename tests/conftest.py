@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,10 @@ REPO = Path(__file__).resolve().parent.parent
 # the test process uses one intra-op thread like the runs it trains (see _env), so loading a
 # run in-process is the same stack and does not call for a bridge re-evaluation
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# the test-set registry of every test run lives in a fresh per-session folder, never in the
+# user's ~/.local/share (tests that need their own registry set MEDTORCH_REGISTRY per process)
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="medtorch-tests-xdg-")
+os.environ.pop("MEDTORCH_REGISTRY", None)
 
 # Small, fast settings for end-to-end runs on CPU (still the real train.py and Trainer).
 FAST = ["trainer=cpu", "trainer.max_epochs=3", "trainer.enable_progress_bar=false"]
