@@ -29,6 +29,7 @@ from medtorch.locking import exclusive
 from medtorch.registry import binding
 from medtorch.registry.identity import DIGITS_DEFAULT, row_identities
 from medtorch.registry.roles import SECOND_STAGE, decide_role, demotions, display, family_distribution
+from medtorch.registry.roles import summary as roles_summary
 from medtorch.registry.store import Head
 from medtorch.run import read_json, write_json, write_text
 
@@ -107,7 +108,8 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
                               run_id=manifest["run_id"], test_set=rows.sha256)
             seen = Head(head.registry_id, entry["seq"], entry["hash"])
             evaluation["roles"] = _roles(rd, number, evaluation, [*entries, entry])
-            outputs.update(file_hashes(rd.root, [write_json(rd.root / "test_roles.json", {"evaluations": evaluation["roles"]})]))
+            outputs.update(file_hashes(rd.root, [write_json(rd.root / "test_roles.json", {"summary": roles_summary(evaluation["roles"]),
+                                                                                      "evaluations": evaluation["roles"]})]))
             log.append("test_evaluated", {**summary, "registry": {**evaluation["registry"], "head": seen.to_dict()}},
                        inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": rows.sha256}, outputs=outputs)
     _extend_bridge_set(run, rows, "test" if test_data is None else f"test_look_{number}")

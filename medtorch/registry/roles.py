@@ -105,3 +105,15 @@ def demotions(looks: list[dict[str, Any]]) -> dict[str, int]:
         if d.get("role") == SECOND_STAGE and sha:
             out[sha] = min(out.get(sha, 10**9), int(d["look_on_test_set"]))
     return out
+
+
+def summary(roles: list[dict[str, Any]]) -> str:
+    """One line: the role of each test set a run looked at, as of now."""
+    parts, seen = [], set()
+    for r in reversed(roles):  # the latest look of each test set carries its current role
+        if r["test_set"] in seen:
+            continue
+        seen.add(r["test_set"])
+        looks = [x["evaluation"] for x in roles if x["test_set"] == r["test_set"]]
+        parts.append(f"test set {r['test_set'][:12]}: {r['role']} (evaluations {', '.join(map(str, looks))})")
+    return "; ".join(reversed(parts))
