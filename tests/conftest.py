@@ -41,7 +41,9 @@ def run_train(tmp_path: Path, *overrides: str, check: bool = True, fast: bool = 
     args = [sys.executable, str(REPO / "train.py"), *flags, *(FAST if fast else []), *overrides]
     if not any(o.startswith("hydra.run.dir=") for o in overrides) and "-m" not in flags:
         args.append(f"hydra.run.dir={run_dir}")
-    proc = subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+    env = _env()
+    env["XDG_DATA_HOME"] = str(tmp_path / ".data")  # runs trained under one tmp_path share a test-set registry
+    proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"train.py failed ({proc.returncode}):\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-4000:]}")
     return proc, (run_dir if run_dir.exists() else None)
