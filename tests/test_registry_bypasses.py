@@ -110,6 +110,19 @@ def test_2_truncated_registry(study, tmp_path):
     shutil.copy(tmp_path / "backup.sqlite", reg)
 
 
+def test_new_test_data_with_one_value_shifted_is_not_new(study, tmp_path):
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    rows = bunch.data.iloc[[3, 19, 20]].copy()
+    rows["target"] = np.asarray(bunch.target_names)[bunch.target.iloc[[3, 19, 20]]]
+    shifted = rows.copy()
+    shifted["mean radius"] += 0.0005  # e.g. 13.54 -> 13.5405: another record at 6 significant digits
+    shifted.to_csv(tmp_path / "shifted.csv", index=False)
+    p = cli(study, "evaluate", str(study["runs"]["A"]), "--test-data", str(tmp_path / "shifted.csv"))
+    assert p.returncode == 8 and "3 row(s) equal a row of the run's data in every feature but one" in p.stderr, p.stdout + p.stderr
+
+
 def test_3_a_new_seed_seals_the_same_test_set_and_a_family_look(family):
     m0, m1 = family["runs"]["M0"], family["runs"]["M1"]
     seal0, seal1 = read_json(m0 / "sealed_test.json"), read_json(m1 / "sealed_test.json")
