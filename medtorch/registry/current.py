@@ -8,6 +8,7 @@ test set since); otherwise the roles as of the run's last look (``test_roles.jso
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from medtorch.registry.roles import demotions, display
@@ -22,6 +23,9 @@ def current_roles(rd: RunDir, manifest: dict[str, Any]) -> tuple[list[dict[str, 
     demoted = demotions(evals)
     source = "this run's looks"
     bound = manifest.get("registry")
+    sqlite_file = bound and bound["url"].startswith("sqlite:///") and bound["url"][len("sqlite:///"):]
+    if sqlite_file and not Path(sqlite_file).is_file():
+        return display(evals, demoted), f"this run's looks (registry {bound['url']} not found)"
     if bound:
         try:
             from medtorch.registry import binding

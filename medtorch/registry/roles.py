@@ -91,8 +91,9 @@ def display(evaluations: list[dict[str, Any]], demoted_at: dict[str, int]) -> li
             role, note = SECOND_STAGE, ev["role_reason"]
         else:
             role, note = SECOND_STAGE, f"hold-out at the time, superseded by look {first}"
+        over = (ev.get("registry") or {}).get("override")
         out.append({"evaluation": ev["evaluation"], "test_set": sha, "look_on_test_set": n, "role_at_the_time": ev["role"],
-                    "role": role, "note": note})
+                    "role": role, "note": note, "registry_override": over["used"] if over else None})
     return out
 
 

@@ -214,8 +214,9 @@ def ledger(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
                         f"sealed: {fmt(rec.get('test_sealed'))}; status: {metrics.get('test_status', 'not recorded')}."))
     roles = _test_roles(ev)
     if roles:
-        out.append(Table(["evaluation", "test set", "look on it", "role", "note"],
-                         [[r["evaluation"], r["test_set"][:12], r["look_on_test_set"], r["role"], r["note"]] for r in roles],
+        out.append(Table(["evaluation", "test set", "look on it", "role", "note", "registry override"],
+                         [[r["evaluation"], r["test_set"][:12], r["look_on_test_set"], r["role"], r["note"],
+                           r.get("registry_override") or "-"] for r in roles],
                          "Role of the test data at each look (one role per test set once it is demoted)"))
     out.append(history(ev, ("test_",), "Acts on the test set"))
     return out, {"split.json", "metrics.json", "test_roles.json"}
