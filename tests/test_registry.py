@@ -109,3 +109,19 @@ def test_row_identity_rounds_to_significant_digits():
     assert ids[2] != ids[3]  # a value shifted by 0.0005 is another record at 6 digits
     subj = row_identities(frame, np.array(["c"] * 4), pd.DataFrame({"pid": [1, 1, 2, 3]}), "pid")
     assert subj["kind"] == "subject" and subj["identities"][0] == subj["identities"][1] != subj["identities"][2]
+
+
+def test_registry_verbs_import_and_verify(tmp_path):
+    from conftest import run_cli
+
+    from medtorch.audit import EventLog
+
+    ledger = EventLog(tmp_path / "test_ledger.jsonl")
+    ledger.append("test_look", {"evaluation": 1, "run_id": "a" * 32, "role": "hold-out test set", "look_on_test_set": 1,
+                                "test_set": {"sha256": "t" * 64}, "development": {"sha256": "d"}})
+    url = str(tmp_path / "team.sqlite")
+    p = run_cli("registry", "import", str(ledger.path), "--registry", url)
+    assert p.returncode == 0 and "imported 1 look(s)" in p.stdout, p.stderr
+    p = run_cli("registry", "verify", "--registry", url)
+    assert p.returncode == 0 and "2 entries, chain intact" in p.stdout and "1:H" in p.stdout, p.stderr
+    assert run_cli("registry", "import", str(ledger.path), "--registry", url).returncode == 2  # once only
