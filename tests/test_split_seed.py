@@ -40,3 +40,18 @@ def test_compare_says_which_variance_it_measured():
     assert split[0]["measured"].startswith("split variance")
     old = variation([run(0, 1, None, 0.8), run(1, 2, None, 0.9)])
     assert old[0]["measured"].startswith("training and split variance together")
+
+
+def test_cross_validation_folds_follow_split_seed_not_seed():
+    from medtorch.evaluation.crossval import fold_splits
+
+    raw = sources.load(OmegaConf.create({"name": "bc", "source": "breast_cancer"}))
+
+    def fold_val_ids(seed, split_seed):
+        cfg = _cfg(seed, split_seed)
+        cfg.cv = {"folds": 3, "fold": 1}
+        out = fold_splits(cfg, split_table(cfg, raw), None, {})
+        return out.val.ids_sha256
+
+    assert fold_val_ids(1, 0) == fold_val_ids(2, 0)
+    assert fold_val_ids(1, 0) != fold_val_ids(1, 4)
