@@ -76,6 +76,11 @@ def test_default_location_is_per_user_not_the_working_directory(tmp_path, monkey
     monkeypatch.delenv("XDG_DATA_HOME")
     assert location.resolve().url.endswith("/.local/share/medtorch/registry.sqlite")
     assert location.normalise("rel/reg.sqlite") == f"sqlite:///{tmp_path}/rel/reg.sqlite"  # made absolute once
+    monkeypatch.setenv("MEDTORCH_REGISTRY", "postgresql://team@db/medtorch")
+    assert location.resolve(bound="sqlite:///x") == location.Where("postgresql+psycopg://team@db/medtorch", "$MEDTORCH_REGISTRY")
+    assert location.resolve("other.sqlite").source == "--registry"
+    monkeypatch.delenv("MEDTORCH_REGISTRY")
+    assert location.resolve(bound="sqlite:///x", config_url="y.sqlite").source == "run binding"
     monkeypatch.setenv("MEDTORCH_TEST_LEDGER", "x.jsonl")
     with pytest.raises(MedtorchError, match="medtorch registry import LEDGER"):
         location.resolve()

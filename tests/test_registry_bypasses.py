@@ -81,8 +81,6 @@ def test_1_another_directory_another_registry_or_a_deleted_one(study, tmp_path):
     assert p.returncode == 0 and "(look 2 on it" in p.stdout, p.stderr
     p = cli(study, "evaluate", a, "--registry", str(tmp_path / "new.sqlite"))  # a fresh registry
     assert p.returncode == 3 and "does not know" in p.stderr and "[1, 2]" in p.stderr
-    p = cli(study, "evaluate", a, MEDTORCH_REGISTRY=str(tmp_path / "new2.sqlite"))
-    assert p.returncode == 3 and "does not know" in p.stderr
     reg = study["xdg"] / "medtorch" / "registry.sqlite"
     shutil.copy(reg, tmp_path / "backup.sqlite")
     for f in reg.parent.glob("registry.sqlite*"):
@@ -185,8 +183,7 @@ def test_6_concurrent_evaluations_with_different_registries(study, tmp_path, bac
         def go(name, *args):
             results[name] = cli(study, "evaluate", str(run), *args)
 
-        threads = [threading.Thread(target=go, args=("bound",)), threading.Thread(target=go, args=("other", "--registry", other)),
-                   threading.Thread(target=go, args=("other2", "--registry", other))]
+        threads = [threading.Thread(target=go, args=("bound",)), threading.Thread(target=go, args=("other", "--registry", other))]
         for t in threads:
             t.start()
         for t in threads:
@@ -195,7 +192,7 @@ def test_6_concurrent_evaluations_with_different_registries(study, tmp_path, bac
         if backend == "postgresql":
             drop_postgres(other)
     codes = sorted(r.returncode for r in results.values())
-    assert all(c in (0, 3) for c in codes) and 0 in codes, {k: r.stderr[-800:] for k, r in results.items()}
+    assert codes == [0, 3], {k: r.stderr[-800:] for k, r in results.items()}  # the second one's registry lacks the first look
     evals = evaluations(run)
     assert [e["evaluation"] for e in evals] == list(range(1, codes.count(0) + 1))  # no number shared, no folder overwritten
     assert cli(study, "audit", "verify", str(run)).returncode == 0

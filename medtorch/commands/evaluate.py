@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from medtorch.registry.location import retired
+
+    retired()  # before anything heavy is imported
     from medtorch.evaluation.governed import EXIT_CRITERIA_FAILED, governed_test_look, print_evaluation
 
     from medtorch.stack import settings

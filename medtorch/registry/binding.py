@@ -127,10 +127,18 @@ def check_continuity(opened: Opened, head: Head, entries: list[dict[str, Any]], 
     if opened.bound and opened.override is None:
         seen.append(("the run's binding at training", opened.bound["head"]))
     looks = [e for e in events if e["action"] == "test_evaluated"]
+    known = {e["details"].get("evaluation") for e in entries
+             if e["kind"] in LOOK_KINDS and e["run_id"] == manifest["run_id"]}
+    missing = []
     for e in looks:
-        r = e["details"].get("registry") or {}
-        if r.get("url") == url and r.get("head"):
-            seen.append((f"test evaluation {e['details']['evaluation']}", r["head"]))
+        r, n = e["details"].get("registry") or {}, e["details"]["evaluation"]
+        if not r.get("head"):  # a look recorded in a JSONL ledger: known once the ledger is imported
+            if n not in known:
+                missing.append(n)
+        elif r["head"]["registry_id"] == head.registry_id or r.get("url") == url:
+            seen.append((f"test evaluation {n}", r["head"]))  # its own entry must still be there, unchanged
+        else:
+            missing.append(n)  # recorded in another registry (a copy of the run does not make it known)
     for label, h in seen:
         if h["registry_id"] != head.registry_id:
             problems.append(f"{label} saw registry id {h['registry_id'][:12]}... with {h['entries']} entries, but {url} now "
@@ -143,9 +151,6 @@ def check_continuity(opened: Opened, head: Head, entries: list[dict[str, Any]], 
         elif h["entries"] and entries[h["entries"] - 1]["hash"] != h["hash"]:
             problems.append(f"{label} saw entry #{h['entries']} with hash {h['hash'][:12]}..., but {url} holds another "
                             "entry there (the registry was rewritten)")
-    known = {e["details"].get("evaluation") for e in entries
-             if e["kind"] in LOOK_KINDS and e["run_id"] == manifest["run_id"]}
-    missing = [e["details"]["evaluation"] for e in looks if e["details"]["evaluation"] not in known]
     if missing:
         problems.append(f"the run's event log records test evaluation(s) {missing}, which registry {url} does not know: "
                         "it lost them, or it is not the registry those looks were recorded in")
