@@ -115,7 +115,7 @@ class Registry:
                     conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
                 _md.create_all(conn)
                 yield Tx(conn, self)
-        except sa.exc.OperationalError as e:
+        except sa.exc.DBAPIError as e:  # server down, wrong credentials, no right to create the tables
             raise MedtorchError(f"registry {self.public_url}: cannot be reached or written ({str(e.orig).strip()}). "
                                 "Check the URL (--registry, $MEDTORCH_REGISTRY, registry.url) and that the server runs.") from None
 
