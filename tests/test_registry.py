@@ -107,6 +107,16 @@ def test_ledger_import_once_and_edited_ledger_refused(registry_url, tmp_path):
         import_ledger(ledger.path, Registry(location.normalise(str(tmp_path / "fresh.sqlite"))))
 
 
+def test_row_identity_rounding_agrees_with_decimal_formatting():
+    from medtorch.registry.identity import _numeric
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=20_000) * 10.0 ** rng.integers(-8, 9, 20_000)
+    reference = np.array([float(f"{v:.6g}") for v in x])  # Python's correctly rounded 6 significant digits
+    assert (_numeric(x, 6) == _numeric(reference, 6)).all()
+    assert (_numeric(x, 6) != _numeric(x * (1 + 1e-4), 6)).any(axis=1).mean() > 0.99
+
+
 def test_row_identity_rounds_to_significant_digits():
     frame = pd.DataFrame({"a": [0.1, 0.10000000001, 13.54, 13.5405], "b": ["x", "x", "y", "y"]})
     ids = row_identities(frame, np.array(["c"] * 4), None, None, 6)["identities"]

@@ -127,14 +127,12 @@ def _near_duplicates(old: pd.DataFrame, new: pd.DataFrame, candidates: np.ndarra
     the same case; where they do (coarse data), only a match rate above that rate is.
     """
     from medtorch.data.coincidence import judge_matches
-    from medtorch.registry.identity import DIGITS_DEFAULT, near_duplicate_keys, record_table
+    from medtorch.registry.identity import DIGITS_DEFAULT, near_duplicate_keys
 
     if old.shape[1] < 2 or not candidates.any():
         return None
     digits = int(((run.manifest.get("registry") or {}).get("row_identity") or {}).get("digits", DIGITS_DEFAULT))
-    label = np.zeros(len(old), dtype=object)
-    ref = near_duplicate_keys(record_table(old, label, None, digits).drop(columns="y:label"))
-    query = near_duplicate_keys(record_table(new, np.zeros(len(new), dtype=object), None, digits).drop(columns="y:label"))
+    ref, query = near_duplicate_keys(old, digits), near_duplicate_keys(new, digits)
     found = np.zeros(len(new), dtype=bool)
     for col in ref:
         v = judge_matches(ref[col], query[col])
