@@ -36,6 +36,9 @@ def test_compare_says_which_variance_it_measured():
 
     training = variation([run(0, 1, 0, 0.8), run(1, 2, 0, 0.9)])
     assert len(training) == 1 and training[0]["measured"].startswith("training variance: one split (split.seed=0)")
+    from medtorch.stack.variation import to_markdown
+
+    assert "Variance measured: training variance: one split (split.seed=0), seeds [1, 2]." in "\n".join(to_markdown(training))
     split = variation([run(0, 1, 0, 0.8), run(1, 1, 3, 0.7)])
     assert split[0]["measured"].startswith("split variance")
     old = variation([run(0, 1, None, 0.8), run(1, 2, None, 0.9)])
