@@ -19,7 +19,8 @@ from medtorch.errors import EXIT_OK, EXIT_OUTPUT_CLOSED, MedtorchError
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
 VERBS: dict[str, tuple[str, str]] = {
     "show": ("medtorch.commands.show", "print a run's status, validation metrics and artefacts"),
-    "evaluate": ("medtorch.commands.evaluate", "evaluate a run once on its sealed test set (or --test-data), under the test-set ledger"),
+    "evaluate": ("medtorch.commands.evaluate", "evaluate a run once on its sealed test set (or --test-data), recorded in the test-set registry"),
+    "registry": ("medtorch.commands.registry", "the project's test-set registry: import an old JSONL ledger, verify it"),
     "cv-summary": ("medtorch.commands.cv_summary", "summarise cross-validation fold runs (mean, SD, min, max; plot)"),
     "lineage": ("medtorch.commands.lineage", "show a run's data lineage, or --replay it and compare split hashes"),
     "fingerprint": ("medtorch.commands.fingerprint", "print this stack's fingerprint, or its diff from a run's"),

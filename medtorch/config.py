@@ -76,6 +76,9 @@ class SplitConfig:
     val_end: Optional[str] = None  # temporal: rows from train_end until this date validate, later ones test
     test_path: Optional[str] = None  # external: the test file (same columns), e.g. prospective data
     new_subjects_only: bool = True  # temporal: drop val/test rows of subjects already seen earlier
+    # the split's own seed, apart from ``seed`` (weights, batches): fixed, so -m seed=1,2,3 varies
+    # training only and every job seals the same test set; cross-validation folds follow it too
+    seed: int = 0
 
 
 @dataclass
@@ -262,11 +265,19 @@ class EvaluationConfig:
     period_days: int = 365  # bin width for period=days
     calibration_bins: int = 10
     test_look: bool = False  # true: perform the one governed test-set evaluation at the end of training
-    ledger: str = "test_ledger.jsonl"  # the test-set ledger shared by every run that looks at a test set
+    ledger: Optional[str] = None  # retired: looks go to the test-set registry (registry.url); refused when set
     proportion_interval: str = "wilson"  # sensitivity, specificity, precision, NPV: wilson | clopper_pearson
     bootstrap_interval: str = "bca"  # MCC, balanced accuracy, AUROC: bca (percentile where unstable) | percentile
     horizons: list[float] = field(default_factory=lambda: [1.0, 3.0, 5.0])  # task=survival: clinical horizons
     horizon_unit: str = "year"  # unit of evaluation.horizons: day | month | year
+
+
+@dataclass
+class RegistryConfig:
+    """The project's test-set registry (medtorch/registry): every governed look and every looked-at row."""
+
+    url: Optional[str] = None  # None: $MEDTORCH_REGISTRY, else $XDG_DATA_HOME/medtorch/registry.sqlite; or postgresql://...
+    row_digits: int = 6  # significant digits numbers are rounded to in a row's identity
 
 
 @dataclass
@@ -383,6 +394,7 @@ class MedtorchConfig:
     card: CardConfig = field(default_factory=CardConfig)  # model card text for the report
     task: str = "classification"  # classification | survival (time-to-event, medtorch/survival)
     survival: SurvivalConfig = field(default_factory=SurvivalConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)  # the project's test-set registry
 
 
 def register_configs() -> None:
@@ -496,6 +508,7 @@ def validate(cfg: DictConfig) -> None:
     need(e.mode in ("min", "max"), "early_stopping.mode", "'min' or 'max'", e.mode)
     need(e.patience >= 1, "early_stopping.patience", ">= 1", e.patience)
     need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
+    _validate_registry(cfg, need)
     _validate_assessment(cfg, need, problems)
     ref = cfg.bridge.reference_file
     need(ref is None or Path(ref).is_file(), "bridge.reference_file", "an existing CSV or Parquet file (or null)", ref)
@@ -508,6 +521,14 @@ def validate(cfg: DictConfig) -> None:
 
     if problems:
         raise MedtorchError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _validate_registry(cfg: DictConfig, need) -> None:
+    from medtorch.registry.location import IMPORT_HINT
+
+    need(cfg.split.seed >= 0, "split.seed", ">= 0", cfg.split.seed)
+    need(1 <= cfg.registry.row_digits <= 17, "registry.row_digits", "between 1 and 17", cfg.registry.row_digits)
+    need(cfg.evaluation.ledger is None, "evaluation.ledger", f"unset (retired). {IMPORT_HINT}", cfg.evaluation.ledger)
 
 
 def _validate_assessment(cfg: DictConfig, need, problems: list[str]) -> None:

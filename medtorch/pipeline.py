@@ -93,6 +93,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         _record_development(cfg, rd, log, manifest)
         prepared = _split_and_fit(cfg, raw, rd, log, manifest)
         _seal_test(prepared, rd, log, manifest)
+        _bind_registry(cfg, prepared, rd, log, manifest)
         leakage = governance.check_leakage(cfg, prepared.splits, rd, log, prepared.classes)
         prepared.balance = _plan_rebalancing(cfg, prepared, log)
         governance.record_lineage(cfg, raw, prepared.splits, prepared.split_record, prepared.preprocessor.state_dict(),
@@ -305,6 +306,16 @@ def _seal_test(prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict) ->
     seal_test(prepared.splits, rd, log, manifest)
 
 
+def _bind_registry(cfg, prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    """Bind the run to the project's test-set registry and check its rows against every looked-at row."""
+    from medtorch.registry.binding import bind_run
+
+    if "registry" not in manifest:  # a resumed run keeps the binding it was trained under
+        manifest["registry"] = bind_run(cfg, prepared.splits, prepared.classes, manifest)
+        write_json(rd.manifest, manifest)
+    log.append("registry_bound", manifest["registry"])
+
+
 def _cv_fold(cfg, splits: Splits, rd: RunDir, manifest: dict) -> Splits:
     from medtorch.evaluation.crossval import fold_splits
 
@@ -322,7 +333,7 @@ def _assess_validation(cfg, network, prepared: Prepared, rd: RunDir, log: EventL
 def _governed_test_look(cfg, rd: RunDir) -> dict[str, Any]:
     from medtorch.evaluation.governed import governed_test_look, print_evaluation
 
-    evaluation = governed_test_look(rd.root, ledger_path=cfg.evaluation.ledger)
+    evaluation = governed_test_look(rd.root, family_look=True)  # one family look when launched as a multirun
     print_evaluation(evaluation)
     return evaluation
 
