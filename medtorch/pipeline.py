@@ -80,6 +80,10 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         return _run_other_rank(cfg, resume_from)
     log = EventLog(rd.events)
     manifest = _resume(cfg, rd, log, resume_from) if resume_from else _start(cfg, rd, log, launch)
+    if cfg.trainer.fast_dev_run:
+        from medtorch.smoke import mark_not_evidence
+
+        mark_not_evidence(cfg, rd, manifest)
     try:
         set_determinism(cfg)
         _freeze_acceptance(cfg, rd, log, manifest)
@@ -98,7 +102,8 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         _record_monitoring_reference(cfg, network, prepared, spec, rd, log)
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
         _assess_validation(cfg, network, prepared, rd, log)
-        _explain(cfg, network, prepared, rd, manifest)
+        if not cfg.trainer.fast_dev_run:  # a smoke run proves the path; explanations would only cost time
+            _explain(cfg, network, prepared, rd, manifest)
         _store_bridge_reference(cfg, network, prepared, rd, log, manifest)
     except BaseException as e:
         # a signal-driven exit (submitit requeueing on a time limit, Ctrl-C) is an interruption, not a failure
