@@ -1,6 +1,6 @@
 """Train a medtorch model: ``python train.py [+experiment=NAME] [key=value ...]``.
 
-Hydra composes the config from conf/ (validated against the structured schema in
+Hydra composes the config from medtorch/conf/ (validated against the structured schema in
 medtorch/config.py), creates the run directory, and hands both to medtorch.pipeline.
 """
 
@@ -19,7 +19,7 @@ if not OmegaConf.has_resolver("medtorch_uid"):
     OmegaConf.register_new_resolver("medtorch_uid", lambda: uuid.uuid4().hex[:8], use_cache=True)
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="medtorch/conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     from medtorch import pipeline
 

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from medtorch.config import register_configs, validate
 from medtorch.errors import MedtorchError
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
+CONF = Path(__file__).resolve().parent.parent / "medtorch" / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 register_configs()
 OmegaConf.register_new_resolver("medtorch_uid", lambda: "test", replace=True)
