@@ -367,7 +367,7 @@ def validate(cfg: DictConfig) -> None:
     from medtorch.models.targets import network_problems
 
     problems += network_problems(m) + extension_problems(cfg)
-    need(m.get("name") in MODELS or "_target_" in m, "model.name", f"one of {MODELS} (or a model._target_)", m.get("name"))
+    need(m.get("name") in MODELS or "_target_" in m.keys(), "model.name", f"one of {MODELS} (or a model._target_)", m.get("name"))
     if "dropout" in m:
         need(0.0 <= m.dropout < 1.0, "model.dropout", "in [0, 1)", m.dropout)
     if "hidden" in m:
