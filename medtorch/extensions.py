@@ -152,3 +152,27 @@ def _plain(node):
     if isinstance(node, (DictConfig, ListConfig)):
         return OmegaConf.to_container(node, resolve=True)
     return node
+
+
+def attach_evidence(loggers, rd, log) -> None:
+    """Link experiment trackers back to the evidence: tags and the report on each MLflow run.
+
+    Tags ``medtorch.run_id``, ``medtorch.manifest_sha256`` and ``medtorch.run_dir``; artefacts
+    report.html, report.md and manifest.json. Recorded in the run's event log.
+    """
+    from medtorch.hashing import sha256_file
+    from medtorch.run import read_json
+
+    for lg in loggers or []:
+        if type(lg).__name__ != "MLFlowLogger":
+            continue
+        client, run_id = lg.experiment, lg.run_id
+        tags = {"medtorch.run_id": read_json(rd.manifest)["run_id"], "medtorch.manifest_sha256": sha256_file(rd.manifest),
+                "medtorch.run_dir": str(Path(rd.root).resolve())}
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
+        for path in (rd.report_html, rd.root / "report.md", rd.manifest):
+            if Path(path).is_file():
+                client.log_artifact(run_id, str(path), artifact_path="medtorch")
+        log.append("tracker_linked", {"tracker": "mlflow", "tracking_uri": lg._tracking_uri, "mlflow_run_id": run_id,
+                                      "tags": tags})
