@@ -126,7 +126,7 @@ def test_group_problems_are_named_with_the_fix():
 @pytest.mark.slow
 def test_fast_dev_run_is_marked_not_evidence_and_never_looks_at_the_test_set(tmp_path):
     proc, run_dir = run_train(tmp_path, "trainer.fast_dev_run=true", "scheduler=one_cycle",
-                              "trainer.accumulate_grad_batches=2")
+                              "trainer.accumulate_grad_batches=2", "trainer.enable_progress_bar=true")
     assert "smoke run" in proc.stdout
     manifest = read_json(run_dir / "manifest.json")
     assert manifest["evidence"] is False and "fast_dev_run" in manifest["not_evidence_reason"]
@@ -138,6 +138,7 @@ def test_fast_dev_run_is_marked_not_evidence_and_never_looks_at_the_test_set(tmp
     assert p.returncode == 2 and "is not evidence" in p.stderr
     assert not ledger.exists()  # the test-set ledger was never touched
     assert "Tip" not in proc.stderr + proc.stdout and "LeafSpec" not in proc.stderr  # the dependencies' noise
+    assert "\r" not in proc.stderr  # progress=auto without a terminal: no progress bars in logs
 
 
 def test_medtorch_help_imports_neither_torch_nor_lightning():
