@@ -41,6 +41,7 @@ from medtorch.provenance import device_info, git_info, package_versions
 from medtorch.resume import (check_fresh_start, check_same_run, completed_before_requeue, resolve_ckpt_path,
                              under_scheduler)
 from medtorch.run import RunDir, read_json, write_json, write_text
+from medtorch.smoke import mark_not_evidence
 from medtorch.stack import fingerprint
 from medtorch.training import export_best, set_determinism, train
 
@@ -83,9 +84,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
     log = EventLog(rd.events)
     manifest = _resume(cfg, rd, log, resume_from) if resume_from else _start(cfg, rd, log, launch)
     if cfg.trainer.fast_dev_run:
-        from medtorch.smoke import mark_not_evidence
-
-        mark_not_evidence(cfg, rd, manifest)
+        mark_not_evidence(cfg, rd, manifest)  # a smoke run: its directory says it is not evidence
     steps = Steps(cfg.get("progress"))  # names the post-training step on a terminal (progress=auto|on|off)
     try:
         set_determinism(cfg)
@@ -107,10 +106,9 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         steps.begin("evaluating on validation (bootstrap confidence intervals, analyses)")
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
         _assess_validation(cfg, network, prepared, rd, log)
-        steps.begin("explaining the model")
+        steps.begin("explaining the model, storing the bridge reference")
         if not cfg.trainer.fast_dev_run:  # a smoke run proves the path; explanations would only cost time
             _explain(cfg, network, prepared, rd, manifest)
-        steps.begin("storing the bridge reference")
         _store_bridge_reference(cfg, network, prepared, rd, log, manifest)
     except BaseException as e:
         steps.end()

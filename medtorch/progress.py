@@ -21,6 +21,7 @@ from typing import Iterable, Iterator, TypeVar
 T = TypeVar("T")
 DELAY_S = 2.0  # steps shorter than this draw nothing
 _ENV = "MEDTORCH_PROGRESS"  # carries the setting into the modules that draw (explain, bootstrap)
+_bars = [0]  # bars drawing now: the status line of Steps waits while one (or Captum's inside it) is shown
 
 
 def configure(setting: str) -> None:
@@ -42,7 +43,11 @@ def bar(items: Iterable[T], desc: str, total: int | None = None) -> Iterator[T]:
         return
     from tqdm.auto import tqdm
 
-    yield from tqdm(items, desc=desc, total=total, delay=DELAY_S, leave=False, file=sys.stderr)
+    _bars[0] += 1
+    try:
+        yield from tqdm(items, desc=desc, total=total, delay=DELAY_S, leave=False, file=sys.stderr)
+    finally:
+        _bars[0] -= 1
 
 
 class Steps:
@@ -79,7 +84,7 @@ class Steps:
     def _draw(self) -> None:
         while not self._stop.wait(0.5):
             elapsed = time.monotonic() - self._start
-            if elapsed >= DELAY_S and self._name:
+            if elapsed >= DELAY_S and self._name and not _bars[0]:
                 sys.stderr.write(f"\r\033[Kmedtorch: {self._name} ... {elapsed:4.0f} s")
                 sys.stderr.flush()
                 self._drawn = True
