@@ -10,6 +10,7 @@ here too, by type, so ``config.validate`` reports every problem at once.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -20,6 +21,7 @@ PROFILERS = (None, "simple", "advanced", "pytorch")
 PROGRESS = ("auto", "on", "off")
 # the optional extra that provides each logger, for the error a missing one gets
 EXTRAS = {"TensorBoardLogger": "tensorboard", "MLFlowLogger": "mlflow"}
+PROVIDERS = {"tensorboard": ("tensorboard", "tensorboardX"), "mlflow": ("mlflow",)}  # extra -> importable modules
 
 
 def extension_problems(cfg) -> list[str]:
@@ -41,12 +43,15 @@ def extension_problems(cfg) -> list[str]:
             if not isinstance(node, dict) or "_target_" not in node:
                 problems.append(f"{group}.{name} must be a node with a _target_; got {node!r}")
                 continue
+            extra = EXTRAS.get(str(node["_target_"]).rsplit(".", 1)[-1])
             try:
                 locate(node["_target_"], f"{group}.{name}._target_")
             except MedtorchError as e:
-                extra = EXTRAS.get(str(node["_target_"]).rsplit(".", 1)[-1])
-                hint = f' (pip install "medtorch[{extra}]")' if extra else ""
-                problems.append(f"{e}{hint}")
+                problems.append(str(e) + (f' (pip install "medtorch[{extra}]")' if extra else ""))
+                continue
+            if extra and not any(importlib.util.find_spec(m) for m in PROVIDERS[extra]):
+                problems.append(f"{group}.{name} needs the {extra} package, which is not installed; "
+                                f'install it with: pip install "medtorch[{extra}]"')
     s = _plain(cfg.get("scheduler")) or {}
     need(isinstance(s, dict), "scheduler", "a scheduler config (scheduler=none|cosine|one_cycle|reduce_on_plateau)", s)
     if isinstance(s, dict) and s.get("lr_scheduler"):

@@ -150,3 +150,13 @@ def test_medtorch_help_imports_neither_torch_nor_lightning():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert p.returncode == 0, p.stderr
     assert "train" in p.stdout and "--quiet" not in p.stdout  # the verb is listed; --quiet belongs to each verb
+
+
+def test_a_logger_whose_package_is_missing_is_refused_with_the_extra_to_install(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
+    with pytest.raises(MedtorchError, match=r'logger.mlflow needs the mlflow package.*pip install "medtorch\[mlflow\]"'):
+        validate(_compose("logger=mlflow"))
+    validate(_compose("logger=tensorboard"))  # installed here: accepted
