@@ -83,9 +83,8 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         return _run_other_rank(cfg, resume_from)
     log = EventLog(rd.events)
     manifest = _resume(cfg, rd, log, resume_from) if resume_from else _start(cfg, rd, log, launch)
-    if cfg.trainer.fast_dev_run:
-        mark_not_evidence(cfg, rd, manifest)  # a smoke run: its directory says it is not evidence
-    steps = Steps(cfg.get("progress"))  # names the post-training step on a terminal (progress=auto|on|off)
+    mark_not_evidence(cfg, rd, manifest)  # trainer.fast_dev_run: a smoke run's directory says it is not evidence
+    steps = Steps(cfg.get("progress"), first="preparing the data: split, leakage checks, exploration")  # on a terminal
     try:
         set_determinism(cfg)
         _freeze_acceptance(cfg, rd, log, manifest)
@@ -99,6 +98,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
                                   prepared.balance.record, leakage.status if leakage else None, rd, log)
         governance.explore_data(cfg, prepared.splits, prepared.classes, prepared.balance.record, rd, log)
         spec = _specify_data(cfg, prepared, rd, log, manifest)
+        steps.pause()  # Lightning draws its own progress bar
         module, trainer = train(cfg, prepared, rd, log, resume_from)
         steps.begin("restoring the best epoch, recording the monitoring reference")
         network = export_best(cfg, module, trainer, prepared, rd, log)

@@ -56,13 +56,15 @@ class Steps:
     A thread redraws the elapsed time twice a second; nothing is drawn for a step under 2 s.
     """
 
-    def __init__(self, setting: str | None = None) -> None:
+    def __init__(self, setting: str | None = None, first: str | None = None) -> None:
         self.enabled = progress_enabled(setting)
         self._name: str | None = None
         self._start = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._drawn = False
+        if first:
+            self.begin(first)
 
     def begin(self, name: str) -> None:
         if not self.enabled:
@@ -71,6 +73,14 @@ class Steps:
         if self._thread is None:
             self._thread = threading.Thread(target=self._draw, daemon=True)
             self._thread.start()
+
+    def pause(self) -> None:
+        """Draw nothing until the next ``begin`` (while Lightning draws its own progress bar)."""
+        self._name = None
+        if self.enabled and self._drawn:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self._drawn = False
 
     def end(self) -> None:
         if not self.enabled or self._thread is None:

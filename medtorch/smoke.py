@@ -27,7 +27,9 @@ def smoke_reason(fast_dev_run: Any) -> str:
 
 
 def mark_not_evidence(cfg, rd: RunDir, manifest: dict[str, Any]) -> None:
-    """Record in the manifest and in a top-level file that this run is not evidence."""
+    """For a smoke run: record in the manifest and in a top-level file that it is not evidence."""
+    if not cfg.trainer.fast_dev_run:
+        return
     reason = smoke_reason(cfg.trainer.fast_dev_run)
     manifest["evidence"] = False
     manifest["not_evidence_reason"] = reason

@@ -57,3 +57,13 @@ def test_bar_draws_nothing_when_off(monkeypatch):
 
     monkeypatch.setenv("MEDTORCH_PROGRESS", "off")
     assert list(bar(range(3), "x")) == [0, 1, 2]
+
+
+def test_a_paused_status_line_draws_nothing_while_lightning_draws_its_bar(capsys):
+    from medtorch.progress import Steps
+
+    steps = Steps("on", first="preparing the data")
+    steps.pause()
+    time.sleep(2.6)
+    steps.end()
+    assert "preparing the data" not in capsys.readouterr().err
