@@ -146,6 +146,7 @@ class MLPConfig:
     hidden: list[int] = field(default_factory=lambda: [256, 256])
     dropout: float = 0.2
     activation: str = "relu"  # relu | gelu | silu
+    _target_: str = "medtorch.models.networks.MLP"  # the class built with n_features, n_outputs and the keys above
 
 
 @dataclass
@@ -161,6 +162,7 @@ class LogisticConfig:
     c_grid: list[float] = field(default_factory=lambda: [10.0 ** (e / 2) for e in range(-8, 7)])  # 1e-4 .. 1e3
     tol: float = 1e-10  # tight: the coefficients (odds ratios) are reported, not only the predictions
     max_iter: int = 10000
+    _target_: str = "medtorch.models.networks.Logistic"
 
 
 @dataclass
@@ -172,6 +174,7 @@ class LinearConfig:
 
     name: str = "linear"
     dropout: float = 0.0
+    _target_: str = "medtorch.models.networks.Logistic"
 
 
 @dataclass
@@ -185,6 +188,7 @@ class AttentionConfig:
     dropout: float = 0.1  # residual and feed-forward dropout
     attention_dropout: float = 0.1
     ffn_factor: float = 2.0  # feed-forward width = ffn_factor * d_token
+    _target_: str = "medtorch.models.networks.FeatureTokenTransformer"
 
 
 @dataclass
@@ -246,6 +250,14 @@ class TrainerConfig:
     enable_progress_bar: bool = True
     matmul_precision: str = "highest"  # highest keeps TF32 off on GPUs
     checkpoint_every_n_steps: Optional[int] = None  # also write checkpoints/last.ckpt every N optimizer steps (it is written every epoch)
+    # Lightning's own flags, passed to its Trainer (checked in medtorch/extensions.py)
+    fast_dev_run: Any = False  # true or N: a smoke run of N batches; its run directory is marked not evidence
+    limit_train_batches: Any = 1.0  # a fraction (float) or a number of batches (int)
+    limit_val_batches: Any = 1.0
+    accumulate_grad_batches: int = 1
+    val_check_interval: Any = 1.0
+    log_every_n_steps: int = 1
+    profiler: Optional[str] = None  # null | simple | advanced | pytorch
 
 
 @dataclass
@@ -395,6 +407,11 @@ class MedtorchConfig:
     task: str = "classification"  # classification | survival (time-to-event, medtorch/survival)
     survival: SurvivalConfig = field(default_factory=SurvivalConfig)
     registry: RegistryConfig = field(default_factory=RegistryConfig)  # the project's test-set registry
+    # groups built from _target_ nodes (medtorch/extensions.py): name -> {_target_: ..., args}
+    logger: Any = None  # logger=csv (default) | tensorboard | mlflow | many
+    callbacks: Any = None  # extra Lightning callbacks; medtorch's checkpoint and evidence callbacks are always there
+    scheduler: Any = None  # scheduler=none | cosine | one_cycle | reduce_on_plateau
+    progress: str = "auto"  # auto (on a terminal only) | on | off
 
 
 def register_configs() -> None:
@@ -447,14 +464,19 @@ def validate(cfg: DictConfig) -> None:
     _validate_governance(cfg, need)
 
     m = cfg.model
-    need(m.name in MODELS, "model.name", f"one of {MODELS}", m.name)
-    need(0.0 <= m.dropout < 1.0, "model.dropout", "in [0, 1)", m.dropout)
+    from medtorch.extensions import extension_problems
+    from medtorch.models.targets import network_problems
+
+    problems += network_problems(m) + extension_problems(cfg)
+    need(m.get("name") in MODELS or "_target_" in m.keys(), "model.name", f"one of {MODELS} (or a model._target_)", m.get("name"))
+    if "dropout" in m:
+        need(0.0 <= m.dropout < 1.0, "model.dropout", "in [0, 1)", m.dropout)
     if "hidden" in m:
         need(len(m.hidden) > 0 and all(h > 0 for h in m.hidden), "model.hidden", "a list of positive widths", list(m.hidden))
     if "activation" in m:
         need(m.activation in ("relu", "gelu", "silu"), "model.activation", "one of 'relu', 'gelu', 'silu'", m.activation)
 
-    if m.name == "attention":
+    if m.get("name") == "attention":
         need(m.d_token >= 1 and m.n_heads >= 1 and m.d_token % m.n_heads == 0, "model.d_token",
              f"a positive multiple of model.n_heads ({m.n_heads})", m.d_token)
         need(m.n_layers >= 1, "model.n_layers", ">= 1", m.n_layers)

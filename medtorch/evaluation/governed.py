@@ -48,6 +48,9 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
     if manifest.get("cv"):
         raise MedtorchError(f"{rd.root} is cross-validation fold {manifest['cv']['fold']}; folds are never evaluated on the "
                             "test set. Train the final model on the development data (without cv.folds) and evaluate that run.")
+    from medtorch.smoke import refuse_if_not_evidence
+
+    refuse_if_not_evidence(rd.root, manifest, "a governed look at the test set")
     if "development" not in manifest or "sealed_test.json" not in manifest.get("artefacts", {}):
         raise MedtorchError(f"{rd.root} was trained by a medtorch version without a sealed test set and a development "
                             "fingerprint, so a governed look cannot be recorded for it; retrain it with this version.")
