@@ -49,13 +49,20 @@ class Run:
         """report.html, written at the end of training (``medtorch report`` rewrites it)."""
         return self.path / "report.html"
 
-    def evaluate(self, test_data: str | Path | None = None, ledger: str | Path | None = None) -> dict[str, Any]:
-        """The governed look at the sealed test set (or ``test_data``), under the test-set ledger."""
+    def evaluate(self, test_data: str | Path | None = None, registry: str | None = None) -> dict[str, Any]:
+        """The governed look at the sealed test set (or ``test_data``), recorded in the test-set registry.
+
+        ``registry`` overrides the registry the run is bound to (recorded and shown, as ``--registry``).
+        """
+        from medtorch.survival.checks import is_survival_run
+
+        if is_survival_run(str(self.path)):
+            from medtorch.survival.governed import survival_test_look
+
+            return survival_test_look(self.path, registry=registry, test_data=str(test_data) if test_data else None)
         from medtorch.evaluation.governed import governed_test_look
 
-        config = self._config()
-        return governed_test_look(self.path, test_data=str(test_data) if test_data else None,
-                                  ledger_path=ledger or config.get("evaluation", {}).get("ledger", "test_ledger.jsonl"))
+        return governed_test_look(self.path, test_data=str(test_data) if test_data else None, registry=registry)
 
     def predict(self, frame, on_invalid: str = "refuse"):
         """Spec-checked predictions for the rows of a DataFrame (the run's feature columns), as a DataFrame."""

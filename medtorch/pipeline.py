@@ -129,7 +129,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
     _finish(rd, log, manifest, status="complete")
     steps.begin("writing the report")
     _write_report(rd)
-    attach_evidence(trainer.loggers, rd, log)  # MLflow runs get the run id, manifest hash and report
+    attach_evidence(trainer.loggers if trainer is not None else [], rd, log)  # MLflow runs get the run id, manifest hash and report
     steps.end()
     _print_summary(metrics["val"], rd)
     if cfg.evaluation.test_look:
@@ -324,6 +324,8 @@ def _bind_registry(cfg, prepared: Prepared, rd: RunDir, log: EventLog, manifest:
     """Bind the run to the project's test-set registry and check its rows against every looked-at row."""
     from medtorch.registry.binding import bind_run
 
+    if cfg.trainer.get("fast_dev_run"):  # a smoke run is not evidence: it never touches the registry
+        return
     if "registry" not in manifest:  # a resumed run keeps the binding it was trained under
         manifest["registry"] = bind_run(cfg, prepared.splits, prepared.classes, manifest)
         write_json(rd.manifest, manifest)

@@ -133,10 +133,11 @@ def test_fast_dev_run_is_marked_not_evidence_and_never_looks_at_the_test_set(tmp
     assert "NOT evidence" in (run_dir / "NOT_EVIDENCE.txt").read_text()
     assert "NOT EVIDENCE" in (run_dir / "report.md").read_text()
     assert not (run_dir / "explain").exists()
-    ledger = tmp_path / "ledger.jsonl"
-    p = run_cli("evaluate", str(run_dir), "--ledger", str(ledger))
+    registry = tmp_path / "registry.sqlite"
+    p = run_cli("evaluate", str(run_dir), "--registry", str(registry))
     assert p.returncode == 2 and "is not evidence" in p.stderr
-    assert not ledger.exists()  # the test-set ledger was never touched
+    assert not registry.exists()  # the test-set registry was never touched, neither by the look...
+    assert "registry" not in manifest and not (tmp_path / ".data" / "medtorch" / "registry.sqlite").exists()  # ...nor by training
     assert "Tip" not in proc.stderr + proc.stdout and "LeafSpec" not in proc.stderr  # the dependencies' noise
     assert "\r" not in proc.stderr  # progress=auto without a terminal: no progress bars in logs
 

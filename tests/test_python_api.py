@@ -20,17 +20,18 @@ def _readme_example() -> str:
 
 @pytest.mark.slow
 def test_readme_python_api_example_runs_in_process(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)  # runs/ and the test-set ledger go where a notebook's would: the working directory
+    monkeypatch.chdir(tmp_path)  # runs/ go where a notebook's would: the working directory
     namespace: dict = {}
     exec(compile(_readme_example(), "README.md#python-api", "exec"), namespace)
     run, same = namespace["run"], namespace["same"]
-    assert run.path.is_relative_to(tmp_path / "runs" / "logistic_baseline") and run.path == same.path
+    assert run.path.is_relative_to(tmp_path / "runs" / "default") and run.path == same.path
     assert run.report_path.is_file() and len(run.predictions) == run.metrics["val"]["n"]
     assert run.manifest["status"] == "complete" and run.metrics["epochs_trained"] <= 5
     assert set(namespace["explanation"]["methods"]) == {"feature_ablation"}
     actions = {json.loads(line)["action"] for line in (run.path / "events.jsonl").read_text().splitlines()}
     assert {"predicted", "bridge_evaluated", "explanation_written", "test_evaluated"} <= actions  # each act recorded
-    assert (tmp_path / "test_ledger.jsonl").is_file()
+    bound = run.manifest["registry"]  # the look went to the registry the run was bound to at training
+    assert namespace["evaluation"]["registry"]["url"] == bound["url"] and namespace["evaluation"]["registry"]["override"] is None
     assert "torch" in sys.modules  # (the light-import check is in test_loggers_callbacks_schedulers.py)
 
 

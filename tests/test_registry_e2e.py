@@ -84,7 +84,7 @@ def test_validation_periods_are_calendar_years_of_the_day_numbers(registry):
 
 
 def test_evaluate_new_data_without_the_dropped_columns(registry):
-    p = cli("evaluate", registry["run"], "--ledger", registry["tmp"] / "ledger.jsonl", "--test-data",
+    p = cli("evaluate", registry["run"], "--test-data",
             registry["tmp"] / "new.csv", cwd=registry["tmp"])
     assert p.returncode == 0, p.stderr
     assert "data.drop" not in p.stderr
