@@ -305,6 +305,14 @@ class CardConfig:
 
 
 @dataclass
+class ReportConfig:
+    """What the evidence report may show and what it writes."""
+
+    min_cell: int = 5  # data-distribution counts below this are suppressed ("<5")
+    pdf: str = "auto"  # auto: write report.pdf when a headless Chromium is found | off
+
+
+@dataclass
 class MedtorchConfig:
     seed: int = 0  # honoured, 0 included
     data: Any = MISSING
@@ -326,6 +334,7 @@ class MedtorchConfig:
     spec: SpecConfig = field(default_factory=SpecConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     card: CardConfig = field(default_factory=CardConfig)  # model card text for the report
+    report: ReportConfig = field(default_factory=ReportConfig)  # privacy floor and PDF of the report
 
 
 def register_configs() -> None:

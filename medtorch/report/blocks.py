@@ -79,7 +79,7 @@ Block = Union[Para, Missing, Table, Image, MarkdownText, Sub, Files]
 
 
 def fmt(v: Any) -> str:
-    """One cell: numbers to 4 significant digits, None as 'n/a', containers as compact JSON."""
+    """One cell: numbers to 4 significant digits, None as 'n/a', containers as 'key = value' text."""
     if v is None:
         return "n/a"
     if isinstance(v, bool):
@@ -88,9 +88,12 @@ def fmt(v: Any) -> str:
         return f"{v:.4g}"
     if isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v):
         return ", ".join(fmt(x) for x in v) if v else "(none)"
-    if isinstance(v, (dict, list)):
-        text = json.dumps(v, separators=(", ", ": "))
-        return text if len(text) <= 120 else text[:117] + "..."
+    if isinstance(v, dict):  # a reader sees "key = value; ...", never a JSON or Python repr
+        text = "; ".join(f"{k} = {fmt(x)}" for k, x in v.items()) if v else "(none)"
+        return text if len(text) <= 160 else text[:157] + "..."
+    if isinstance(v, list):
+        text = "; ".join(fmt(x) for x in v)
+        return text if len(text) <= 160 else text[:157] + "..."
     return str(v)
 
 
@@ -187,19 +190,7 @@ def file_blocks(root: Path, rel: str, key: str | None = None) -> list[Block]:
         return [Image(rel, path.read_bytes(), label)]
     if suffix == ".md":
         return [_markdown_artefact(root, rel)]
-    if suffix in (".json", ".yaml", ".yml"):
-        try:
-            obj = load_structured(path)
-        except ValueError as e:
-            return [Missing(f"{rel} does not parse ({e}); it cannot be shown.")]
-        return json_blocks(select(obj, key), label)
-    if suffix == ".jsonl":
-        lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-        return [_records_table([x if isinstance(x, dict) else {"value": x} for x in lines], label)]
-    if suffix == ".csv":
-        import pandas as pd
-
-        frame = pd.read_csv(path, nrows=MAX_ROWS)
-        return [Table(list(map(str, frame.columns)), [[fmt(v) for v in row] for row in frame.itertuples(index=False)],
-                      f"{rel} (first rows)")]
-    return [Para(f"{rel}: {path.stat().st_size} bytes (not shown in the report).")]
+    # Structured artefacts without a dedicated renderer are not dumped: they may hold row-level
+    # values (monitoring reference, data spec ranges, predictions) and raw JSON is no table for a
+    # reader. The section's evidence list names each with its hash and a link.
+    return []

@@ -35,7 +35,9 @@ def history(ev: "Evidence", prefixes: tuple[str, ...], title: str) -> Block:
 
 
 def monitoring(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
-    return [history(ev, ("predict", "monitor"), "Prediction batches and monitoring runs")], set()
+    from medtorch.report.privacy import monitoring_reference
+
+    return [*monitoring_reference(ev), history(ev, ("predict", "monitor"), "Prediction batches and monitoring runs")], set()
 
 
 def model_card(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
@@ -254,9 +256,17 @@ def stack(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     return out, {"manifest.json#packages", "manifest.json#device"}
 
 
+def _files(files: Any) -> str:
+    """An event's inputs or outputs in one short cell: up to three names, then how many more."""
+    names = list(files or {})
+    if not names:
+        return "-"
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def audit_trail(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     rows = [[e.get("seq"), e.get("time_utc"), e.get("user"), e.get("host"), e.get("action"),
-             ", ".join(e.get("inputs", {})) or "-", ", ".join(e.get("outputs", {})) or "-", str(e.get("hash"))[:12]]
+             _files(e.get("inputs")), _files(e.get("outputs")), str(e.get("hash"))[:12]]
             for e in ev.events]
     out: list[Block] = [
         Para(f"The event log (events.jsonl) has {len(ev.events)} events; its hash chain and head were verified, and "

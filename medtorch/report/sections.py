@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from medtorch.integrity import Recorded
 from medtorch.report import foundation as f
+from medtorch.report import privacy, summary
 from medtorch.report.blocks import Block, load_structured, select
 
 
@@ -72,12 +73,13 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
+    Section("summary", "Summary", ("manifest.json",), summary.summary, "no manifest: nothing to summarise."),
     Section("model-card", "Model card", ("config.yaml#card", "model.json", "model_card.md"), f.model_card,
             "no model card fields in the config (set card.intended_use, card.users, card.out_of_scope, card.limitations)."),
     Section("data", "Data and lineage", ("manifest.json#data", "lineage.md", "lineage.json", "preprocessing.json"), f.data_source,
             "no record of the data source or its lineage in this run."),
     Section("eda", "Exploratory analysis and representativeness",
-            ("eda.md", "eda.json", "plots/eda_*.png", "eda/*.md", "eda/*.png"), None,
+            ("eda.md", "eda.json", "plots/eda_*.png", "eda/*.md", "eda/*.png"), privacy.eda,
             "no exploratory analysis (class balance, representativeness, fairness by subgroup) was recorded in this run."),
     Section("split", "Split and leakage checks", ("split.json", "leakage.md", "leakage.json"), f.split,
             "no split record or leakage check results in this run."),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -87,12 +88,27 @@ def _cell(v: Any, tag: str) -> str:
     return f"<{tag}{cls}>{html.escape(text)}</{tag}>"
 
 
+def compact_png(data: bytes) -> bytes:
+    """A chart re-encoded with a 256-colour palette (Pillow, which matplotlib ships with): plots
+    have few colours, so this cuts the embedded size about threefold with no visible change."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(io.BytesIO(data)) as im:
+            small = im.convert("RGB").quantize(colors=256, method=PILImage.Quantize.MEDIANCUT)
+            buf = io.BytesIO()
+            small.save(buf, format="PNG", optimize=True)
+    except (OSError, ValueError):
+        return data  # not a PNG Pillow can read: embedded as it is
+    return buf.getvalue() if len(buf.getvalue()) < len(data) else data
+
+
 def _markdown_html(b: MarkdownText) -> str:
     from markdown_it import MarkdownIt
 
     out = MarkdownIt("commonmark", {"html": False}).enable("table").render(_demote(b.text))
     for path, data in b.images.items():  # embed the artefact's images so the page stays self-contained
-        uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        uri = "data:image/png;base64," + base64.b64encode(compact_png(data)).decode("ascii")
         out = out.replace(f'src="{html.escape(path)}"', f'src="{uri}"')
     return out
 
@@ -110,7 +126,7 @@ def _html_block(b: Block) -> str:
         body = "".join("<tr>" + "".join(_cell(c, "td") for c in row) + "</tr>" for row in b.rows)
         return f"<table>{cap}<thead>{head}</thead><tbody>{body}</tbody></table>"
     if isinstance(b, Image):
-        uri = "data:image/png;base64," + base64.b64encode(b.data).decode("ascii")
+        uri = "data:image/png;base64," + base64.b64encode(compact_png(b.data)).decode("ascii")
         return (f'<figure><img src="{uri}" alt="{html.escape(b.caption)}">'
                 f"<figcaption>{html.escape(b.caption)} ({html.escape(b.path)})</figcaption></figure>")
     if isinstance(b, MarkdownText):
