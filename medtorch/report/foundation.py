@@ -102,7 +102,7 @@ def split(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     out: list[Block] = [
         Para(f"Strategy {rec.get('strategy')}, seed {rec.get('seed')}, fractions {fmt(rec.get('fractions'))}. "
              f"The split was made before anything was fitted; the test rows were "
-             f"{'sealed (hashed, not evaluated by training)' if rec.get('test_sealed') else 'not sealed'}."),
+             f"{'sealed by training (hashed, not evaluated by it; later looks: see the test-set ledger section)' if rec.get('test_sealed') else 'not sealed'}."),
         Table(["split", "rows", *classes, "row ids sha256"], rows, "Rows and class counts per split"),
     ]
     prep = _json(ev, "preprocessing.json") or {}
@@ -192,11 +192,10 @@ def metrics(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
             if rel.startswith(f"plots/confusion_{split_name}_") and rel.endswith(".png"):
                 out.extend(file_blocks(ev.root, rel))
                 handled.add(rel)
-    if rec is not None and not rec.get("test"):
-        out.append(Missing(f"Test metrics: none; the test set is {rec.get('test_status', 'not evaluated')}."))
-    if not any(k == "ci" for _, k in found):
-        out.append(Missing("Confidence intervals: none in this run (the bootstrap assessment writes assessment_val.json)."))
-    return out, handled
+    from medtorch.report.looks import intervals_and_looks
+
+    shown, more = intervals_and_looks(ev, found, rec)
+    return out + shown, handled | more
 
 
 def validation_caveat(assessment: Any) -> str:
@@ -232,9 +231,12 @@ def ledger(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     metrics = _json(ev, "metrics.json") or {}
     test = rec.get("parts", {}).get("test")
     out: list[Block] = []
+    from medtorch.report.story import read_story
+
     if test:
-        out.append(Para(f"Test set: {test.get('rows')} rows, ids sha256 {test.get('ids_sha256')}; "
-                        f"sealed: {fmt(rec.get('test_sealed'))}; status: {metrics.get('test_status', 'not recorded')}."))
+        out.append(Para(f"Test set: {test.get('rows')} rows, ids sha256 {test.get('ids_sha256')}; sealed by training "
+                        f"(hashed, not evaluated by it): {fmt(rec.get('test_sealed'))}; since then: "
+                        f"{read_story(ev).test_status} (events.jsonl)."))
     out.append(history(ev, ("test_",), "Acts on the test set"))
     return out, {"split.json", "metrics.json"}
 
