@@ -12,11 +12,14 @@ from medtorch.errors import EXIT_OK
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run directory")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also write report.pdf (fails with a clear message when no headless Chromium is found)")
 
 
 def run(args: argparse.Namespace) -> int:
     from medtorch.report.build import write_report
 
-    md, html = write_report(args.run)
-    print(f"wrote {md}\nwrote {html}")
+    md, html = write_report(args.run, pdf=True if args.pdf else None)
+    pdf = html.with_name("report.pdf")
+    print(f"wrote {md}\nwrote {html}" + (f"\nwrote {pdf}" if pdf.is_file() else ""))
     return EXIT_OK

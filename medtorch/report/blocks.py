@@ -34,6 +34,7 @@ class Table:
     headers: list[str]
     rows: list[list[Any]]
     caption: str = ""
+    collapsed: bool = False  # a long appendix: folded in report.html (click to open), left out of the PDF
 
 
 @dataclass

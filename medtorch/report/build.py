@@ -7,6 +7,7 @@ hashes of what it wrote, so ``medtorch audit verify`` covers the report too.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.integrity import require_intact
 from medtorch.report.blocks import Files, Image, load_structured
 from medtorch.report.compose import Rendered, render_all
+from medtorch.report.pdf import find_browser, no_browser_message, write_pdf
 from medtorch.report.sections import Evidence
 from medtorch.report.traceability import Trace, trace
 from medtorch.report.writers import Header, to_html, to_markdown
@@ -55,15 +57,27 @@ def build_report(run_dir: str | Path) -> tuple[RunDir, Report]:
     return rd, Report(header, sections, traces, set(ev.recorded))
 
 
-def write_report(run_dir: str | Path) -> tuple[Path, Path]:
-    """Verify, build and write the report; append one event naming its inputs and outputs."""
+def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Path]:
+    """Verify, build and write the report; append one event naming its inputs and outputs.
+
+    ``pdf``: None writes report.pdf when the config's ``report.pdf`` is auto and a headless
+    Chromium is found (saying once on stderr when none is); True requires it (a clear error
+    when no browser is found); False writes HTML and Markdown only."""
     rd, report = build_report(run_dir)
     generated = [b for s in report.sections for b in s.blocks if isinstance(b, Image) and b.generated]
     for img in generated:
         write_bytes(rd.root / img.path, img.data)
-    keep_previous_version(rd.root, [rd.report_md, rd.report_html])  # earlier reports stay verifiable
+    pdf_path = rd.root / "report.pdf"
+    keep_previous_version(rd.root, [rd.report_md, rd.report_html, pdf_path])  # earlier reports stay verifiable
     write_text(rd.report_md, to_markdown(report.header, report.sections))
     write_text(rd.report_html, to_html(report.header, report.sections))
+    if pdf is None:
+        wanted = str((load_config_report(rd) or {}).get("pdf", "auto")) != "off"
+        pdf = wanted and find_browser() is not None
+        if wanted and not pdf:
+            print(f"medtorch report: {no_browser_message()}", file=sys.stderr, flush=True)
+    if pdf:
+        write_pdf(rd.report_html, pdf_path, str(report.header.facts[1][1]))
     # inputs: the verified artefacts the report showed (unverified ones are flagged in the report, not vouched for here)
     used = sorted({p for s in report.sections for b in s.blocks if isinstance(b, Files) for p, _ in b.rows
                    if p in report.recorded})
@@ -73,6 +87,16 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
          "expectations_missing": [t.expectation for t in report.traces if not t.present],
          "sections_without_evidence": [s.key for s in report.sections if not s.present]},
         inputs=file_hashes(rd.root, [rd.root / p for p in used]),
-        outputs=file_hashes(rd.root, [rd.report_md, rd.report_html, *(rd.root / i.path for i in generated)]),
+        outputs=file_hashes(rd.root, [rd.report_md, rd.report_html, *([pdf_path] if pdf else []),
+                                      *(rd.root / i.path for i in generated)]),
     )
     return rd.report_md, rd.report_html
+
+
+def load_config_report(rd: RunDir) -> dict | None:
+    """The run's ``report`` config group (privacy floor, PDF choice), or None."""
+    try:
+        config = load_structured(rd.config) if rd.config.is_file() else {}
+    except ValueError:
+        return None
+    return (config or {}).get("report")

@@ -248,7 +248,8 @@ def stack(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
         Table(["field", "value"], [["medtorch", fmt(man.get("medtorch_version"))], ["git commit", fmt(git.get("commit"))],
                                    ["uncommitted changes", fmt(git.get("dirty"))], ["command", fmt(man.get("command"))]],
               "Code"),
-        Table(["package", "version"], [[k, fmt(v)] for k, v in (man.get("packages") or {}).items()], "Packages"),
+        Table(["package", "version"], [[k, fmt(v)] for k, v in (man.get("packages") or {}).items()], "Packages",
+              collapsed=True),
         Table(["field", "value"], [[k, fmt(v)] for k, v in (man.get("device") or {}).items()], "Device"),
     ]
     if not any(p.startswith("bridge/") for p, _ in found):
@@ -274,8 +275,9 @@ def audit_trail(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
         Para(f"The event log (events.jsonl) has {len(ev.events)} events; its hash chain and head were verified, and "
              f"{len(ev.recorded)} recorded files match their recorded sha256, when this report was written. "
              f"Re-check at any time with: medtorch audit verify {ev.root}"),
-        Table(["#", "time (UTC)", "user", "host", "action", "inputs", "outputs", "line hash"], rows, "Event log"),
+        Table(["#", "time (UTC)", "user", "host", "action", "inputs", "outputs", "line hash"], rows, "Event log",
+              collapsed=True),
         Table(["artefact", "sha256", "recorded at"], [[k, r.sha256, r.where] for k, r in sorted(ev.recorded.items())],
-              "Recorded artefacts"),
+              "Recorded artefacts", collapsed=True),
     ]
     return out, {"events.jsonl"}

@@ -81,7 +81,7 @@ def eda(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list[Block
         out.append(Table(["column", "25th percentile", "median", "75th percentile", "n"],
                          [[c, *[sig3(q.get(k)) for k in QUARTILES], n_train] for c, q in numeric.items()],
                          "Numeric columns (training split): quartiles, 3 significant digits, raw units; "
-                         "minimum and maximum are not shown"))
+                         "minimum and maximum are not shown", collapsed=len(numeric) > 12))
     elif numeric:
         out.append(Missing(f"Numeric summaries are not shown: the training split has {n_train} rows, fewer than "
                            f"{MIN_QUANTILE_N}."))
@@ -143,4 +143,20 @@ def strip_row_level(b: MarkdownText) -> MarkdownText:
     text = _LOCAL_SECTION.sub(lambda m: f"{m.group(1)} Local explanations\n\nPer-patient explanations are not "
                                         "shown in the report (row-level data); see the run directory.\n\n", b.text)
     images = {k: v for k, v in b.images.items() if not row_level(k)}
-    return replace(b, text=text, images=images)
+    return replace(b, text=_REPR.sub(_plain, text), images=images)
+
+
+_REPR = re.compile(r"\{'[^{}\n]*\}|\{\}")
+
+
+def _plain(m: re.Match) -> str:
+    """A Python dict repr inside an embedded artefact's text, as 'key = value; ...'."""
+    import ast
+
+    try:
+        value = ast.literal_eval(m.group(0))
+    except (ValueError, SyntaxError):
+        return m.group(0).replace("{", "(").replace("}", ")").replace("'", "")
+    if not isinstance(value, dict):
+        return m.group(0)
+    return "; ".join(f"{k} = {v}" for k, v in value.items()) if value else "(none)"

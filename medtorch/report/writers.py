@@ -77,6 +77,17 @@ caption{caption-side:top;text-align:left;font-style:italic;color:#444;padding:.2
 figure{margin:.8em 0}figure img{max-width:100%;border:1px solid #dde}figcaption{font-size:.85em;color:#444}
 .files{font-size:.82em;color:#444}.embedded{border-left:3px solid #ccd;padding-left:1em}
 code{background:#f3f4f6;padding:0 .2em}nav ol{columns:2}
+td,th{overflow-wrap:anywhere}td{max-width:40em}
+.embedded img{max-width:100%;max-height:420px}details.appendix{margin:.6em 0}details.appendix summary{cursor:pointer;color:#1f4e79}
+@page{size:A4;margin:14mm 12mm 16mm 12mm}
+@media print{
+body{max-width:none;margin:0;padding:0;font-size:9.5pt}
+table{display:table;width:100%;font-size:8pt;overflow:visible}
+thead{display:table-header-group}tr,figure,.missing{break-inside:avoid}
+h2,h3,caption{break-after:avoid}figure img,.embedded img{max-height:70mm;max-width:100%;width:auto}
+figure{display:inline-block;width:48%;vertical-align:top;margin:.3em 0}
+nav ol{columns:2;font-size:8.5pt}a{color:inherit;text-decoration:none}
+}
 """
 
 
@@ -110,7 +121,21 @@ def _markdown_html(b: MarkdownText) -> str:
     for path, data in b.images.items():  # embed the artefact's images so the page stays self-contained
         uri = "data:image/png;base64," + base64.b64encode(compact_png(data)).decode("ascii")
         out = out.replace(f'src="{html.escape(path)}"', f'src="{uri}"')
-    return out
+    return _fold_long_tables(out)
+
+
+LONG_TABLE_ROWS = 12
+
+
+def _fold_long_tables(page: str) -> str:
+    """Tables of an embedded artefact longer than LONG_TABLE_ROWS rows fold into an appendix."""
+    def fold(m: re.Match) -> str:
+        rows = m.group(0).count("<tr>") - 1
+        if rows <= LONG_TABLE_ROWS:
+            return m.group(0)
+        return (f'<details class="appendix"><summary>Table of {rows} rows (appendix; click to open; not printed)'
+                f"</summary>{m.group(0)}</details>")
+    return re.sub(r"<table>.*?</table>", fold, page, flags=re.S)
 
 
 def _html_block(b: Block) -> str:
@@ -124,7 +149,11 @@ def _html_block(b: Block) -> str:
         cap = f"<caption>{html.escape(b.caption)}</caption>" if b.caption else ""
         head = "<tr>" + "".join(_cell(h, "th") for h in b.headers) + "</tr>"
         body = "".join("<tr>" + "".join(_cell(c, "td") for c in row) + "</tr>" for row in b.rows)
-        return f"<table>{cap}<thead>{head}</thead><tbody>{body}</tbody></table>"
+        table = f"<table>{cap}<thead>{head}</thead><tbody>{body}</tbody></table>"
+        if b.collapsed:
+            return (f'<details class="appendix"><summary>{html.escape(b.caption)}: {len(b.rows)} rows (appendix; '
+                    f"click to open; not printed)</summary>{table}</details>")
+        return table
     if isinstance(b, Image):
         uri = "data:image/png;base64," + base64.b64encode(compact_png(b.data)).decode("ascii")
         return (f'<figure><img src="{uri}" alt="{html.escape(b.caption)}">'
@@ -133,8 +162,10 @@ def _html_block(b: Block) -> str:
         return (f'<div class="embedded"><p><em>From {html.escape(b.source)}:</em></p>'
                 f"{_markdown_html(b)}</div>")
     if isinstance(b, Files):
-        items = "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(s)}</li>" for p, s in b.rows)
-        return f'<div class="files">Evidence files:<ul>{items}</ul></div>'
+        items = "".join(f'<li><a href="{html.escape(p)}"><code>{html.escape(p)}</code></a>: {html.escape(s)}</li>'
+                        for p, s in b.rows)
+        return (f'<details class="files appendix"><summary>Evidence files ({len(b.rows)}): paths, hashes and links'
+                f"</summary><ul>{items}</ul></details>")
     raise TypeError(f"unknown block {type(b).__name__}")
 
 
