@@ -73,7 +73,7 @@ table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.88em;display:block
 th,td{border:1px solid #ccd;padding:.25em .55em;text-align:left;vertical-align:top}th{background:#eef2f7}
 caption{caption-side:top;text-align:left;font-style:italic;color:#444;padding:.2em 0}
 .missing{background:#fff4e5;border-left:4px solid #e08a00;padding:.5em .8em;margin:.6em 0}
-.present{color:#17692d;font-weight:600}.absent{color:#b3261e;font-weight:600}
+.present{color:#17692d;font-weight:600;white-space:nowrap}.absent{color:#b3261e;font-weight:600;white-space:nowrap}
 figure{margin:.8em 0}figure img{max-width:100%;border:1px solid #dde}figcaption{font-size:.85em;color:#444}
 .files{font-size:.82em;color:#444}.embedded{border-left:3px solid #ccd;padding-left:1em}
 code{background:#f3f4f6;padding:0 .2em}nav ol{columns:2}
@@ -86,6 +86,7 @@ table{display:table;width:100%;font-size:8pt;overflow:visible}
 thead{display:table-header-group}tr,figure,.missing{break-inside:avoid}
 h2,h3,caption{break-after:avoid}figure img,.embedded img{max-height:70mm;max-width:100%;width:auto}
 figure{display:inline-block;width:48%;vertical-align:top;margin:.3em 0}
+.embedded img{max-height:55mm}.present,.absent{white-space:nowrap}h2{margin-top:1.2em}
 nav ol{columns:2;font-size:8.5pt}a{color:inherit;text-decoration:none}
 }
 """
