@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medtorch.audit import EventLog, file_hashes, utc_now
+from medtorch.errors import MedtorchError
 from medtorch.integrity import require_intact
 from medtorch.report.blocks import Files, Image, load_structured
 from medtorch.report.compose import Rendered, render_all
@@ -63,6 +64,15 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
     ``pdf``: None writes report.pdf when the config's ``report.pdf`` is auto and a headless
     Chromium is found (saying once on stderr when none is); True requires it (a clear error
     when no browser is found); False writes HTML and Markdown only."""
+    rd = RunDir(Path(run_dir)).require()
+    wanted = str((load_config_report(rd) or {}).get("pdf", "auto")) != "off"
+    browser = find_browser() if pdf is not False else None
+    if pdf and browser is None:  # before anything is written: nothing is lost or half-written
+        raise MedtorchError(f"cannot write {rd.root / 'report.pdf'}: {no_browser_message()}")
+    if pdf is None:
+        pdf = wanted and browser is not None
+        if wanted and not pdf:
+            print(f"medtorch report: {no_browser_message()}", file=sys.stderr, flush=True)
     rd, report = build_report(run_dir)
     generated = [b for s in report.sections for b in s.blocks if isinstance(b, Image) and b.generated]
     for img in generated:
@@ -71,13 +81,13 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
     keep_previous_version(rd.root, [rd.report_md, rd.report_html, pdf_path])  # earlier reports stay verifiable
     write_text(rd.report_md, to_markdown(report.header, report.sections))
     write_text(rd.report_html, to_html(report.header, report.sections))
-    if pdf is None:
-        wanted = str((load_config_report(rd) or {}).get("pdf", "auto")) != "off"
-        pdf = wanted and find_browser() is not None
-        if wanted and not pdf:
-            print(f"medtorch report: {no_browser_message()}", file=sys.stderr, flush=True)
+    required, failed = pdf, None
     if pdf:
-        write_pdf(rd.report_html, pdf_path, str(report.header.facts[1][1]))
+        try:
+            write_pdf(rd.report_html, pdf_path, str(report.header.facts[1][1]), browser)
+        except MedtorchError as e:  # the HTML and Markdown are still recorded below
+            pdf, failed = False, e
+            print(f"medtorch report: {e}", file=sys.stderr, flush=True)
     # inputs: the verified artefacts the report showed (unverified ones are flagged in the report, not vouched for here)
     used = sorted({p for s in report.sections for b in s.blocks if isinstance(b, Files) for p, _ in b.rows
                    if p in report.recorded})
@@ -90,6 +100,8 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
         outputs=file_hashes(rd.root, [rd.report_md, rd.report_html, *([pdf_path] if pdf else []),
                                       *(rd.root / i.path for i in generated)]),
     )
+    if failed is not None and required is True:
+        raise failed
     return rd.report_md, rd.report_html
 
 
