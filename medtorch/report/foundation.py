@@ -105,6 +105,9 @@ def split(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
              f"{'sealed by training (hashed, not evaluated by it; later looks: see the test-set ledger section)' if rec.get('test_sealed') else 'not sealed'}."),
         Table(["split", "rows", *classes, "row ids sha256"], rows, "Rows and class counts per split"),
     ]
+    from medtorch.report.typed import leakage_table
+
+    out.extend(leakage_table(ev))
     prep = _json(ev, "preprocessing.json") or {}
     fitted = prep.get("fitted_on") or {}
     if fitted:
@@ -112,7 +115,7 @@ def split(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
                         f"({fitted.get('rows')} rows, ids sha256 {str(fitted.get('ids_sha256'))[:16]}...): "
                         f"{len(prep.get('numeric', []))} numeric and {len(prep.get('categorical', []))} categorical columns, "
                         f"{len(prep.get('features', []))} model inputs (preprocessing.json)."))
-    return out, {"split.json"}
+    return out, {"split.json", "leakage.json"}
 
 
 def _history_plot(history: list[dict[str, Any]]) -> bytes:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from medtorch.integrity import Recorded
 from medtorch.report import foundation as f
-from medtorch.report import privacy, summary
+from medtorch.report import privacy, summary, typed
 from medtorch.report.blocks import Block, load_structured, select
 
 
@@ -97,7 +97,7 @@ SECTIONS: tuple[Section, ...] = (
             "metrics across folds)."),
     Section("subgroups", "Subgroup and calendar-time analyses",
             ("assessment_*.json#subgroups", "assessment_*.json#periods", "plots/forest_*.png"),
-            None, "no subgroup or calendar-time analysis in this run (needs data.subgroup_columns / data.time_column "
+            typed.subgroups, "no subgroup or calendar-time analysis in this run (needs data.subgroup_columns / data.time_column "
                   "and the performance assessment)."),
     Section("acceptance", "Acceptance criteria and their status",
             ("acceptance.json", "acceptance_amendments/*.json", "test_evaluations/*/evaluation.json#criteria"),
