@@ -18,8 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from medtorch.report.build import write_report
+    from medtorch.report.cv_root import is_cv_root, write_cv_report
 
-    md, html = write_report(args.run, pdf=True if args.pdf else None)
+    write = write_cv_report if is_cv_root(args.run) else write_report  # a CV root gets its own report
+    md, html = write(args.run, pdf=True if args.pdf else None)
     pdf = html.with_name("report.pdf")
     print(f"wrote {md}\nwrote {html}" + (f"\nwrote {pdf}" if pdf.is_file() else ""))
     return EXIT_OK

@@ -18,6 +18,10 @@ def _f(v) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from medtorch.report.cv_root import is_cv_root
+
+    if is_cv_root(args.run):
+        return _show_cv_root(args.run)
     rd = RunDir(args.run)
     manifest = read_json(rd.manifest) if rd.manifest.is_file() else None
     if manifest is None:
@@ -55,3 +59,18 @@ def _show_test_evaluations(rd: RunDir) -> None:
         mark = "  [criteria changed after a test look]" if ev["criteria_changed_after_test_look"] else ""
         print(f"test evaluation {ev['evaluation']}: {ev['test_set']['source']} as {ev['role']}, "
               f"MCC {_f(ev['assessment']['ci']['mcc']['estimate'])}, {result}{mark}")
+
+
+def _show_cv_root(root: str) -> int:
+    """A cross-validation root: its folds and the distribution of their validation metrics."""
+    from medtorch.report.cv_root import _verified_summary
+
+    summary = _verified_summary(__import__("pathlib").Path(root))
+    print(f"cross-validation {root}: {summary['folds']} folds ({summary['strategy']})")
+    for f in summary.get("per_fold", []):
+        print(f"  fold {f['fold']}  {f['run_dir']:<10} validation n={f['val_rows']}  MCC {_f(f.get('mcc'))}  "
+              f"balanced accuracy {_f(f.get('balanced_accuracy'))}  AUROC {_f(f.get('auroc'))}")
+    for name in ("mcc", "balanced_accuracy", "auroc"):
+        d = summary.get("distribution", {}).get(name, {})
+        print(f"  {name}: mean {_f(d.get('mean'))}  SD {_f(d.get('sd'))}  over {d.get('folds_defined')} folds")
+    return EXIT_OK

@@ -36,11 +36,13 @@ def _found(ev: Evidence, section: Section) -> list[tuple[str, str | None]]:
 
 def render_section(ev: Evidence, section: Section) -> Rendered:
     found = _found(ev, section)
-    blocks: list[Block] = [] if found else [Missing(f"Not in this run: {section.absent}")]
+    blocks: list[Block] = []
     handled: set[str] = set()
     if section.render is not None:
         shown, handled = section.render(ev, found)
         blocks.extend(shown)
+    if not found and not blocks:
+        blocks.append(Missing(f"Not in this run: {section.absent}"))
     rels = {rel for rel, _ in found}
     for rel, key in found:
         if rel in handled or f"{rel}#{key}" in handled or row_level(rel):

@@ -87,8 +87,7 @@ def eda(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list[Block
                            f"{MIN_QUANTILE_N}."))
     cats = train.get("categories") or {}
     if cats:
-        rows = [[c, v.get("levels"), "; ".join(f"{k}: {count(x, floor)}" for k, x in (v.get("top") or {}).items())]
-                for c, v in cats.items()]
+        rows = [[c, v.get("levels"), _levels(v.get("top") or {}, floor)] for c, v in cats.items()]
         out.append(Table(["column", "levels", f"most frequent levels (rows; <{floor} suppressed)"], rows,
                          "Categorical columns (training split)"))
     out.extend(_representativeness(rec.get("representativeness") or {}, floor))
@@ -99,15 +98,24 @@ def eda(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list[Block
     return out, handled
 
 
+def _levels(top: dict[str, Any], floor: int) -> str:
+    """Category levels with their row counts; levels below the floor are counted, not named."""
+    shown = [f"{k}: {int(x)}" for k, x in top.items() if int(x) >= floor]
+    rare = sum(1 for x in top.values() if 0 < int(x) < floor)
+    return "; ".join(shown + ([f"{rare} level(s) with fewer than {floor} rows (not named)"] if rare else [])) or "(none)"
+
+
 def _representativeness(rep: dict[str, Any], floor: int) -> list[Block]:
     out: list[Block] = []
     for col, r in rep.items():
         rows = []
         for split, levels in (r.get("splits") or {}).items():
+            small = [lv for lv, v in levels.items() if 0 < int(v.get("rows") or 0) < floor]
             for level, v in levels.items():
-                small = 0 < int(v.get("rows") or 0) < floor
-                rows.append([split, level, count(v.get("rows"), floor),
-                             "suppressed" if small else f"{100 * float(v.get('share') or 0):.1f}"])
+                if level not in small:
+                    rows.append([split, level, count(v.get("rows"), floor), f"{100 * float(v.get('share') or 0):.1f}"])
+            if small:  # a rare level's name can identify a patient: neither name nor count is shown
+                rows.append([split, f"{len(small)} level(s) with fewer than {floor} rows", f"<{floor} each", "suppressed"])
         if rows:
             out.append(Table(["split", col, "rows", "share (%)"], rows,
                              f"Representativeness by {col} (rows below {floor} suppressed)"))

@@ -92,7 +92,8 @@ SECTIONS: tuple[Section, ...] = (
              "test_evaluations/*/*.png"), f.metrics,
             "no validation or test metrics in this run."),
     Section("cv", "Cross-validation distribution",
-            ("cv_summary.json", "plots/cv_distribution.png", "../cv_summary.json", "../plots/cv_distribution.png"), None,
+            ("cv_summary.json", "plots/cv_distribution.png", "../cv_summary.json", "../plots/cv_distribution.png"),
+            typed.cv_membership,
             "this run is not part of a cross-validation (run with cv.folds=K to record the distribution of "
             "metrics across folds)."),
     Section("subgroups", "Subgroup and calendar-time analyses",

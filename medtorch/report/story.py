@@ -43,6 +43,7 @@ class Story:
     bridges: list[Bridge] = field(default_factory=list)
     cv_root: Path | None = None  # the CV root when this run is one of its folds
     latest_evaluation: dict[str, Any] | None = None
+    cv_fold: str | None = None  # "fold i of K (strategy)"
 
     @property
     def test_status(self) -> str:
@@ -84,9 +85,10 @@ def read_story(ev: "Evidence") -> Story:
         earlier.superseded_by = later.number
     if story.looks and story.looks[-1].number in by_number:
         story.latest_evaluation = by_number[story.looks[-1].number][1]
-    parent = ev.root.parent
-    if (parent / "cv_summary.json").is_file():
-        story.cv_root = parent
+    cv = ev.manifest.get("cv") or {}
+    if cv:  # membership from the run's own manifest: the CV root's summary may not exist yet
+        story.cv_root = ev.root.parent
+        story.cv_fold = f"fold {cv.get('fold')} of {cv.get('folds')} ({cv.get('strategy')})"
     return story
 
 

@@ -122,7 +122,8 @@ def summary(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list[B
         ["bridge status", f"trained on stack {str(story.training_stack)[:12]} (the reference); "
                           + (f"bridged to {len(bridges)} other stack(s): " + "; ".join(bridges) if bridges else
                              "not bridged to any other stack")],
-        ["cross-validation", f"fold of the CV in {story.cv_root}" if story.cv_root else "not part of a cross-validation"],
+        ["cross-validation", f"{story.cv_fold} of the cross-validation in {story.cv_root} (its report: "
+                             f"{story.cv_root}/report.html)" if story.cv_root else "not part of a cross-validation"],
     ], "Status"))
     findings = _findings(ev, story, leakage)
     out.append(Table(["open finding"], [[x] for x in findings], f"Open findings ({len(findings)})") if findings

@@ -63,3 +63,15 @@ def subgroups(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list
             if isinstance(table, dict):
                 out.extend(_group_blocks(name, table, f"{rel}#{key}"))
     return out, handled
+
+
+def cv_membership(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list[Block], set[str]]:
+    """A fold run says which fold it is and where the CV root's report is, from its own manifest."""
+    from medtorch.report.story import read_story
+
+    story = read_story(ev)
+    if story.cv_root is None:
+        return [], set()
+    return [Para(f"This run is {story.cv_fold} of a cross-validation. The distribution of the fold metrics and the "
+                 f"links to every fold's report are in the CV root's report: {story.cv_root}/report.html "
+                 f"(written when the folds are summarised).")], set()
