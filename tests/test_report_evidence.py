@@ -189,3 +189,25 @@ def test_report_pdf_flag_fails_clearly_without_a_browser(default_run, tmp_path, 
     proc = run_cli("report", str(run))  # without --pdf: HTML only, said once
     assert proc.returncode == 0 and proc.stderr.count("no headless Chromium found") == 1
     assert not (run / "report.pdf").exists() and (run / "report.html").is_file()
+
+
+# ------------------------------------------------------------------------------ cross-validation root
+@pytest.mark.slow
+def test_a_cv_root_gets_its_own_report_and_show_and_report_work_on_it(tmp_path):
+    _, root = run_train(tmp_path, "cv.folds=2", "trainer.max_epochs=1", "evaluation.bootstrap_resamples=100",
+                        "explain=none")
+    summary = read_json(root / "cv_summary.json")
+    md = (root / "report.md").read_text()
+    for fold in summary["per_fold"]:
+        link = f"{fold['run_dir']}/report.html"
+        assert f"]({link})" in md and (root / link).is_file()
+        assert f"| {fold['fold']} | {fold['val_rows']} | {fold['mcc']:.3f} |" in md
+        fold_md = (root / fold["run_dir"] / "report.md").read_text()
+        assert f"fold {fold['fold']} of 2" in _section(fold_md, "Summary")
+        assert "not part of a cross-validation" not in fold_md
+    assert f"| mcc | {summary['distribution']['mcc']['mean']:.3f} |" in md
+    shown = run_cli("show", str(root))
+    assert shown.returncode == 0 and f"MCC {summary['per_fold'][0]['mcc']:.3f}" in shown.stdout, shown.stderr
+    again = run_cli("report", str(root))
+    assert again.returncode == 0 and "report.html" in again.stdout, again.stderr
+    assert run_cli("audit", "verify", str(root / "fold_0")).returncode == 0

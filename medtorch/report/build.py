@@ -7,6 +7,7 @@ hashes of what it wrote, so ``medtorch audit verify`` covers the report too.
 
 from __future__ import annotations
 
+import html
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from medtorch.errors import MedtorchError
 from medtorch.integrity import require_intact
 from medtorch.report.blocks import Files, Image, load_structured
 from medtorch.report.compose import Rendered, render_all
+from medtorch.report.privacy import rare_levels, redact
 from medtorch.report.pdf import find_browser, no_browser_message, write_pdf
 from medtorch.report.sections import Evidence
 from medtorch.report.traceability import Trace, trace
@@ -29,6 +31,7 @@ class Report:
     sections: list[Rendered]
     traces: list[Trace]
     recorded: set[str]  # artefacts whose hashes were verified against the audit trail
+    rare_levels: list[str]  # category levels too rare to name (privacy.rare_levels)
 
 
 def gather(run_dir: str | Path) -> tuple[RunDir, Evidence, int]:
@@ -55,7 +58,7 @@ def build_report(run_dir: str | Path) -> tuple[RunDir, Report]:
                         f"(re-check: medtorch audit verify RUN)"),
         ("traceability", f"{present} of {len(traces)} expectations have evidence in this run"),
     ])
-    return rd, Report(header, sections, traces, set(ev.recorded))
+    return rd, Report(header, sections, traces, set(ev.recorded), rare_levels(ev))
 
 
 def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Path]:
@@ -79,8 +82,9 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
         write_bytes(rd.root / img.path, img.data)
     pdf_path = rd.root / "report.pdf"
     keep_previous_version(rd.root, [rd.report_md, rd.report_html, pdf_path])  # earlier reports stay verifiable
-    write_text(rd.report_md, to_markdown(report.header, report.sections))
-    write_text(rd.report_html, to_html(report.header, report.sections))
+    rare = report.rare_levels  # a last privacy net over everything written: no rare category level by name
+    write_text(rd.report_md, redact(to_markdown(report.header, report.sections), rare))
+    write_text(rd.report_html, redact(to_html(report.header, report.sections), rare, html.escape))
     required, failed = pdf, None
     if pdf:
         try:

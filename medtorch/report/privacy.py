@@ -168,3 +168,23 @@ def _plain(m: re.Match) -> str:
     if not isinstance(value, dict):
         return m.group(0)
     return "; ".join(f"{k} = {v}" for k, v in value.items()) if value else "(none)"
+
+
+def rare_levels(ev: "Evidence") -> list[str]:
+    """Category levels of the model's categorical inputs that fewer than ``report.min_cell``
+    training rows have (or whose count is unknown): each could identify a patient."""
+    prep = _json(ev, "preprocessing.json") or {}
+    train = (((_json(ev, "eda.json") or {}).get("splits") or {}).get("train") or {}).get("categories") or {}
+    floor, out = min_cell(ev), []
+    for c in prep.get("categorical") or []:
+        counts = (train.get(c.get("column")) or {}).get("top") or {}
+        out += [str(lv) for lv in c.get("levels") or [] if int(counts.get(str(lv), 0)) < floor]
+    return sorted(set(out), key=len, reverse=True)
+
+
+def redact(text: str, levels: list[str], escape=None) -> str:
+    """Every whole-token occurrence of a rare level replaced by '(rare level)'."""
+    for lv in levels:
+        token = escape(lv) if escape else lv
+        text = re.sub(rf"(?<![0-9A-Za-z_]){re.escape(token)}(?![0-9A-Za-z_])", "(rare level)", text)
+    return text
