@@ -211,3 +211,33 @@ def test_a_cv_root_gets_its_own_report_and_show_and_report_work_on_it(tmp_path):
     again = run_cli("report", str(root))
     assert again.returncode == 0 and "report.html" in again.stdout, again.stderr
     assert run_cli("audit", "verify", str(root / "fold_0")).returncode == 0
+
+
+# ------------------------------------------------------------------------------ reliability bins
+@pytest.mark.parametrize("n", [7, 86, 1000])
+def test_reliability_bins_hold_at_least_ten_rows_and_wilson_intervals(n):
+    from statsmodels.stats.proportion import proportion_confint
+
+    from medtorch.evaluation.calibration import quantile_bins
+
+    rng = np.random.default_rng(n)
+    prob = rng.uniform(size=n)
+    hit = rng.uniform(size=n) < prob
+    d = quantile_bins(hit, prob, max_bins=10)
+    assert sum(d["n"]) == n and len(d["n"]) == max(1, min(10, n // 10))
+    assert all(k >= 10 for k in d["n"]) or n < 10
+    order = np.argsort(prob, kind="stable")
+    start = 0
+    for k, pred, obs, lo, hi in zip(d["n"], d["mean_predicted"], d["observed"], d["lower"], d["upper"]):
+        idx = order[start:start + k]
+        start += k
+        assert pred == pytest.approx(prob[idx].mean()) and obs == pytest.approx(hit[idx].mean())
+        ref = proportion_confint(int(hit[idx].sum()), k, alpha=0.05, method="wilson")
+        assert (lo, hi) == pytest.approx(ref, abs=1e-9)
+
+
+def test_reliability_bins_of_a_constant_predictor_are_one_bin():
+    from medtorch.evaluation.calibration import quantile_bins
+
+    d = quantile_bins(np.array([0, 1] * 50, dtype=bool), np.full(100, 0.3), max_bins=10)
+    assert d["n"] == [100] and d["observed"] == [0.5]
