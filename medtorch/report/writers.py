@@ -74,7 +74,7 @@ th,td{border:1px solid #ccd;padding:.25em .55em;text-align:left;vertical-align:t
 caption{caption-side:top;text-align:left;font-style:italic;color:#444;padding:.2em 0}
 .missing{background:#fff4e5;border-left:4px solid #e08a00;padding:.5em .8em;margin:.6em 0}
 .present{color:#17692d;font-weight:600;white-space:nowrap}.absent{color:#b3261e;font-weight:600;white-space:nowrap}
-figure{margin:.8em 0}figure img{max-width:100%;border:1px solid #dde}figcaption{font-size:.85em;color:#444}
+figure{margin:.8em 0}figure img{max-width:100%;box-sizing:border-box;border:1px solid #dde}figcaption{font-size:.85em;color:#444}
 .files{font-size:.82em;color:#444}.embedded{border-left:3px solid #ccd;padding-left:1em}
 code{background:#f3f4f6;padding:0 .2em}nav ol{columns:2}
 td,th{overflow-wrap:anywhere}td{max-width:40em}
