@@ -302,6 +302,7 @@ class CardConfig:
     users: str = ""
     out_of_scope: str = ""
     limitations: list[str] = field(default_factory=list)
+    tripod: Dict[str, str] = field(default_factory=dict)  # TRIPOD+AI item -> the author's text, e.g. {"17": "..."}
 
 
 @dataclass

@@ -193,7 +193,8 @@ def metrics(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
                          f"{label} confusion matrix (rows: true class; columns: predicted class)"))
         for rel, _ in found:
             if rel.startswith(f"plots/confusion_{split_name}_") and rel.endswith(".png"):
-                out.extend(file_blocks(ev.root, rel))
+                if "normalized" not in rel:  # the row-normalised matrix is the per-class table above, listed not drawn
+                    out.extend(file_blocks(ev.root, rel))
                 handled.add(rel)
     from medtorch.report.looks import intervals_and_looks
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from medtorch.integrity import Recorded
 from medtorch.report import foundation as f
-from medtorch.report import privacy, summary, typed
+from medtorch.report import privacy, summary, tripod, typed
 from medtorch.report.blocks import Block, load_structured, select
 
 
@@ -120,4 +120,5 @@ SECTIONS: tuple[Section, ...] = (
              "monitoring/*/report.json", "monitoring/*/plots/*.png"), f.monitoring,
             "no inference data specification, monitoring reference or monitoring history in this run."),
     Section("audit", "Audit trail", ("events.jsonl",), f.audit_trail, "no event log."),
+    Section("tripod", "TRIPOD+AI reporting checklist", ("manifest.json",), tripod.tripod, "no manifest."),
 )

@@ -71,7 +71,7 @@ color:#1b1f24;line-height:1.45}
 h1{border-bottom:3px solid #1f4e79;padding-bottom:.3em}h2{border-bottom:1px solid #ccd;margin-top:2em;color:#1f4e79}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.88em;display:block;overflow-x:auto}
 th,td{border:1px solid #ccd;padding:.25em .55em;text-align:left;vertical-align:top}th{background:#eef2f7}
-caption{caption-side:top;text-align:left;font-style:italic;color:#444;padding:.2em 0}
+caption{caption-side:top;text-align:left;font-style:italic;color:#444;padding:.2em 0;min-width:24em}
 .missing{background:#fff4e5;border-left:4px solid #e08a00;padding:.5em .8em;margin:.6em 0}
 .present{color:#17692d;font-weight:600;white-space:nowrap}.absent{color:#b3261e;font-weight:600;white-space:nowrap}
 figure{margin:.8em 0}figure img{max-width:100%;box-sizing:border-box;border:1px solid #dde}figcaption{font-size:.85em;color:#444}
@@ -79,14 +79,14 @@ figure{margin:.8em 0}figure img{max-width:100%;box-sizing:border-box;border:1px 
 code{background:#f3f4f6;padding:0 .2em}nav ol{columns:2}
 td,th{overflow-wrap:anywhere}td{max-width:40em}
 .embedded img{max-width:100%;max-height:420px}details.appendix{margin:.6em 0}details.appendix summary{cursor:pointer;color:#1f4e79}
-@page{size:A4;margin:14mm 12mm 16mm 12mm}
+@page{size:A4;margin:12mm 11mm 14mm 11mm}
 @media print{
-body{max-width:none;margin:0;padding:0;font-size:9.5pt}
+body{max-width:none;margin:0;padding:0;font-size:9pt;line-height:1.35}
 table{display:table;width:100%;font-size:8pt;overflow:visible}
 thead{display:table-header-group}tr,figure,.missing{break-inside:avoid}
 h2,h3,caption{break-after:avoid}figure img,.embedded img{max-height:70mm;max-width:100%;width:auto}
 figure{display:inline-block;width:48%;vertical-align:top;margin:.3em 0}
-.embedded img{max-height:55mm}.present,.absent{white-space:nowrap}h2{margin-top:1.2em}
+.embedded img{max-height:55mm}.embedded p:has(> img:only-child){display:inline-block;width:48%;margin:.2em 0;vertical-align:top}.present,.absent{white-space:nowrap}h2{margin-top:1.2em}
 nav ol{columns:2;font-size:8.5pt}a{color:inherit;text-decoration:none}
 }
 """
