@@ -45,7 +45,7 @@ def plot_reliability(calib: dict[str, Any], classes: Sequence[str], path: Path, 
         if not d:
             continue
         pred, obs = np.asarray(d["mean_predicted"]), np.asarray(d["observed"])
-        err = np.vstack([obs - np.asarray(d["lower"]), np.asarray(d["upper"]) - obs])
+        err = np.clip(np.vstack([obs - np.asarray(d["lower"]), np.asarray(d["upper"]) - obs]), 0.0, None)  # float noise at 0 and 1
         line = ax.errorbar(pred, obs, yerr=err, marker="o", capsize=3,
                            label=f"{c} (ECE {calib['per_class'][c]['ece']:.3f}, {len(pred)} bins)")
         for x, yv, n in zip(pred, obs, d["n"]):
