@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 from medtorch.errors import EXIT_OK, EXIT_RUN_NOT_COMPLETE
 from medtorch.run import RunDir, read_json
@@ -65,7 +66,7 @@ def _show_cv_root(root: str) -> int:
     """A cross-validation root: its folds and the distribution of their validation metrics."""
     from medtorch.report.cv_root import _verified_summary
 
-    summary = _verified_summary(__import__("pathlib").Path(root))
+    summary = _verified_summary(Path(root))
     print(f"cross-validation {root}: {summary['folds']} folds ({summary['strategy']})")
     for f in summary.get("per_fold", []):
         print(f"  fold {f['fold']}  {f['run_dir']:<10} validation n={f['val_rows']}  MCC {_f(f.get('mcc'))}  "
