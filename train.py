@@ -38,6 +38,8 @@ def main(cfg: DictConfig) -> float:
         sys.exit(e.exit_code)
     if metrics.get("test_look") and not metrics["test_look"]["passed"]:
         sys.exit(EXIT_CRITERIA_FAILED)  # the governed test look failed an acceptance criterion (printed above)
+    if metrics.get("task") == "survival":
+        return metrics["val"]["overall"]["cindex"]["estimate"]  # Harrell's C for sweepers
     return metrics["val"]["mcc"]  # for Hydra sweepers that optimise a value
 
 

@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     command = importlib.import_module(args._module)
     try:
+        _refuse_survival(args)
         return int(command.run(args) or 0)
     except MedtorchError as e:
         print(f"medtorch {args.verb}: error: {e}", file=sys.stderr)
@@ -69,6 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of our output closed it (| head): stop quietly, as Python's docs advise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OUTPUT_CLOSED
+
+
+def _refuse_survival(args: argparse.Namespace) -> None:
+    """A verb that does not yet handle task=survival runs refuses one (exit 2) instead of misreporting it."""
+    from medtorch.survival.checks import refuse_unsupported_verb
+
+    for run_dir in [getattr(args, "run", None), *(getattr(args, "runs", None) or [])]:
+        refuse_unsupported_verb(args.verb, run_dir)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,11 @@ class CohortConfig:
     leak_cause_of_death: bool = False
     leak_identifier: bool = False
     leak_target_copy: bool = False
+    leak_outcome_level: bool = False
+    leak_follow_up: bool = False
+    leak_subject_id: bool = False
+    coarse: bool = False
+    calendar_ints: bool = False
 
 
 @dataclass
@@ -53,6 +58,12 @@ class DataConfig:
     description: str = ""
     cohort: CohortConfig = field(default_factory=CohortConfig)  # for source=synthetic_cohort
     nonfinite: str = "refuse"  # refuse | missing: what an inf/-inf in a numeric feature column does (recorded)
+    time_unit: Optional[str] = None  # integer time_column that is not years 1800-2200: day | week | month | year ...
+    time_origin: Optional[str] = None  # ... counted from this date (YYYY-MM-DD)
+    # task=survival (medtorch/survival): follow-up time and event indicator (1 event, 0 censored)
+    duration_column: Optional[str] = None
+    event_column: Optional[str] = None
+    duration_unit: str = "day"  # day | month | year
 
 
 @dataclass
@@ -68,6 +79,22 @@ class SplitConfig:
 
 
 @dataclass
+class LeakageAcceptConfig:
+    """A failed leakage check acknowledged with a recorded reason: ``leakage.accept.CHECK="why"``."""
+
+    duplicate_rows: Optional[str] = None
+    subject_overlap: Optional[str] = None
+    time_overlap: Optional[str] = None
+    single_feature: Optional[str] = None
+    identifier_columns: Optional[str] = None
+    target_copy: Optional[str] = None
+    outcome_levels: Optional[str] = None
+    follow_up_names: Optional[str] = None
+    multivariate_probe: Optional[str] = None
+    subject_id_columns: Optional[str] = None
+
+
+@dataclass
 class LeakageConfig:
     """Automatic leakage checks after the split, before training (medtorch.data.leakage)."""
 
@@ -77,6 +104,14 @@ class LeakageConfig:
     predictive_warn: float = 0.90
     identifier_unique: float = 0.95  # integer/text feature with this share of distinct values: identifier-like
     examples: int = 5  # example row ids given as evidence
+    accept: LeakageAcceptConfig = field(default_factory=LeakageAcceptConfig)  # {check: reason}, instead of stop_on_fail
+    coincidence_alpha: float = 0.001  # duplicate_rows: cross-split match rate above the within-train rate (one-sided)
+    min_level_n: int = 30  # outcome_levels: a category level with at least this many training rows ...
+    level_purity: float = 0.99  # ... that are at least this share one class is a leak candidate
+    probe: bool = True  # multivariate_probe: one feature's AUROC against all the others' (HistGradientBoosting)
+    probe_rows: int = 20_000  # training rows sampled for the probe (at most)
+    probe_margin: float = 0.02  # a feature whose solo AUROC comes within this of the all-others AUROC is reported
+    fail_on: list[str] = field(default_factory=list)  # warning checks that stop the run, e.g. [multivariate_probe]
 
 
 @dataclass
@@ -230,6 +265,8 @@ class EvaluationConfig:
     ledger: str = "test_ledger.jsonl"  # the test-set ledger shared by every run that looks at a test set
     proportion_interval: str = "wilson"  # sensitivity, specificity, precision, NPV: wilson | clopper_pearson
     bootstrap_interval: str = "bca"  # MCC, balanced accuracy, AUROC: bca (percentile where unstable) | percentile
+    horizons: list[float] = field(default_factory=lambda: [1.0, 3.0, 5.0])  # task=survival: clinical horizons
+    horizon_unit: str = "year"  # unit of evaluation.horizons: day | month | year
 
 
 @dataclass
@@ -314,6 +351,24 @@ class ReportConfig:
 
 
 @dataclass
+class SurvivalConfig:
+    """task=survival: the Cox partial-likelihood training and the survival evaluation (medtorch/survival)."""
+
+    ties: str = "efron"  # efron | breslow: how tied event times enter the partial likelihood
+    # a training batch without an event has no partial likelihood: its optimizer step is skipped and counted
+    empty_batches: str = "skip"
+    cox_baseline: bool = True  # fit lifelines' Cox PH model on the same split as the transparent comparison
+    cox_penalizer: float = 0.01  # ridge penalty of that model (one-hot columns are collinear without one)
+    risk_groups: int = 3  # predicted-risk groups of the Kaplan-Meier plot
+    brier_points: int = 50  # time grid of the integrated Brier score
+    min_cindex: Optional[float] = None  # monitoring: degradation when Harrell's C on labelled new data is below
+    # bridge re-evaluation on another stack (medtorch bridge RUN): tolerances on the validation rows' risk scores
+    bridge_max_abs_risk_diff: float = 1e-4
+    bridge_min_kendall_tau: float = 0.999
+    bridge_max_cindex_delta: float = 0.001
+
+
+@dataclass
 class MedtorchConfig:
     seed: int = 0  # honoured, 0 included
     data: Any = MISSING
@@ -335,6 +390,8 @@ class MedtorchConfig:
     spec: SpecConfig = field(default_factory=SpecConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     card: CardConfig = field(default_factory=CardConfig)  # model card text for the report
+    task: str = "classification"  # classification | survival (time-to-event, medtorch/survival)
+    survival: SurvivalConfig = field(default_factory=SurvivalConfig)
     report: ReportConfig = field(default_factory=ReportConfig)  # privacy floor and PDF of the report
 
 
@@ -353,7 +410,7 @@ def register_configs() -> None:
 
 
 MODELS = ("mlp", "logistic", "attention", "linear")
-SOURCES = ("breast_cancer", "table", "synthetic_cohort")
+SOURCES = ("breast_cancer", "table", "synthetic_cohort", "gbsg2")
 STRATEGIES = ("stratified", "grouped", "temporal", "external")
 PRECISIONS = ("32-true", "32", "64-true", "64", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
 MONITORS = ("val/mcc", "val/loss", "val/balanced_accuracy", "val/auroc")
@@ -371,9 +428,11 @@ def validate(cfg: DictConfig) -> None:
 
     d = cfg.data
     need(d.source in SOURCES, "data.source", f"one of {SOURCES}", d.source)
+    survival = cfg.get("task", "classification") == "survival"
     if d.source == "table":
         need(bool(d.path), "data.path", "a CSV or Parquet file (data.path=FILE)", d.path)
-        need(bool(d.target), "data.target", "the label column (data.target=COLUMN)", d.target)
+        if not survival:  # a survival table has data.event_column and data.duration_column instead
+            need(bool(d.target), "data.target", "the label column (data.target=COLUMN)", d.target)
     need(d.format in ("auto", "csv", "parquet"), "data.format", "one of 'auto', 'csv', 'parquet'", d.format)
     need(d.get("nonfinite", "refuse") in ("refuse", "missing"), "data.nonfinite", "'refuse' or 'missing'", d.get("nonfinite"))
 
@@ -429,7 +488,21 @@ def validate(cfg: DictConfig) -> None:
     need(t.matmul_precision in ("highest", "high", "medium"), "trainer.matmul_precision", "'highest', 'high' or 'medium'", t.matmul_precision)
 
     e = cfg.early_stopping
-    need(e.monitor in MONITORS, "early_stopping.monitor", f"one of {MONITORS}", e.monitor)
+    if survival:  # task=survival: its own monitors, data, horizons and refusals (medtorch/survival/checks.py)
+        from medtorch.survival.checks import survival_problems
+
+        problems += survival_problems(cfg)
+    else:
+        need(d.source != "gbsg2", "data.source", "used with task=survival (gbsg2 is time-to-event data)", d.source)
+        need(cfg.get("task", "classification") == "classification", "task", "'classification' or 'survival'",
+             cfg.get("task"))
+        need(e.monitor in MONITORS, "early_stopping.monitor", f"one of {MONITORS}", e.monitor)
+        from medtorch.survival.acceptance import is_survival_quantity
+
+        for line in cfg.acceptance.criteria:  # td_auc_5y, cindex, ... are judged by task=survival runs only
+            q = str(line).split()[0] if str(line).split() else ""
+            need(not is_survival_quantity(q), "acceptance.criteria", "classification quantities for "
+                 "task=classification (survival quantities need task=survival)", str(line))
     need(e.mode in ("min", "max"), "early_stopping.mode", "'min' or 'max'", e.mode)
     need(e.patience >= 1, "early_stopping.patience", ">= 1", e.patience)
     need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
@@ -495,6 +568,21 @@ def _validate_governance(cfg: DictConfig, need) -> None:
          "0.5 < warn <= fail <= 1", [l.predictive_warn, l.predictive_fail])
     need(0.0 < l.identifier_unique <= 1.0, "leakage.identifier_unique", "in (0, 1]", l.identifier_unique)
     need(l.examples >= 0, "leakage.examples", ">= 0", l.examples)
+    need(0.0 < l.coincidence_alpha < 1.0, "leakage.coincidence_alpha", "in (0, 1)", l.coincidence_alpha)
+    need(l.min_level_n >= 1, "leakage.min_level_n", ">= 1", l.min_level_n)
+    need(0.5 < l.level_purity <= 1.0, "leakage.level_purity", "in (0.5, 1]", l.level_purity)
+    need(l.probe_rows >= 100, "leakage.probe_rows", ">= 100", l.probe_rows)
+    need(0.0 <= l.probe_margin < 0.5, "leakage.probe_margin", "in [0, 0.5)", l.probe_margin)
+    warn_checks = ("follow_up_names", "multivariate_probe", "subject_id_columns", "single_feature", "target_copy",
+                   "time_overlap")
+    for name in l.fail_on:
+        need(name in warn_checks, "leakage.fail_on", f"names among {list(warn_checks)}", name)
+    for name, reason in l.accept.items():
+        need(reason is None or bool(str(reason).strip()), f"leakage.accept.{name}", "a non-empty reason", reason)
+    need(d.time_unit in (None, "day", "week", "month", "year"), "data.time_unit", "null, day, week, month or year",
+         d.time_unit)
+    need((d.time_unit is None) == (d.time_origin is None), "data.time_unit and data.time_origin",
+         "both set (a count of units since a date) or both null", [d.time_unit, d.time_origin])
     need(0.0 <= cfg.eda.tolerance < 1.0, "eda.tolerance", "in [0, 1)", cfg.eda.tolerance)
     for col, shares in cfg.eda.reference.items():
         need(all(0 <= v <= 1 for v in shares.values()), f"eda.reference.{col}", "shares in [0, 1]", dict(shares))

@@ -61,6 +61,10 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
     ``launch``: the Hydra launch record (``.hydra/`` file name -> text), written into the run
     directory once it is known to hold no other run's evidence.
     """
+    if cfg.get("task", "classification") == "survival":  # time-to-event: its own story (medtorch/survival)
+        from medtorch.survival.pipeline import run as run_survival
+
+        return run_survival(cfg, run_dir, launch)
     validate(cfg)
     if cfg.cv.folds and cfg.cv.fold is None:
         # a requeued cross-validation job continues: complete folds are kept, an interrupted one resumes
@@ -89,7 +93,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         _record_development(cfg, rd, log, manifest)
         prepared = _split_and_fit(cfg, raw, rd, log, manifest)
         _seal_test(prepared, rd, log, manifest)
-        leakage = governance.check_leakage(cfg, prepared.splits, rd, log)
+        leakage = governance.check_leakage(cfg, prepared.splits, rd, log, prepared.classes)
         prepared.balance = _plan_rebalancing(cfg, prepared, log)
         governance.record_lineage(cfg, raw, prepared.splits, prepared.split_record, prepared.preprocessor.state_dict(),
                                   prepared.balance.record, leakage.status if leakage else None, rd, log)

@@ -43,6 +43,8 @@ def test_experiment_file_starts_with_the_command_that_runs_it(name):
 def test_every_group_option_composes(group):
     for option in sorted(p.stem for p in (CONF / group).glob("*.yaml")):
         extra = ["data.path=x.csv", "data.target=y"] if (group, option) == ("data", "table") else []
+        if (group, option) == ("data", "gbsg2"):  # time-to-event data
+            extra = ["task=survival"]
         if group == "split" and option != "stratified":  # grouped/temporal need subject and date columns
             extra = ["data=synthetic_cohort"] + (["split.test_path=x.csv"] if option == "external" else [])
         validate(_compose(f"{group}={option}", *extra))

@@ -48,7 +48,8 @@ def test_clean_cohort_passes_every_check(clean):
     assert clean.status == "pass"
     assert {k: c.status for k, c in checks.items()} == {
         "duplicate_rows": "pass", "subject_overlap": "pass", "time_overlap": "skipped",
-        "single_feature": "pass", "identifier_columns": "pass", "target_copy": "pass"}
+        "single_feature": "pass", "identifier_columns": "pass", "target_copy": "pass", "outcome_levels": "pass",
+        "follow_up_names": "pass", "multivariate_probe": "pass", "subject_id_columns": "pass"}
 
 
 def test_duplicate_rows_caught_with_example_ids():

@@ -23,6 +23,16 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.stack.bridge import run_bridge, summary
     from medtorch.stack.gate import BridgeFailedError
 
+    from medtorch.survival.checks import is_survival_run
+
+    if is_survival_run(args.run):  # risk-score differences and rank agreement (medtorch/survival/bridge.py)
+        from medtorch.survival.bridge import bridge_survival
+
+        report, code = bridge_survival(args.run, dtype=args.dtype, device=args.device, threads=args.threads)
+        for name, c in report["checks"].items():
+            print(f"  {name}: {c['observed']:.3g} (tolerance {c['tolerance']:g}) {'ok' if c['passed'] else 'FAILED'}")
+        print(f"bridge {'passed' if report['passed'] else 'FAILED'} on {report['rows']} rows (stack {report['this_stack'][:16]}...)")
+        return code
     loaded = load_run(args.run, purpose="bridge", settings=stack_settings.from_args(args))
     report = run_bridge(loaded, purpose="bridge")
     print(summary(report, loaded.rd))

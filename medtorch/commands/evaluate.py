@@ -32,6 +32,15 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.evaluation.governed import governed_test_look, print_evaluation
 
     from medtorch.stack import settings
+    from medtorch.survival.checks import is_survival_run
+
+    if is_survival_run(args.run):  # the survival assessment under the same ledger (medtorch/survival/governed.py)
+        from medtorch.survival.governed import print_survival_evaluation, survival_test_look
+
+        evaluation = survival_test_look(args.run, ledger_path=args.ledger, test_data=args.test_data,
+                                        acceptance_file=args.acceptance)
+        print_survival_evaluation(evaluation)
+        return 0 if evaluation["passed"] else EXIT_CRITERIA_FAILED
 
     evaluation = governed_test_look(args.run, test_data=args.test_data, ledger_path=args.ledger,
                                     acceptance_file=args.acceptance, load_options=settings.load_options(args))

@@ -30,6 +30,16 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.errors import MedtorchError
     from medtorch.stack import settings
 
+    from medtorch.survival.checks import is_survival_run
+
+    if is_survival_run(args.run):  # drift and C-index degradation (medtorch/survival/monitor.py)
+        from medtorch.survival.monitor import monitor_survival, summary
+
+        report, folder, code = monitor_survival(args.run, args.input, labels=args.labels, out=args.out)
+        print(f"monitoring report: {folder / 'report.md'}")
+        for line in summary(report):
+            print(f"  {line}")
+        return code
     if args.chunk_rows < 1:
         raise MedtorchError(f"--chunk-rows must be >= 1; got {args.chunk_rows}.")
 

@@ -27,6 +27,14 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.stack import settings
     from medtorch.errors import MedtorchError
 
+    from medtorch.survival.checks import is_survival_run
+
+    if is_survival_run(args.run):  # risk scores and S(t) at the horizons (medtorch/survival/predict.py)
+        from medtorch.survival.predict import predict_survival_file
+
+        s = predict_survival_file(args.run, args.input, args.output)
+        print(f"predicted {s['rows']} row(s) -> {s['output']} (risk score, survival at {s['horizons']} {s['horizon_unit']}s)")
+        return 0
     if args.chunk_rows < 1:
         raise MedtorchError(f"--chunk-rows must be >= 1; got {args.chunk_rows}.")
     s = predict_file(args.run, args.input, args.output, on_invalid=args.on_invalid, rejected_path=args.rejected,

@@ -36,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
 
     require_intact(rd.root, ["manifest.json", "metrics.json"])  # show only what the run recorded
     metrics = read_json(rd.metrics)
+    if metrics.get("task") == "survival":  # time-to-event summary (medtorch/survival/report.py)
+        from medtorch.survival.report import show_lines
+
+        print("\n".join(show_lines(rd, metrics, manifest)))
+        return 0
     val = metrics["val"]
     print(f"validation n={val['n']}  MCC {_f(val['mcc'])}  balanced accuracy {_f(val['balanced_accuracy'])}  AUROC {_f(val['auroc'])}")
     print("confusion matrix (rows true, columns predicted): " + ", ".join(val["classes"]))

@@ -13,9 +13,24 @@ Each ``leak_*`` switch plants one kind of leakage a real clinical table can hold
 - ``leak_outcome_lab``: ``troponin_peak``, a lab value drawn after the outcome that encodes it;
 - ``leak_cause_of_death``: ``cause_of_death``, filled only for patients who died;
 - ``leak_identifier``: ``record_number``, a unique number per row, left among the features;
-- ``leak_target_copy``: ``outcome_code``, the outcome as an integer code.
+- ``leak_target_copy``: ``outcome_code``, the outcome as an integer code;
+- ``leak_outcome_level``: ``record_status``, a category recorded after the outcome whose level
+  ``X`` occurs only in patients who died (70 % of them; its other levels are random), so the
+  column alone is no near-perfect predictor;
+- ``leak_follow_up``: ``follow_up_days``, days from the visit to death or censoring at the end of
+  the study: short for patients who died, known only after the outcome;
+- ``leak_subject_id``: ``enrolment_code``, the patient's number, repeated over their visits and
+  left among the features (the column is not called an id).
 
-With every switch off (the default) the table is clean: every leakage check passes on it.
+Two switches shape the table the way real registries are shaped, without leaking:
+
+- ``coarse``: registry-style coarse features (age in whole years, grade, stage, creatinine to
+  0.5 mg/dL, HbA1c as diabetic / normal) instead of the continuous vitals and labs, so different
+  patients share identical feature vectors by coincidence;
+- ``calendar_ints``: ``visit_year`` (an integer year) and ``study_day`` (days since the
+  study's first day), the integer calendar columns registries often hold instead of dates.
+
+With every ``leak_*`` switch off (the default) the table is clean: every leakage check passes on it.
 """
 
 from __future__ import annotations
@@ -44,6 +59,11 @@ class CohortSpec:
     leak_cause_of_death: bool = False
     leak_identifier: bool = False
     leak_target_copy: bool = False
+    leak_outcome_level: bool = False
+    leak_follow_up: bool = False
+    leak_subject_id: bool = False
+    coarse: bool = False
+    calendar_ints: bool = False
 
     @classmethod
     def from_config(cls, cfg: Any) -> "CohortSpec":
@@ -114,6 +134,20 @@ def generate_cohort(spec: CohortSpec | None = None, **overrides: Any) -> pd.Data
         "smoker": smoker,
         "outcome": np.array(CLASSES)[outcome],
     })
+    if spec.coarse:
+        frame = _coarsen(frame, frailty, rng)
+    if spec.calendar_ints:
+        frame["visit_year"] = date.year.to_numpy().astype(np.int64)
+        frame["study_day"] = day.astype(np.int64)
+    if spec.leak_outcome_level:
+        other = np.array(["open", "closed", "archived"])[rng.integers(0, 3, n)]
+        frame["record_status"] = np.where((outcome == 2) & (rng.random(n) < 0.7), "X", other)
+    if spec.leak_follow_up:
+        left = 365 * spec.years - day  # censored at the end of the study ...
+        to_death = np.ceil(rng.exponential(120.0, n))  # ... unless the patient died first
+        frame["follow_up_days"] = np.where(outcome == 2, np.minimum(to_death, left), left).astype(np.int64)
+    if spec.leak_subject_id:
+        frame["enrolment_code"] = pat.astype(np.int64) + 10_000
     if spec.leak_outcome_lab:
         frame["troponin_peak"] = np.round(np.exp(0.2 + 1.6 * outcome + rng.normal(0, 0.1, n)), 3)
     if spec.leak_cause_of_death:
@@ -132,3 +166,32 @@ def generate_cohort(spec: CohortSpec | None = None, **overrides: Any) -> pd.Data
         if "record_number" in frame:
             frame["record_number"] = rng.permutation(len(frame)) + 100_000
     return frame.sort_values(["visit_date", "visit_id"], kind="stable").reset_index(drop=True)
+
+
+def _coarsen(frame: pd.DataFrame, frailty: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Registry-style features: grades, stages and rounded labs replace the continuous ones."""
+    out = frame.drop(columns=["systolic_bp", "lab.crp", "heart rate", "bmi"])
+    out["grade"] = np.digitize(frailty + rng.normal(0, 0.5, len(frame)), [-0.6, 0.6]) + 1  # 1..3
+    out["stage"] = np.array(["I", "II", "III", "IV"])[np.digitize(frailty + rng.normal(0, 0.8, len(frame)),
+                                                                   [-0.8, 0.3, 1.2])]
+    out["creatinine"] = np.round(out["creatinine"] * 2) / 2
+    out["hba1c"] = np.where(out["hba1c"] >= 6.5, "diabetic", np.where(out["hba1c"].isna(), None, "normal"))
+    return out
+
+
+def coarse_diabetes() -> pd.DataFrame:
+    """A coarse copy of scikit-learn's diabetes table (442 patients, shipped with the package): age in
+    whole years, BMI and labs rounded as a registry records them, and the one-year disease
+    progression cut at its median into ``progression`` = low / high."""
+    from sklearn.datasets import load_diabetes
+
+    d = load_diabetes(as_frame=True, scaled=False)
+    f = d.data.rename(columns={"s1": "total_chol", "s2": "ldl", "s3": "hdl", "s4": "chol_hdl_ratio", "s5": "log_tg",
+                               "s6": "glucose"})
+    out = pd.DataFrame({"age": f["age"].round().astype(np.int64), "sex": np.where(f["sex"] == 1, "F", "M"),
+                        "bmi": f["bmi"].round().astype(np.int64), "bp": (f["bp"] / 5).round().astype(np.int64) * 5})
+    for col, step in (("total_chol", 10), ("ldl", 10), ("hdl", 5), ("chol_hdl_ratio", 1), ("log_tg", 0.5),
+                      ("glucose", 5)):
+        out[col] = (f[col] / step).round() * step
+    out["progression"] = np.where(d.target > np.median(d.target), "high", "low")
+    return out

@@ -28,7 +28,16 @@ def explore(parts: dict[str, Rows], classes: list[str], subgroups: list[str], ti
     for col in subgroups:
         out["representativeness"][col] = _subgroup(parts, col, classes, dict(cfg.reference.get(col, {})), cfg.tolerance)
     if time:
-        out["calendar"] = _calendar(parts, time, classes)
+        from medtorch.data.calendar import refusal
+
+        calendar = _calendar(parts, time, classes)
+        periods = sorted({k for c in calendar.values() for k in c})
+        if len(periods) == 1:  # one year compares nothing: refused, not reported as a calendar analysis
+            rows = sum(v["rows"] for c in calendar.values() for v in c.values())
+            out["calendar_refused"] = refusal(time, "year", periods[0], rows)
+        else:
+            out["calendar"] = calendar
+    out["label_rate_shift"] = label_rate_shift(parts, classes, temporal=bool(time))
     counts = np.array(list(out["splits"]["train"]["class_counts"].values()), dtype=float)
     out["class_imbalance"] = {
         "ratio_majority_to_minority": float(counts.max() / counts.min()) if counts.min() > 0 else None,
@@ -106,6 +115,34 @@ def _calendar(parts: dict[str, Rows], time: str, classes: list[str]) -> dict[str
     return out
 
 
+SHIFT_RATIO = 1.5  # a class rate that changes by this factor (either way) between splits ...
+SHIFT_ALPHA = 0.01  # ... and beyond chance (Fisher's exact test, two-sided) is reported
+
+
+def label_rate_shift(parts: dict[str, Rows], classes: list[str], temporal: bool) -> dict[str, Any]:
+    """Each class's label rate in training against each later split; a rate that moves by
+    ``SHIFT_RATIO`` or more (e.g. halves from the training period to the test period), beyond
+    chance, is flagged: the model is judged on a population unlike the one it learned from."""
+    from scipy.stats import fisher_exact
+
+    train = parts["train"]
+    base = np.bincount(train.y, minlength=len(classes))
+    flagged = []
+    for name, p in parts.items():
+        if name == "train" or len(p) == 0 or len(train) == 0:
+            continue
+        counts = np.bincount(p.y, minlength=len(classes))
+        for k, c in enumerate(classes):
+            r0, r1 = base[k] / len(train), counts[k] / len(p)
+            ratio = (r1 / r0) if r0 > 0 else float("inf") if r1 > 0 else 1.0
+            if ratio >= SHIFT_RATIO or ratio <= 1 / SHIFT_RATIO:
+                pv = float(fisher_exact([[base[k], len(train) - base[k]], [counts[k], len(p) - counts[k]]])[1])
+                if pv < SHIFT_ALPHA:
+                    flagged.append({"class": c, "split": name, "train_rate": round(float(r0), 4),
+                                    "rate": round(float(r1), 4), "ratio": round(float(ratio), 3), "p_value": pv})
+    return {"temporal": temporal, "ratio": SHIFT_RATIO, "alpha": SHIFT_ALPHA, "flagged": flagged}
+
+
 def eda_markdown(eda: dict[str, Any], limitations: str | None, mixup_limitations: str | None = None) -> str:
     classes = list(eda["splits"]["train"]["class_counts"])
     out = ["# Exploratory data analysis", "", "## Splits and classes", "",
@@ -139,6 +176,12 @@ def eda_markdown(eda: dict[str, Any], limitations: str | None, mixup_limitations
             cells = [f"{s[lv]['rows']} ({s[lv]['share']:.1%})" if lv in s else "0" for s in r["splits"].values()]
             ref = r["reference"].get(lv)
             out.append(f"| {lv} | " + " | ".join(cells) + f" | {'' if ref is None else f'{ref:.1%}'} |")
+        out += ["", f"Label rates by {col}:", "", "| value | " + " | ".join(r["splits"]) + " |",
+                "|---|" + "---|" * len(r["splits"])]
+        for lv in sorted({lv for sp in r["splits"].values() for lv in sp}):
+            cells = [", ".join(f"{c} {v:.1%}" for c, v in sp[lv]["label_rates"].items()) if lv in sp else ""
+                     for sp in r["splits"].values()]
+            out.append(f"| {lv} | " + " | ".join(cells) + " |")
         flags = r["under_represented"]
         out += [""] + ([f"- **under-represented**: {f['value']} in {f['split']} ({f['share']:.1%} vs reference "
                         f"{f['reference']:.1%})" for f in flags] or ["- no under-representation flagged"
@@ -148,6 +191,18 @@ def eda_markdown(eda: dict[str, Any], limitations: str | None, mixup_limitations
         out += ["## Calendar distribution (rows per period)", ""]
         for name, c in eda["calendar"].items():
             out.append(f"- {name}: " + ", ".join(f"{k}: {v['rows']}" for k, v in c.items()))
+        out.append("")
+    if eda.get("calendar_refused"):
+        out += ["## Calendar distribution", "", f"- {eda['calendar_refused']}", ""]
+    shift = eda.get("label_rate_shift")
+    if shift:
+        where = "from the training period to later periods" if shift["temporal"] else "between splits"
+        out += ["## Label rates across splits", ""]
+        out += [f"- **label rate shift**: `{f['class']}` moves from {f['train_rate']:.1%} (train) to {f['rate']:.1%} "
+                f"({f['split']}), x{f['ratio']:.2f} (Fisher's exact test p={f['p_value']:.2g}); the model is judged on a "
+                "population whose outcome rate differs from the one it learned from" for f in shift["flagged"]] or [
+                f"- no class's label rate moves by x{shift['ratio']} or more {where} (Fisher's exact test, "
+                f"p < {shift['alpha']})"]
     return "\n".join(out) + "\n"
 
 

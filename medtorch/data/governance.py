@@ -36,7 +36,7 @@ def load_and_split(cfg: Any) -> tuple[sources.RawTable, Splits]:
     return raw, split_table(cfg, raw)
 
 
-def check_leakage(cfg: Any, splits: Splits, rd: RunDir, log: EventLog):
+def check_leakage(cfg: Any, splits: Splits, rd: RunDir, log: EventLog, classes: list[str] | None = None):
     """Run every check, write leakage.json; stop the run (exit 4) on a failed check if configured."""
     from medtorch.data.leakage import run_checks
 
@@ -44,19 +44,21 @@ def check_leakage(cfg: Any, splits: Splits, rd: RunDir, log: EventLog):
         log.append("leakage_checked", {"status": "disabled"})
         return None
     report = run_checks(splits.parts(), cfg.leakage, splits.strategy, cfg.data.subject_column,
-                        cfg.data.time_column, cfg.data.target)
+                        cfg.data.time_column, cfg.data.target, seed=int(cfg.seed), classes=classes)
     write_json(rd.leakage, {**report.to_dict(), "stop_on_fail": cfg.leakage.stop_on_fail})
     log.append("leakage_checked", {"status": report.status, **{c.check: c.status for c in report.checks}},
                outputs=file_hashes(rd.root, [rd.leakage]))
     for c in report.checks:
-        if c.status in ("warn", "fail"):
+        if c.status in ("warn", "fail", "accepted"):
             print(f"leakage check {c.check}: {c.status.upper()}: {c.summary}", flush=True)
     if report.failed and cfg.leakage.stop_on_fail:
         lines = "\n  - ".join(f"{c.check}: {c.summary}" for c in report.failed)
         raise LeakageError(
             f"leakage check(s) failed, so the run stopped before training:\n  - {lines}\n"
-            f"Evidence (counts, example row ids): {rd.leakage}. Fix the data or the split; to train anyway, "
-            "set leakage.stop_on_fail=false (the failure stays recorded in the run)."
+            f"Evidence (counts, example row ids): {rd.leakage}. Fix the data or the split; if you have checked "
+            "that a check's finding is not a leak, acknowledge that one check with a recorded reason, e.g. "
+            f"leakage.accept.{report.failed[0].check}=\"why it is not a leak\" (the finding and the reason stay "
+            "recorded in the run); leakage.stop_on_fail=false trains anyway whatever fails."
         )
     return report
 

@@ -31,14 +31,19 @@ class RawTable:
     dropped: list[dict[str, Any]] = field(default_factory=list)  # rows dropped and why
 
 
-def load(cfg) -> RawTable:
-    """Load the data named by ``cfg`` (the ``data`` config group)."""
+RECORD_KEY = "__record_key__"  # column of RawTable.extra: a hash of each whole raw row (ids and dates included)
+
+
+def load(cfg, drop_optional: bool = False) -> RawTable:
+    """Load the data named by ``cfg`` (the ``data`` config group). With ``drop_optional`` a column
+    of ``data.drop`` the table lacks is not an error (new test data need not carry it)."""
     if cfg.source == "breast_cancer":
         return _breast_cancer()
     if cfg.source == "table":
         frame = read_table(cfg.path, cfg.format, text_columns=list(cfg.categorical))
         path = Path(cfg.path)
-        return _table(cfg, frame, path, {"kind": "file", "path": str(path.resolve()), "sha256": sha256_file(path)})
+        return _table(cfg, frame, path, {"kind": "file", "path": str(path.resolve()), "sha256": sha256_file(path)},
+                      drop_optional=drop_optional)
     if cfg.source == "synthetic_cohort":
         from medtorch.data.cohort import CohortSpec, generate_cohort
 
@@ -107,7 +112,8 @@ def read_table(path: str | Path, fmt: str = "auto", text_columns: list[str] | No
     return frame
 
 
-def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes: list[str] | None = None) -> RawTable:
+def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes: list[str] | None = None,
+           drop_optional: bool = False) -> RawTable:
     cols = [str(c) for c in frame.columns]
     frame.columns = cols
 
@@ -123,7 +129,8 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
         check(cfg[key], f"data.{key}")
     for key in ("categorical", "drop", "subgroup_columns"):
         for col in cfg[key]:
-            check(col, f"data.{key}")
+            if not (drop_optional and key == "drop"):
+                check(col, f"data.{key}")
 
     dropped = []
     missing_label = frame[cfg.target].isna().to_numpy()
@@ -132,6 +139,7 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
     row_number = np.arange(len(frame), dtype=np.int64)
     keep = ~missing_label
     frame, row_number = frame.loc[keep].reset_index(drop=True), row_number[keep]
+    record = pd.util.hash_pandas_object(frame, index=False).to_numpy()  # the whole raw row, before any column is removed
 
     ids = row_number
     if cfg.id_column is not None:
@@ -159,10 +167,13 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
         codes = pd.Categorical(labels, categories=values).codes.astype(np.int64)
         classes = [_class_name(v) for v in values]
     if cfg.time_column:
-        frame[cfg.time_column] = _parse_time(frame[cfg.time_column], cfg.time_column, path)
+        frame[cfg.time_column] = _parse_time(frame[cfg.time_column], cfg.time_column, path, cfg.get("time_unit"),
+                                             cfg.get("time_origin"))
 
     meta_cols = [c for c in (cfg.subject_column, cfg.time_column) if c] + list(cfg.subgroup_columns)
     non_features = {cfg.target, cfg.id_column, cfg.subject_column, cfg.time_column, *cfg.drop}
+    extra = frame[list(dict.fromkeys(meta_cols))].copy() if meta_cols else pd.DataFrame(index=frame.index)
+    extra[RECORD_KEY] = record
     features = [c for c in cols if c not in non_features]
     if not features:
         raise MedtorchError(f"{path}: no feature columns are left after removing the label, id and dropped columns.")
@@ -186,27 +197,23 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
         ids=ids,
         source={**source, "rows": int(len(missing_label)), "columns": len(cols), "target": cfg.target,
                 "nonfinite": nonfinite, **({"warnings": warnings} if warnings else {})},
-        extra=frame[list(dict.fromkeys(meta_cols))].copy() if meta_cols else pd.DataFrame(index=frame.index),
+        extra=extra,
         dropped=dropped,
     )
 
 
-def _parse_time(s: pd.Series, col: str, path: Path) -> pd.Series:
-    """Dates (ISO strings or datetimes) as datetime64; calendar numbers (a year) are kept as numbers."""
-    if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_numeric_dtype(s):
-        if s.isna().any():
-            raise MedtorchError(f"data.time_column={col!r} of {path} has {int(s.isna().sum())} missing value(s); "
-                                "every row needs a date for a temporal split. Fill or drop those rows.")
-        return s
-    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
-    bad = parsed.isna()
-    if bad.any():
-        first = s[bad].iloc[0]
-        raise MedtorchError(
-            f"data.time_column={col!r} of {path}: {int(bad.sum())} value(s) are not dates (first: {first!r} at row "
-            f"{int(np.flatnonzero(bad.to_numpy())[0])}); expected ISO dates such as 2021-03-31."
-        )
-    return parsed
+def _parse_time(s: pd.Series, col: str, path: Path, unit: str | None = None, origin: str | None = None) -> pd.Series:
+    """Dates (ISO strings or datetimes) as datetime64; integer years (1800-2200) are kept as numbers;
+    counts of ``unit`` since ``origin`` become dates; any other integer column is refused."""
+    from medtorch.data.calendar import to_dates
+
+    if s.isna().any():
+        raise MedtorchError(f"data.time_column={col!r} of {path} has {int(s.isna().sum())} missing value(s); "
+                            "every row needs a date for a temporal split. Fill or drop those rows.")
+    dates = to_dates(s, col, unit, origin, where=str(path))  # refuses what is neither dates nor years nor counts
+    if pd.api.types.is_numeric_dtype(s) and unit is None:
+        return s  # calendar years, compared as numbers (split.train_end=2019)
+    return pd.Series(dates.to_numpy(), index=s.index)
 
 
 def _is_text(s: pd.Series) -> bool:

@@ -91,7 +91,7 @@ def gather(run, checker, input_path: Path, labels: Optional[str], time_column: O
         if labels:
             ys.append(labels_of(chunk, labels, run.classes, where).astype(np.int32))
         if time_column and window:
-            periods.add(_windows(chunk, time_column, window, where, first_row=n + 1))
+            periods.add(_windows(chunk, time_column, window, where, first_row=n + 1, **_time_unit(run, time_column)))
         n += len(chunk)
     return Gathered(n=n, numeric={k: np.concatenate(v) for k, v in numeric.items()},
                     codes={k: c.codes() for k, c in cats.items()}, levels={k: c.levels for k, c in cats.items()},
@@ -125,7 +125,22 @@ def labels_of(frame: pd.DataFrame, column: str, classes: list[str], where: str) 
     return pd.Categorical(text, categories=classes).codes.astype(np.int64)
 
 
-def _windows(frame: pd.DataFrame, column: str, freq: str, where: str, first_row: int = 1) -> pd.Series:
+def _time_unit(run, column: str) -> dict[str, Optional[str]]:
+    """The run's data.time_unit/time_origin, when --time names the run's own time column."""
+    data = run.config.get("data", {}) or {}
+    if column != data.get("time_column"):
+        return {"unit": None, "origin": None}
+    return {"unit": data.get("time_unit"), "origin": data.get("time_origin")}
+
+
+def _windows(frame: pd.DataFrame, column: str, freq: str, where: str, first_row: int = 1,
+             unit: Optional[str] = None, origin: Optional[str] = None) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
+        from medtorch.data.calendar import to_dates  # integer years, or counts of data.time_unit, as training reads them
+
+        t = pd.Series(to_dates(frame[column], column, unit, origin, where=f"{where} (--time)").to_numpy(),
+                      index=frame.index)
+        return t.dt.to_period(freq).astype("string")
     t = pd.to_datetime(frame[column], errors="coerce", format="mixed")  # per value, as training parses: no chunk-wise format guess
     bad = t.isna() & frame[column].notna()
     if bad.any():

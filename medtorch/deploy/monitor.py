@@ -104,6 +104,11 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     overall = analyse(g, np.ones(g.n, dtype=bool), ctx)
     windows = []
     if g.window is not None:
+        from medtorch.data.calendar import refusal
+
+        present = [w for w in g.windows if w is not None and w == w and str(w) != "<NA>"]
+        if len(present) == 1:  # one window compares nothing: refuse rather than report it
+            raise MedtorchError(refusal(time_column, f"--window {plan.window}", str(present[0]), g.n) + " (monitor)")
         for code in sorted(range(len(g.windows)), key=g.windows.__getitem__):
             windows.append({"window": str(g.windows[code]), **analyse(g, g.window == code, ctx)})
     for w in windows:

@@ -36,7 +36,7 @@ QUANTITIES = {
     "max_period_mcc_gap": "largest MCC gap (max - min) between adequately sized calendar periods",
     "max_class_ece": "largest per-class expected calibration error",
 }
-_LINE = re.compile(r"^\s*([a-z_]+)\s*(>=|<=|>|<)\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$")
+_LINE = re.compile(r"^\s*([a-z][a-z0-9_.]*)\s*(>=|<=|>|<)\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,16 @@ def parse_criterion(line: str) -> Criterion:
         raise MedtorchError(f"acceptance criterion {line!r} is not of the form 'QUANTITY OP NUMBER' "
                             f"(OP one of >=, <=, >, <), e.g. 'mcc_lower_ci >= 0.6'.")
     q, op, v = m.groups()
-    if q not in QUANTITIES:
+    if q not in QUANTITIES and not _survival_quantity(q):
         raise MedtorchError(f"acceptance criterion {line!r}: unknown quantity {q!r}; expected one of {sorted(QUANTITIES)}.")
     return Criterion(q, op, float(v))
+
+
+def _survival_quantity(q: str) -> bool:
+    """cindex_lower_ci, td_auc_5y, mcc_at_5y, ...: judged by task=survival runs (medtorch/survival/acceptance.py)."""
+    from medtorch.survival.acceptance import is_survival_quantity
+
+    return is_survival_quantity(q)
 
 
 def criteria_problems(lines: Iterable[str]) -> list[str]:

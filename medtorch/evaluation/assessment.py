@@ -40,8 +40,16 @@ def assess(y: np.ndarray, probs: np.ndarray, classes: Sequence[str], extra: pd.D
     if tcol:
         if tcol not in extra.columns:
             raise MedtorchError(f"time column {tcol!r} (data.time_column) is not among the evaluated rows' columns.")
-        labels = period_labels(extra[tcol], tcol, ev["period"], int(ev["period_days"]))
-        out["periods"] = {"column": tcol, "period": ev["period"], **group_table(y, probs, classes, labels, **table)}
+        from medtorch.data.calendar import refusal, single_period
+        from medtorch.evaluation.subgroups import MISSING
+
+        labels = period_labels(extra[tcol], tcol, ev["period"], int(ev["period_days"]), data.get("time_unit"),
+                               data.get("time_origin"))
+        only = single_period(labels, MISSING)
+        if only is not None:  # refused, not reported: one period compares nothing
+            out["periods_refused"] = refusal(tcol, ev["period"], only, int((labels != MISSING).sum()))
+        else:
+            out["periods"] = {"column": tcol, "period": ev["period"], **group_table(y, probs, classes, labels, **table)}
     out["calibration"] = calibration(y, probs, classes, int(ev["calibration_bins"]))
     return out
 
@@ -103,4 +111,6 @@ def summary_lines(assessment: dict[str, Any]) -> list[str]:
         rng = "n/a" if g["mcc_range"] is None else f"{g['mcc_range']:.3f}"
         small = f"; too small: {', '.join(g['groups_too_small'])}" if g["groups_too_small"] else ""
         lines.append(f"  {col}: MCC gap (max - min) {rng} over {g['groups_judged']} groups{small}")
+    if assessment.get("periods_refused"):
+        lines.append(f"  {assessment['periods_refused']}")
     return lines

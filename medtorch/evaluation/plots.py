@@ -34,4 +34,6 @@ def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: Path, norma
             text = f"{values[i, j]:.2f}" if normalized else f"{int(cm[i, j])}"
             ax.text(j, i, text, ha="center", va="center", color="white" if values[i, j] > thresh else "black")
     fig.tight_layout()
-    return save_png(fig, path, dpi=120)
+    # tight_layout leaves the y-axis label on the figure's edge once long class names fill the
+    # left margin (8 classes: "true class" was cut); the tight bounding box keeps a margin round it
+    return save_png(fig, path, dpi=120, bbox_inches="tight", pad_inches=0.15)

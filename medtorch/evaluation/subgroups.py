@@ -27,19 +27,14 @@ def group_labels(values: pd.Series) -> np.ndarray:
     return np.where(s.isna(), MISSING, s.astype(str)).astype(object)
 
 
-def period_labels(values: pd.Series, column: str, period: str, width_days: int = 365) -> np.ndarray:
-    """Calendar period per row: 2021, 2021-Q3, 2021-07, or a fixed width of days from the first date."""
-    s = pd.Series(values).reset_index(drop=True)
-    if pd.api.types.is_numeric_dtype(s) and s.dropna().between(1000, 9999).all():
-        # a column of years (2019, 2020): numbers would otherwise be read as nanoseconds since 1970
-        dates = pd.to_datetime(s.astype("Int64").astype("string"), format="%Y", errors="coerce")
-    else:
-        dates = pd.to_datetime(s, errors="coerce")
-    bad = dates.isna() & s.notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise MedtorchError(f"time column {column!r}: value {s.iloc[row]!r} (row {row} of the evaluated rows) is not a date; "
-                            "expected ISO dates such as 2021-07-31. Fix the value or choose another data.time_column.")
+def period_labels(values: pd.Series, column: str, period: str, width_days: int = 365, unit: str | None = None,
+                  origin: str | None = None) -> np.ndarray:
+    """Calendar period per row: 2021, 2021-Q3, 2021-07, or a fixed width of days from the first date.
+    Integer columns are read as medtorch.data.calendar reads them everywhere (years 1800-2200, or
+    counts of ``unit`` since ``origin``; anything else is refused)."""
+    from medtorch.data.calendar import to_dates
+
+    dates = to_dates(values, column, unit, origin, where="the evaluated rows")
     if period == "year":
         lab = dates.dt.year.astype("Int64").astype(str)
     elif period == "quarter":

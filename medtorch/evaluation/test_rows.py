@@ -82,7 +82,7 @@ def new_test_rows(run, seal: dict[str, Any], path: str) -> TestRows:
     if data.source != "table":
         data = OmegaConf.create({**run.config["data"], "source": "table", "target": "target" if data.target is None else data.target})
     data.path = str(path)
-    new = sources.load(data)
+    new = sources.load(data, drop_optional=True)  # columns of data.drop need not be there, as for predict
     unknown = sorted(set(new.classes) - set(run.classes))
     if unknown:
         raise MedtorchError(f"--test-data {path}: label(s) {unknown} in column {data.target!r} are not classes of the model "

@@ -1,0 +1,106 @@
+"""Load a time-to-event table: features, the event indicator and the follow-up time.
+
+The event column becomes the ``RawTable``'s label (classes "0" censored, "1" event), so the early
+split stratifies on it (and groups by subject where set) exactly as for classification. Follow-up
+times travel beside the rows in ``extra[DURATION]``; the duration column is never a feature.
+Values are checked before anything else: a missing or negative time, a missing event, or an event
+code other than 0/1 (competing events) is refused naming the column, the count and the first row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import OmegaConf
+
+from medtorch.data import sources
+from medtorch.errors import MedtorchError
+from medtorch.hashing import sha256_bytes, sha256_file
+
+DURATION = "_medtorch_duration"  # the follow-up time's column in RawTable.extra / Rows.extra
+PER_YEAR = {"day": 365.25, "month": 12.0, "year": 1.0}
+
+
+def in_duration_unit(value: float, unit: str, duration_unit: str) -> float:
+    """A time in ``unit`` expressed in ``duration_unit`` (horizons are given in years by default)."""
+    return float(value) * PER_YEAR[duration_unit] / PER_YEAR[unit]
+
+
+def load_survival(cfg_data) -> sources.RawTable:
+    if cfg_data.source == "gbsg2":
+        frame, where, source = _gbsg2()
+    else:
+        frame = sources.read_table(cfg_data.path, cfg_data.format, text_columns=list(cfg_data.categorical))
+        where = Path(cfg_data.path)
+        source = {"kind": "file", "path": str(where.resolve()), "sha256": sha256_file(where)}
+    dur, ev = cfg_data.duration_column, cfg_data.event_column
+    frame.columns = [str(c) for c in frame.columns]
+    for key, col in (("data.duration_column", dur), ("data.event_column", ev)):
+        if col not in frame.columns:
+            raise MedtorchError(f"{key}={col!r} is not a column of {where}. Columns: {', '.join(frame.columns[:30])}")
+    durations = _check_durations(frame[dur], dur, where)
+    events = _check_events(frame[ev], ev, where)
+    frame[ev] = events
+    table_cfg = OmegaConf.create({**OmegaConf.to_container(cfg_data, resolve=True), "target": ev,
+                                  "drop": [*cfg_data.drop, dur]})
+    raw = sources._table(table_cfg, frame, where, source)
+    raw.extra = raw.extra.copy()
+    raw.extra[DURATION] = durations
+    raw.source.update({"duration_column": dur, "event_column": ev, "duration_unit": cfg_data.duration_unit,
+                       "events": int(events.sum())})
+    return raw
+
+
+def _gbsg2() -> tuple[pd.DataFrame, Path, dict]:
+    """The German Breast Cancer Study Group 2 trial (686 patients, recurrence-free survival in days),
+    as shipped inside lifelines: nothing is downloaded."""
+    try:
+        from lifelines.datasets import load_gbsg2
+    except ImportError:
+        raise MedtorchError("data.source=gbsg2 needs lifelines, which ships the data: pip install 'medtorch[survival]'.") from None
+    frame = load_gbsg2()
+    digest = sha256_bytes(frame.to_csv(index=False).encode())
+    return frame, Path("lifelines.datasets.load_gbsg2"), {"kind": "embedded", "name": "lifelines.datasets.load_gbsg2",
+                                                         "sha256": digest}
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _check_durations(s: pd.Series, col: str, where) -> np.ndarray:
+    values = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise MedtorchError(f"data.duration_column={col!r} of {where}: {int(bad.sum())} value(s) are missing, "
+                            f"non-numeric or infinite (first at row {_first_bad(bad)}: {s.iloc[_first_bad(bad)]!r}); "
+                            "every patient needs a follow-up time. Fix or remove those rows.")
+    neg = values < 0
+    if neg.any():
+        raise MedtorchError(f"data.duration_column={col!r} of {where}: {int(neg.sum())} negative time(s) (first at row "
+                            f"{_first_bad(neg)}: {values[neg][0]:g}); follow-up times must be >= 0.")
+    return values
+
+
+def _check_events(s: pd.Series, col: str, where) -> np.ndarray:
+    if s.isna().any():
+        raise MedtorchError(f"data.event_column={col!r} of {where}: {int(s.isna().sum())} missing value(s) (first at "
+                            f"row {_first_bad(s.isna().to_numpy())}); every patient needs 1 (event) or 0 (censored).")
+    values = pd.to_numeric(s, errors="coerce")
+    other = sorted({str(v) for v, n in zip(s.tolist(), values.tolist()) if n not in (0, 1)})
+    if other:
+        raise MedtorchError(
+            f"data.event_column={col!r} of {where} holds value(s) {other[:10]} besides 1 (event) and 0 (censored). "
+            "Competing events (several event types) are not supported yet: code the event of interest as 1 and "
+            "everything else as 0 (censored at that time), stating so, or analyse each cause separately.")
+    events = values.to_numpy().astype(np.int64)
+    if events.sum() == 0:
+        raise MedtorchError(f"data.event_column={col!r} of {where}: all {len(events)} patients are censored (no 1); "
+                            "a survival model needs events.")
+    if events.sum() == len(events):
+        raise MedtorchError(f"data.event_column={col!r} of {where}: all {len(events)} patients have the event (no 0, "
+                            "nobody censored). The early split stratifies on the event indicator and the IPCW metrics "
+                            "need a censoring distribution; check the coding (1 event, 0 censored) of this column.")
+    return events

@@ -1,0 +1,139 @@
+"""Monitoring of a task=survival model: input drift, risk-score drift and, with outcomes, C-index
+degradation.
+
+At training, ``record_reference`` stores the training rows' distributions (the same reference as
+classification: quantile bins and a sample per numeric column, level counts per categorical one) and
+the training risk scores' distribution, beside the validation C-index.
+
+``medtorch monitor RUN --input FILE [--labels EVENT_COLUMN]`` verifies the run, checks every row
+against the data specification (any violation refuses the input, exit 2), and tests each feature and
+the risk score for drift (PSI, KS / chi-square with Bonferroni over the columns and a minimum effect,
+as ``medtorch.deploy.drift``). With ``--labels`` naming the event column (the run's duration column
+must be in the input too) it computes Harrell's C with a bootstrap interval
+(``monitoring.bootstrap``, ``monitoring.ci_level``) and compares it with ``survival.min_cindex``
+(``monitoring.alarm_on``: the estimate, or the interval's upper bound). Exit codes: 0 nothing crossed
+a threshold; EXIT_DRIFT drift; EXIT_DEGRADED degradation (takes precedence). Survival monitoring
+warns and never blocks predictions (``monitoring.on_drift``/``on_degradation=block`` are not applied).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from medtorch.audit import EventLog, file_hashes, utc_now
+from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT, EXIT_OK, MedtorchError
+from medtorch.run import RunDir, read_json, write_json, write_text
+
+
+def reference_path(rd: RunDir) -> Path:
+    return rd.root / "survival" / "monitoring_reference.json"
+
+
+def record_reference(cfg, splits, spec, eta_train: np.ndarray, val_cindex: float, rd: RunDir, log: EventLog) -> None:
+    from medtorch.deploy.reference import bin_counts, derive_reference
+
+    ref = derive_reference(splits.train, spec, np.zeros(len(splits.train), dtype=np.int64), ["-"], cfg.monitoring.bins)
+    ref.pop("predicted_class")
+    x = np.sort(np.asarray(eta_train, float))
+    edges = np.unique(np.quantile(x, np.linspace(0, 1, cfg.monitoring.bins + 1)[1:-1]))
+    ref["risk_score"] = {"column": "risk_score", "missing_fraction": 0.0, "n": int(len(x)), "edges": edges.tolist(),
+                         "counts": bin_counts(x, edges).tolist(), "sample": x.tolist()}
+    ref["val_cindex"] = val_cindex
+    write_json(reference_path(rd), ref)
+    log.append("monitoring_reference_recorded", {"task": "survival", "columns": len(ref["columns"])},
+               outputs=file_hashes(rd.root, [reference_path(rd)]))
+
+
+def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | None = None,
+                     out: str | Path | None = None) -> tuple[dict[str, Any], Path, int]:
+    import torch
+
+    from medtorch.deploy.drift import categorical_drift, numeric_drift
+    from medtorch.survival.assessment import _ci
+    from medtorch.survival.concordance import harrell_c
+    from medtorch.survival.predict import checked_input, load_survival_model
+    from medtorch.survival.training import risk_scores
+
+    rd = RunDir(Path(run_dir)).require()
+    frame, typed = checked_input(rd, input_path)
+    network, prep, _, cfg = load_survival_model(rd)
+    ref = read_json(reference_path(rd))
+    m = cfg["monitoring"]
+    plan = SimpleNamespace(**m)
+    eta = risk_scores(network, torch.from_numpy(prep.transform(typed)))
+    tested = ref["columns"]
+    alpha = plan.pvalue / max(len(tested) + 1, 1)  # Bonferroni over the columns and the risk score
+    drift = []
+    for c in tested:
+        if c["kind"] == "numeric":
+            drift.append(numeric_drift(c, pd.to_numeric(typed[c["column"]], errors="coerce").to_numpy(float), alpha, plan))
+        else:
+            drift.append(categorical_drift(c, typed[c["column"]], alpha, plan))
+    risk = numeric_drift(ref["risk_score"], eta, alpha, plan)
+    report: dict[str, Any] = {"run": str(rd.root), "input": str(Path(input_path).resolve()), "rows": int(len(eta)),
+                              "time_utc": utc_now(), "drift": drift, "risk_score_drift": risk,
+                              "drifted_columns": [d["column"] for d in drift if d["drift"] or d["missingness_alarm"]]}
+    code = EXIT_DRIFT if report["drifted_columns"] or risk["drift"] else EXIT_OK
+    if labels:
+        report["degradation"] = _degradation(frame, labels, cfg, eta, ref, m, _ci, harrell_c)
+        if report["degradation"]["alarm"]:
+            code = EXIT_DEGRADED
+    report["exit_code"] = code
+    folder = Path(out) if out else rd.root / "monitoring" / f"survival_{utc_now().replace(':', '').replace('.', '')}"
+    write_json(folder / "report.json", report)
+    write_text(folder / "report.md", "\n".join(["# Survival monitoring", "", *summary(report)]) + "\n")
+    EventLog(rd.events).append("monitored", {"task": "survival", "rows": report["rows"], "exit_code": code,
+                                             "drifted_columns": report["drifted_columns"],
+                                             "risk_score_drift": risk["drift"],
+                                             "cindex": (report.get("degradation") or {}).get("cindex")},
+                               outputs=_hashes(rd, [folder / "report.json", folder / "report.md"]))
+    return report, folder, code
+
+
+def _hashes(rd: RunDir, paths: list[Path]) -> dict[str, str]:
+    """Paths inside the run relative to it (``audit verify`` checks them), others absolute."""
+    from medtorch.hashing import sha256_file
+
+    root = rd.root.resolve()
+    return {str(p.resolve().relative_to(root)) if p.resolve().is_relative_to(root) else str(p.resolve()): sha256_file(p)
+            for p in paths}
+
+
+def _degradation(frame, labels, cfg, eta, ref, m, _ci, harrell_c) -> dict[str, Any]:
+    from medtorch.survival.data import _check_durations, _check_events
+
+    dur = cfg["data"]["duration_column"]
+    for col, what in ((labels, "--labels (the event column)"), (dur, "the run's duration column")):
+        if col not in frame.columns:
+            raise MedtorchError(f"{what} {col!r} is not a column of the monitored input; degradation needs the "
+                                f"follow-up time ({dur!r}) and the event indicator of every row.")
+    t = _check_durations(frame[dur], dur, "the monitored input")
+    e = _check_events(frame[labels], labels, "the monitored input")
+    est = harrell_c(t, e, eta)
+    rng = np.random.default_rng(0)
+    draws = [harrell_c(t[r], e[r], eta[r]) for r in (rng.integers(0, len(t), len(t)) for _ in range(m["bootstrap"]))]
+    ci = _ci(est, draws, m["ci_level"])
+    threshold = cfg["survival"].get("min_cindex")
+    judged = ci["estimate"] if m["alarm_on"] == "estimate" else ci["upper"]
+    alarm = bool(threshold is not None and judged is not None and judged < threshold)
+    return {"cindex": ci, "n": int(len(t)), "events": int(e.sum()), "validation_cindex": ref["val_cindex"],
+            "change_from_validation": None if est is None or not np.isfinite(est) else est - ref["val_cindex"],
+            "min_cindex": threshold, "alarm_on": m["alarm_on"], "alarm": alarm}
+
+
+def summary(report: dict[str, Any]) -> list[str]:
+    lines = [f"rows: {report['rows']}; drifted columns: {report['drifted_columns'] or 'none'}; "
+             f"risk-score drift: {report['risk_score_drift']['drift']} (PSI {report['risk_score_drift']['psi']:.3f})"]
+    d = report.get("degradation")
+    if d:
+        c = d["cindex"]
+        lines.append(f"Harrell's C {c['estimate']:.3f} [{c['lower']:.3f}, {c['upper']:.3f}] on {d['n']} rows "
+                     f"({d['events']} events); validation {d['validation_cindex']:.3f}; threshold {d['min_cindex']}; "
+                     f"alarm: {d['alarm']}")
+    lines.append(f"exit code: {report['exit_code']}")
+    return lines

@@ -1,0 +1,231 @@
+"""One ``task=survival`` training run, top to bottom, in the same run directory layout as classification:
+
+    load (durations, events) -> early split stratified on the event -> fit preprocessing on train ->
+    survival leakage checks -> survival EDA -> train (Cox partial likelihood, Lightning) -> restore the
+    best epoch -> Breslow baseline hazard on train -> validation assessment with intervals (thresholds
+    at the horizons fixed here) -> Cox PH baseline (lifelines) on the same split -> acceptance judged on
+    validation -> plots -> report
+
+The test split is made and sealed (its row hash recorded) but not evaluated; the governed look
+(``medtorch evaluate RUN``, or ``evaluation.test_look=true`` at the end) is medtorch/survival/governed.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from medtorch.audit import EventLog, file_hashes
+from medtorch.config import validate
+from medtorch.data import governance
+from medtorch.data.transforms import TabularPreprocessor
+from medtorch.run import RunDir, read_json, write_json, write_text
+from medtorch.survival.data import DURATION, in_duration_unit, load_survival
+
+
+def horizons_in_duration_unit(cfg) -> list[float]:
+    return [in_duration_unit(h, cfg.evaluation.horizon_unit, cfg.data.duration_unit) for h in cfg.evaluation.horizons]
+
+
+def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = None) -> dict[str, Any]:
+    from medtorch import pipeline as P
+
+    validate(cfg)
+    rd = RunDir(run_dir)
+    log = EventLog(rd.events)
+    manifest = P._start(cfg, rd, log, launch)
+    manifest["task"] = "survival"
+    try:
+        P.set_determinism(cfg)
+        P._freeze_acceptance(cfg, rd, log, manifest)
+        raw = _load(cfg, rd, log, manifest)
+        P._record_development(cfg, rd, log, manifest)
+        splits, prep, tensors = _split_and_fit(cfg, raw, rd, log, manifest)
+        P._seal_test(P.Prepared(splits, prep, raw.classes, tensors), rd, log, manifest)
+        spec = _specify_data(cfg, splits, prep, rd, log, manifest)
+        leakage = _check_leakage(cfg, splits, rd, log)
+        _record_lineage(cfg, raw, splits, prep, leakage, rd, log)
+        _explore(cfg, splits, rd, log)
+        from medtorch.survival.training import export_best, risk_scores, train
+
+        module, trainer = train(cfg, tensors, rd, log)
+        network = export_best(cfg, module, trainer, int(tensors["train"][0].shape[1]), prep, rd, log)
+        eta = {name: risk_scores(network, tensors[name][0]) for name in ("train", "val")}
+        metrics = _evaluate(cfg, splits, eta, module, trainer, rd, log)
+        from medtorch.survival.monitor import record_reference
+
+        record_reference(cfg, splits, spec, eta["train"], metrics["val"]["overall"]["cindex"]["estimate"], rd, log)
+        from medtorch.survival.bridge import store_reference
+
+        store_reference(cfg, splits, eta["val"], rd, log)
+        _cox_baseline(cfg, splits, prep, metrics, rd, log)
+        _explain(cfg, network, tensors, prep, rd, log)
+        _judge_acceptance(cfg, metrics, rd, log)
+    except BaseException as e:
+        status = "interrupted" if isinstance(e, (SystemExit, KeyboardInterrupt)) else "failed"
+        _finish(rd, log, manifest, status, f"{type(e).__name__}: {e}")
+        raise
+    _finish(rd, log, manifest, "complete")
+    from medtorch.survival.report import write_report
+
+    write_report(rd.root)
+    _print_summary(metrics, rd)
+    if cfg.evaluation.test_look:
+        from medtorch.survival.governed import print_survival_evaluation, survival_test_look
+
+        metrics["test_look"] = survival_test_look(rd.root, ledger_path=cfg.evaluation.ledger)
+        print_survival_evaluation(metrics["test_look"])
+    return metrics
+
+
+def _load(cfg, rd: RunDir, log: EventLog, manifest: dict):
+    raw = load_survival(cfg.data)
+    manifest["data"] = {**raw.source, "classes": raw.classes, "dropped": raw.dropped}
+    write_json(rd.manifest, manifest)
+    log.append("data_loaded", {"rows": len(raw.y), "features": raw.frame.shape[1], "events": int(raw.y.sum()),
+                               "duration_unit": cfg.data.duration_unit}, inputs={"data": raw.source["sha256"]})
+    return raw
+
+
+def _split_and_fit(cfg, raw, rd: RunDir, log: EventLog, manifest: dict):
+    splits = governance.split_table(cfg, raw)  # stratified on the event indicator (grouped by subject where set)
+    record = splits.record(["censored", "event"])
+    record["stratified_on"] = "event indicator" + (" and subjects" if cfg.data.subject_column else "")
+    record["test_sealed"] = True
+    for name, part in splits.parts().items():
+        record["parts"][name]["events"] = int(part.y.sum())
+    write_json(rd.split, record)
+    manifest["splits"] = {k: v["ids_sha256"] for k, v in record["parts"].items()}
+    write_json(rd.manifest, manifest)
+    log.append("split_made", {"strategy": cfg.split.strategy, "rows": {k: v["rows"] for k, v in record["parts"].items()},
+                              "events": {k: v["events"] for k, v in record["parts"].items()}},
+               outputs=file_hashes(rd.root, [rd.split]))
+    prep = TabularPreprocessor().fit(splits.train)
+    write_json(rd.preprocessing, prep.state_dict())
+    log.append("preprocessing_fitted", {"fitted_on": prep.fitted_on_, "features": len(prep.feature_names_)},
+               outputs=file_hashes(rd.root, [rd.preprocessing]))
+    tensors = {}
+    for name, part in splits.parts().items():
+        y = np.stack([part.extra[DURATION].to_numpy(float), part.y.astype(float)], axis=1)
+        tensors[name] = (torch.from_numpy(prep.transform(part.frame)), torch.from_numpy(y.astype(np.float32)))
+    return splits, prep, tensors
+
+
+def _specify_data(cfg, splits, prep, rd: RunDir, log: EventLog, manifest: dict):
+    """The data specification later inputs must meet (medtorch predict); the duration and event columns are
+    known columns of the data, accepted in inputs and never features."""
+    from omegaconf import OmegaConf
+
+    from medtorch.deploy.record import record_spec
+
+    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    plain.data.target = cfg.data.event_column
+    plain.data.drop = [*cfg.data.drop, cfg.data.duration_column]
+    return record_spec(plain, splits, prep, rd, log, manifest)
+
+
+def _check_leakage(cfg, splits, rd: RunDir, log: EventLog):
+    from medtorch.survival.leakage import check_survival_leakage
+
+    return check_survival_leakage(cfg, splits, rd, log)
+
+
+def _record_lineage(cfg, raw, splits, prep, leakage, rd: RunDir, log: EventLog) -> None:
+    """lineage.json / lineage.md as for classification; the event column is the label, the duration a dropped column."""
+    from omegaconf import OmegaConf
+
+    from medtorch.data.lineage import build_lineage, lineage_markdown
+
+    data = OmegaConf.create(OmegaConf.to_container(cfg.data, resolve=True))
+    data.target, data.drop = cfg.data.event_column, [*cfg.data.drop, cfg.data.duration_column]
+    lineage = build_lineage(data, raw.source, raw.dropped, read_json(rd.split), prep.state_dict(),
+                            {"status": "none (task=survival trains on every training row as drawn)"},
+                            leakage.status if leakage else None)
+    write_json(rd.lineage, lineage)
+    write_text(rd.lineage_summary, lineage_markdown(lineage))
+    log.append("lineage_recorded", {"steps": [s["step"] for s in lineage["steps"]]},
+               outputs=file_hashes(rd.root, [rd.lineage, rd.lineage_summary]))
+
+
+def _explore(cfg, splits, rd: RunDir, log: EventLog) -> None:
+    from medtorch.survival.eda import explore_survival
+
+    explore_survival(cfg, splits, rd, log)
+
+
+def _evaluate(cfg, splits, eta: dict, module, trainer, rd: RunDir, log: EventLog) -> dict[str, Any]:
+    from medtorch.survival.evaluate import evaluate_validation
+
+    return evaluate_validation(cfg, splits, eta, module, trainer, rd, log)
+
+
+def _cox_baseline(cfg, splits, prep, metrics: dict, rd: RunDir, log: EventLog) -> None:
+    if not cfg.survival.cox_baseline:
+        log.append("cox_baseline", {"status": "disabled"})
+        return
+    from medtorch.survival.cox_baseline import fit_cox_baseline
+
+    fit_cox_baseline(cfg, splits, prep, metrics, rd, log)
+
+
+def _explain(cfg, network, tensors: dict, prep, rd: RunDir, log: EventLog) -> None:
+    from medtorch.survival.explain import explain_risk
+
+    explain_risk(cfg, network, tensors["val"][0], tensors["train"][0], prep, rd, log)
+
+
+def _judge_acceptance(cfg, metrics: dict, rd: RunDir, log: EventLog) -> None:
+    from medtorch.evaluation.acceptance import check_record, judge
+    from medtorch.survival.acceptance import observed_quantities
+
+    criteria = check_record(read_json(rd.acceptance), str(rd.acceptance))
+    if not criteria:
+        return
+    results = judge(criteria, observed_quantities(metrics["val"], cfg.evaluation.horizon_unit))
+    metrics["val_acceptance"] = {"judged_on": "validation (not a test-set claim: the test split stays sealed)",
+                                 "results": results, "passed": all(r["passed"] for r in results)}
+    write_json(rd.metrics, metrics)
+    log.append("acceptance_judged_on_validation", {"passed": metrics["val_acceptance"]["passed"],
+                                                   "results": [[r["criterion"], r["passed"]] for r in results]},
+               outputs=file_hashes(rd.root, [rd.metrics]))
+
+
+def artefacts(rd: RunDir) -> list[Path]:
+    extra = sorted(p for p in rd.root.glob("survival/**/*") if p.is_file())
+    return [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
+            rd.acceptance, rd.sealed_test, rd.leakage, rd.data_spec, rd.lineage, rd.lineage_summary, *extra, *rd.checkpoint_files, rd.training_log, *rd.hydra_files]
+
+
+def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str | None = None) -> None:
+    from medtorch.audit import utc_now
+
+    manifest["status"] = status
+    manifest["finished_utc"] = utc_now()
+    if error:
+        manifest["error"] = error
+    manifest["artefacts"] = file_hashes(rd.root, artefacts(rd))
+    write_json(rd.manifest, manifest)
+    log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))
+
+
+def _print_summary(metrics: dict[str, Any], rd: RunDir) -> None:
+    v = metrics["val"]
+
+    def f(ci):
+        return "n/a" if ci["estimate"] is None else (f"{ci['estimate']:.3f} [{ci['lower']:.3f}, {ci['upper']:.3f}]"
+                                                     if ci["lower"] is not None else f"{ci['estimate']:.3f}")
+
+    lines = ["", f"Validation (n={v['n']}, events={v['events']}):  Harrell's C {f(v['overall']['cindex'])}   "
+             f"Uno's C {f(v['overall']['uno_cindex'])}   IBS {f(v['overall']['ibs'])}"]
+    for h in v["horizons"]:
+        lines.append(f"  at {h['horizon']:g} {metrics['horizon_unit']}{'' if h['horizon'] == 1 else 's'}: td-AUC {f(h['td_auc'])}   "
+                     f"MCC {f(h['confusion']['ci']['mcc'])}")
+    if metrics.get("cox_baseline"):
+        c = metrics["cox_baseline"]["val"]["overall"]["cindex"]
+        lines.append(f"Cox PH baseline (lifelines), same split: Harrell's C {f(c)}")
+    lines.append(f"Run directory: {rd.root}")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,218 @@
+"""End to end: the GBSG2 survival experiment and a generic survival table through the real train.py,
+the evidence they write, and the verbs that refuse survival runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import read_json, run_cli, run_train
+
+pytest.importorskip("lifelines")
+pytestmark = pytest.mark.slow
+QUICK = ["evaluation.bootstrap_resamples=100", "trainer.max_epochs=4"]
+
+
+@pytest.fixture(scope="session")
+def gbsg2_run(tmp_path_factory):
+    _, run_dir = run_train(tmp_path_factory.mktemp("gbsg2"), "+experiment=survival_gbsg2", *QUICK,
+                           "survival.min_cindex=0.99",  # a monitoring threshold no model meets: degradation shows
+                           "survival.bridge_max_abs_risk_diff=0")  # any change of a risk score fails the bridge
+    return run_dir
+
+
+def test_gbsg2_writes_a_full_evidence_package(gbsg2_run):
+    m = read_json(gbsg2_run / "manifest.json")
+    assert m["status"] == "complete" and m["task"] == "survival"
+    assert m["data"]["rows"] == 686 and m["data"]["events"] == 299  # GBSG2 as shipped, nothing downloaded
+    lineage = {s["step"]: s for s in read_json(gbsg2_run / "lineage.json")["steps"]}
+    assert lineage["clean"]["column_roles"]["dropped_columns"] == ["time"]  # the duration never becomes a feature
+    split = read_json(gbsg2_run / "split.json")
+    rates = [p["events"] / p["rows"] for p in split["parts"].values()]
+    assert max(rates) - min(rates) < 0.02  # stratified on the event indicator
+    metrics = read_json(gbsg2_run / "metrics.json")
+    val = metrics["val"]
+    assert val["n"] == split["parts"]["val"]["rows"] and val["events"] == split["parts"]["val"]["events"]
+    for key in ("cindex", "uno_cindex", "ibs"):
+        ci = val["overall"][key]
+        assert ci["lower"] <= ci["estimate"] <= ci["upper"], key
+    assert [h["horizon"] for h in val["horizons"]] == [1, 3, 5]
+    five = val["horizons"][2]
+    assert five["horizon_duration"] == pytest.approx(5 * 365.25)
+    cm = np.array(five["confusion"]["confusion_matrix"])
+    assert cm.sum() == five["confusion"]["n_known"] and five["confusion"]["n_known"] + five["confusion"]["unknown"] == val["n"]
+    assert metrics["skipped_batches"] == 0 or metrics["skipped_batches"] > 0  # recorded, a number
+    assert isinstance(metrics["skipped_batches"], int)
+    cox = metrics["cox_baseline"]["val"]["overall"]["cindex"]
+    assert 0.6 < cox["estimate"] < 0.85 and cox["lower"] < cox["estimate"] < cox["upper"]
+    assert metrics["val_acceptance"]["judged_on"].startswith("validation")
+    assert {r["criterion"] for r in metrics["val_acceptance"]["results"]} == {"cindex_lower_ci >= 0.55", "td_auc_3y >= 0.6"}
+    preds = pd.read_csv(gbsg2_run / "predictions_val.csv")
+    assert list(preds.columns)[-3:] == ["survival_at_1y", "survival_at_3y", "survival_at_5y"]
+    assert (np.diff(preds[["survival_at_1y", "survival_at_3y", "survival_at_5y"]].to_numpy(), axis=1) <= 0).all()
+    for name in ("km_splits", "km_subgroup_horTh", "km_risk_groups_val", "calibration_val", "td_auc_val"):
+        assert (gbsg2_run / "survival" / f"{name}.png").stat().st_size > 1000, name
+    explain = read_json(gbsg2_run / "survival" / "explain.json")
+    assert set(explain["methods"]) == {"integrated_gradients", "gradient_shap", "feature_ablation"}
+    assert sorted(explain["columns"]) == sorted(["horTh", "age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"])
+    assert explain["methods"]["integrated_gradients"]["max_abs_convergence_delta"] < 0.05  # completeness holds
+    eda = read_json(gbsg2_run / "survival" / "eda.json")
+    assert eda["splits"]["train"]["median_follow_up_reverse_km"] > 0
+    report = (gbsg2_run / "report.md").read_text()
+    assert "Cox PH (lifelines)" in report and "Harrell's C" in report and "Confusion matrix among" in report
+
+
+def test_survival_run_verifies_and_reports(gbsg2_run):
+    assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
+    proc = run_cli("report", str(gbsg2_run))
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_predict_gives_risk_scores_and_survival_at_the_horizons(gbsg2_run, tmp_path):
+    from lifelines.datasets import load_gbsg2
+
+    frame = load_gbsg2().head(20)
+    frame.to_csv(tmp_path / "new.csv", index=False)  # time and cens are known columns: accepted, not used
+    proc = run_cli("predict", str(gbsg2_run), "--input", str(tmp_path / "new.csv"), "--output", str(tmp_path / "p.csv"))
+    assert proc.returncode == 0, proc.stderr
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert len(out) == 20 and np.isfinite(out["risk_score"]).all()
+    s = out[["survival_at_1y", "survival_at_3y", "survival_at_5y"]].to_numpy()
+    assert ((s > 0) & (s <= 1)).all() and (np.diff(s, axis=1) <= 0).all()
+    # higher risk score, lower survival: one baseline, proportional hazards
+    assert np.corrcoef(out["risk_score"], s[:, 1])[0, 1] < -0.99
+    bad = frame.drop(columns=["age"])
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    proc = run_cli("predict", str(gbsg2_run), "--input", str(tmp_path / "bad.csv"), "--output", str(tmp_path / "q.csv"))
+    assert proc.returncode == 2 and "age" in proc.stderr and not (tmp_path / "q.csv").exists()
+
+
+def test_monitor_drift_and_cindex_degradation(gbsg2_run, tmp_path):
+    from lifelines.datasets import load_gbsg2
+
+    from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT
+
+    frame = load_gbsg2()
+    frame.to_csv(tmp_path / "same.csv", index=False)
+    proc = run_cli("monitor", str(gbsg2_run), "--input", str(tmp_path / "same.csv"), "--out", str(tmp_path / "m1"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    frame[frame.age > 55].to_csv(tmp_path / "older.csv", index=False)  # in range, but another population
+    proc = run_cli("monitor", str(gbsg2_run), "--input", str(tmp_path / "older.csv"), "--out", str(tmp_path / "m2"))
+    assert proc.returncode == EXIT_DRIFT and "age" in read_json(tmp_path / "m2" / "report.json")["drifted_columns"]
+    proc = run_cli("monitor", str(gbsg2_run), "--input", str(tmp_path / "same.csv"), "--labels", "cens",
+                   "--out", str(tmp_path / "m3"))
+    report = read_json(tmp_path / "m3" / "report.json")["degradation"]
+    from lifelines.utils import concordance_index
+
+    assert proc.returncode == EXIT_DEGRADED and report["alarm"] and report["min_cindex"] == 0.99
+    assert report["n"] == 686 and report["events"] == 299
+    assert report["cindex"]["lower"] < report["cindex"]["estimate"] < report["cindex"]["upper"] < 0.99
+    assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
+
+
+def test_bridge_reports_risk_score_differences_and_rank_agreement(gbsg2_run):
+    from medtorch.errors import EXIT_BRIDGE_FAILED
+
+    same = run_cli("bridge", str(gbsg2_run))
+    assert same.returncode == 0 and "bridge passed on 103 rows" in same.stdout, same.stdout + same.stderr
+    other = run_cli("bridge", str(gbsg2_run), "--dtype", "float64")  # another stack: float64 inference
+    assert other.returncode == EXIT_BRIDGE_FAILED, other.stdout + other.stderr
+    reports = [read_json(p) for p in sorted((gbsg2_run / "survival").glob("bridge_*.json")) if p.name != "bridge_reference.json"]
+    failed = [r for r in reports if not r["passed"]]
+    assert len(failed) == 1 and failed[0]["reference_stack"] != failed[0]["this_stack"]
+    checks = failed[0]["checks"]
+    assert 0 < checks["max_abs_risk_diff"]["observed"] < 1e-4  # rounding only...
+    assert not checks["max_abs_risk_diff"]["passed"] and checks["kendall_tau"]["passed"]  # ...the ranks agree
+
+
+def test_governed_test_look_under_the_ledger(gbsg2_run, tmp_path):
+    ledger = tmp_path / "ledger.jsonl"
+    first = run_cli("evaluate", str(gbsg2_run), "--ledger", str(ledger))
+    assert first.returncode in (0, 1), first.stdout + first.stderr  # 1: an acceptance criterion failed on test
+    ev = read_json(gbsg2_run / "test_evaluations" / "001" / "evaluation.json")
+    split = read_json(gbsg2_run / "split.json")["parts"]["test"]
+    assert ev["task"] == "survival" and ev["role"] == "hold-out test set" and ev["hold_out_claim"]
+    assert ev["assessment"]["n"] == split["rows"] and ev["assessment"]["events"] == split["events"]
+    assert ev["cox_baseline"]["overall"]["cindex"]["estimate"] is not None
+    # thresholds were fixed on validation, not re-chosen on test
+    assert [h["confusion"]["threshold"] for h in ev["assessment"]["horizons"]] == \
+        read_json(gbsg2_run / "metrics.json")["thresholds"]["values"]
+    assert ev["passed"] == (first.returncode == 0)
+    run_cli("evaluate", str(gbsg2_run), "--ledger", str(ledger))
+    second = read_json(gbsg2_run / "test_evaluations" / "002" / "evaluation.json")
+    assert second["look_on_test_set"] == 2  # the same development looking again keeps the role (ledger rule)
+    assert len(ledger.read_text().splitlines()) == 2
+    assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
+
+
+def test_show_prints_the_survival_summary(gbsg2_run):
+    proc = run_cli("show", str(gbsg2_run))
+    assert proc.returncode == 0, proc.stderr
+    assert "Harrell's C" in proc.stdout and "Cox PH baseline" in proc.stdout and "at 5 year" in proc.stdout
+
+
+@pytest.mark.parametrize("verb", ["explain", "compare", "lineage"])
+def test_verbs_without_survival_support_refuse_naming_the_verb(gbsg2_run, verb, tmp_path):
+    extra = {"predict": ["--input", "x.csv", "--output", str(tmp_path / "p.csv")], "monitor": ["--input", "x.csv"]}
+    extra = extra.get(verb, [])
+    proc = run_cli(verb, str(gbsg2_run), *extra)
+    assert proc.returncode == 2, proc.stderr
+    assert f"'{verb}' does not yet handle survival" in proc.stderr
+
+
+def _survival_table(path, n=300, seed=0, event_values=(0, 1)):
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    grp = rng.choice(["a", "b"], size=n)
+    t = rng.exponential(np.exp(-(0.9 * x1 - 0.4 * x2))) * 24
+    c = rng.uniform(3, 60, size=n)
+    event = np.where(t <= c, event_values[1], event_values[0])
+    pd.DataFrame({"pid": np.arange(n) // 2, "x1": x1, "x2": x2, "grp": grp, "months": np.round(np.minimum(t, c), 2),
+                  "dead": event}).to_csv(path, index=False)  # two rows (e.g. two lesions) per subject
+    return path
+
+
+def test_generic_survival_table_trains_end_to_end(tmp_path):
+    data = _survival_table(tmp_path / "cohort.csv")
+    proc, run_dir = run_train(tmp_path, "+experiment=table", "task=survival", f"data.path={data}",
+                              "data.duration_column=months", "data.event_column=dead", "data.duration_unit=month",
+                              "evaluation.horizons=[1,2]", "survival.cox_baseline=false", "data.subject_column=pid",
+                              "split=grouped", *QUICK)
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["val"]["bootstrap_unit"] == "subject"
+    split = read_json(run_dir / "split.json")
+    assert split["stratified_on"] == "event indicator and subjects" and split["parts"]["val"]["subjects"] > 0
+    assert metrics["task"] == "survival" and metrics["duration_unit"] == "month"
+    assert [h["horizon_duration"] for h in metrics["val"]["horizons"]] == [12.0, 24.0]
+    assert "cox_baseline" not in metrics
+    assert read_json(run_dir / "model.json")["n_outputs"] == 1
+    assert "months" not in read_json(run_dir / "model.json")["features"]  # the duration is never a feature
+
+
+def test_competing_events_are_refused_with_exit_2(tmp_path):
+    data = _survival_table(tmp_path / "cr.csv", event_values=(0, 2))
+    proc, _ = run_train(tmp_path, "+experiment=table", "task=survival", f"data.path={data}",
+                        "data.duration_column=months", "data.event_column=dead", check=False)
+    assert proc.returncode == 2
+    assert "Competing events" in proc.stderr and "'dead'" in proc.stderr
+
+
+def test_calendar_split_with_shorter_follow_up_of_later_patients_is_shown(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 400
+    entry = pd.to_datetime("2015-01-01") + pd.to_timedelta(rng.uniform(0, 6 * 365, n), unit="D")
+    x1 = rng.normal(size=n)
+    t = rng.exponential(np.exp(-0.8 * x1)) * 900
+    admin = (pd.to_datetime("2021-06-30") - entry).days.to_numpy().astype(float)  # the study closes on one date
+    pd.DataFrame({"x1": x1, "x2": rng.normal(size=n), "entry": entry.strftime("%Y-%m-%d"),
+                  "days": np.round(np.minimum(t, admin), 1), "event": (t <= admin).astype(int)}).to_csv(tmp_path / "c.csv", index=False)
+    proc, run_dir = run_train(tmp_path, "+experiment=table", "task=survival", f"data.path={tmp_path / 'c.csv'}",
+                              "data.duration_column=days", "data.event_column=event", "data.time_column=entry",
+                              "split=temporal", "evaluation.horizons=[1,2]", "survival.cox_baseline=false", *QUICK)
+    checks = {c["check"]: c for c in read_json(run_dir / "leakage.json")["checks"]}
+    assert checks["calendar_follow_up"]["status"] == "warn" and "test" in checks["calendar_follow_up"]["summary"]
+    periods = read_json(run_dir / "survival" / "eda.json")["periods"]
+    follow = [periods[y]["median_follow_up_reverse_km"] for y in sorted(periods)]
+    assert follow == sorted(follow, reverse=True)  # later entry years, shorter follow-up
+    assert "calendar_follow_up: WARN" in proc.stdout.replace("leakage check ", "")
