@@ -4,4 +4,14 @@ __version__ = "0.1.0"
 
 from medtorch.errors import MedtorchError  # noqa: E402  (re-exported, light import)
 
-__all__ = ["MedtorchError", "__version__"]
+__all__ = ["MedtorchError", "Run", "__version__", "open_run", "train"]
+
+
+def __getattr__(name: str):
+    # medtorch.train / open_run / Run live in medtorch.api, imported on first use so that
+    # ``import medtorch`` (and ``medtorch --help``) stays free of torch, Lightning and Hydra
+    if name in ("train", "open_run", "Run"):
+        from medtorch import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'medtorch' has no attribute {name!r}")

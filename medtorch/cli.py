@@ -18,8 +18,10 @@ from medtorch.errors import EXIT_OK, EXIT_OUTPUT_CLOSED, MedtorchError
 
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
 VERBS: dict[str, tuple[str, str]] = {
+    "train": ("medtorch.commands.train", "train a model: medtorch train [+experiment=NAME] [key=value ...] (Hydra overrides)"),
     "show": ("medtorch.commands.show", "print a run's status, validation metrics and artefacts"),
-    "evaluate": ("medtorch.commands.evaluate", "evaluate a run once on its sealed test set (or --test-data), under the test-set ledger"),
+    "evaluate": ("medtorch.commands.evaluate", "evaluate a run once on its sealed test set (or --test-data), recorded in the test-set registry"),
+    "registry": ("medtorch.commands.registry", "the project's test-set registry: import an old JSONL ledger, verify it"),
     "cv-summary": ("medtorch.commands.cv_summary", "summarise cross-validation fold runs (mean, SD, min, max; plot)"),
     "lineage": ("medtorch.commands.lineage", "show a run's data lineage, or --replay it and compare split hashes"),
     "fingerprint": ("medtorch.commands.fingerprint", "print this stack's fingerprint, or its diff from a run's"),
@@ -37,12 +39,15 @@ VERBS: dict[str, tuple[str, str]] = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medtorch",
-        description="Act on medtorch run directories. Train with: python train.py [+experiment=NAME] [key=value ...]",
+        description="Train models and act on medtorch run directories. Train with: medtorch train [+experiment=NAME] "
+                    "[key=value ...] (or python train.py ... in a checkout)",
     )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", help="no progress bars (default: progress on a terminal only)")
     parser.add_argument("--version", action="version", version=f"medtorch {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for verb, (module, help_text) in VERBS.items():
-        p = sub.add_parser(verb, help=help_text, description=help_text)
+        p = sub.add_parser(verb, help=help_text, description=help_text, parents=[] if verb == "train" else [common])
         p.set_defaults(_module=module)
         _lazy_arguments(module, p)
     return parser
@@ -55,8 +60,17 @@ def _lazy_arguments(module: str, parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:  # everything after it is Hydra's (overrides, -m, --cfg, --help)
+        from medtorch.commands.train import run as train
+
+        return train(argparse.Namespace(overrides=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "quiet", False):
+        from medtorch.progress import configure
+
+        configure("off")
     if not args.verb:
         parser.print_help()
         return EXIT_OK

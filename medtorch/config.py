@@ -76,6 +76,9 @@ class SplitConfig:
     val_end: Optional[str] = None  # temporal: rows from train_end until this date validate, later ones test
     test_path: Optional[str] = None  # external: the test file (same columns), e.g. prospective data
     new_subjects_only: bool = True  # temporal: drop val/test rows of subjects already seen earlier
+    # the split's own seed, apart from ``seed`` (weights, batches): fixed, so -m seed=1,2,3 varies
+    # training only and every job seals the same test set; cross-validation folds follow it too
+    seed: int = 0
 
 
 @dataclass
@@ -143,6 +146,7 @@ class MLPConfig:
     hidden: list[int] = field(default_factory=lambda: [256, 256])
     dropout: float = 0.2
     activation: str = "relu"  # relu | gelu | silu
+    _target_: str = "medtorch.models.networks.MLP"  # the class built with n_features, n_outputs and the keys above
 
 
 @dataclass
@@ -158,6 +162,7 @@ class LogisticConfig:
     c_grid: list[float] = field(default_factory=lambda: [10.0 ** (e / 2) for e in range(-8, 7)])  # 1e-4 .. 1e3
     tol: float = 1e-10  # tight: the coefficients (odds ratios) are reported, not only the predictions
     max_iter: int = 10000
+    _target_: str = "medtorch.models.networks.Logistic"
 
 
 @dataclass
@@ -169,6 +174,7 @@ class LinearConfig:
 
     name: str = "linear"
     dropout: float = 0.0
+    _target_: str = "medtorch.models.networks.Logistic"
 
 
 @dataclass
@@ -182,6 +188,7 @@ class AttentionConfig:
     dropout: float = 0.1  # residual and feed-forward dropout
     attention_dropout: float = 0.1
     ffn_factor: float = 2.0  # feed-forward width = ffn_factor * d_token
+    _target_: str = "medtorch.models.networks.FeatureTokenTransformer"
 
 
 @dataclass
@@ -243,6 +250,14 @@ class TrainerConfig:
     enable_progress_bar: bool = True
     matmul_precision: str = "highest"  # highest keeps TF32 off on GPUs
     checkpoint_every_n_steps: Optional[int] = None  # also write checkpoints/last.ckpt every N optimizer steps (it is written every epoch)
+    # Lightning's own flags, passed to its Trainer (checked in medtorch/extensions.py)
+    fast_dev_run: Any = False  # true or N: a smoke run of N batches; its run directory is marked not evidence
+    limit_train_batches: Any = 1.0  # a fraction (float) or a number of batches (int)
+    limit_val_batches: Any = 1.0
+    accumulate_grad_batches: int = 1
+    val_check_interval: Any = 1.0
+    log_every_n_steps: int = 1
+    profiler: Optional[str] = None  # null | simple | advanced | pytorch
 
 
 @dataclass
@@ -262,11 +277,19 @@ class EvaluationConfig:
     period_days: int = 365  # bin width for period=days
     calibration_bins: int = 10
     test_look: bool = False  # true: perform the one governed test-set evaluation at the end of training
-    ledger: str = "test_ledger.jsonl"  # the test-set ledger shared by every run that looks at a test set
+    ledger: Optional[str] = None  # retired: looks go to the test-set registry (registry.url); refused when set
     proportion_interval: str = "wilson"  # sensitivity, specificity, precision, NPV: wilson | clopper_pearson
     bootstrap_interval: str = "bca"  # MCC, balanced accuracy, AUROC: bca (percentile where unstable) | percentile
     horizons: list[float] = field(default_factory=lambda: [1.0, 3.0, 5.0])  # task=survival: clinical horizons
     horizon_unit: str = "year"  # unit of evaluation.horizons: day | month | year
+
+
+@dataclass
+class RegistryConfig:
+    """The project's test-set registry (medtorch/registry): every governed look and every looked-at row."""
+
+    url: Optional[str] = None  # None: $MEDTORCH_REGISTRY, else $XDG_DATA_HOME/medtorch/registry.sqlite; or postgresql://...
+    row_digits: int = 6  # significant digits numbers are rounded to in a row's identity
 
 
 @dataclass
@@ -392,6 +415,12 @@ class MedtorchConfig:
     card: CardConfig = field(default_factory=CardConfig)  # model card text for the report
     task: str = "classification"  # classification | survival (time-to-event, medtorch/survival)
     survival: SurvivalConfig = field(default_factory=SurvivalConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)  # the project's test-set registry
+    # groups built from _target_ nodes (medtorch/extensions.py): name -> {_target_: ..., args}
+    logger: Any = None  # logger=csv (default) | tensorboard | mlflow | many
+    callbacks: Any = None  # extra Lightning callbacks; medtorch's checkpoint and evidence callbacks are always there
+    scheduler: Any = None  # scheduler=none | cosine | one_cycle | reduce_on_plateau
+    progress: str = "auto"  # auto (on a terminal only) | on | off
     report: ReportConfig = field(default_factory=ReportConfig)  # privacy floor and PDF of the report
 
 
@@ -445,14 +474,19 @@ def validate(cfg: DictConfig) -> None:
     _validate_governance(cfg, need)
 
     m = cfg.model
-    need(m.name in MODELS, "model.name", f"one of {MODELS}", m.name)
-    need(0.0 <= m.dropout < 1.0, "model.dropout", "in [0, 1)", m.dropout)
+    from medtorch.extensions import extension_problems
+    from medtorch.models.targets import network_problems
+
+    problems += network_problems(m) + extension_problems(cfg)
+    need(m.get("name") in MODELS or "_target_" in m.keys(), "model.name", f"one of {MODELS} (or a model._target_)", m.get("name"))
+    if "dropout" in m:
+        need(0.0 <= m.dropout < 1.0, "model.dropout", "in [0, 1)", m.dropout)
     if "hidden" in m:
         need(len(m.hidden) > 0 and all(h > 0 for h in m.hidden), "model.hidden", "a list of positive widths", list(m.hidden))
     if "activation" in m:
         need(m.activation in ("relu", "gelu", "silu"), "model.activation", "one of 'relu', 'gelu', 'silu'", m.activation)
 
-    if m.name == "attention":
+    if m.get("name") == "attention":
         need(m.d_token >= 1 and m.n_heads >= 1 and m.d_token % m.n_heads == 0, "model.d_token",
              f"a positive multiple of model.n_heads ({m.n_heads})", m.d_token)
         need(m.n_layers >= 1, "model.n_layers", ">= 1", m.n_layers)
@@ -506,6 +540,7 @@ def validate(cfg: DictConfig) -> None:
     need(e.mode in ("min", "max"), "early_stopping.mode", "'min' or 'max'", e.mode)
     need(e.patience >= 1, "early_stopping.patience", ">= 1", e.patience)
     need(cfg.seed >= 0, "seed", ">= 0", cfg.seed)
+    _validate_registry(cfg, need)
     _validate_assessment(cfg, need, problems)
     ref = cfg.bridge.reference_file
     need(ref is None or Path(ref).is_file(), "bridge.reference_file", "an existing CSV or Parquet file (or null)", ref)
@@ -518,6 +553,14 @@ def validate(cfg: DictConfig) -> None:
 
     if problems:
         raise MedtorchError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _validate_registry(cfg: DictConfig, need) -> None:
+    from medtorch.registry.location import IMPORT_HINT
+
+    need(cfg.split.seed >= 0, "split.seed", ">= 0", cfg.split.seed)
+    need(1 <= cfg.registry.row_digits <= 17, "registry.row_digits", "between 1 and 17", cfg.registry.row_digits)
+    need(cfg.evaluation.ledger is None, "evaluation.ledger", f"unset (retired). {IMPORT_HINT}", cfg.evaluation.ledger)
 
 
 def _validate_assessment(cfg: DictConfig, need, problems: list[str]) -> None:

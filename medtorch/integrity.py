@@ -29,7 +29,7 @@ from medtorch.hashing import sha256_file
 from medtorch.run import VERSIONS, RunDir, read_json
 
 # files that describe the log itself rather than being recorded in it
-_SELF = ("events.jsonl", "events.head", "events.lock")
+_SELF = ("events.jsonl", "events.head", "events.lock", "test_evaluations.lock")
 # declared outside the evidence: Hydra's job log (written until the process ends, after the last
 # event) and the experiment loggers' folder (its metrics.csv is hashed into the manifest at run end)
 OUTSIDE_EVIDENCE = ("train.log", "logs/*")

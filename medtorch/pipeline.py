@@ -32,13 +32,16 @@ from medtorch.data.split import Splits
 from medtorch.data.transforms import TabularPreprocessor
 from medtorch.distributed import is_rank_zero
 from medtorch.errors import MedtorchError
+from medtorch.extensions import attach_evidence
 from medtorch.evaluation.metrics import classification_metrics
 from medtorch.hashing import sha256_json
 from medtorch.models.inference import predict_proba
+from medtorch.progress import Steps
 from medtorch.provenance import device_info, git_info, package_versions
 from medtorch.resume import (check_fresh_start, check_same_run, completed_before_requeue, completed_without_report,
                              fault_point, resolve_ckpt_path, under_scheduler)
 from medtorch.run import RunDir, read_json, write_json, write_text
+from medtorch.smoke import mark_not_evidence
 from medtorch.stack import fingerprint
 from medtorch.training import export_best, set_determinism, train
 
@@ -86,6 +89,8 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         return _run_other_rank(cfg, resume_from)
     log = EventLog(rd.events)
     manifest = _resume(cfg, rd, log, resume_from) if resume_from else _start(cfg, rd, log, launch)
+    mark_not_evidence(cfg, rd, manifest)  # trainer.fast_dev_run: a smoke run's directory says it is not evidence
+    steps = Steps(cfg.get("progress"), first="preparing the data: split, leakage checks, exploration")  # on a terminal
     try:
         set_determinism(cfg)
         _freeze_acceptance(cfg, rd, log, manifest)
@@ -93,6 +98,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         _record_development(cfg, rd, log, manifest)
         prepared = _split_and_fit(cfg, raw, rd, log, manifest)
         _seal_test(prepared, rd, log, manifest)
+        _bind_registry(cfg, prepared, rd, log, manifest)
         leakage = governance.check_leakage(cfg, prepared.splits, rd, log, prepared.classes)
         prepared.balance = _plan_rebalancing(cfg, prepared, log)
         governance.record_lineage(cfg, raw, prepared.splits, prepared.split_record, prepared.preprocessor.state_dict(),
@@ -102,20 +108,29 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         if cfg.model.name == "logistic":  # the transparent baseline: a converged fit, not Lightning's loop
             module, trainer, network = None, None, _fit_logistic(cfg, prepared, rd, log)
         else:
+            steps.pause()  # Lightning draws its own progress bar
             module, trainer = train(cfg, prepared, rd, log, resume_from)
+            steps.begin("restoring the best epoch, recording the monitoring reference")
             network = export_best(cfg, module, trainer, prepared, rd, log)
         _record_monitoring_reference(cfg, network, prepared, spec, rd, log)
+        steps.begin("evaluating on validation (bootstrap confidence intervals, analyses)")
         metrics = _evaluate_validation(cfg, network, module, trainer, prepared, rd, log)
         _assess_validation(cfg, network, prepared, rd, log)
-        _explain(cfg, network, prepared, rd, manifest)
+        steps.begin("explaining the model, storing the bridge reference")
+        if not cfg.trainer.fast_dev_run:  # a smoke run proves the path; explanations would only cost time
+            _explain(cfg, network, prepared, rd, manifest)
         _store_bridge_reference(cfg, network, prepared, rd, log, manifest)
     except BaseException as e:
+        steps.end()
         # a signal-driven exit (submitit requeueing on a time limit, Ctrl-C) is an interruption, not a failure
         status = "interrupted" if isinstance(e, (SystemExit, KeyboardInterrupt)) else "failed"
         _finish(rd, log, manifest, status=status, error=f"{type(e).__name__}: {e}")
         raise
     _finish(rd, log, manifest, status="complete")
+    steps.begin("writing the report")
     _write_report(rd)
+    attach_evidence(trainer.loggers, rd, log)  # MLflow runs get the run id, manifest hash and report
+    steps.end()
     _print_summary(metrics["val"], rd)
     if cfg.evaluation.test_look:
         metrics["test_look"] = _governed_test_look(cfg, rd)
@@ -305,6 +320,16 @@ def _seal_test(prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict) ->
     seal_test(prepared.splits, rd, log, manifest)
 
 
+def _bind_registry(cfg, prepared: Prepared, rd: RunDir, log: EventLog, manifest: dict) -> None:
+    """Bind the run to the project's test-set registry and check its rows against every looked-at row."""
+    from medtorch.registry.binding import bind_run
+
+    if "registry" not in manifest:  # a resumed run keeps the binding it was trained under
+        manifest["registry"] = bind_run(cfg, prepared.splits, prepared.classes, manifest)
+        write_json(rd.manifest, manifest)
+    log.append("registry_bound", manifest["registry"])
+
+
 def _cv_fold(cfg, splits: Splits, rd: RunDir, manifest: dict) -> Splits:
     from medtorch.evaluation.crossval import fold_splits
 
@@ -322,7 +347,7 @@ def _assess_validation(cfg, network, prepared: Prepared, rd: RunDir, log: EventL
 def _governed_test_look(cfg, rd: RunDir) -> dict[str, Any]:
     from medtorch.evaluation.governed import governed_test_look, print_evaluation
 
-    evaluation = governed_test_look(rd.root, ledger_path=cfg.evaluation.ledger)
+    evaluation = governed_test_look(rd.root, family_look=True)  # one family look when launched as a multirun
     print_evaluation(evaluation)
     return evaluation
 

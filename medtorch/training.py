@@ -56,10 +56,11 @@ def set_determinism(cfg: DictConfig) -> None:
 def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resume_from: Path | None = None):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import EarlyStopping
-    from pytorch_lightning.loggers import CSVLogger
     from pytorch_lightning.plugins.environments import SLURMEnvironment
 
+    from medtorch import extensions
     from medtorch.models.module import Classifier
+    from medtorch.progress import progress_enabled, silence_known_noise
 
     xtr, ytr = prepared.tensors["train"]
     xva, yva = prepared.tensors["val"]
@@ -69,7 +70,9 @@ def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resu
     weights = torch.tensor(bal.class_weights, dtype=torch.float32) if bal and bal.class_weights is not None else None
     module = Classifier(network, prepared.classes, lr=o.lr, weight_decay=o.weight_decay, betas=tuple(o.betas),
                         class_weights=weights, gradient_clip_val=cfg.trainer.gradient_clip_val,
-                        gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm)
+                        gradient_clip_algorithm=cfg.trainer.gradient_clip_algorithm,
+                        scheduler=extensions.scheduler_factory(cfg),
+                        accumulate_grad_batches=cfg.trainer.accumulate_grad_batches)
     t, es = cfg.trainer, cfg.early_stopping
     # the best epoch, the last epoch every epoch (and every N steps), each hashed into the event log
     callbacks: list = [*checkpoint_callbacks(cfg, rd), divergence_guard()]
@@ -77,15 +80,19 @@ def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resu
         callbacks.append(EarlyStopping(monitor=es.monitor, mode=es.mode, patience=es.patience, min_delta=es.min_delta))
     if (fault := fault_injection_callback()) is not None:
         callbacks.append(fault)
+    callbacks += extensions.build_callbacks(cfg)  # the user's, beside medtorch's own
+    silence_known_noise()
     plugins: list = [checkpoint_io(log, rd.root)]  # atomic, recorded writes; verified, weights-only loads
     if SLURMEnvironment.detect():
         plugins.append(SLURMEnvironment(auto_requeue=False))  # submitit owns requeueing (medtorch.resume)
     trainer = pl.Trainer(
         accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, num_nodes=t.num_nodes,
         precision=t.precision, max_epochs=t.max_epochs, min_epochs=t.min_epochs, deterministic=t.deterministic,
-        callbacks=callbacks, logger=CSVLogger(save_dir=str(rd.root), name="logs", version=""),
-        enable_progress_bar=t.enable_progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
+        callbacks=callbacks, logger=extensions.build_loggers(cfg, rd.root) or False,
+        enable_progress_bar=t.enable_progress_bar and progress_enabled(cfg.get("progress", "auto")),
+        num_sanity_val_steps=0, log_every_n_steps=t.log_every_n_steps,
         default_root_dir=str(rd.root), plugins=plugins,
+        **extensions.trainer_flags(t),
     )
     train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed,
                                 row_weights=torch.from_numpy(bal.row_weights) if bal and bal.row_weights is not None else None,
@@ -104,8 +111,13 @@ def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resu
 def export_best(cfg, module, trainer, prepared: "Prepared", rd: RunDir, log: EventLog) -> torch.nn.Module:
     """Load the best epoch's weights and save them as model.pt (weights only) with model.json."""
     ckpt_cb = trainer.checkpoint_callback
-    best_path = Path(ckpt_cb.best_model_path)
-    best = load_verified(best_path)  # its recorded hash first, then weights only
+    if cfg.trainer.fast_dev_run:  # Lightning checkpoints nothing in a smoke run: the last weights, not a selection
+        from medtorch.smoke import smoke_checkpoint
+
+        best, ckpt_cb = smoke_checkpoint(module, trainer, cfg)
+    else:
+        best_path = Path(ckpt_cb.best_model_path)
+        best = load_verified(best_path)  # its recorded hash first, then weights only
     module.load_state_dict(best["state_dict"], strict=False)
     network = module.network.cpu().eval()
     torch.save(network.state_dict(), rd.model_weights.with_suffix(".pt.tmp"))

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,10 @@ REPO = Path(__file__).resolve().parent.parent
 # the test process uses one intra-op thread like the runs it trains (see _env), so loading a
 # run in-process is the same stack and does not call for a bridge re-evaluation
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# the test-set registry of every test run lives in a fresh per-session folder, never in the
+# user's ~/.local/share (tests that need their own registry set MEDTORCH_REGISTRY per process)
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="medtorch-tests-xdg-")
+os.environ.pop("MEDTORCH_REGISTRY", None)
 
 # Small, fast settings for end-to-end runs on CPU (still the real train.py and Trainer).
 FAST = ["trainer=cpu", "trainer.max_epochs=3", "trainer.enable_progress_bar=false"]
@@ -36,7 +41,9 @@ def run_train(tmp_path: Path, *overrides: str, check: bool = True, fast: bool = 
     args = [sys.executable, str(REPO / "train.py"), *flags, *(FAST if fast else []), *overrides]
     if not any(o.startswith("hydra.run.dir=") for o in overrides) and "-m" not in flags:
         args.append(f"hydra.run.dir={run_dir}")
-    proc = subprocess.run(args, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+    env = _env()
+    env["XDG_DATA_HOME"] = str(tmp_path / ".data")  # runs trained under one tmp_path share a test-set registry
+    proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"train.py failed ({proc.returncode}):\nSTDOUT:\n{proc.stdout[-4000:]}\nSTDERR:\n{proc.stderr[-4000:]}")
     return proc, (run_dir if run_dir.exists() else None)

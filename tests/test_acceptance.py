@@ -8,7 +8,8 @@ import pytest
 
 from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.evaluation.acceptance import check_record, frozen_record, judge, parse_criterion
-from medtorch.evaluation.ledger import HOLD_OUT, SECOND_STAGE, decide_role, development_config, development_fingerprint
+from medtorch.evaluation.development import development_config, development_fingerprint
+from medtorch.registry.roles import HOLD_OUT, SECOND_STAGE, decide_role
 
 
 def test_parse_and_judge():

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from medtorch.config import register_configs, validate
 from medtorch.errors import MedtorchError
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
+CONF = Path(__file__).resolve().parent.parent / "medtorch" / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 register_configs()
 OmegaConf.register_new_resolver("medtorch_uid", lambda: "test", replace=True)
@@ -39,7 +39,7 @@ def test_experiment_file_starts_with_the_command_that_runs_it(name):
     assert comments and comments[0].startswith(f"# python train.py +experiment={name}")
 
 
-@pytest.mark.parametrize("group", ["data", "model", "trainer", "split", "explain"])
+@pytest.mark.parametrize("group", ["data", "model", "trainer", "split", "explain", "logger", "callbacks", "scheduler"])
 def test_every_group_option_composes(group):
     for option in sorted(p.stem for p in (CONF / group).glob("*.yaml")):
         extra = ["data.path=x.csv", "data.target=y"] if (group, option) == ("data", "table") else []
@@ -47,6 +47,8 @@ def test_every_group_option_composes(group):
             extra = ["task=survival"]
         if group == "split" and option != "stratified":  # grouped/temporal need subject and date columns
             extra = ["data=synthetic_cohort"] + (["split.test_path=x.csv"] if option == "external" else [])
+        if (group, option) == ("model", "custom"):  # the user's class: any importable nn.Module
+            extra = ["model._target_=medtorch.models.networks.MLP", "+model.hidden=[8]"]
         validate(_compose(f"{group}={option}", *extra))
 
 

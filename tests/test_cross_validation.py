@@ -40,7 +40,7 @@ def test_folds_cover_the_development_rows_and_never_the_test_rows(tmp_path):
     assert (parent / "plots" / "cv_distribution.png").is_file()
     assert "Cross-validation (3 folds" in proc.stdout
 
-    p = run_cli("evaluate", str(folds[0]), "--ledger", str(tmp_path / "l.jsonl"))
+    p = run_cli("evaluate", str(folds[0]), "--registry", str(tmp_path / "registry.sqlite"))
     assert p.returncode == 2 and "folds are never evaluated on the test set" in p.stderr
 
     # a second cross-validation into the same directory is refused and changes nothing

@@ -1,4 +1,4 @@
-"""The governed test set end to end: real training runs, ``medtorch evaluate``, the ledger, exit codes."""
+"""The governed test set end to end: real training runs, ``medtorch evaluate``, the test-set registry, exit codes."""
 
 from __future__ import annotations
 
@@ -56,12 +56,12 @@ def study(tmp_path_factory):
     (tmp / "D").mkdir()
     proc_d, runs["D"] = run_train(tmp / "D", *table(files["dev_d"]), "acceptance.criteria=['mcc > 1']",
                                   "evaluation.test_look=true", check=False)
-    return {"tmp": tmp, "files": files, "runs": runs, "proc_d": proc_d, "ledger": tmp / "ledger.jsonl"}
+    return {"tmp": tmp, "files": files, "runs": runs, "proc_d": proc_d, "ledger": tmp / "registry.sqlite"}
 
 
 def evaluate(study, run: str, *args: str, subprocess: bool = False):
     """``medtorch evaluate``: as its own process (exit code as the shell sees it), or through cli.main in this one."""
-    argv = ["evaluate", str(study["runs"][run]), "--ledger", str(study["ledger"]), *args]
+    argv = ["evaluate", str(study["runs"][run]), "--registry", str(study["ledger"]), *args]
     if subprocess:
         return run_cli(*argv, cwd=study["tmp"])
     from medtorch.cli import main
@@ -70,6 +70,15 @@ def evaluate(study, run: str, *args: str, subprocess: bool = False):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         rc = main(argv)
     return types.SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def registry_looks(url) -> list[dict]:
+    from medtorch.registry.location import normalise
+    from medtorch.registry.store import Registry
+
+    with Registry(normalise(str(url))).transaction() as tx:
+        _, entries = tx.verify()
+    return [e for e in entries if e["kind"] == "look"]
 
 
 def last_evaluation(run_dir: Path) -> dict:
@@ -122,7 +131,7 @@ def test_ledger_story_demotion_new_data_overlap_and_criteria_change(study):
     assert p.returncode == 8
     assert "not independent" in p.stderr and "2 row(s) have the same feature values" in p.stderr
 
-    lines = [json.loads(x) for x in ledger.read_text().splitlines()]
+    lines = registry_looks(ledger)
     assert [x["details"]["role"] for x in lines] == ["hold-out test set"] * 2 + ["second-stage validation set"] * 2 + ["hold-out test set"]
     assert lines[0]["details"]["test_set"]["sha256"] == lines[3]["details"]["test_set"]["sha256"] != lines[4]["details"]["test_set"]["sha256"]
 
@@ -136,7 +145,7 @@ def test_ledger_story_demotion_new_data_overlap_and_criteria_change(study):
     assert p.returncode == 1 and "changed after a test look" in p.stdout
     ev = last_evaluation(runs["A"])
     assert ev["criteria_changed_after_test_look"] and ev["criteria"]["name"] == "strict"
-    assert json.loads(ledger.read_text().splitlines()[-1])["details"]["criteria_changed_after_test_look"]
+    assert registry_looks(ledger)[-1]["details"]["criteria_changed_after_test_look"]
 
 
 def test_test_look_at_end_of_training_and_changed_data(study):
@@ -145,8 +154,8 @@ def test_test_look_at_end_of_training_and_changed_data(study):
     assert "FAIL  mcc > 1" in proc.stdout
     assert (rd / "test_evaluations" / "001" / "evaluation.json").is_file()
     assert read_json(rd / "manifest.json")["status"] == "complete"
-    ledger = study["tmp"] / "D" / "test_ledger.jsonl"  # evaluation.ledger default, relative to the working directory
-    assert json.loads(ledger.read_text().splitlines()[0])["details"]["role"] == "hold-out test set"
+    url = read_json(rd / "manifest.json")["registry"]["url"]  # the registry the run was bound to at training
+    assert registry_looks(url)[0]["details"]["role"] == "hold-out test set"
 
     with open(study["files"]["dev_d"], "a") as f:
         f.write("999,0.1,0.2,F,A,2020-01-01,disease\n")

@@ -187,7 +187,7 @@ def test_free_form_dicts_keep_their_keys_and_unknown_nested_keys_are_named():
 
 # ---------------------------------------------------------------- item 6: wide tables
 def test_a_2000_column_table_is_hashed_without_a_performance_warning():
-    from medtorch.evaluation.ledger import row_keys
+    from medtorch.evaluation.development import row_keys
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(50, 2000)), columns=[f"f{i}" for i in range(2000)])

@@ -126,7 +126,7 @@ def test_governance_options_compose_from_the_command_line():
     from medtorch.config import register_configs
 
     register_configs()
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(REPO / "medtorch" / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=["+experiment=cohort_temporal", "+balance.oversample_subgroups.sex.F=2",
                                            "+eda.reference.site.E=0.1", "leakage.stop_on_fail=false"])
     validate(cfg)

@@ -145,7 +145,7 @@ def test_bridge_tolerances_are_validated_in_the_config():
     from medtorch.config import register_configs, validate
 
     register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(REPO / "medtorch" / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=["bridge.max_flip_rate=1.5", "bridge.max_abs_prob_diff=-1",
                                            "bridge.reference_file=/no/such/file.csv"])
     with pytest.raises(MedtorchError) as e:

@@ -126,23 +126,25 @@ def test_bridge_reports_risk_score_differences_and_rank_agreement(gbsg2_run):
     assert not checks["max_abs_risk_diff"]["passed"] and checks["kendall_tau"]["passed"]  # ...the ranks agree
 
 
-def test_governed_test_look_under_the_ledger(gbsg2_run, tmp_path):
-    ledger = tmp_path / "ledger.jsonl"
-    first = run_cli("evaluate", str(gbsg2_run), "--ledger", str(ledger))
+def test_governed_test_look_under_the_registry(gbsg2_run):
+    bound = read_json(gbsg2_run / "manifest.json")["registry"]  # bound at training, like a classification run
+    first = run_cli("evaluate", str(gbsg2_run))
     assert first.returncode in (0, 1), first.stdout + first.stderr  # 1: an acceptance criterion failed on test
     ev = read_json(gbsg2_run / "test_evaluations" / "001" / "evaluation.json")
     split = read_json(gbsg2_run / "split.json")["parts"]["test"]
     assert ev["task"] == "survival" and ev["role"] == "hold-out test set" and ev["hold_out_claim"]
+    assert ev["registry"]["url"] == bound["url"] and ev["registry"]["override"] is None
     assert ev["assessment"]["n"] == split["rows"] and ev["assessment"]["events"] == split["events"]
     assert ev["cox_baseline"]["overall"]["cindex"]["estimate"] is not None
     # thresholds were fixed on validation, not re-chosen on test
     assert [h["confusion"]["threshold"] for h in ev["assessment"]["horizons"]] == \
         read_json(gbsg2_run / "metrics.json")["thresholds"]["values"]
     assert ev["passed"] == (first.returncode == 0)
-    run_cli("evaluate", str(gbsg2_run), "--ledger", str(ledger))
+    run_cli("evaluate", str(gbsg2_run))
     second = read_json(gbsg2_run / "test_evaluations" / "002" / "evaluation.json")
-    assert second["look_on_test_set"] == 2  # the same development looking again keeps the role (ledger rule)
-    assert len(ledger.read_text().splitlines()) == 2
+    assert second["look_on_test_set"] == 2  # the same development looking again keeps the role
+    verify = run_cli("registry", "verify", "--registry", bound["url"], str(gbsg2_run))
+    assert verify.returncode == 0 and "2 look(s)" in verify.stdout, verify.stdout + verify.stderr
     assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
 
 

@@ -46,25 +46,33 @@ def run(args: argparse.Namespace) -> int:
     print("confusion matrix (rows true, columns predicted): " + ", ".join(val["classes"]))
     for name, row in zip(val["classes"], val["confusion_matrix"]):
         print(f"  {name:<20}" + "".join(f"{v:>8}" for v in row))
-    _show_test_evaluations(rd)
+    _show_test_evaluations(rd, manifest)
     print("artefacts:")
     for name, digest in sorted(manifest.get("artefacts", {}).items()):
         print(f"  {name:<28} sha256 {digest[:16]}...")
     return EXIT_OK
 
 
-def _show_test_evaluations(rd: RunDir) -> None:
-    """The governed test looks of this run, with the role of the data and the acceptance result."""
-    evals = sorted(rd.root.glob("test_evaluations/*/evaluation.json"))
-    if not evals:
+def _show_test_evaluations(rd: RunDir, manifest: dict) -> None:
+    """The governed test looks of this run, with one role per test set (demotions applied) and the acceptance result."""
+    from medtorch.registry.current import current_roles
+
+    reg = manifest.get("registry")
+    print(f"test-set registry: {reg['url']} (bound at training)" if reg else "test-set registry: none (trained before registries)")
+    roles, source = current_roles(rd, manifest)
+    if not roles:
         print("test set: sealed, not evaluated")
         return
-    for path in evals:
-        ev = read_json(path)
+    for r in roles:
+        ev = read_json(rd.test_evaluation(r["evaluation"]) / "evaluation.json")
         result = "no criteria" if not ev["acceptance"] else ("accepted" if ev["passed"] else "NOT accepted")
         mark = "  [criteria changed after a test look]" if ev["criteria_changed_after_test_look"] else ""
-        print(f"test evaluation {ev['evaluation']}: {ev['test_set']['source']} as {ev['role']}, "
-              f"MCC {_f(ev['assessment']['ci']['mcc']['estimate'])}, {result}{mark}")
+        over = (ev.get("registry") or {}).get("override")
+        mark += f"  [registry override: {over['used']}]" if over else ""
+        note = f" ({r['note']})" if r["role"] != r["role_at_the_time"] else ""
+        print(f"test evaluation {ev['evaluation']} (look {r['look_on_test_set']} on it): {ev['test_set']['source']} as "
+              f"{r['role']}{note}, MCC {_f(ev['assessment']['ci']['mcc']['estimate'])}, {result}{mark}")
+    print(f"roles as of: {source}")
 
 
 def _show_cv_root(root: str) -> int:

@@ -23,10 +23,11 @@ class LeakageError(MedtorchError):
 
 def split_table(cfg: Any, raw: sources.RawTable) -> Splits:
     s, d = cfg.split, cfg.data
+    seed = s.seed if "seed" in s else cfg.seed  # runs made before split.seed existed split by ``seed``
     external = None
     if s.strategy == "external":
         external = sources.load_external_test(d, s.test_path, raw.classes)
-    return make_split(raw, s.strategy, s.train, s.val, s.test, cfg.seed, subject=d.subject_column,
+    return make_split(raw, s.strategy, s.train, s.val, s.test, seed, subject=d.subject_column,
                       time=d.time_column, train_end=s.train_end, val_end=s.val_end, external=external,
                       new_subjects_only=s.new_subjects_only)
 

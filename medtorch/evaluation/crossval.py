@@ -32,7 +32,7 @@ def fold_splits(cfg, splits, rd: RunDir, manifest: dict[str, Any]):
     if subj:
         groups = np.concatenate([splits.train.extra[subj].astype(str).to_numpy(), splits.val.extra[subj].astype(str).to_numpy()])
     dev_ids = np.concatenate([splits.train.ids, splits.val.ids])
-    out, name = development_fold(splits, cfg.cv.folds, cfg.cv.fold, cfg.seed, groups)
+    out, name = development_fold(splits, cfg.cv.folds, cfg.cv.fold, cfg.split.seed if "seed" in cfg.split else cfg.seed, groups)
     manifest["cv"] = {"folds": cfg.cv.folds, "fold": cfg.cv.fold, "strategy": name, "grouped_by": subj,
                       "development_ids_sha256": sha256_ids(dev_ids), "train_rows": len(out.train), "val_rows": len(out.val)}
     return out

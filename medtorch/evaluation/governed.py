@@ -2,10 +2,13 @@
 
     load the run (hashes verified) -> recover the sealed test rows, or read a new test file
     and refuse it if it overlaps the development data -> predict -> assess with CIs ->
-    judge the active acceptance criteria -> decide the test set's role from the ledger ->
-    write the evaluation, append the ledger and the run's event log
+    judge the recorded acceptance criteria -> in one locked registry transaction: check the
+    registry holds everything this run saw, decide the test set's role, record the look and
+    its rows' identities -> write the evaluation and the run's event log
 
-Used by ``medtorch evaluate`` and by ``train.py evaluation.test_look=true``.
+One look at a time per run (a lock on the run's ``test_evaluations``), whatever registry each
+caller names, so no two looks share a number or a directory. Used by ``medtorch evaluate``
+and by ``train.py evaluation.test_look=true`` (a family look when launched as a multirun).
 """
 
 from __future__ import annotations
@@ -17,18 +20,25 @@ import numpy as np
 import pandas as pd
 
 from medtorch.audit import EventLog, file_hashes, utc_now
-from medtorch.errors import EXIT_CRITERIA_FAILED, MedtorchError  # noqa: F401 (EXIT_CRITERIA_FAILED: imported from here by commands)
+from medtorch.errors import EXIT_CRITERIA_FAILED, IntegrityError, MedtorchError
 from medtorch.evaluation import acceptance as A
+from medtorch.evaluation.amendments import active_criteria
 from medtorch.evaluation.assessment import assess, summary_lines, write_plots
-from medtorch.evaluation.ledger import SECOND_STAGE, TestLedger, decide_role
 from medtorch.evaluation.test_rows import new_test_rows, sealed_test_rows
-from medtorch.hashing import sha256_file
+from medtorch.locking import exclusive
+from medtorch.registry import binding
+from medtorch.registry.identity import DIGITS_DEFAULT, row_identities
+from medtorch.registry.roles import SECOND_STAGE, decide_role, demotions, display, family_distribution
+from medtorch.registry.roles import summary as roles_summary
+from medtorch.registry.store import Head
 from medtorch.run import read_json, write_json, write_text
 
+__all__ = ["EXIT_CRITERIA_FAILED", "governed_test_look", "print_evaluation"]
 
 
-def governed_test_look(run_dir: str | Path, test_data: str | None = None, ledger_path: str | Path = "test_ledger.jsonl",
-                       acceptance_file: str | None = None, load_options: dict | None = None) -> dict[str, Any]:
+def governed_test_look(run_dir: str | Path, test_data: str | None = None, registry: str | None = None,
+                       acceptance_file: str | None = None, load_options: dict | None = None,
+                       family_look: bool = False) -> dict[str, Any]:
     """Evaluate a run on its sealed test set (or on ``test_data``) once, and record it everywhere."""
     from medtorch.loading import load_run, verify_artefact
     from medtorch.models.inference import predict_proba
@@ -38,58 +48,97 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, ledger
     if manifest.get("cv"):
         raise MedtorchError(f"{rd.root} is cross-validation fold {manifest['cv']['fold']}; folds are never evaluated on the "
                             "test set. Train the final model on the development data (without cv.folds) and evaluate that run.")
+    from medtorch.smoke import refuse_if_not_evidence
+
+    refuse_if_not_evidence(rd.root, manifest, "a governed look at the test set")
     if "development" not in manifest or "sealed_test.json" not in manifest.get("artefacts", {}):
         raise MedtorchError(f"{rd.root} was trained by a medtorch version without a sealed test set and a development "
                             "fingerprint, so a governed look cannot be recorded for it; retrain it with this version.")
     for path in (rd.sealed_test, rd.acceptance):
         verify_artefact(rd, path, manifest)
     log = EventLog(rd.events)
-    log.verify_chain()
-    criteria_record, changed_after_look = active_criteria(rd, log, acceptance_file)
-    criteria = A.check_record(criteria_record, str(rd.acceptance))
-
-    rows = sealed_test_rows(run, read_json(rd.sealed_test)) if test_data is None else new_test_rows(run, read_json(rd.sealed_test), test_data)
-    probs = predict_proba(run.network, run.preprocessor.transform(rows.frame))
-    assessment = assess(rows.y, probs, run.classes, rows.extra, cfg["data"], cfg["evaluation"], int(cfg["seed"]))
-    results = A.judge(criteria, A.observed_quantities(assessment))
-
-    ledger = TestLedger(ledger_path)
-    with ledger.locked():  # from reading the earlier looks to recording this one
-        prior = ledger.looks(rows.sha256)
-        role = decide_role(prior, manifest["development"])
-        number = len([e for e in log.records() if e["action"] == "test_evaluated"]) + 1
-        folder = rd.test_evaluation(number)
-        evaluation = {
-            "evaluation": number, "time_utc": utc_now(), "run_id": manifest["run_id"],
-            "test_set": {"source": rows.source, "sha256": rows.sha256, "rows": len(rows.y)},
-            "role": role["role"], "role_reason": role["reason"], "look_on_test_set": len(prior) + 1,
-            "hold_out_claim": role["role"] != SECOND_STAGE,
-            "criteria": criteria_record, "criteria_changed_after_test_look": changed_after_look,
-            "acceptance": results, "passed": all(r["passed"] for r in results),
-            "assessment": assessment,
-        }
-        write_json(folder / "evaluation.json", evaluation)
-        table = pd.DataFrame({"row_id": rows.ids, "true_label": np.asarray(run.classes, dtype=object)[rows.y],
-                              "predicted_label": np.asarray(run.classes, dtype=object)[probs.argmax(axis=1)]})
-        for j, c in enumerate(run.classes):
-            table[f"prob_{c}"] = probs[:, j]
-        write_text(folder / "predictions.csv", table.to_csv(index=False, float_format="%.8g"))
-        plots = write_plots(assessment, run.classes, lambda name: folder / f"{name}.png", f"Test evaluation {number}")
-        outputs = file_hashes(rd.root, [folder / "evaluation.json", folder / "predictions.csv", *plots])
-        summary = {"evaluation": number, "test_set_sha256": rows.sha256, "role": role["role"], "passed": evaluation["passed"],
-                   "criteria_sha256": criteria_record["sha256"], "criteria_changed_after_test_look": changed_after_look,
-                   "mcc": assessment["ci"]["mcc"], "failed": [r["criterion"] for r in results if not r["passed"]]}
-        ledger.record({**summary, "run_id": manifest["run_id"], "run_dir": str(rd.root.resolve()), "look_on_test_set": len(prior) + 1,
-                       "test_set": evaluation["test_set"], "development": manifest["development"],
-                       "model_sha256": manifest["artefacts"]["model.pt"], "role_reason": role["reason"]},
-                      inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": rows.sha256},
-                      outputs={f"{rd.root.name}/{k}": v for k, v in outputs.items()})
-        log.append("test_evaluated", {**summary, "ledger": str(Path(ledger_path).resolve())},
-                   inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": rows.sha256,
-                           "ledger": sha256_file(ledger.path)}, outputs=outputs)
+    opened = binding.open_for_run(manifest, registry)  # fails early on a bad URL or a missing driver
+    with exclusive(rd.root / "test_evaluations"):  # one look at a time on this run, whatever the registry
+        log.verify_chain()
+        criteria_record, changed_after_look = active_criteria(rd, log, acceptance_file)
+        criteria = A.check_record(criteria_record, str(rd.acceptance))
+        seal = read_json(rd.sealed_test)
+        rows = sealed_test_rows(run, seal) if test_data is None else new_test_rows(run, seal, test_data)
+        probs = predict_proba(run.network, run.preprocessor.transform(rows.frame))
+        assessment = assess(rows.y, probs, run.classes, rows.extra, cfg["data"], cfg["evaluation"], int(cfg["seed"]))
+        results = A.judge(criteria, A.observed_quantities(assessment))
+        bound = manifest.get("registry") or {}
+        digits = int((bound.get("row_identity") or {}).get("digits", DIGITS_DEFAULT))
+        identity = row_identities(rows.frame, np.asarray(run.classes, dtype=object)[rows.y], rows.extra,
+                                  cfg["data"].get("subject_column"), digits)
+        fam = bound.get("family") if family_look else None
+        with opened.registry.transaction() as tx:
+            head, entries = tx.verify()
+            events = log.records()
+            binding.check_continuity(opened, head, entries, manifest, events)
+            prior = [e for e in entries if e["kind"] in binding.LOOK_KINDS and e["test_set"] == rows.sha256]
+            shared = binding.overlaps(tx, entries, identity, skip=rows.sha256)
+            role = decide_role(prior, manifest["development"], fam["id"] if fam else None,
+                               bound.get("development_saw"), rows.sha256, shared)
+            number = len([e for e in events if e["action"] == "test_evaluated"]) + 1
+            folder = rd.test_evaluation(number)
+            if folder.exists():
+                raise IntegrityError(f"{folder} already exists but the event log records only {number - 1} test "
+                                     "evaluation(s); it was not written by a recorded look. Move it aside and evaluate again.")
+            evaluation = {
+                "evaluation": number, "time_utc": utc_now(), "run_id": manifest["run_id"],
+                "test_set": {"source": rows.source, "sha256": rows.sha256, "rows": len(rows.y)},
+                "role": role["role"], "role_reason": role["reason"], "look_on_test_set": len(prior) + 1,
+                "hold_out_claim": role["role"] != SECOND_STAGE,
+                "registry": {"url": opened.registry.public_url, "source": opened.where.source, "override": opened.override},
+                "row_identity": {"kind": identity["kind"], "digits": digits},
+                "family": None if fam is None else {**fam, "distribution": family_distribution(
+                    prior, fam["id"], assessment["ci"]["mcc"]["estimate"])},
+                "criteria": criteria_record, "criteria_changed_after_test_look": changed_after_look,
+                "acceptance": results, "passed": all(r["passed"] for r in results),
+                "assessment": assessment,
+            }
+            outputs = _write_look(rd, folder, number, evaluation, rows, probs, run.classes)
+            summary = {"evaluation": number, "test_set_sha256": rows.sha256, "role": role["role"], "passed": evaluation["passed"],
+                       "criteria_sha256": criteria_record["sha256"], "criteria_changed_after_test_look": changed_after_look,
+                       "mcc": assessment["ci"]["mcc"], "failed": [r["criterion"] for r in results if not r["passed"]]}
+            tx.add_test_rows(rows.sha256, identity, manifest["run_id"])
+            entry = tx.append("look", {**summary, "run_id": manifest["run_id"], "run_dir": str(rd.root.resolve()),
+                                       "look_on_test_set": len(prior) + 1, "test_set": evaluation["test_set"],
+                                       "development": manifest["development"], "model_sha256": manifest["artefacts"]["model.pt"],
+                                       "role_reason": role["reason"], "family": fam["id"] if fam else None,
+                                       "outputs": {f"{rd.root.name}/{k}": v for k, v in outputs.items()}},
+                              run_id=manifest["run_id"], test_set=rows.sha256)
+            seen = Head(head.registry_id, entry["seq"], entry["hash"])
+            evaluation["roles"] = _roles(rd, number, evaluation, [*entries, entry])
+            outputs.update(file_hashes(rd.root, [write_json(rd.root / "test_roles.json", {"summary": roles_summary(evaluation["roles"]),
+                                                                                      "evaluations": evaluation["roles"]})]))
+            log.append("test_evaluated", {**summary, "registry": {**evaluation["registry"], "head": seen.to_dict()}},
+                       inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": rows.sha256}, outputs=outputs)
     _extend_bridge_set(run, rows, "test" if test_data is None else f"test_look_{number}")
     evaluation["folder"] = str(folder)
     return evaluation
+
+
+def _write_look(rd, folder: Path, number: int, evaluation: dict[str, Any], rows, probs, classes) -> dict[str, str]:
+    write_json(folder / "evaluation.json", evaluation)
+    table = pd.DataFrame({"row_id": rows.ids, "true_label": np.asarray(classes, dtype=object)[rows.y],
+                          "predicted_label": np.asarray(classes, dtype=object)[probs.argmax(axis=1)]})
+    for j, c in enumerate(classes):
+        table[f"prob_{c}"] = probs[:, j]
+    write_text(folder / "predictions.csv", table.to_csv(index=False, float_format="%.8g"))
+    plots = write_plots(evaluation["assessment"], classes, lambda name: folder / f"{name}.png", f"Test evaluation {number}")
+    return file_hashes(rd.root, [folder / "evaluation.json", folder / "predictions.csv", *plots])
+
+
+def _roles(rd, number: int, current: dict[str, Any], looks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One role for each look of this run, the registry's demotions applied (test_roles.json)."""
+    evals = [read_json(p) for p in sorted(rd.root.glob("test_evaluations/*/evaluation.json"))
+             if read_json(p)["evaluation"] != number] + [current]
+    demoted = demotions([lk for lk in looks if lk["kind"] in binding.LOOK_KINDS])
+    for sha, n in demotions(evals).items():
+        demoted[sha] = min(demoted.get(sha, n), n)
+    return display(sorted(evals, key=lambda e: e["evaluation"]), demoted)
 
 
 def _extend_bridge_set(run, rows, name: str) -> None:
@@ -100,43 +149,13 @@ def _extend_bridge_set(run, rows, name: str) -> None:
         add_rows(run, name, rows)
 
 
-def active_criteria(rd, log: EventLog, acceptance_file: str | None) -> tuple[dict[str, Any], bool]:
-    """The criteria in force (frozen, or the latest amendment), and whether any changed after a test look.
-
-    ``acceptance_file`` (a YAML file with ``name`` and ``criteria``) amends the criteria; an
-    amendment made after a test look of this run marks the run in every later output.
-    """
-    events = log.records()
-    amendments = sorted((rd.root / "acceptance_amendments").glob("*.json"))
-    record = read_json(amendments[-1]) if amendments else read_json(rd.acceptance)
-    A.check_record(record, str(amendments[-1] if amendments else rd.acceptance))
-    changed = any(e["action"] == "acceptance_changed" and e["details"].get("after_test_look") for e in events)
-    if acceptance_file is None:
-        return record, changed
-    from omegaconf import OmegaConf
-
-    try:
-        spec = OmegaConf.to_container(OmegaConf.load(acceptance_file))
-        lines, name = list(spec["criteria"]), str(spec.get("name", Path(acceptance_file).stem))
-    except Exception as e:  # missing file, not YAML, no 'criteria' list
-        raise MedtorchError(f"--acceptance {acceptance_file}: expected a YAML file with a 'criteria' list "
-                            f"(e.g. criteria: ['mcc_lower_ci >= 0.6']); got {type(e).__name__}: {e}") from None
-    problems = A.criteria_problems(lines)
-    if problems:
-        raise MedtorchError(f"--acceptance {acceptance_file}:\n  - " + "\n  - ".join(problems))
-    new = A.frozen_record(name, lines, utc_now())
-    if new["sha256"] == record["sha256"]:
-        return record, changed
-    after_look = any(e["action"] == "test_evaluated" for e in events)
-    new["replaces_sha256"], new["after_test_look"] = record["sha256"], after_look
-    path = write_json(rd.root / "acceptance_amendments" / f"{len(amendments) + 1:03d}.json", new)
-    log.append("acceptance_changed", {"sha256": new["sha256"], "replaces_sha256": record["sha256"], "after_test_look": after_look,
-                                      "criteria": [c["text"] for c in new["criteria"]]}, outputs=file_hashes(rd.root, [path]))
-    return new, changed or after_look
-
-
 def print_evaluation(ev: dict[str, Any]) -> None:
     lines = [""]
+    reg = ev.get("registry") or {}
+    if reg.get("override"):
+        o = reg["override"]
+        lines.append(f"REGISTRY OVERRIDE: this look used {o['used']} ({o['by']}); the run is bound to "
+                     f"{o['bound'] or 'no registry'}{' (' + o['note'] + ')' if o.get('note') else ''}.")
     if ev["criteria_changed_after_test_look"]:
         lines.append("WARNING: the acceptance criteria of this run were changed after a test look.")
     lines.append(f"Test evaluation {ev['evaluation']} on {ev['test_set']['source']} ({ev['test_set']['rows']} rows, "
@@ -144,6 +163,14 @@ def print_evaluation(ev: dict[str, Any]) -> None:
     lines.append(f"Role of this data: {ev['role'].upper()} (look {ev['look_on_test_set']} on it: {ev['role_reason']})")
     if not ev["hold_out_claim"]:
         lines.append("  No hold-out claim can rest on it: evaluate on new independent data with --test-data NEW_FILE.")
+    if ev.get("family"):
+        d = ev["family"]["distribution"]
+        lines.append(f"Family look (multirun {ev['family']['sweep_dir']}): {d['members']} member(s) so far, MCC mean "
+                     f"{_f(d['mcc_mean'])}, SD {_f(d['mcc_sd'])}, range [{_f(d['mcc_min'])}, {_f(d['mcc_max'])}]; the "
+                     "hold-out result is this distribution, and picking one member afterwards is development.")
+    for r in ev.get("roles", []):
+        if r["evaluation"] != ev["evaluation"] and r["role"] != r["role_at_the_time"]:
+            lines.append(f"  Test evaluation {r['evaluation']} of this run (look {r['look_on_test_set']}): now {r['role']}: {r['note']}.")
     lines += summary_lines(ev["assessment"])
     if ev["acceptance"]:
         lines.append(f"Acceptance criteria '{ev['criteria']['name']}' (sha256 {ev['criteria']['sha256'][:12]}...):")
@@ -154,5 +181,10 @@ def print_evaluation(ev: dict[str, Any]) -> None:
                      f"NOT ACCEPTED: {sum(not r['passed'] for r in ev['acceptance'])} criterion/criteria failed.")
     else:
         lines.append("No acceptance criteria were set (acceptance=none).")
+    lines.append(f"Recorded in test-set registry {reg.get('url')}" if reg else "")
     lines.append(f"Written to {ev['folder']}")
     print("\n".join(lines), flush=True)
+
+
+def _f(v) -> str:
+    return "n/a" if v is None else f"{v:.3f}"

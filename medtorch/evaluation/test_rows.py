@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from medtorch.errors import EXIT_NOT_INDEPENDENT, IntegrityError, MedtorchError
-from medtorch.evaluation.ledger import row_keys, rows_sha256
+from medtorch.evaluation.development import row_keys, rows_sha256
 
 
 class OverlapError(MedtorchError):
@@ -106,6 +106,9 @@ def _refuse_overlap(run, seal: dict[str, Any], new, path: str) -> None:
         rows = ", ".join(str(r) for r in np.flatnonzero(hit)[:5])
         problems.append(f"{int(hit.sum())} row(s) have the same feature values as rows of the run's data "
                         f"({dev_hits} development, {int(hit.sum()) - dev_hits} sealed test); first at data rows {rows}")
+    near = _near_duplicates(old.frame[cols], new.frame[cols], ~hit, run)
+    if near:
+        problems.append(near)
     subj = run.config["data"].get("subject_column")
     if subj and subj in new.extra.columns and subj in old.extra.columns:
         shared = sorted(set(new.extra[subj].dropna().astype(str)) & set(old.extra[subj].dropna().astype(str)))
@@ -114,3 +117,30 @@ def _refuse_overlap(run, seal: dict[str, Any], new, path: str) -> None:
     if problems:
         raise OverlapError(f"--test-data {path} is not independent of the data the model was developed on: "
                            + "; ".join(problems) + ". Remove those rows (or subjects) and evaluate again.")
+
+
+def _near_duplicates(old: pd.DataFrame, new: pd.DataFrame, candidates: np.ndarray, run) -> str | None:
+    """New rows equal to a row of the run's data in every feature but one (numbers at registry.row_digits digits).
+
+    Judged per left-out column with the coincidence logic of the leakage checks: where the
+    run's own rows never share those values with each other (expected rate 0), a shared row is
+    the same case; where they do (coarse data), only a match rate above that rate is.
+    """
+    from medtorch.data.coincidence import judge_matches
+    from medtorch.registry.identity import DIGITS_DEFAULT, near_duplicate_keys
+
+    if old.shape[1] < 2 or not candidates.any():
+        return None
+    digits = int(((run.manifest.get("registry") or {}).get("row_identity") or {}).get("digits", DIGITS_DEFAULT))
+    ref, query = near_duplicate_keys(old, digits), near_duplicate_keys(new, digits)
+    found = np.zeros(len(new), dtype=bool)
+    for col in ref:
+        v = judge_matches(ref[col], query[col])
+        hits = pd.Index(query[col]).isin(pd.Index(ref[col])) & candidates
+        if hits.any() and (v.same_case or v.expected_rate == 0.0):
+            found |= hits
+    if not found.any():
+        return None
+    rows = ", ".join(str(r) for r in np.flatnonzero(found)[:5])
+    return (f"{int(found.sum())} row(s) equal a row of the run's data in every feature but one (numbers compared at "
+            f"{digits} significant digits), a near-duplicate with one value changed; first at data rows {rows}")

@@ -18,7 +18,7 @@ from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.config import to_container
 from medtorch.evaluation.acceptance import frozen_record
 from medtorch.evaluation.assessment import assess, summary_lines, write_plots
-from medtorch.evaluation.ledger import development_fingerprint
+from medtorch.evaluation.development import development_fingerprint
 from medtorch.evaluation.test_rows import seal_record
 from medtorch.run import RunDir, write_json
 

@@ -33,9 +33,8 @@ class AttentionMaps:
 
 
 def has_attention(network: nn.Module) -> bool:
-    from medtorch.models.networks import FeatureTokenTransformer
-
-    return isinstance(network, FeatureTokenTransformer)
+    """Whether the network declares attention maps (see medtorch/explain/support.py)."""
+    return bool(getattr(type(network), "supports_attention", False))
 
 
 @torch.no_grad()

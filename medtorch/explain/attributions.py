@@ -81,6 +81,8 @@ def attribute(network: nn.Module, method: str, x: torch.Tensor, n_classes: int, 
     x = x.detach().to(device=param.device, dtype=param.dtype)
     per_row, distribution = baselines.per_row.to(x), baselines.distribution.to(x)
     mask = cmap.feature_mask.to(param.device)
+    from medtorch.progress import progress_enabled
+
     explainer = getattr(ca, METHODS[method][0])(network)
     per_class, deltas = [], []
     # Captum draws from the global generators of torch, NumPy and random: seeded here, restored below
@@ -100,7 +102,8 @@ def attribute(network: nn.Module, method: str, x: torch.Tensor, n_classes: int, 
                                         n_samples=gradient_shap_samples, stdevs=0.0)
             elif method in ("kernel_shap", "lime"):
                 a = explainer.attribute(x, baselines=per_row, target=c, feature_mask=mask,
-                                        n_samples=perturbation_samples, perturbations_per_eval=perturbation_samples)
+                                        n_samples=perturbation_samples, perturbations_per_eval=perturbation_samples,
+                                        show_progress=progress_enabled())  # the slow ones: Captum's own bar
             elif method == "feature_ablation":
                 a = explainer.attribute(x, baselines=per_row, target=c, feature_mask=mask,
                                         perturbations_per_eval=len(cmap.columns))

@@ -21,7 +21,7 @@ from torch import nn
 from medtorch.audit import EventLog, file_hashes
 from medtorch.errors import MedtorchError
 from medtorch.explain import sanity
-from medtorch.explain.attention import attention_maps, has_attention
+from medtorch.explain.attention import attention_maps
 from medtorch.explain.attributions import Baselines, MethodResult, attribute, make_baselines
 from medtorch.explain.columns import ColumnMap
 from medtorch.explain.importance import global_importance, local_table, select_rows
@@ -91,7 +91,17 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
     base = make_baselines(s["baseline"], inputs.x_train.float(), len(x), int(s["baseline_samples"]), int(s["seed"]))
     kwargs = dict(ig_steps=int(s["ig_steps"]), gradient_shap_samples=int(s["gradient_shap_samples"]),
                   perturbation_samples=int(s["perturbation_samples"]), seed=int(s["seed"]))
-    results = [attribute(net, m, x, k, base, cmap, **kwargs) for m in s["methods"]]
+    from medtorch.explain.support import attention_skip_reason, skipped_methods
+    from medtorch.progress import bar
+
+    skipped = skipped_methods(net, list(s["methods"]), x)
+    runnable = [m for m in s["methods"] if m not in skipped]
+    if not runnable:
+        raise MedtorchError("no configured explanation method supports this network:\n  - "
+                            + "\n  - ".join(f"{m}: {why}" for m, why in skipped.items()))
+    results = [attribute(net, m, x, k, base, cmap, **kwargs) for m in bar(runnable, "explanations")]
+    if (reason := attention_skip_reason(net)) is not None:
+        skipped["attention"] = reason
 
     report: dict[str, Any] = {
         "model": inputs.model_name, "split": inputs.split, "split_rows": int(len(inputs.y)), "rows_explained": int(len(x)),
@@ -99,6 +109,7 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
         "settings": {key: s[key] for key in ("methods", "max_rows", "baseline", "baseline_samples", "ig_steps",
                                              "gradient_shap_samples", "perturbation_samples", "local_rows", "seed")},
         "methods": {},
+        "skipped": skipped,  # explanations this network does not support, with the reason
     }
     importance = pd.concat([global_importance(r, classes, cmap.columns) for r in results], ignore_index=True)
     for r in results:
@@ -117,7 +128,7 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
 
     if s["sanity"]:
         report["sanity"] = _sanity(net, results, x, k, base, cmap, pred, inputs.model_name, kwargs)
-    attention = attention_maps(net, x, cmap) if has_attention(net) else None
+    attention = attention_maps(net, x, cmap) if attention_skip_reason(net) is None else None
     comparison = _compare(inputs, net, s, compare_with)
     if comparison is not None:
         report["comparison"] = comparison.to_dict()

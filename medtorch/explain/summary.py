@@ -22,7 +22,8 @@ def summary_markdown(report: dict[str, Any]) -> str:
            f"- Rows explained: {r['rows_explained']} of the {r['split_rows']} {r['split']} rows.",
            f"- Baseline (reference input): `{r['baseline']}`, computed from the training rows only.",
            "- Methods: " + ", ".join(f"{labels[m]} ({e['seconds']:.2f} s)" for m, e in r["methods"].items()) + ".",
-           "- Attributions are of each class's logit, reported per original column (one-hot parts summed).", ""]
+           "- Attributions are of each class's logit, reported per original column (one-hot parts summed).",
+           *(f"- Skipped {what}: {why}." for what, why in r.get("skipped", {}).items()), ""]
     files = r.get("files", {})
     out += ["## Global importance (top columns per class by mean |attribution|)", ""]
     for m, e in r["methods"].items():

@@ -53,6 +53,8 @@ class Classifier(pl.LightningModule):
         class_weights: torch.Tensor | None = None,
         gradient_clip_val: float | None = None,
         gradient_clip_algorithm: str = "norm",
+        scheduler=None,
+        accumulate_grad_batches: int = 1,
     ) -> None:
         super().__init__()
         self.automatic_optimization = False
@@ -67,6 +69,11 @@ class Classifier(pl.LightningModule):
         self._ddp_params_and_buffers_to_ignore = ["train_counts", "train_loss_sum"]
         self.val_evidence = EpochEvidence(class_names, with_scores=True)
         self.history: list[dict[str, Any]] = []
+        # optional: (optimizer, total_steps) -> (lr scheduler, "epoch" | "step", monitored metric or None);
+        # stepped here because manual optimization leaves scheduling (and accumulation) to the module
+        self.scheduler_factory = scheduler
+        self._schedule: tuple[Any, str, str | None] | None = None
+        self.accumulate = int(accumulate_grad_batches)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _PLAIN_ATTRIBUTES:
@@ -87,9 +94,19 @@ class Classifier(pl.LightningModule):
             logits = self.network(x)
             loss = F.cross_entropy(logits, y, weight=self.class_weights)
         opt = self.optimizers()
-        opt.zero_grad()
-        self.manual_backward(loss)
-        opt.step()
+        if self.accumulate == 1:
+            opt.zero_grad()
+            self.manual_backward(loss)
+            opt.step()
+            stepped = True
+        else:  # trainer.accumulate_grad_batches: one optimizer step per k batches (and at the epoch's end)
+            self.manual_backward(loss / self.accumulate)
+            stepped = (batch_idx + 1) % self.accumulate == 0 or self.trainer.is_last_batch
+            if stepped:
+                opt.step()
+                opt.zero_grad()
+        if stepped and self._schedule is not None and self._schedule[1] == "step":
+            self._schedule[0].step()
         with torch.no_grad():  # in place: no Module.__setattr__ per step
             self.train_counts.add_(torch.bincount(y * self.k + logits.argmax(dim=1), minlength=self.k * self.k))
             self.train_loss_sum.add_(loss.double() * y.numel())
@@ -108,6 +125,8 @@ class Classifier(pl.LightningModule):
         cm = counts.reshape(self.k, self.k).cpu().numpy()
         loss, mcc = float(loss_sum) / max(int(cm.sum()), 1), M.mcc(cm)
         self.log_dict({"train/loss": loss, "train/mcc": mcc}, prog_bar=True, sync_dist=False)
+        if self._schedule is not None and self._schedule[1] == "epoch" and not self._schedule[2]:
+            self._schedule[0].step()
         if self.history and self.history[-1]["epoch"] == self.current_epoch:
             self.history[-1].update({"train_loss": loss, "train_mcc": mcc})
 
@@ -129,6 +148,8 @@ class Classifier(pl.LightningModule):
             "val/auroc": ev["auroc"],
         }
         self.log_dict(logged, prog_bar=True, sync_dist=False)  # already synchronised by torchmetrics
+        if self._schedule is not None and self._schedule[2]:  # reduce-on-plateau: steps on a validation metric
+            self._schedule[0].step(logged[self._schedule[2]])
         self.history.append({"epoch": self.current_epoch, **{k.replace("/", "_"): v for k, v in logged.items()}})
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -167,7 +188,13 @@ class Classifier(pl.LightningModule):
         random.setstate((version, tuple(internal), gauss))
 
     def configure_optimizers(self):
-        return torch.optim.AdamW(self.network.parameters(), lr=self.lr, weight_decay=self.weight_decay, betas=self.betas)
+        opt = torch.optim.AdamW(self.network.parameters(), lr=self.lr, weight_decay=self.weight_decay, betas=self.betas)
+        if self.scheduler_factory is None:
+            return opt
+        total = int(self.trainer.estimated_stepping_batches) // self.accumulate + 1
+        self._schedule = self.scheduler_factory(opt, total)
+        # returned to Lightning too, so checkpoints keep its state and LearningRateMonitor sees it
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": self._schedule[0], "interval": self._schedule[1]}}
 
 
 def mixup_cross_entropy(logits: torch.Tensor, y: torch.Tensor, y2: torch.Tensor, lam: torch.Tensor,

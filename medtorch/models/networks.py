@@ -11,7 +11,6 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from medtorch.errors import MedtorchError
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
 
@@ -19,14 +18,15 @@ _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
 class MLP(nn.Module):
     """Linear -> activation -> dropout, for each hidden width; then a linear head."""
 
-    def __init__(self, n_features: int, n_classes: int, hidden: list[int], dropout: float, activation: str = "relu"):
+    def __init__(self, n_features: int, n_outputs: int, hidden: list[int] = (256, 256), dropout: float = 0.2,
+                 activation: str = "relu"):
         super().__init__()
         layers: list[nn.Module] = []
         width = n_features
         for h in hidden:
             layers += [nn.Linear(width, h), _ACTIVATIONS[activation](), nn.Dropout(dropout)]
             width = h
-        layers.append(nn.Linear(width, n_classes))
+        layers.append(nn.Linear(width, n_outputs))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -36,10 +36,10 @@ class MLP(nn.Module):
 class Logistic(nn.Module):
     """Multinomial logistic regression: logits = W x + b (optional input dropout)."""
 
-    def __init__(self, n_features: int, n_classes: int, dropout: float = 0.0):
+    def __init__(self, n_features: int, n_outputs: int, dropout: float = 0.0):
         super().__init__()
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.linear = nn.Linear(n_features, n_classes)
+        self.linear = nn.Linear(n_features, n_outputs)
 
     def forward(self, x):
         return self.linear(self.dropout(x))
@@ -95,7 +95,10 @@ class FeatureTokenTransformer(nn.Module):
     of shape (batch, heads, tokens, tokens): every layer's and head's attention weights.
     """
 
-    def __init__(self, n_features: int, n_classes: int, d_token: int = 32, n_layers: int = 2, n_heads: int = 4,
+    # forward(x, return_attention=True) is what medtorch.explain.attention reads
+    supports_attention = True
+
+    def __init__(self, n_features: int, n_outputs: int, d_token: int = 32, n_layers: int = 2, n_heads: int = 4,
                  dropout: float = 0.1, attention_dropout: float = 0.1, ffn_factor: float = 2.0):
         super().__init__()
         self.tokenizer = FeatureTokenizer(n_features, d_token)
@@ -105,7 +108,7 @@ class FeatureTokenTransformer(nn.Module):
             AttentionBlock(d_token, n_heads, dropout, attention_dropout, ffn_factor) for _ in range(n_layers)
         )
         self.norm = nn.LayerNorm(d_token)
-        self.head = nn.Sequential(nn.ReLU(), nn.Linear(d_token, n_classes))
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(d_token, n_outputs))
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         tokens = self.tokenizer(x)
@@ -118,15 +121,12 @@ class FeatureTokenTransformer(nn.Module):
         return (logits, weights) if return_attention else logits
 
 
-def build_network(model_cfg: Mapping[str, Any], n_features: int, n_classes: int) -> nn.Module:
-    """Build the network named by ``model_cfg['name']``; the spec is saved as model.json."""
-    name = model_cfg["name"]
-    if name == "mlp":
-        return MLP(n_features, n_classes, list(model_cfg["hidden"]), float(model_cfg["dropout"]), model_cfg.get("activation", "relu"))
-    if name in ("logistic", "linear"):  # a fitted logistic regression, or a linear layer trained by gradient descent
-        return Logistic(n_features, n_classes, float(model_cfg.get("dropout", 0.0)))
-    if name == "attention":
-        m = model_cfg
-        return FeatureTokenTransformer(n_features, n_classes, int(m["d_token"]), int(m["n_layers"]), int(m["n_heads"]),
-                                       float(m["dropout"]), float(m["attention_dropout"]), float(m["ffn_factor"]))
-    raise MedtorchError(f"model.name must be one of 'mlp', 'logistic', 'attention', 'linear'; got {name!r}.")
+def build_network(model_cfg: Mapping[str, Any], n_features: int, n_outputs: int) -> nn.Module:
+    """Build the network of a ``model`` config (its ``_target_`` plus arguments); model.json keeps the config.
+
+    Configs written before networks were named by ``_target_`` (``name`` only) are read through
+    the shipped networks' import paths, so older runs still load.
+    """
+    from medtorch.models.targets import build_target, with_target
+
+    return build_target(with_target(model_cfg), n_features, n_outputs)

@@ -57,6 +57,7 @@ def build_report(run_dir: str | Path) -> tuple[RunDir, Report]:
         ("audit trail", f"{n_events} events, hash chain intact, {len(ev.recorded)} recorded files verified "
                         f"(re-check: medtorch audit verify RUN)"),
         ("traceability", f"{present} of {len(traces)} expectations have evidence in this run"),
+        *([("NOT EVIDENCE", str(m.get("not_evidence_reason")))] if m.get("evidence") is False else []),
     ])
     return rd, Report(header, sections, traces, set(ev.recorded), rare_levels(ev))
 

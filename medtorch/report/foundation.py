@@ -241,8 +241,21 @@ def ledger(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
         out.append(Para(f"Test set: {test.get('rows')} rows, ids sha256 {test.get('ids_sha256')}; sealed by training "
                         f"(hashed, not evaluated by it): {fmt(rec.get('test_sealed'))}; since then: "
                         f"{read_story(ev).test_status} (events.jsonl)."))
+    roles = _test_roles(ev)
+    if roles:
+        out.append(Table(["evaluation", "test set", "look on it", "role", "note", "registry override"],
+                         [[r["evaluation"], r["test_set"][:12], r["look_on_test_set"], r["role"], r["note"],
+                           r.get("registry_override") or "-"] for r in roles],
+                         "Role of the test data at each look (one role per test set once it is demoted)"))
     out.append(history(ev, ("test_",), "Acts on the test set"))
-    return out, {"split.json", "metrics.json"}
+    return out, {"split.json", "metrics.json", "test_roles.json"}
+
+
+def _test_roles(ev: "Evidence") -> list[dict[str, Any]]:
+    from medtorch.registry.current import current_roles
+    from medtorch.run import RunDir
+
+    return current_roles(RunDir(ev.root), ev.manifest)[0]
 
 
 def stack(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:

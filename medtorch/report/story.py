@@ -26,6 +26,8 @@ class Look:
     passed: bool | None
     folder: str | None  # test_evaluations/NNN, when it is still there
     superseded_by: int | None = None  # a later look on the same rows
+    role_now: str | None = None  # with the demotions applied (medtorch.registry.current), when known
+    note: str | None = None
 
 
 @dataclass
@@ -51,7 +53,7 @@ class Story:
             return "sealed: no look at the test set is recorded"
         last = self.looks[-1]
         return (f"opened: {len(self.looks)} look(s) at the test set recorded; the latest (look {last.number}) has "
-                f"the role '{last.role}'")
+                f"the role '{look_role(last)}'")
 
 
 def _read(path: Path) -> Any:
@@ -83,6 +85,7 @@ def read_story(ev: "Evidence") -> Story:
             story.bridges.append(Bridge(h, d.get("passed"), str(e.get("time_utc")), h == stack))
     for earlier, later in zip(story.looks, story.looks[1:]):
         earlier.superseded_by = later.number
+    _apply_current_roles(ev, story.looks)
     if story.looks and story.looks[-1].number in by_number:
         story.latest_evaluation = by_number[story.looks[-1].number][1]
     cv = ev.manifest.get("cv") or {}
@@ -92,8 +95,26 @@ def read_story(ev: "Evidence") -> Story:
     return story
 
 
+def _apply_current_roles(ev: "Evidence", looks: list[Look]) -> None:
+    """The same roles ``medtorch show`` and the ledger section give: one role per test set once it is
+    demoted (medtorch.registry.current); the roles recorded at each look remain when that cannot be read."""
+    try:
+        from medtorch.registry.current import current_roles
+        from medtorch.run import RunDir
+
+        roles = {int(r["evaluation"]): r for r in current_roles(RunDir(ev.root), ev.manifest)[0]}
+    except Exception:  # an artefact from before the registry, or an unreadable one: the event log's roles stand
+        return
+    for lk in looks:
+        r = roles.get(lk.number)
+        if r is not None:
+            lk.role_now, lk.note = str(r["role"]), str(r.get("note") or "")
+
+
 def look_role(look: Look) -> str:
     """The role as a reader needs it: what it was then, and whether a later look superseded it."""
+    if look.role_now is not None:
+        return look.note if look.note.startswith("hold-out at the time") else look.role_now
     if look.superseded_by is not None and "hold-out" in look.role:
         return f"hold-out at the time, superseded by look {look.superseded_by}"
     return look.role

@@ -65,7 +65,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         L("leakage.md", "leakage check summary"))),
     Expectation("Hold-out governance", "ledger", (
         L("sealed_test.json", "sealed test set record"),
-        L("test_evaluations/*/evaluation.json#role", "role of the test set at each governed look"),
+        L("test_roles.json#summary", "role of each test set the run looked at (one role once demoted)"),
         L("split.json#test_sealed", "test rows sealed at the split, not evaluated by training", lambda v: v is True))),
     Expectation("Regularisation and dropout", "training", (
         L("config.yaml#model.dropout", "dropout", _positive),

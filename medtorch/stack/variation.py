@@ -26,7 +26,7 @@ from medtorch.hashing import sha256_json
 # Keys that say where a run executes, not what it is; excluded when grouping runs.
 # The process count (devices, nodes, strategy) stays in: under DDP the batch size is per process,
 # so a DDP run is a different optimisation, not the same experiment somewhere else.
-EXECUTION_KEYS = ("seed", "trainer.accelerator", "trainer.num_threads", "trainer.enable_progress_bar", "ckpt_path")
+EXECUTION_KEYS = ("seed", "split.seed", "trainer.accelerator", "trainer.num_threads", "trainer.enable_progress_bar", "ckpt_path")
 METRICS = ("mcc", "balanced_accuracy", "auroc")
 
 
@@ -98,8 +98,23 @@ def variation(runs: list[dict[str, Any]], split: str = "val") -> list[dict[str, 
                                   "max_abs_difference": float(np.abs(diffs).max()) if len(diffs) else None},
                     "seed_sd": _pooled_sd([[r["metrics"][split].get(m) for r in ra], [r["metrics"][split].get(m) for r in rb]]),
                 })
-        out.append({"config_sha256": key, "split": split, "stacks": stacks, "between_stacks": between})
+        out.append({"config_sha256": key, "split": split, "stacks": stacks, "between_stacks": between,
+                    "measured": measured(members)})
     return out
+
+
+def measured(members: list[dict[str, Any]]) -> str:
+    """Which variance the spread over these runs measures: training (one split), split, or both mixed."""
+    if any("split.seed" not in r["config"] for r in members):
+        return ("training and split variance together (runs made before split.seed: the split followed seed, "
+                "so each seed also drew another split)")
+    seeds = {r["seed"] for r in members}
+    splits = {r["config"]["split.seed"] for r in members}
+    if len(splits) == 1:
+        return f"training variance: one split (split.seed={next(iter(splits))}), seeds {sorted(seeds)}"
+    if len(seeds) == 1:
+        return f"split variance: one training seed ({next(iter(seeds))}), split seeds {sorted(splits)}"
+    return f"training and split variance together: seeds {sorted(seeds)} and split seeds {sorted(splits)} both vary"
 
 
 def to_markdown(groups: list[dict[str, Any]]) -> list[str]:
@@ -109,8 +124,8 @@ def to_markdown(groups: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     for i, g in enumerate(groups):
         out += [f"## Seeds and stacks: {g['split']} (configuration {i + 1}, `{g['config_sha256'][:12]}`)", "",
-                "Runs with the same configuration apart from the seed and where they ran. Per stack: mean ± sample "
-                "SD over the seeds [min, max].", "",
+                "Runs with the same configuration apart from the seeds and where they ran. Per stack: mean ± sample "
+                "SD over the seeds [min, max].", "", f"Variance measured: {g['measured']}.", "",
                 "| stack hash | runs | seeds | " + " | ".join(METRICS) + " |", "|---" * (3 + len(METRICS)) + "|"]
         for s in g["stacks"]:
             cells = []

@@ -1,11 +1,11 @@
 """The governed look at the sealed test split of a task=survival run (``medtorch evaluate RUN`` and
-``train.py evaluation.test_look=true``), under the same test-set ledger as classification.
+``train.py evaluation.test_look=true``), under the same test-set registry as classification.
 
     verify the run -> reload the data and recover the sealed test rows (data and row hashes checked)
     -> risk scores of the network and of the Cox PH baseline -> the survival assessment with intervals,
     using what was fixed before the look (the training split's Breslow baseline and censoring
     distribution, the validation thresholds) -> judge the active acceptance criteria -> decide the
-    test set's role from the ledger -> write the evaluation, append the ledger and the event log
+    test set's role from the test-set registry -> write the evaluation, append the registry and the event log
 
 A new test file (``--test-data``) is not yet supported for survival and is refused.
 """
@@ -27,7 +27,7 @@ from medtorch.run import RunDir, read_json, write_json, write_text
 def _sealed_rows(rd: RunDir, cfg: dict, manifest: dict):
     from omegaconf import OmegaConf
 
-    from medtorch.evaluation.ledger import rows_sha256
+    from medtorch.evaluation.development import rows_sha256
     from medtorch.survival.data import DURATION, load_survival
 
     seal = read_json(rd.sealed_test)
@@ -46,12 +46,14 @@ def _sealed_rows(rd: RunDir, cfg: dict, manifest: dict):
     return frame, y, ids, extra[DURATION].to_numpy(float), extra, digest
 
 
-def survival_test_look(run_dir: str | Path, ledger_path: str | Path = "test_ledger.jsonl", test_data: str | None = None,
+def survival_test_look(run_dir: str | Path, registry: str | None = None, test_data: str | None = None,
                        acceptance_file: str | None = None) -> dict[str, Any]:
     from medtorch.evaluation import acceptance as A
-    from medtorch.evaluation.governed import active_criteria
-    from medtorch.evaluation.ledger import SECOND_STAGE, TestLedger, decide_role
-    from medtorch.hashing import sha256_file
+    from medtorch.evaluation.amendments import active_criteria
+    from medtorch.locking import exclusive
+    from medtorch.registry import binding
+    from medtorch.registry.roles import SECOND_STAGE, decide_role
+    from medtorch.registry.store import Head
     from medtorch.integrity import require_intact
     from medtorch.survival.acceptance import observed_quantities
     from medtorch.survival.assessment import assess
@@ -98,16 +100,26 @@ def survival_test_look(run_dir: str | Path, ledger_path: str | Path = "test_ledg
         cox = assess(time, y, x.astype(float) @ beta, BreslowBaseline(**c["baseline_hazard"]), censoring,
                      list(ev.horizons), hd, c["thresholds"], grid, **kw)
     results = A.judge(criteria, observed_quantities(test, ev.horizon_unit))
-    ledger = TestLedger(ledger_path)
-    with ledger.locked():
-        prior = ledger.looks(digest)
-        role = decide_role(prior, manifest["development"])
-        number = len([e for e in log.records() if e["action"] == "test_evaluated"]) + 1
+    opened = binding.open_for_run(manifest, registry)  # fails early on a bad URL or a missing driver
+    bound = manifest.get("registry") or {}
+    with exclusive(rd.root / "test_evaluations"), opened.registry.transaction() as tx:  # one look at a time on this run
+        head, entries = tx.verify()
+        events = log.records()
+        binding.check_continuity(opened, head, entries, manifest, events)
+        prior = [e for e in entries if e["kind"] in binding.LOOK_KINDS and e["test_set"] == digest]
+        role = decide_role(prior, manifest["development"], None, bound.get("development_saw"), digest)
+        number = len([e for e in events if e["action"] == "test_evaluated"]) + 1
         folder = rd.test_evaluation(number)
+        if folder.exists():
+            raise IntegrityError(f"{folder} already exists but the event log records only {number - 1} test "
+                                 "evaluation(s); it was not written by a recorded look. Move it aside and evaluate again.")
         evaluation = {"evaluation": number, "time_utc": utc_now(), "run_id": manifest["run_id"], "task": "survival",
                       "test_set": {"source": "sealed test split", "sha256": digest, "rows": int(len(y))},
                       "role": role["role"], "role_reason": role["reason"], "look_on_test_set": len(prior) + 1,
-                      "hold_out_claim": role["role"] != SECOND_STAGE, "criteria": criteria_record,
+                      "hold_out_claim": role["role"] != SECOND_STAGE,
+                      "registry": {"url": opened.registry.public_url, "source": opened.where.source,
+                                   "override": opened.override},
+                      "criteria": criteria_record,
                       "criteria_changed_after_test_look": changed_after_look, "acceptance": results,
                       "passed": all(r["passed"] for r in results), "assessment": test, "cox_baseline": cox}
         write_json(folder / "evaluation.json", evaluation)
@@ -121,15 +133,15 @@ def survival_test_look(run_dir: str | Path, ledger_path: str | Path = "test_ledg
         summary = {"evaluation": number, "test_set_sha256": digest, "role": role["role"], "passed": evaluation["passed"],
                    "criteria_sha256": criteria_record["sha256"], "criteria_changed_after_test_look": changed_after_look,
                    "cindex": test["overall"]["cindex"], "failed": [r["criterion"] for r in results if not r["passed"]]}
-        ledger.record({**summary, "task": "survival", "run_id": manifest["run_id"], "run_dir": str(rd.root.resolve()),
-                       "look_on_test_set": len(prior) + 1, "test_set": evaluation["test_set"],
-                       "development": manifest["development"], "model_sha256": manifest["artefacts"]["model.pt"],
-                       "role_reason": role["reason"]},
-                      inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": digest},
-                      outputs={f"{rd.root.name}/{k}": v for k, v in outputs.items()})
-        log.append("test_evaluated", {**summary, "ledger": str(Path(ledger_path).resolve())},
-                   inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": digest,
-                           "ledger": sha256_file(ledger.path)}, outputs=outputs)
+        entry = tx.append("look", {**summary, "task": "survival", "run_id": manifest["run_id"],
+                                   "run_dir": str(rd.root.resolve()), "look_on_test_set": len(prior) + 1,
+                                   "test_set": evaluation["test_set"], "development": manifest["development"],
+                                   "model_sha256": manifest["artefacts"]["model.pt"], "role_reason": role["reason"],
+                                   "family": None, "outputs": {f"{rd.root.name}/{k}": v for k, v in outputs.items()}},
+                          run_id=manifest["run_id"], test_set=digest)
+        seen = Head(head.registry_id, entry["seq"], entry["hash"])
+        log.append("test_evaluated", {**summary, "registry": {**evaluation["registry"], "head": seen.to_dict()}},
+                   inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": digest}, outputs=outputs)
     evaluation["folder"] = str(folder)
     return evaluation
 

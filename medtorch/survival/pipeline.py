@@ -45,7 +45,9 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         raw = _load(cfg, rd, log, manifest)
         P._record_development(cfg, rd, log, manifest)
         splits, prep, tensors = _split_and_fit(cfg, raw, rd, log, manifest)
-        P._seal_test(P.Prepared(splits, prep, raw.classes, tensors), rd, log, manifest)
+        prepared = P.Prepared(splits, prep, raw.classes, tensors)
+        P._seal_test(prepared, rd, log, manifest)
+        P._bind_registry(cfg, prepared, rd, log, manifest)
         spec = _specify_data(cfg, splits, prep, rd, log, manifest)
         leakage = _check_leakage(cfg, splits, rd, log)
         _record_lineage(cfg, raw, splits, prep, leakage, rd, log)
@@ -77,7 +79,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
     if cfg.evaluation.test_look:
         from medtorch.survival.governed import print_survival_evaluation, survival_test_look
 
-        metrics["test_look"] = survival_test_look(rd.root, ledger_path=cfg.evaluation.ledger)
+        metrics["test_look"] = survival_test_look(rd.root)
         print_survival_evaluation(metrics["test_look"])
     return metrics
 

@@ -1,0 +1,93 @@
+"""The Hydra entry of a training run, shared by ``python train.py``, ``medtorch train`` and ``medtorch.train()``.
+
+The shipped configs are package data (``medtorch/conf``), so training works from any directory
+after ``pip install medtorch``. A ``conf/`` directory in the working directory (or the one named
+by ``$MEDTORCH_CONFIG_DIR``) joins Hydra's search path: its experiments, models, loggers ...
+are found by name beside the shipped ones (``+experiment=mine`` for ``conf/experiment/mine.yaml``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from medtorch.config import register_configs
+from medtorch.errors import EXIT_CRITERIA_FAILED, MedtorchError
+from medtorch.run import discard_unstarted
+
+CONF_DIR = Path(__file__).resolve().parent / "conf"
+
+
+def register() -> None:
+    """The structured schemas and the run-directory resolver (idempotent)."""
+    register_configs()
+    if not OmegaConf.has_resolver("medtorch_uid"):
+        OmegaConf.register_new_resolver("medtorch_uid", lambda: uuid.uuid4().hex[:8], use_cache=True)
+
+
+def user_config_dir() -> Path | None:
+    """The user's own config directory: $MEDTORCH_CONFIG_DIR, else ./conf when it exists."""
+    env = os.environ.get("MEDTORCH_CONFIG_DIR")
+    if env:
+        if not Path(env).is_dir():
+            raise MedtorchError(f"MEDTORCH_CONFIG_DIR={env!r} is not a directory; point it at your conf/ directory "
+                                "(with experiment/, model/, ... inside) or unset it.")
+        return Path(env).resolve()
+    local = Path.cwd() / "conf"
+    return local.resolve() if local.is_dir() and local.resolve() != CONF_DIR else None
+
+
+def search_path_overrides(overrides: list[str]) -> list[str]:
+    """``overrides`` plus ``hydra.searchpath`` naming the user's config directory, when there is one."""
+    user = user_config_dir()
+    if user is None or any(o.lstrip("+~").startswith("hydra.searchpath") for o in overrides):
+        return list(overrides)
+    return [f"hydra.searchpath=[file://{user}]", *overrides]  # first: Hydra wants overrides before --cfg etc.
+
+
+def launch_record(cfg: DictConfig, hydra_node, overrides: list[str]) -> dict[str, str]:
+    """What Hydra's output_subdir would hold; written by medtorch after its checks."""
+    return {
+        "config.yaml": OmegaConf.to_yaml(cfg),
+        "hydra.yaml": OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_node})),
+        "overrides.yaml": OmegaConf.to_yaml(OmegaConf.create(list(overrides))),
+    }
+
+
+def _train(cfg: DictConfig) -> float:
+    from medtorch import pipeline
+    from medtorch.progress import configure
+
+    configure(cfg.get("progress", "auto"))
+    hc = HydraConfig.get()
+    launch = launch_record(cfg, OmegaConf.to_container(hc), list(hc.overrides.task))
+    try:
+        metrics = pipeline.run(cfg, hc.runtime.output_dir, launch)
+    except MedtorchError as e:
+        print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
+        discard_unstarted(hc.runtime.output_dir)  # refused before the run started: leave nothing behind
+        sys.exit(e.exit_code)
+    if metrics.get("test_look") and not metrics["test_look"]["passed"]:
+        sys.exit(EXIT_CRITERIA_FAILED)  # the governed test look failed an acceptance criterion (printed above)
+    if metrics.get("task") == "survival":
+        return metrics["val"]["overall"]["cindex"]["estimate"]  # Harrell's C for sweepers
+    return metrics["val"]["mcc"]  # for Hydra sweepers that optimise a value
+
+
+def main(argv: list[str] | None = None, prog: str | None = None):
+    """Run Hydra on ``argv`` (default: the command line) with the packaged configs."""
+    register()
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = search_path_overrides(args)
+    except MedtorchError as e:
+        print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
+        sys.exit(e.exit_code)
+    sys.argv = [prog or sys.argv[0], *args]
+    return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_train)()
