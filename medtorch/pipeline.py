@@ -410,7 +410,6 @@ def _write_report(rd: RunDir) -> None:
     from medtorch.report.build import write_report
 
     fault_point("report")
-    print("medtorch: writing the evidence report (report.md, report.html, report.pdf) ...", file=sys.stderr, flush=True)
     write_report(rd.root)
 
 
