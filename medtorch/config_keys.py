@@ -27,6 +27,12 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 INSTANTIATE_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
 
 
+# top-level nodes without a schema whose _target_ is checked where medtorch builds it, with the
+# arguments it supplies: a user's network (medtorch.models.targets.network_problems: n_features,
+# n_outputs, and `name`), loggers, callbacks and schedulers (medtorch.extensions: save_dir, the optimizer)
+DELEGATED = ("model", "logger", "callbacks", "scheduler")
+
+
 def _suggest(key: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(key, list(known), n=1)
     return f" Did you mean '{close[0]}'?" if close else ""
@@ -94,9 +100,9 @@ def _is_free_form(hint: Any) -> bool:
 
 def schema_problems(node: DictConfig, schema: type, where: str = "", fallback: dict[str, Any] | None = None) -> list[str]:
     """Keys of ``node`` that ``schema`` (a dataclass) does not declare, recursively, all at once."""
-    if "_target_" in node:
-        return target_problems(node, where.rstrip("."))
     hints = typing.get_type_hints(schema)
+    if "_target_" in node and "_target_" not in hints:  # a schema that declares _target_ (a shipped network) checks keys
+        return target_problems(node, where.rstrip("."))
     fields = [f.name for f in dataclasses.fields(schema)]
     problems = []
     for key in node.keys():
@@ -116,6 +122,8 @@ def schema_problems(node: DictConfig, schema: type, where: str = "", fallback: d
         if _is_free_form(hint):
             continue
         sub = _schema_of(value, hint, fallback or {}, key)
+        if sub is None and name in DELEGATED:
+            continue  # checked against its target's signature with what medtorch passes (see DELEGATED)
         problems += schema_problems(value, sub, f"{name}.") if sub else _walk_untyped(value, name)
     return problems
 
@@ -124,6 +132,6 @@ def key_problems(cfg: DictConfig) -> list[str]:
     """Every key of a composed medtorch config checked against ``MedtorchConfig`` (see the module doc)."""
     from medtorch import config as C
 
-    models = {"mlp": C.MLPConfig, "logistic": C.LogisticConfig, "attention": C.AttentionConfig}
+    models = {"mlp": C.MLPConfig, "logistic": C.LogisticConfig, "attention": C.AttentionConfig, "linear": C.LinearConfig}
     fallback = {"data": C.DataConfig, "model": lambda node: models.get(str(node.get("name")))}
     return schema_problems(cfg, C.MedtorchConfig, "", fallback)

@@ -133,7 +133,7 @@ def test_plus_prefixed_unknown_keys_are_refused_all_at_once_and_nothing_is_left_
 class ToyNetwork:
     """A user's network, as a ``_target_`` would name it."""
 
-    def __init__(self, width: int, depth: int = 2, dropout: float = 0.0) -> None:
+    def __init__(self, n_features: int, n_outputs: int, width: int, depth: int = 2, dropout: float = 0.0) -> None:
         self.width, self.depth, self.dropout = width, depth, dropout
 
 
@@ -148,29 +148,41 @@ def _composed(*overrides):
     from medtorch.config import register_configs
 
     register_configs()
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(str(REPO / "medtorch" / "conf"), version_base="1.3"):
         return compose("config", overrides=list(overrides))
 
 
 def test_keys_under_a_target_node_are_checked_against_the_targets_signature():
     from medtorch.config_keys import key_problems, target_problems
 
+    from medtorch.models.targets import network_problems
+
     cfg = _composed()
     OmegaConf.set_struct(cfg, False)
     cfg.model = {"_target_": f"{__name__}.ToyNetwork", "width": 64}
-    assert key_problems(cfg) == []  # +model.width=64 on a custom network is accepted
+    # a user's network: its keys are checked against its signature where medtorch builds it
+    # (n_features and n_outputs supplied), not against a schema
+    assert key_problems(cfg) == [] and network_problems(cfg.model) == []  # +model.width=64 is accepted
     cfg.model.widht = 3
     cfg.model.pop("width")
-    problems = key_problems(cfg)
-    assert any("model.widht is not a parameter of" in p and "Did you mean 'width'?" in p for p in problems)
-    assert any("model.width is required by" in p for p in problems)  # all problems at once
+    problems = network_problems(cfg.model)
+    assert any("widht is not a parameter of" in p for p in problems)
+    assert any("needs width" in p for p in problems)  # all problems at once
+    node = OmegaConf.create({"_target_": f"{__name__}.ToyNetwork", "widht": 3})
+    problems = target_problems(node, "cb")  # the general check of any _target_ node
+    assert any("cb.widht is not a parameter of" in p and "Did you mean 'width'?" in p for p in problems)
+    assert any("cb.width is required by" in p for p in problems)
+    assert any("cb.n_features is required by" in p for p in problems)
+    # a shipped network keeps its schema: a misspelt key is refused by name
+    assert any(p.startswith("model.dropuot") for p in key_problems(_composed("+model.dropuot=0.3")))
     assert target_problems(OmegaConf.create({"_target_": f"{__name__}.ToyCallback", "anything": 1}), "cb") == []
     assert "cannot be checked" in target_problems(OmegaConf.create({"_target_": "no.such.Thing"}), "cb")[0]
     # the framework may pass some parameters itself
-    assert target_problems(OmegaConf.create({"_target_": f"{__name__}.ToyNetwork"}), "model", supplied=["width"]) == []
+    assert target_problems(OmegaConf.create({"_target_": f"{__name__}.ToyNetwork"}), "model",
+                           supplied=["width", "n_features", "n_outputs"]) == []
 
 
-@pytest.mark.parametrize("experiment", sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml")))
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (REPO / "medtorch" / "conf" / "experiment").glob("*.yaml")))
 def test_every_shipped_experiment_has_only_known_keys(experiment):
     from medtorch.config_keys import key_problems
 

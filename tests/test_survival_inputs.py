@@ -18,7 +18,7 @@ from medtorch.evaluation.acceptance import parse_criterion
 from medtorch.survival import leakage as SL
 from medtorch.survival.data import DURATION, load_survival
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
+CONF = Path(__file__).resolve().parent.parent / "medtorch" / "conf"
 register_configs()
 OmegaConf.register_new_resolver("medtorch_uid", lambda: "test", replace=True)
 

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
         s = predict_survival_file(args.run, args.input, args.output)
         print(f"predicted {s['rows']} row(s) -> {s['output']} (risk score, survival at {s['horizons']} {s['horizon_unit']}s)")
-        return 0
+        return EXIT_OK
     if args.chunk_rows < 1:
         raise MedtorchError(f"--chunk-rows must be >= 1; got {args.chunk_rows}.")
     s = predict_file(args.run, args.input, args.output, on_invalid=args.on_invalid, rejected_path=args.rejected,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from medtorch.errors import EXIT_OK
+
 help = "the project's test-set registry: import an old JSONL ledger, or verify the registry (and runs against it)"
 
 
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
         out = import_ledger(args.ledger, reg)
         print(f"imported {out['looks']} look(s) from {args.ledger} into {out['registry']} ({out['entries']} entries now)")
-        return 0
+        return EXIT_OK
     from medtorch.audit import EventLog
     from medtorch.registry import binding
     from medtorch.run import RunDir, read_json
@@ -58,4 +60,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"  test set {str(sha)[:12]}...: {len(ls)} look(s) (look:role, H hold-out, S second-stage) {roles}")
     for run_dir in args.runs:
         print(f"  {run_dir}: every entry and look it saw is present")
-    return 0
+    return EXIT_OK

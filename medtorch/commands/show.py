@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         from medtorch.survival.report import show_lines
 
         print("\n".join(show_lines(rd, metrics, manifest)))
-        return 0
+        return EXIT_OK
     val = metrics["val"]
     print(f"validation n={val['n']}  MCC {_f(val['mcc'])}  balanced accuracy {_f(val['balanced_accuracy'])}  AUROC {_f(val['auroc'])}")
     print("confusion matrix (rows true, columns predicted): " + ", ".join(val["classes"]))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from medtorch.errors import EXIT_OK
+
 help = "train a model: medtorch train [+experiment=NAME] [key=value ...] (Hydra overrides, as python train.py)"
 
 
@@ -19,4 +21,4 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.launch import main
 
     main(list(args.overrides), prog="medtorch train")
-    return 0
+    return EXIT_OK
