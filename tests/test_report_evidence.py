@@ -249,3 +249,16 @@ def test_reliability_bins_of_a_constant_predictor_are_one_bin():
 
     d = quantile_bins(np.array([0, 1] * 50, dtype=bool), np.full(100, 0.3), max_bins=10)
     assert d["n"] == [100] and d["observed"] == [0.5]
+
+
+def test_no_missingness_chart_is_drawn_when_nothing_is_missing(tmp_path):
+    from medtorch.data.eda import eda_plots
+
+    split = {"rows": 40, "class_counts": {"a": 20, "b": 20}, "class_proportions": {"a": 0.5, "b": 0.5},
+             "missing_share": {"x": 0.0, "y": 0.0}, "numeric": {}, "categories": {}}
+    eda = {"splits": {"train": split, "val": split}, "representativeness": {}, "calendar": None}
+    names = {p.name for p in eda_plots(eda, lambda name: tmp_path / f"{name}.png")}
+    assert "missingness.png" not in names and "classes.png" in names
+    split_missing = {**split, "missing_share": {"x": 0.25, "y": 0.0}}
+    names = {p.name for p in eda_plots({**eda, "splits": {"train": split_missing}}, lambda n: tmp_path / f"{n}.png")}
+    assert "missingness.png" in names
