@@ -89,7 +89,7 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
     required, failed = pdf, None
     if pdf:
         try:
-            write_pdf(rd.report_html, pdf_path, str(report.header.facts[1][1]), browser)
+            write_pdf(rd.report_html, pdf_path, dict(report.header.facts)["run id"], browser)
         except MedtorchError as e:  # the HTML and Markdown are still recorded below
             pdf, failed = False, e
             print(f"medtorch report: {e}", file=sys.stderr, flush=True)

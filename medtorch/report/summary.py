@@ -81,7 +81,8 @@ def _acceptance(ev: "Evidence", story: Story) -> list[Block]:
 
 
 def _findings(ev: "Evidence", story: Story, leakage: dict[str, Any]) -> list[str]:
-    out = [f"leakage check {c.get('check')}: {c.get('status')} ({c.get('summary')})"
+    out = [f"NOT EVIDENCE: {ev.manifest.get('not_evidence_reason')}"] if ev.manifest.get("evidence") is False else []
+    out += [f"leakage check {c.get('check')}: {c.get('status')} ({c.get('summary')})"
            for c in leakage.get("checks", []) if c.get("status") in ("fail", "warn")]
     out += [f"bridge on stack {b.stack_hash[:12]} failed" for b in story.bridges if b.passed is False]
     if story.latest_evaluation and story.latest_evaluation.get("passed") is False:
