@@ -362,6 +362,15 @@ class CardConfig:
     users: str = ""
     out_of_scope: str = ""
     limitations: list[str] = field(default_factory=list)
+    tripod: Dict[str, str] = field(default_factory=dict)  # TRIPOD+AI item -> the author's text, e.g. {"17": "..."}
+
+
+@dataclass
+class ReportConfig:
+    """What the evidence report may show and what it writes."""
+
+    min_cell: int = 5  # data-distribution counts below this are suppressed ("<5")
+    pdf: str = "auto"  # auto: write report.pdf when a headless Chromium is found | off
 
 
 @dataclass
@@ -412,6 +421,7 @@ class MedtorchConfig:
     callbacks: Any = None  # extra Lightning callbacks; medtorch's checkpoint and evidence callbacks are always there
     scheduler: Any = None  # scheduler=none | cosine | one_cycle | reduce_on_plateau
     progress: str = "auto"  # auto (on a terminal only) | on | off
+    report: ReportConfig = field(default_factory=ReportConfig)  # privacy floor and PDF of the report
 
 
 def register_configs() -> None:

@@ -428,4 +428,7 @@ def _print_summary(val: dict[str, Any], rd: RunDir) -> None:
         lines.append(f"{name[:19]:<20}{m['support']:>8}{f(m['sensitivity']):>8}{f(m['specificity']):>8}"
                      f"{f(m['precision']):>8}{f(m['npv']):>8}{f(m['f1']):>8}")
     lines.append(f"Run directory: {rd.root}")
+    lines.append(f"Report: {rd.report_html}")
+    if (rd.root / "report.pdf").is_file():
+        lines.append(f"Report (PDF): {rd.root / 'report.pdf'}")
     print("\n".join(lines), flush=True)

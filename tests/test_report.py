@@ -109,7 +109,7 @@ def test_train_writes_a_report_with_every_section_and_computed_traceability(defa
         assert f"## {i}. {title}" in md, title
         assert f"{i}. {title}</h2>" in html.replace("&amp;", "&"), title
     # what the foundation writes is shown in full
-    assert "| malignant |" in md and "true \\ predicted" in md and "sealed: not evaluated by training" in md
+    assert "| malignant |" in md and "true \\ predicted" in md and "sealed by training (hashed, not evaluated by it)" in md
     assert "![plots/confusion_val_counts.png](plots/confusion_val_counts.png)" in md
     assert "Demonstration of the medtorch evidence pipeline" in md  # the model card from the config
     # absent evidence is said to be absent, not dropped
@@ -153,7 +153,7 @@ def test_a_features_artefact_turns_its_row_present_and_is_shown_without_new_code
     html = (enriched_run / "report.html").read_text()
     assert "| present |" in _row(md, "Leakage checks") and "leakage.json: leakage check results" in _row(md, "Leakage checks")
     assert "| present |" in _row(md, "Explainability")
-    assert "| subject overlap | pass | 0 |" in md  # leakage.json shown generically as a table
+    assert "| subject overlap | pass | - |" in md  # leakage.json as a typed table of checks
     assert "Most important: **mean radius**." in md and "![attributions](explain/plots/attr.png)" in md
     assert "<strong>mean radius</strong>" in html  # the Markdown artefact rendered in HTML ...
     assert 'alt="attributions"' in html and 'src="data:image/png;base64,' in html.split('alt="attributions"')[0][-200000:]
@@ -198,16 +198,24 @@ def test_a_keyed_artefact_shows_only_its_part_in_each_section(tmp_path):
 
     write_json(tmp_path / "assessment_val.json", {
         "ci": {"mcc": {"estimate": 0.8, "lower": 0.7, "upper": 0.9}},
-        "subgroups": {"sex": {"groups": [{"value": "F", "n": 40, "mcc": 0.81}, {"value": "M", "n": 46, "mcc": 0.79}]}},
+        "subgroups": {"sex": {"cells": [
+            {"group": "F", "n": 40, "small_n": False, "mcc": {"estimate": 0.81, "lower": 0.7, "upper": 0.9, "method": "bca"},
+             "mcc_vs_overall": 0.01},
+            {"group": "M", "n": 46, "small_n": False, "mcc": {"estimate": 0.79, "lower": 0.68, "upper": 0.88,
+                                                              "method": "bca"}, "mcc_vs_overall": -0.01}],
+            "gaps": {"mcc_range": 0.02, "groups_judged": 2, "groups_too_small": [], "min_n": 30}}},
         "periods": None})
     events = [{"seq": 0, "action": "test_look", "time_utc": "t", "user": "u", "details": {"number": 1}}]
     ev = Evidence(tmp_path, {}, {}, events)
     by_key = {s.key: s for s in SECTIONS}
     sub = render_section(ev, by_key["subgroups"])
     captions = [b.caption for b in sub.blocks if isinstance(b, Table)]
-    assert sub.present and captions == ["assessment_val.json#subgroups / sex / groups"]
+    assert sub.present and captions == ["Performance by sex (assessment_val.json#subgroups)"]
+    sex = next(b for b in sub.blocks if isinstance(b, Table))
+    assert sex.rows[0][:5] == ["F", 40, "0.810", "0.700 to 0.900", "bca"]
     metrics = render_section(ev, by_key["metrics"])
-    assert any(isinstance(b, Table) and b.caption.startswith("assessment_val.json#ci") for b in metrics.blocks)
+    assert any(isinstance(b, Table) and b.caption == "Validation: metrics with 95% confidence intervals"
+               for b in metrics.blocks)
     assert not any(isinstance(b, Missing) and "Confidence intervals" in b.text for b in metrics.blocks)
     ledger = render_section(ev, by_key["ledger"])
     assert any(isinstance(b, Table) and b.rows[0][3] == "test_look" for b in ledger.blocks)

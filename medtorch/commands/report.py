@@ -7,19 +7,31 @@ from __future__ import annotations
 
 import argparse
 
-from medtorch.errors import EXIT_OK
+from medtorch.errors import EXIT_OK, MedtorchError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run directory")
+    parser.add_argument("--pdf", action="store_true",
+                        help="also write report.pdf (fails with a clear message when no headless Chromium is found)")
 
 
 def run(args: argparse.Namespace) -> int:
     from medtorch.report.build import write_report
+    from medtorch.report.cv_root import is_cv_root, write_cv_report
     from medtorch.survival.checks import is_survival_run
 
-    if is_survival_run(args.run):  # task=survival has its own report (medtorch/survival/report.py)
-        from medtorch.survival.report import write_report
-    md, html = write_report(args.run)
-    print(f"wrote {md}\nwrote {html}")
+    if is_cv_root(args.run):  # a CV root gets its own report
+        md, html = write_cv_report(args.run, pdf=True if args.pdf else None)
+    elif is_survival_run(args.run):  # task=survival has its own report (medtorch/survival/report.py)
+        from medtorch.survival.report import write_report as write_survival_report
+
+        if args.pdf:
+            raise MedtorchError(f"{args.run}: --pdf is not available for task=survival runs yet; their report is "
+                                "report.html and report.md (run medtorch report RUN without --pdf).")
+        md, html = write_survival_report(args.run)
+    else:
+        md, html = write_report(args.run, pdf=True if args.pdf else None)
+    pdf = html.with_name("report.pdf")
+    print(f"wrote {md}\nwrote {html}" + (f"\nwrote {pdf}" if pdf.is_file() else ""))
     return EXIT_OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 from medtorch.errors import EXIT_OK, EXIT_RUN_NOT_COMPLETE
 from medtorch.run import RunDir, read_json
@@ -18,6 +19,10 @@ def _f(v) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from medtorch.report.cv_root import is_cv_root
+
+    if is_cv_root(args.run):
+        return _show_cv_root(args.run)
     rd = RunDir(args.run)
     manifest = read_json(rd.manifest) if rd.manifest.is_file() else None
     if manifest is None:
@@ -68,3 +73,18 @@ def _show_test_evaluations(rd: RunDir, manifest: dict) -> None:
         print(f"test evaluation {ev['evaluation']} (look {r['look_on_test_set']} on it): {ev['test_set']['source']} as "
               f"{r['role']}{note}, MCC {_f(ev['assessment']['ci']['mcc']['estimate'])}, {result}{mark}")
     print(f"roles as of: {source}")
+
+
+def _show_cv_root(root: str) -> int:
+    """A cross-validation root: its folds and the distribution of their validation metrics."""
+    from medtorch.report.cv_root import _verified_summary
+
+    summary = _verified_summary(Path(root))
+    print(f"cross-validation {root}: {summary['folds']} folds ({summary['strategy']})")
+    for f in summary.get("per_fold", []):
+        print(f"  fold {f['fold']}  {f['run_dir']:<10} validation n={f['val_rows']}  MCC {_f(f.get('mcc'))}  "
+              f"balanced accuracy {_f(f.get('balanced_accuracy'))}  AUROC {_f(f.get('auroc'))}")
+    for name in ("mcc", "balanced_accuracy", "auroc"):
+        d = summary.get("distribution", {}).get(name, {})
+        print(f"  {name}: mean {_f(d.get('mean'))}  SD {_f(d.get('sd'))}  over {d.get('folds_defined')} folds")
+    return EXIT_OK

@@ -223,11 +223,13 @@ def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
     ax.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, classes)
     ax.set_ylabel("share of rows"), ax.set_title("Class proportions per split"), ax.legend()
     paths.append(save(fig, "classes"))
-    miss = sorted(splits["train"]["missing_share"].items(), key=lambda kv: -kv[1])[:30]
-    fig, ax = plt.subplots(figsize=(6, 0.25 * len(miss) + 1))
-    ax.barh([c for c, _ in miss][::-1], [v for _, v in miss][::-1])
-    ax.set_xlabel("share missing (train)"), ax.set_title("Missing values")
-    paths.append(save(fig, "missingness"))
+    miss = sorted(((c, v) for c, v in splits["train"]["missing_share"].items() if v > 0), key=lambda kv: -kv[1])[:30]
+    if miss:  # nothing missing: no empty chart (eda.md and the report say so in a sentence)
+        fig, ax = plt.subplots(figsize=(6, 0.25 * len(miss) + 1))
+        ax.barh([c for c, _ in miss][::-1], [v for _, v in miss][::-1])
+        ax.set_xlim(0, max(v for _, v in miss) * 1.1)
+        ax.set_xlabel("share missing (train)"), ax.set_title("Missing values")
+        paths.append(save(fig, "missingness"))
     for col, r in eda["representativeness"].items():
         levels = sorted({lv for s in r["splits"].values() for lv in s} | set(r["reference"]))
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -237,7 +239,8 @@ def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
         for i, (name, vals) in enumerate(series.items()):
             ax.bar(np.arange(len(levels)) + i * width, vals, width, label=name)
         ax.set_xticks(np.arange(len(levels)) + 0.4 - width / 2, levels)
-        ax.set_ylabel("share of rows"), ax.set_title(f"Representativeness: {col}"), ax.legend()
+        ax.set_ylabel("share of rows"), ax.set_title(f"Representativeness: {col}")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the axes: never over a bar
         paths.append(save(fig, f"subgroup_{''.join(ch if ch.isalnum() else '_' for ch in col)}"))
     if eda["calendar"]:
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -247,6 +250,8 @@ def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
             rows = np.array([c.get(k, {"rows": 0})["rows"] for k in periods], dtype=float)
             ax.bar(periods, rows, bottom=bottom, label=name)
             bottom += rows
-        ax.set_ylabel("rows"), ax.set_title("Calendar distribution (stacked by split)"), ax.legend()
+        ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.08)  # the tallest stacked bar fits
+        ax.set_ylabel("rows"), ax.set_title("Calendar distribution (stacked by split)")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         paths.append(save(fig, "calendar"))
     return paths

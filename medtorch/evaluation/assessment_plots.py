@@ -26,26 +26,39 @@ def plot_forest(table: dict[str, Any], overall: dict[str, Any], path: Path, titl
     ax.set_xlabel("MCC with confidence interval")
     ax.set_xlim(-1.05, 1.05)
     ax.set_title(title)
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # outside the axes: never over an interval
     fig.tight_layout()
-    return save_png(fig, path, dpi=110)
+    return save_png(fig, path, dpi=110, bbox_inches="tight")
 
 
 def plot_reliability(calib: dict[str, Any], classes: Sequence[str], path: Path, title: str) -> Path:
+    """Quantile bins of at least 10 rows (``calibration.quantile_bins``): each point is one bin at
+    its mean predicted probability, with its Wilson interval and its n written beside it. With
+    two classes one curve says everything (the other is its mirror image), so only the first is drawn."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = plt.subplots(figsize=(6.5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
-    for c in classes:
-        r = calib["per_class"][c]
-        pred, obs = np.asarray(r["mean_predicted"], dtype=float), np.asarray(r["observed"], dtype=float)
-        ok = ~np.isnan(pred)
-        ax.plot(pred[ok], obs[ok], marker="o", label=f"{c} (ECE {r['ece']:.3f})")
-    ax.set_xlabel("mean predicted probability")
-    ax.set_ylabel("observed share of the class")
+    diagram = calib.get("diagram_bins") or {}
+    shown = list(classes)[:1] if len(classes) == 2 else list(classes)
+    for c in shown:
+        d = diagram.get(c)
+        if not d:
+            continue
+        pred, obs = np.asarray(d["mean_predicted"]), np.asarray(d["observed"])
+        err = np.clip(np.vstack([obs - np.asarray(d["lower"]), np.asarray(d["upper"]) - obs]), 0.0, None)  # float noise at 0 and 1
+        line = ax.errorbar(pred, obs, yerr=err, marker="o", capsize=3,
+                           label=f"{c} (ECE {calib['per_class'][c]['ece']:.3f}, {len(pred)} bins)")
+        for x, yv, n in zip(pred, obs, d["n"]):
+            ax.annotate(f"n={n}", (x, yv), textcoords="offset points", xytext=(5, -11), fontsize=7,
+                        color=line[0].get_color())
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("mean predicted probability (quantile bins of at least 10 rows)")
+    ax.set_ylabel("observed share of the class (95% Wilson interval)")
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the axes: never over a point
     fig.tight_layout()
-    return save_png(fig, path, dpi=110)
+    return save_png(fig, path, dpi=110, bbox_inches="tight")
 
 
 def plot_distribution(values: dict[str, list[float]], path: Path, title: str) -> Path:

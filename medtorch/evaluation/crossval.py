@@ -89,6 +89,9 @@ def summarize(parent: Path) -> dict[str, Any]:
     plot = plot_distribution(values, parent / "plots" / "cv_distribution.png", f"{summary['folds']}-fold cross-validation (validation folds)")
     EventLog(parent / "events.jsonl").append("cv_summarised", {"folds": summary["folds"], "mcc": summary["distribution"]["mcc"]},
                                              outputs=file_hashes(parent, [out, plot]))
+    from medtorch.report.cv_root import write_cv_report
+
+    write_cv_report(parent)  # the CV root's own report: folds, distribution, links to each fold's report
     d = summary["distribution"]["mcc"]
     print(f"\nCross-validation ({summary['folds']} folds, {summary['strategy']}): MCC mean {d['mean']:.3f}  SD {d['sd']:.3f}  "
           f"min {d['min']:.3f}  max {d['max']:.3f}\nSummary: {out}", flush=True)

@@ -1,8 +1,9 @@
 """The pieces a report is made of, and the generic way to show any artefact as pieces.
 
-Sections produce a list of blocks; ``markdown.py`` and ``html.py`` each write every block
-type. An artefact nobody wrote a renderer for is still shown: JSON as tables, Markdown as
-text, PNG images embedded, CSV and JSON-lines as their first rows.
+Sections produce a list of blocks; ``writers.py`` writes every block type as Markdown and
+HTML. An artefact nobody wrote a renderer for is still shown when it is Markdown (as text) or
+PNG (embedded); structured artefacts (JSON, CSV, JSON lines) are listed with their hash and a
+link, never dumped: they may hold row-level values, and raw JSON is no table for a reader.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
-
-MAX_ROWS = 40  # longer tables are cut, saying how many rows were left out
 
 
 @dataclass
@@ -34,6 +33,7 @@ class Table:
     headers: list[str]
     rows: list[list[Any]]
     caption: str = ""
+    collapsed: bool = False  # a long appendix: folded in report.html (click to open), left out of the PDF
 
 
 @dataclass
@@ -79,7 +79,7 @@ Block = Union[Para, Missing, Table, Image, MarkdownText, Sub, Files]
 
 
 def fmt(v: Any) -> str:
-    """One cell: numbers to 4 significant digits, None as 'n/a', containers as compact JSON."""
+    """One cell: numbers to 4 significant digits, None as 'n/a', containers as 'key = value' text."""
     if v is None:
         return "n/a"
     if isinstance(v, bool):
@@ -88,50 +88,13 @@ def fmt(v: Any) -> str:
         return f"{v:.4g}"
     if isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v):
         return ", ".join(fmt(x) for x in v) if v else "(none)"
-    if isinstance(v, (dict, list)):
-        text = json.dumps(v, separators=(", ", ": "))
-        return text if len(text) <= 120 else text[:117] + "..."
+    if isinstance(v, dict):  # a reader sees "key = value; ...", never a JSON or Python repr
+        text = "; ".join(f"{k} = {fmt(x)}" for k, x in v.items()) if v else "(none)"
+        return text if len(text) <= 160 else text[:157] + "..."
+    if isinstance(v, list):
+        text = "; ".join(fmt(x) for x in v)
+        return text if len(text) <= 160 else text[:157] + "..."
     return str(v)
-
-
-def _scalar(v: Any) -> bool:
-    return not isinstance(v, (dict, list)) or (isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v))
-
-
-def json_blocks(obj: Any, title: str, depth: int = 0) -> list[Block]:
-    """Any JSON value as tables: scalars in a key/value table, lists of records as one table each,
-    nested objects as their own sub-tables (three levels deep, then compact JSON)."""
-    if not isinstance(obj, dict):
-        if isinstance(obj, list) and obj and all(isinstance(x, dict) for x in obj):
-            return [_records_table(obj, title)]
-        return [Table(["value"], [[fmt(obj)]], title)]
-    out: list[Block] = []
-    flat = [[k, fmt(v)] for k, v in obj.items() if _scalar(v) or depth >= 2]
-    if flat:
-        out.append(Table(["key", "value"], flat, title))
-    for k, v in obj.items():
-        if _scalar(v) or depth >= 2:
-            continue
-        name = f"{title} / {k}"
-        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-            out.append(_records_table(v, name))
-        elif isinstance(v, dict) and v and all(isinstance(x, dict) and all(_scalar(y) for y in x.values()) for x in v.values()):
-            out.append(_records_table([{"": key, **row} for key, row in v.items()], name))
-        elif isinstance(v, list):
-            out.append(Table(["value"], [[fmt(x)] for x in v[:MAX_ROWS]], name))
-        else:
-            out.extend(json_blocks(v, name, depth + 1))
-    return out
-
-
-def _records_table(records: list[dict[str, Any]], caption: str) -> Table:
-    headers: list[str] = []
-    for r in records:
-        headers += [k for k in r if k not in headers]
-    rows = [[fmt(r.get(h)) for h in headers] for r in records[:MAX_ROWS]]
-    if len(records) > MAX_ROWS:
-        caption += f" (first {MAX_ROWS} of {len(records)} rows)"
-    return Table(headers, rows, caption)
 
 
 def select(obj: Any, key: str | None) -> Any:
@@ -187,19 +150,7 @@ def file_blocks(root: Path, rel: str, key: str | None = None) -> list[Block]:
         return [Image(rel, path.read_bytes(), label)]
     if suffix == ".md":
         return [_markdown_artefact(root, rel)]
-    if suffix in (".json", ".yaml", ".yml"):
-        try:
-            obj = load_structured(path)
-        except ValueError as e:
-            return [Missing(f"{rel} does not parse ({e}); it cannot be shown.")]
-        return json_blocks(select(obj, key), label)
-    if suffix == ".jsonl":
-        lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
-        return [_records_table([x if isinstance(x, dict) else {"value": x} for x in lines], label)]
-    if suffix == ".csv":
-        import pandas as pd
-
-        frame = pd.read_csv(path, nrows=MAX_ROWS)
-        return [Table(list(map(str, frame.columns)), [[fmt(v) for v in row] for row in frame.itertuples(index=False)],
-                      f"{rel} (first rows)")]
-    return [Para(f"{rel}: {path.stat().st_size} bytes (not shown in the report).")]
+    # Structured artefacts without a dedicated renderer are not dumped: they may hold row-level
+    # values (monitoring reference, data spec ranges, predictions) and raw JSON is no table for a
+    # reader. The section's evidence list names each with its hash and a link.
+    return []

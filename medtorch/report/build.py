@@ -7,13 +7,18 @@ hashes of what it wrote, so ``medtorch audit verify`` covers the report too.
 
 from __future__ import annotations
 
+import html
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from medtorch.audit import EventLog, file_hashes, utc_now
+from medtorch.errors import MedtorchError
 from medtorch.integrity import require_intact
 from medtorch.report.blocks import Files, Image, load_structured
 from medtorch.report.compose import Rendered, render_all
+from medtorch.report.privacy import rare_levels, redact
+from medtorch.report.pdf import find_browser, no_browser_message, write_pdf
 from medtorch.report.sections import Evidence
 from medtorch.report.traceability import Trace, trace
 from medtorch.report.writers import Header, to_html, to_markdown
@@ -26,6 +31,7 @@ class Report:
     sections: list[Rendered]
     traces: list[Trace]
     recorded: set[str]  # artefacts whose hashes were verified against the audit trail
+    rare_levels: list[str]  # category levels too rare to name (privacy.rare_levels)
 
 
 def gather(run_dir: str | Path) -> tuple[RunDir, Evidence, int]:
@@ -53,18 +59,40 @@ def build_report(run_dir: str | Path) -> tuple[RunDir, Report]:
         ("traceability", f"{present} of {len(traces)} expectations have evidence in this run"),
         *([("NOT EVIDENCE", str(m.get("not_evidence_reason")))] if m.get("evidence") is False else []),
     ])
-    return rd, Report(header, sections, traces, set(ev.recorded))
+    return rd, Report(header, sections, traces, set(ev.recorded), rare_levels(ev))
 
 
-def write_report(run_dir: str | Path) -> tuple[Path, Path]:
-    """Verify, build and write the report; append one event naming its inputs and outputs."""
+def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Path]:
+    """Verify, build and write the report; append one event naming its inputs and outputs.
+
+    ``pdf``: None writes report.pdf when the config's ``report.pdf`` is auto and a headless
+    Chromium is found (saying once on stderr when none is); True requires it (a clear error
+    when no browser is found); False writes HTML and Markdown only."""
+    rd = RunDir(Path(run_dir)).require()
+    wanted = str((load_config_report(rd) or {}).get("pdf", "auto")) != "off"
+    browser = find_browser() if pdf is not False else None
+    if pdf and browser is None:  # before anything is written: nothing is lost or half-written
+        raise MedtorchError(f"cannot write {rd.root / 'report.pdf'}: {no_browser_message()}")
+    if pdf is None:
+        pdf = wanted and browser is not None
+        if wanted and not pdf:
+            print(f"medtorch report: {no_browser_message()}", file=sys.stderr, flush=True)
     rd, report = build_report(run_dir)
     generated = [b for s in report.sections for b in s.blocks if isinstance(b, Image) and b.generated]
     for img in generated:
         write_bytes(rd.root / img.path, img.data)
-    keep_previous_version(rd.root, [rd.report_md, rd.report_html])  # earlier reports stay verifiable
-    write_text(rd.report_md, to_markdown(report.header, report.sections))
-    write_text(rd.report_html, to_html(report.header, report.sections))
+    pdf_path = rd.root / "report.pdf"
+    keep_previous_version(rd.root, [rd.report_md, rd.report_html, pdf_path])  # earlier reports stay verifiable
+    rare = report.rare_levels  # a last privacy net over everything written: no rare category level by name
+    write_text(rd.report_md, redact(to_markdown(report.header, report.sections), rare))
+    write_text(rd.report_html, redact(to_html(report.header, report.sections), rare, html.escape))
+    required, failed = pdf, None
+    if pdf:
+        try:
+            write_pdf(rd.report_html, pdf_path, dict(report.header.facts)["run id"], browser)
+        except MedtorchError as e:  # the HTML and Markdown are still recorded below
+            pdf, failed = False, e
+            print(f"medtorch report: {e}", file=sys.stderr, flush=True)
     # inputs: the verified artefacts the report showed (unverified ones are flagged in the report, not vouched for here)
     used = sorted({p for s in report.sections for b in s.blocks if isinstance(b, Files) for p, _ in b.rows
                    if p in report.recorded})
@@ -74,6 +102,18 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
          "expectations_missing": [t.expectation for t in report.traces if not t.present],
          "sections_without_evidence": [s.key for s in report.sections if not s.present]},
         inputs=file_hashes(rd.root, [rd.root / p for p in used]),
-        outputs=file_hashes(rd.root, [rd.report_md, rd.report_html, *(rd.root / i.path for i in generated)]),
+        outputs=file_hashes(rd.root, [rd.report_md, rd.report_html, *([pdf_path] if pdf else []),
+                                      *(rd.root / i.path for i in generated)]),
     )
+    if failed is not None and required is True:
+        raise failed
     return rd.report_md, rd.report_html
+
+
+def load_config_report(rd: RunDir) -> dict | None:
+    """The run's ``report`` config group (privacy floor, PDF choice), or None."""
+    try:
+        config = load_structured(rd.config) if rd.config.is_file() else {}
+    except ValueError:
+        return None
+    return (config or {}).get("report")

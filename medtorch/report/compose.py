@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from medtorch.report.blocks import Block, Files, Link, Missing, Para, Table, file_blocks
+from medtorch.report.blocks import Block, Files, Image, Link, MarkdownText, Missing, Para, Table, file_blocks
+from medtorch.report.privacy import row_level, strip_row_level
 from medtorch.report.sections import SECTIONS, Evidence, Section
 from medtorch.report.traceability import Trace
 
@@ -35,24 +36,42 @@ def _found(ev: Evidence, section: Section) -> list[tuple[str, str | None]]:
 
 def render_section(ev: Evidence, section: Section) -> Rendered:
     found = _found(ev, section)
-    blocks: list[Block] = [] if found else [Missing(f"Not in this run: {section.absent}")]
+    blocks: list[Block] = []
     handled: set[str] = set()
     if section.render is not None:
         shown, handled = section.render(ev, found)
         blocks.extend(shown)
+    if not found and not blocks:
+        blocks.append(Missing(f"Not in this run: {section.absent}"))
     rels = {rel for rel, _ in found}
     for rel, key in found:
-        if rel in handled or f"{rel}#{key}" in handled:
+        if rel in handled or f"{rel}#{key}" in handled or row_level(rel):
             continue
         if key is None and rel.endswith(".json") and rel[:-5] + ".md" in rels:
             continue  # the Markdown summary of the same artefact is shown instead; the JSON is listed below
         blocks.extend(file_blocks(ev.root, rel, key))
+    blocks = _without_repeats(blocks)
     if found:
         files = Files()
         for rel in dict.fromkeys(rel for rel, _ in found):
             files.rows.append((rel, ev.status(rel)))
         blocks.append(files)
     return Rendered(section.key, section.title, blocks, bool(found))
+
+
+def _without_repeats(blocks: list[Block]) -> list[Block]:
+    """An image a Markdown artefact already embeds is not shown a second time; row-level parts of
+    Markdown artefacts (local explanations of single patients) are left out."""
+    embedded: set[str] = set()
+    out: list[Block] = []
+    for b in blocks:
+        if isinstance(b, MarkdownText):
+            b = strip_row_level(b)
+            embedded.update(b.images)
+        if isinstance(b, Image) and b.path in embedded:
+            continue
+        out.append(b)
+    return out
 
 
 def render_traceability(traces: list[Trace], titles: dict[str, str]) -> Rendered:
@@ -71,8 +90,9 @@ def render_traceability(traces: list[Trace], titles: dict[str, str]) -> Rendered
 def render_all(ev: Evidence, traces: list[Trace]) -> list[Rendered]:
     sections = [render_section(ev, s) for s in SECTIONS]
     missing = [t.expectation for t in traces if not t.present]
-    if missing and sections and sections[0].key == "model-card":
-        sections[0].blocks.append(Missing("Evidence missing from this run (a limitation of what it can support): "
+    card = next((s for s in sections if s.key == "model-card"), None)
+    if missing and card is not None:
+        card.blocks.append(Missing("Evidence missing from this run (a limitation of what it can support): "
                                           + "; ".join(missing) + "."))
     titles = {s.key: s.title for s in sections}
     return [*sections, render_traceability(traces, titles)]

@@ -35,7 +35,9 @@ def history(ev: "Evidence", prefixes: tuple[str, ...], title: str) -> Block:
 
 
 def monitoring(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
-    return [history(ev, ("predict", "monitor"), "Prediction batches and monitoring runs")], set()
+    from medtorch.report.privacy import monitoring_reference
+
+    return [*monitoring_reference(ev), history(ev, ("predict", "monitor"), "Prediction batches and monitoring runs")], set()
 
 
 def model_card(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
@@ -100,9 +102,12 @@ def split(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     out: list[Block] = [
         Para(f"Strategy {rec.get('strategy')}, seed {rec.get('seed')}, fractions {fmt(rec.get('fractions'))}. "
              f"The split was made before anything was fitted; the test rows were "
-             f"{'sealed (hashed, not evaluated by training)' if rec.get('test_sealed') else 'not sealed'}."),
+             f"{'sealed by training (hashed, not evaluated by it; later looks: see the test-set ledger section)' if rec.get('test_sealed') else 'not sealed'}."),
         Table(["split", "rows", *classes, "row ids sha256"], rows, "Rows and class counts per split"),
     ]
+    from medtorch.report.typed import leakage_table
+
+    out.extend(leakage_table(ev))
     prep = _json(ev, "preprocessing.json") or {}
     fitted = prep.get("fitted_on") or {}
     if fitted:
@@ -110,7 +115,7 @@ def split(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
                         f"({fitted.get('rows')} rows, ids sha256 {str(fitted.get('ids_sha256'))[:16]}...): "
                         f"{len(prep.get('numeric', []))} numeric and {len(prep.get('categorical', []))} categorical columns, "
                         f"{len(prep.get('features', []))} model inputs (preprocessing.json)."))
-    return out, {"split.json"}
+    return out, {"split.json", "leakage.json"}
 
 
 def _history_plot(history: list[dict[str, Any]]) -> bytes:
@@ -188,13 +193,13 @@ def metrics(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
                          f"{label} confusion matrix (rows: true class; columns: predicted class)"))
         for rel, _ in found:
             if rel.startswith(f"plots/confusion_{split_name}_") and rel.endswith(".png"):
-                out.extend(file_blocks(ev.root, rel))
+                if "normalized" not in rel:  # the row-normalised matrix is the per-class table above, listed not drawn
+                    out.extend(file_blocks(ev.root, rel))
                 handled.add(rel)
-    if rec is not None and not rec.get("test"):
-        out.append(Missing(f"Test metrics: none; the test set is {rec.get('test_status', 'not evaluated')}."))
-    if not any(k == "ci" for _, k in found):
-        out.append(Missing("Confidence intervals: none in this run (the bootstrap assessment writes assessment_val.json)."))
-    return out, handled
+    from medtorch.report.looks import intervals_and_looks
+
+    shown, more = intervals_and_looks(ev, found, rec)
+    return out + shown, handled | more
 
 
 def validation_caveat(assessment: Any) -> str:
@@ -230,9 +235,12 @@ def ledger(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     metrics = _json(ev, "metrics.json") or {}
     test = rec.get("parts", {}).get("test")
     out: list[Block] = []
+    from medtorch.report.story import read_story
+
     if test:
-        out.append(Para(f"Test set: {test.get('rows')} rows, ids sha256 {test.get('ids_sha256')}; "
-                        f"sealed: {fmt(rec.get('test_sealed'))}; status: {metrics.get('test_status', 'not recorded')}."))
+        out.append(Para(f"Test set: {test.get('rows')} rows, ids sha256 {test.get('ids_sha256')}; sealed by training "
+                        f"(hashed, not evaluated by it): {fmt(rec.get('test_sealed'))}; since then: "
+                        f"{read_story(ev).test_status} (events.jsonl)."))
     roles = _test_roles(ev)
     if roles:
         out.append(Table(["evaluation", "test set", "look on it", "role", "note", "registry override"],
@@ -257,7 +265,8 @@ def stack(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
         Table(["field", "value"], [["medtorch", fmt(man.get("medtorch_version"))], ["git commit", fmt(git.get("commit"))],
                                    ["uncommitted changes", fmt(git.get("dirty"))], ["command", fmt(man.get("command"))]],
               "Code"),
-        Table(["package", "version"], [[k, fmt(v)] for k, v in (man.get("packages") or {}).items()], "Packages"),
+        Table(["package", "version"], [[k, fmt(v)] for k, v in (man.get("packages") or {}).items()], "Packages",
+              collapsed=True),
         Table(["field", "value"], [[k, fmt(v)] for k, v in (man.get("device") or {}).items()], "Device"),
     ]
     if not any(p.startswith("bridge/") for p, _ in found):
@@ -267,16 +276,25 @@ def stack(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     return out, {"manifest.json#packages", "manifest.json#device"}
 
 
+def _files(files: Any) -> str:
+    """An event's inputs or outputs in one short cell: up to three names, then how many more."""
+    names = list(files or {})
+    if not names:
+        return "-"
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def audit_trail(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     rows = [[e.get("seq"), e.get("time_utc"), e.get("user"), e.get("host"), e.get("action"),
-             ", ".join(e.get("inputs", {})) or "-", ", ".join(e.get("outputs", {})) or "-", str(e.get("hash"))[:12]]
+             _files(e.get("inputs")), _files(e.get("outputs")), str(e.get("hash"))[:12]]
             for e in ev.events]
     out: list[Block] = [
         Para(f"The event log (events.jsonl) has {len(ev.events)} events; its hash chain and head were verified, and "
              f"{len(ev.recorded)} recorded files match their recorded sha256, when this report was written. "
              f"Re-check at any time with: medtorch audit verify {ev.root}"),
-        Table(["#", "time (UTC)", "user", "host", "action", "inputs", "outputs", "line hash"], rows, "Event log"),
+        Table(["#", "time (UTC)", "user", "host", "action", "inputs", "outputs", "line hash"], rows, "Event log",
+              collapsed=True),
         Table(["artefact", "sha256", "recorded at"], [[k, r.sha256, r.where] for k, r in sorted(ev.recorded.items())],
-              "Recorded artefacts"),
+              "Recorded artefacts", collapsed=True),
     ]
     return out, {"events.jsonl"}

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from medtorch.integrity import Recorded
 from medtorch.report import foundation as f
+from medtorch.report import privacy, summary, tripod, typed
 from medtorch.report.blocks import Block, load_structured, select
 
 
@@ -72,12 +73,13 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
+    Section("summary", "Summary", ("manifest.json",), summary.summary, "no manifest: nothing to summarise."),
     Section("model-card", "Model card", ("config.yaml#card", "model.json", "model_card.md"), f.model_card,
             "no model card fields in the config (set card.intended_use, card.users, card.out_of_scope, card.limitations)."),
     Section("data", "Data and lineage", ("manifest.json#data", "lineage.md", "lineage.json", "preprocessing.json"), f.data_source,
             "no record of the data source or its lineage in this run."),
     Section("eda", "Exploratory analysis and representativeness",
-            ("eda.md", "eda.json", "plots/eda_*.png", "eda/*.md", "eda/*.png"), None,
+            ("eda.md", "eda.json", "plots/eda_*.png", "eda/*.md", "eda/*.png"), privacy.eda,
             "no exploratory analysis (class balance, representativeness, fairness by subgroup) was recorded in this run."),
     Section("split", "Split and leakage checks", ("split.json", "leakage.md", "leakage.json"), f.split,
             "no split record or leakage check results in this run."),
@@ -90,12 +92,13 @@ SECTIONS: tuple[Section, ...] = (
              "test_evaluations/*/*.png"), f.metrics,
             "no validation or test metrics in this run."),
     Section("cv", "Cross-validation distribution",
-            ("cv_summary.json", "plots/cv_distribution.png", "../cv_summary.json", "../plots/cv_distribution.png"), None,
+            ("cv_summary.json", "plots/cv_distribution.png", "../cv_summary.json", "../plots/cv_distribution.png"),
+            typed.cv_membership,
             "this run is not part of a cross-validation (run with cv.folds=K to record the distribution of "
             "metrics across folds)."),
     Section("subgroups", "Subgroup and calendar-time analyses",
             ("assessment_*.json#subgroups", "assessment_*.json#periods", "plots/forest_*.png"),
-            None, "no subgroup or calendar-time analysis in this run (needs data.subgroup_columns / data.time_column "
+            typed.subgroups, "no subgroup or calendar-time analysis in this run (needs data.subgroup_columns / data.time_column "
                   "and the performance assessment)."),
     Section("acceptance", "Acceptance criteria and their status",
             ("acceptance.json", "acceptance_amendments/*.json", "test_evaluations/*/evaluation.json#criteria"),
@@ -117,4 +120,5 @@ SECTIONS: tuple[Section, ...] = (
              "monitoring/*/report.json", "monitoring/*/plots/*.png"), f.monitoring,
             "no inference data specification, monitoring reference or monitoring history in this run."),
     Section("audit", "Audit trail", ("events.jsonl",), f.audit_trail, "no event log."),
+    Section("tripod", "TRIPOD+AI reporting checklist", ("manifest.json",), tripod.tripod, "no manifest."),
 )

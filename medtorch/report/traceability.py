@@ -90,7 +90,7 @@ EXPECTATIONS: tuple[Expectation, ...] = (
         L("explain/explanation.json", "feature attributions"),
         L("explain/summary.md", "explanation summary"))),
     Expectation("Bridge re-evaluation", "stack", (
-        L("bridge/report_*.json", "bridge re-evaluation on another stack"),
+        L("bridge/report_*.json", "bridge re-evaluation"),  # which stack: see _stack_of
         L("bridge/reference.json", "reference predictions for re-evaluation"))),
     Expectation("Inference data specification", "monitoring", (
         L("data_spec.json", "data specification enforced on inputs"),)),
@@ -118,6 +118,15 @@ def _value(ev: "Evidence", rel: str, key: str | None) -> Any:
         return None
 
 
+def _stack_of(ev: "Evidence", rel: str) -> str:
+    """A bridge report is named by the stack it ran on: the run's own stack is a re-run, not a bridge."""
+    if not (rel.startswith("bridge/report_") and rel.endswith(".json")):
+        return ""
+    own = str((ev.manifest.get("stack") or {}).get("hash") or "")
+    h = rel[len("bridge/report_"):-len(".json")]
+    return " on the training stack (a re-run)" if own and own.startswith(h) else " on another stack"
+
+
 def trace(ev: "Evidence", expectations: tuple[Expectation, ...] = EXPECTATIONS) -> list[Trace]:
     """One row per expectation, from the artefacts present in the run."""
     rows = []
@@ -130,6 +139,6 @@ def trace(ev: "Evidence", expectations: tuple[Expectation, ...] = EXPECTATIONS) 
                     continue
                 shown = f" = {fmt(value)}" if key and not isinstance(value, (dict, list)) else ""
                 verified = "" if rel in ev.recorded else " [not recorded by the audit trail]"
-                found.append(f"{rel}{'#' + key if key else ''}: {loc.shows}{shown}{verified}")
+                found.append(f"{rel}{'#' + key if key else ''}: {loc.shows}{_stack_of(ev, rel)}{shown}{verified}")
         rows.append(Trace(exp.name, exp.section, bool(found), found))
     return rows

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -70,12 +71,24 @@ color:#1b1f24;line-height:1.45}
 h1{border-bottom:3px solid #1f4e79;padding-bottom:.3em}h2{border-bottom:1px solid #ccd;margin-top:2em;color:#1f4e79}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.88em;display:block;overflow-x:auto}
 th,td{border:1px solid #ccd;padding:.25em .55em;text-align:left;vertical-align:top}th{background:#eef2f7}
-caption{caption-side:top;text-align:left;font-style:italic;color:#444;padding:.2em 0}
+caption{caption-side:top;text-align:left;font-style:italic;color:#444;padding:.2em 0;min-width:24em}
 .missing{background:#fff4e5;border-left:4px solid #e08a00;padding:.5em .8em;margin:.6em 0}
-.present{color:#17692d;font-weight:600}.absent{color:#b3261e;font-weight:600}
-figure{margin:.8em 0}figure img{max-width:100%;border:1px solid #dde}figcaption{font-size:.85em;color:#444}
+.present{color:#17692d;font-weight:600;white-space:nowrap}.absent{color:#b3261e;font-weight:600;white-space:nowrap}
+figure{margin:.8em 0}figure img{max-width:100%;box-sizing:border-box;border:1px solid #dde}figcaption{font-size:.85em;color:#444}
 .files{font-size:.82em;color:#444}.embedded{border-left:3px solid #ccd;padding-left:1em}
 code{background:#f3f4f6;padding:0 .2em}nav ol{columns:2}
+td,th{overflow-wrap:anywhere}td{max-width:40em}
+.embedded img{max-width:100%;max-height:420px}details.appendix{margin:.6em 0}details.appendix summary{cursor:pointer;color:#1f4e79}
+@page{size:A4;margin:12mm 11mm 14mm 11mm}
+@media print{
+body{max-width:none;margin:0;padding:0;font-size:9pt;line-height:1.35}
+table{display:table;width:100%;font-size:8pt;overflow:visible}
+thead{display:table-header-group}tr,figure,.missing{break-inside:avoid}
+h2,h3,caption{break-after:avoid}figure img,.embedded img{max-height:70mm;max-width:100%;width:auto}
+figure{display:inline-block;width:48%;vertical-align:top;margin:.3em 0}
+.embedded img{max-height:55mm}.embedded p:has(> img:only-child){display:inline-block;width:48%;margin:.2em 0;vertical-align:top}.present,.absent{white-space:nowrap}h2{margin-top:1.2em}
+nav ol{columns:2;font-size:8.5pt}a{color:inherit;text-decoration:none}
+}
 """
 
 
@@ -87,14 +100,43 @@ def _cell(v: Any, tag: str) -> str:
     return f"<{tag}{cls}>{html.escape(text)}</{tag}>"
 
 
+def compact_png(data: bytes) -> bytes:
+    """A chart re-encoded with a 256-colour palette (Pillow, which matplotlib ships with): plots
+    have few colours, so this cuts the embedded size about threefold with no visible change."""
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(io.BytesIO(data)) as im:
+            small = im.convert("RGB").quantize(colors=256, method=PILImage.Quantize.MEDIANCUT)
+            buf = io.BytesIO()
+            small.save(buf, format="PNG", optimize=True)
+    except (OSError, ValueError):
+        return data  # not a PNG Pillow can read: embedded as it is
+    return buf.getvalue() if len(buf.getvalue()) < len(data) else data
+
+
 def _markdown_html(b: MarkdownText) -> str:
     from markdown_it import MarkdownIt
 
     out = MarkdownIt("commonmark", {"html": False}).enable("table").render(_demote(b.text))
     for path, data in b.images.items():  # embed the artefact's images so the page stays self-contained
-        uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+        uri = "data:image/png;base64," + base64.b64encode(compact_png(data)).decode("ascii")
         out = out.replace(f'src="{html.escape(path)}"', f'src="{uri}"')
-    return out
+    return _fold_long_tables(out)
+
+
+LONG_TABLE_ROWS = 12
+
+
+def _fold_long_tables(page: str) -> str:
+    """Tables of an embedded artefact longer than LONG_TABLE_ROWS rows fold into an appendix."""
+    def fold(m: re.Match) -> str:
+        rows = m.group(0).count("<tr>") - 1
+        if rows <= LONG_TABLE_ROWS:
+            return m.group(0)
+        return (f'<details class="appendix"><summary>Table of {rows} rows (appendix; click to open; not printed)'
+                f"</summary>{m.group(0)}</details>")
+    return re.sub(r"<table>.*?</table>", fold, page, flags=re.S)
 
 
 def _html_block(b: Block) -> str:
@@ -108,17 +150,23 @@ def _html_block(b: Block) -> str:
         cap = f"<caption>{html.escape(b.caption)}</caption>" if b.caption else ""
         head = "<tr>" + "".join(_cell(h, "th") for h in b.headers) + "</tr>"
         body = "".join("<tr>" + "".join(_cell(c, "td") for c in row) + "</tr>" for row in b.rows)
-        return f"<table>{cap}<thead>{head}</thead><tbody>{body}</tbody></table>"
+        table = f"<table>{cap}<thead>{head}</thead><tbody>{body}</tbody></table>"
+        if b.collapsed:
+            return (f'<details class="appendix"><summary>{html.escape(b.caption)}: {len(b.rows)} rows (appendix; '
+                    f"click to open; not printed)</summary>{table}</details>")
+        return table
     if isinstance(b, Image):
-        uri = "data:image/png;base64," + base64.b64encode(b.data).decode("ascii")
+        uri = "data:image/png;base64," + base64.b64encode(compact_png(b.data)).decode("ascii")
         return (f'<figure><img src="{uri}" alt="{html.escape(b.caption)}">'
                 f"<figcaption>{html.escape(b.caption)} ({html.escape(b.path)})</figcaption></figure>")
     if isinstance(b, MarkdownText):
         return (f'<div class="embedded"><p><em>From {html.escape(b.source)}:</em></p>'
                 f"{_markdown_html(b)}</div>")
     if isinstance(b, Files):
-        items = "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(s)}</li>" for p, s in b.rows)
-        return f'<div class="files">Evidence files:<ul>{items}</ul></div>'
+        items = "".join(f'<li><a href="{html.escape(p)}"><code>{html.escape(p)}</code></a>: {html.escape(s)}</li>'
+                        for p, s in b.rows)
+        return (f'<details class="files appendix"><summary>Evidence files ({len(b.rows)}): paths, hashes and links'
+                f"</summary><ul>{items}</ul></details>")
     raise TypeError(f"unknown block {type(b).__name__}")
 
 
