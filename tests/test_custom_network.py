@@ -159,4 +159,12 @@ def test_gradient_methods_are_skipped_with_a_reason_for_a_network_without_input_
     skipped = skipped_methods(Rounded(3, 2), ["integrated_gradients", "feature_ablation", "gradient_shap"], x)
     assert set(skipped) == {"integrated_gradients", "gradient_shap"} and "has no gradient" in skipped["gradient_shap"]
     assert skipped_methods(TinyNet(3, 2), ["integrated_gradients"], x) == {}
+    # the exported two-class logistic holds -w/2 and +w/2: its logits sum to a constant, yet each has a gradient
+    from medtorch.models.networks import Logistic
+
+    lin, w = Logistic(3, 2), torch.randn(1, 3)
+    with torch.no_grad():
+        lin.linear.weight[:] = torch.cat([-w / 2, w / 2])
+        lin.linear.bias.zero_()
+    assert skipped_methods(lin, ["integrated_gradients", "gradient_shap"], x) == {}
     assert "has no attention weights" in attention_skip_reason(TinyNet(3, 2))

@@ -45,10 +45,17 @@ def skipped_methods(network: nn.Module, methods: list[str], x: torch.Tensor) -> 
                                       device=param.device if param is not None else x.device).requires_grad_(True)
     with torch.enable_grad():
         out = network(probe)
-        grad = (torch.autograd.grad(out.sum(), probe, allow_unused=True)[0]
-                if isinstance(out, torch.Tensor) and out.requires_grad else None)
+        grads = []
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            outputs = out.reshape(len(probe), -1)
+            # each output on its own: their sum can be constant while each one moves (the exported
+            # two-class logistic holds -w/2 and +w/2, whose sum has no gradient at all)
+            for k in range(outputs.shape[1]):
+                g = torch.autograd.grad(outputs[:, k].sum(), probe, allow_unused=True, retain_graph=True)[0]
+                if g is not None:
+                    grads.append(g)
     # a gradient that is absent or zero at every probed row (rounding, argmax, lookups) attributes nothing
-    if grad is not None and bool(grad.abs().sum() > 0):
+    if any(bool(g.abs().sum() > 0) for g in grads):
         return {}
     reason = (f"{type(network).__name__}'s output has no gradient with respect to its input, and this method "
               f"supports {SUPPORTS[wanted[0]]}; use kernel_shap, lime, feature_ablation or feature_permutation")
