@@ -477,7 +477,10 @@ def validate(cfg: DictConfig) -> None:
     from medtorch.extensions import extension_problems
     from medtorch.models.targets import network_problems
 
-    problems += network_problems(m) + extension_problems(cfg)
+    # a shipped network's keys were checked against its schema above; its signature check would name them twice
+    if not any(p.startswith("model.") for p in problems):
+        problems += network_problems(m)
+    problems += extension_problems(cfg)
     need(m.get("name") in MODELS or "_target_" in m.keys(), "model.name", f"one of {MODELS} (or a model._target_)", m.get("name"))
     if "dropout" in m:
         need(0.0 <= m.dropout < 1.0, "model.dropout", "in [0, 1)", m.dropout)

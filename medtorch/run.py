@@ -81,6 +81,11 @@ def discard_unstarted(root: str | Path) -> bool:
             logging.root.removeHandler(handler)
     (root / "train.log").unlink(missing_ok=True)
     root.rmdir()
+    # and the folders Hydra made for it (runs/<experiment>/), when the refusal left them empty
+    cwd, parent = Path.cwd().resolve(), root.resolve().parent
+    while parent != cwd and cwd in parent.parents and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
     return True
 
 

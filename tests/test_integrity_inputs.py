@@ -127,6 +127,18 @@ def test_plus_prefixed_unknown_keys_are_refused_all_at_once_and_nothing_is_left_
     assert "trainer.logger is not a setting of trainer" in err
     assert "model.dropout must be in [0, 1); got 1.5" in err  # values too, in the same message
     assert left is None and not run_dir.exists()  # a config error writes nothing (not even train.log)
+    assert err.count("dropuot") == 1  # one problem, named once
+    # in the default run directory too: no empty runs/<experiment>/ folders are left behind
+    import os
+    import subprocess
+    import sys
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    proc = subprocess.run([sys.executable, str(REPO / "train.py"), "+model.dropuot=0.3"], cwd=plain,
+                          env={**os.environ, "XDG_DATA_HOME": str(tmp_path / ".data")}, capture_output=True, text=True)
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stderr[-2000:]
+    assert list(plain.iterdir()) == []
 
 
 # ---------------------------------------------------------------- the key check at the validation level
