@@ -1,8 +1,7 @@
 """medtorch: train deep-learning models for regulated medicines work, with an evidence trail."""
 
-__version__ = "0.1.0"
-
-from medtorch.errors import MedtorchError  # noqa: E402  (re-exported, light import)
+from medtorch.errors import MedtorchError  # re-exported, light import
+from medtorch.version import __version__  # re-exported; modules of medtorch import it from medtorch.version
 
 __all__ = ["MedtorchError", "Run", "__version__", "open_run", "train"]
 

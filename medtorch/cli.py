@@ -13,8 +13,8 @@ import importlib
 import os
 import sys
 
-from medtorch import __version__
 from medtorch.errors import EXIT_OK, EXIT_OUTPUT_CLOSED, MedtorchError
+from medtorch.version import __version__
 
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
 VERBS: dict[str, tuple[str, str]] = {
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     command = importlib.import_module(args._module)
     try:
         _refuse_survival(args)
-        return int(command.run(args) or 0)
+        return int(command.run(args) or EXIT_OK)
     except MedtorchError as e:
         print(f"medtorch {args.verb}: error: {e}", file=sys.stderr)
         return e.exit_code
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _refuse_survival(args: argparse.Namespace) -> None:
-    """A verb that does not yet handle task=survival runs refuses one (exit 2) instead of misreporting it."""
+    """A verb that does not yet handle task=survival runs refuses one (``EXIT_BAD_INPUT``) instead of misreporting it."""
     from medtorch.survival.checks import refuse_unsupported_verb
 
     for run_dir in [getattr(args, "run", None), *(getattr(args, "runs", None) or [])]:

@@ -130,8 +130,11 @@ def schema_problems(node: DictConfig, schema: type, where: str = "", fallback: d
 
 def key_problems(cfg: DictConfig) -> list[str]:
     """Every key of a composed medtorch config checked against ``MedtorchConfig`` (see the module doc)."""
-    from medtorch import config as C
+    # the schema modules themselves, not the medtorch.config package: the package's validate imports this module
+    from medtorch.config.schema import MedtorchConfig
+    from medtorch.config.schema_data import DataConfig
+    from medtorch.config.schema_model import AttentionConfig, LinearConfig, LogisticConfig, MLPConfig
 
-    models = {"mlp": C.MLPConfig, "logistic": C.LogisticConfig, "attention": C.AttentionConfig, "linear": C.LinearConfig}
-    fallback = {"data": C.DataConfig, "model": lambda node: models.get(str(node.get("name")))}
-    return schema_problems(cfg, C.MedtorchConfig, "", fallback)
+    models = {"mlp": MLPConfig, "logistic": LogisticConfig, "attention": AttentionConfig, "linear": LinearConfig}
+    fallback = {"data": DataConfig, "model": lambda node: models.get(str(node.get("name")))}
+    return schema_problems(cfg, MedtorchConfig, "", fallback)

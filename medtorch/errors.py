@@ -7,8 +7,9 @@ the error's ``exit_code``.
 
 ``EXIT_CODES`` is the single table of exit codes, the same for ``train.py`` and every
 ``medtorch`` verb, so a scheduler can tell outcomes apart. The README's exit-code table is
-``exit_code_table()`` verbatim (``tests/test_exit_codes.py`` checks it, and checks that each
-verb returns the code listed for it). No other module spells an exit code as a number.
+``exit_code_table()`` verbatim (``tests/test_integrity_runs.py`` checks it, and checks that the
+verbs return the codes listed for them). No other module spells an exit code as a number, in
+code or in text (``tests/test_exit_codes.py`` checks both).
 """
 
 from __future__ import annotations

@@ -35,41 +35,17 @@ With every ``leak_*`` switch off (the default) the table is clean: every leakage
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from medtorch.data.cohort_spec import CohortSpec  # re-exported: the one declaration of the parameters
+
 CLASSES = ("stable", "admitted", "died")
 SITES = ("A", "B", "C", "D", "E")
 SITE_P = (0.3, 0.27, 0.23, 0.16, 0.04)  # E is the rare site
-
-
-@dataclass
-class CohortSpec:
-    patients: int = 800
-    max_visits: int = 4
-    start_year: int = 2015
-    years: int = 6
-    drift: float = 0.0  # yearly change of the admission log-odds (calendar drift)
-    seed: int = 0
-    leak_duplicates: float = 0.0  # fraction of rows copied verbatim (0 = none)
-    leak_outcome_lab: bool = False
-    leak_cause_of_death: bool = False
-    leak_identifier: bool = False
-    leak_target_copy: bool = False
-    leak_outcome_level: bool = False
-    leak_follow_up: bool = False
-    leak_subject_id: bool = False
-    coarse: bool = False
-    calendar_ints: bool = False
-
-    @classmethod
-    def from_config(cls, cfg: Any) -> "CohortSpec":
-        fields = cls.__dataclass_fields__
-        items = cfg.items() if hasattr(cfg, "items") else asdict(cfg).items()
-        return cls(**{k: v for k, v in items if k in fields})
 
 
 def generate_cohort(spec: CohortSpec | None = None, **overrides: Any) -> pd.DataFrame:

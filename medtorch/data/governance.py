@@ -1,7 +1,7 @@
 """The governed data steps of a run: split by the configured strategy, check for leakage,
 plan rebalancing, record the lineage, explore the data. The pipeline calls each once, in
-that order; ``load_and_split`` is also what a lineage replay calls, so a replay splits the
-data exactly as the run did.
+that order. ``split_table`` and ``load_and_split`` live in ``configured_split`` (a lineage replay
+calls them too) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -10,9 +10,13 @@ from typing import Any
 
 from medtorch.audit import EventLog, file_hashes
 from medtorch.data import sources
-from medtorch.data.split import Splits, make_split
+from medtorch.data.configured_split import load_and_split, split_table
+from medtorch.data.split import Splits
 from medtorch.errors import EXIT_LEAKAGE, MedtorchError
 from medtorch.run import RunDir, write_json, write_text
+
+
+__all__ = ["LeakageError", "check_leakage", "explore_data", "load_and_split", "record_lineage", "split_table"]
 
 
 class LeakageError(MedtorchError):
@@ -21,24 +25,8 @@ class LeakageError(MedtorchError):
     exit_code = EXIT_LEAKAGE
 
 
-def split_table(cfg: Any, raw: sources.RawTable) -> Splits:
-    s, d = cfg.split, cfg.data
-    seed = s.seed if "seed" in s else cfg.seed  # runs made before split.seed existed split by ``seed``
-    external = None
-    if s.strategy == "external":
-        external = sources.load_external_test(d, s.test_path, raw.classes)
-    return make_split(raw, s.strategy, s.train, s.val, s.test, seed, subject=d.subject_column,
-                      time=d.time_column, train_end=s.train_end, val_end=s.val_end, external=external,
-                      new_subjects_only=s.new_subjects_only)
-
-
-def load_and_split(cfg: Any) -> tuple[sources.RawTable, Splits]:
-    raw = sources.load(cfg.data)
-    return raw, split_table(cfg, raw)
-
-
 def check_leakage(cfg: Any, splits: Splits, rd: RunDir, log: EventLog, classes: list[str] | None = None):
-    """Run every check, write leakage.json; stop the run (exit 4) on a failed check if configured."""
+    """Run every check, write leakage.json; stop the run (``EXIT_LEAKAGE``) on a failed check if configured."""
     from medtorch.data.leakage import run_checks
 
     if not cfg.leakage.enabled:

@@ -87,8 +87,8 @@ def replay_split(run_dir: str | Path, data_path: str | None = None) -> dict[str,
     """
     from omegaconf import OmegaConf
 
-    from medtorch.config import register_configs
-    from medtorch.data.governance import load_and_split
+    from medtorch.config.schema import register_configs
+    from medtorch.data.configured_split import load_and_split
     from medtorch.run import RunDir, read_json
 
     rd = RunDir(Path(run_dir))
