@@ -25,7 +25,7 @@ def test_every_public_name_of_the_old_module_is_importable_from_medtorch_config(
 
     missing = [n for n in PUBLIC if not hasattr(C, n)]
     assert not missing
-    assert sorted(C.__all__) == sorted(PUBLIC)
+    assert set(PUBLIC) <= set(C.__all__) and all(hasattr(C, n) for n in C.__all__)  # new groups may be added
 
 
 def test_the_cohort_parameters_are_declared_once():
