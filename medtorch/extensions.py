@@ -76,7 +76,7 @@ def extension_problems(cfg) -> list[str]:
     need(t.log_every_n_steps >= 1, "trainer.log_every_n_steps", ">= 1", t.log_every_n_steps)
     need(t.profiler in PROFILERS, "trainer.profiler", f"one of {PROFILERS}", t.profiler)
     if isinstance(s, dict) and s.get("monitor") is not None:
-        from medtorch.config import MONITORS
+        from medtorch.config.schema import MONITORS
 
         need(s["monitor"] in MONITORS, "scheduler.monitor", f"one of {MONITORS} or null", s["monitor"])
     need(cfg.get("progress", "auto") in PROGRESS, "progress", f"one of {PROGRESS}", cfg.get("progress"))

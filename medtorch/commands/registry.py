@@ -2,7 +2,7 @@
 
 ``import`` moves an old JSONL ledger into the registry (once). ``verify`` checks the registry's
 hash chain and row identities and prints its head and looks per test set; with RUN arguments it
-also checks that the registry still holds every entry and look those runs saw (exit 3 if not).
+also checks that the registry still holds every entry and look those runs saw (EXIT_INTEGRITY if not).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ UNBLOCKED = "predictions_unblocked"
 
 
 class PredictionBlockedError(MedtorchError):
-    """The run's monitoring plan blocked predictions after a breach; exit code 6."""
+    """The run's monitoring plan blocked predictions after a breach; exit code EXIT_BLOCKED."""
 
     exit_code = EXIT_BLOCKED
 

@@ -3,7 +3,7 @@
 Criteria change only through ``medtorch evaluate --acceptance FILE``, which writes
 ``acceptance_amendments/NNN.json`` and an ``acceptance_changed`` event holding the file's hash.
 A file in ``acceptance_amendments/`` that no such event records (dropped in by hand, or edited
-after it was recorded) is refused with exit 3, never used: the criteria a look is judged by
+after it was recorded) is refused with EXIT_INTEGRITY, never used: the criteria a look is judged by
 are always ones the run's audit trail can show.
 """
 

@@ -8,7 +8,7 @@ sweep it belongs to), so the members' looks at one test set count as one family 
 
 At a look (``open_for_run`` then ``check_continuity``) the run's own records are authoritative:
 a registry that lost entries the run saw, was replaced, or knows fewer looks by this run than
-the run's event log records is an integrity failure (exit 3), never a "first look".
+the run's event log records is an integrity failure (EXIT_INTEGRITY), never a "first look".
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def open_for_run(manifest: dict[str, Any], flag: str | None) -> Opened:
 
 def check_continuity(opened: Opened, head: Head, entries: list[dict[str, Any]], manifest: dict[str, Any],
                      events: list[dict[str, Any]]) -> None:
-    """Refuse (exit 3) a registry that lost entries this run saw, was replaced, or misses looks of this run."""
+    """Refuse (EXIT_INTEGRITY) a registry that lost entries this run saw, was replaced, or misses looks of this run."""
     url, problems = opened.registry.public_url, []
     seen = []
     if opened.bound and opened.override is None:

@@ -1,6 +1,6 @@
 """``medtorch registry import LEDGER``: move an old JSONL test-set ledger into the registry.
 
-The ledger's hash chain is verified first (an edited ledger is refused, exit 3); then each of
+The ledger's hash chain is verified first (an edited ledger is refused, EXIT_INTEGRITY); then each of
 its looks becomes one ``imported_look`` entry with the ledger line's details, time, user and
 host, in one transaction (all or nothing). The ledger held no row identities, so imported test
 sets take part in the development and same-look rules, not in the row-identity checks. A
@@ -24,7 +24,7 @@ def import_ledger(path: str | Path, reg: Registry) -> dict[str, Any]:
         raise MedtorchError(f"registry import: ledger {path} not found; expected the JSONL file written by "
                             "'medtorch evaluate --ledger' (default ./test_ledger.jsonl).")
     log = EventLog(path)
-    log.verify_chain()  # an edited ledger is refused (exit 3)
+    log.verify_chain()  # an edited ledger is refused (EXIT_INTEGRITY)
     lines = [r for r in log.records() if r.get("action") == "test_look"]
     head = lines[-1]["hash"] if lines else None
     with reg.transaction() as tx:

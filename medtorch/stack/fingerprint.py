@@ -133,14 +133,14 @@ def _numeric(trainer_precision: str | None) -> dict[str, Any]:
 @functools.lru_cache(maxsize=1)
 def _static() -> str:
     """The parts that cannot change inside one process (package metadata look-ups cost ~30 ms), as JSON."""
-    import medtorch
+    from medtorch.version import __version__
 
     return json.dumps({
         "cpu": _cpu(),
         "torch_build": _torch_build(),
         "cuda": _cuda(),
         # medtorch's version is the one imported, not whichever copy is installed
-        "packages": {"numeric": {**package_versions(NUMERIC_PACKAGES), "medtorch": medtorch.__version__},
+        "packages": {"numeric": {**package_versions(NUMERIC_PACKAGES), "medtorch": __version__},
                      "other": package_versions(OTHER_PACKAGES)},
         "git": git_info(),
     })

@@ -1,5 +1,5 @@
 """Configuration checks of ``task=survival`` (called from ``medtorch.config.validate``), and the verbs a
-survival run refuses until they learn survival (exit 2, naming the verb)."""
+survival run refuses until they learn survival (EXIT_BAD_INPUT, naming the verb)."""
 
 from __future__ import annotations
 
