@@ -84,7 +84,7 @@ def _predictions(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def test_plots_with_subgroups_calendar_periods_and_cross_validation_keep_legends_off_the_data(tmp_path, monkeypatch):
     from medtorch.data.cohort import generate_cohort
     from medtorch.evaluation.assessment import assess, write_plots
-    from medtorch.evaluation.assessment_plots import plot_distribution
+    from medtorch.evaluation.assessment_plots import plot_distribution, plot_forest
 
     cohort = generate_cohort().head(400).reset_index(drop=True)
     y, probs = _predictions(len(cohort))
@@ -99,6 +99,12 @@ def test_plots_with_subgroups_calendar_periods_and_cross_validation_keep_legends
         plot_distribution({"mcc": [0.61, 0.7, 0.55, 0.9, 0.66], "auroc": [0.8, 0.85, 0.83, 0.97, 0.88],
                            "balanced_accuracy": [0.75, 0.8, 0.7, 0.92, 0.81]}, tmp_path / "cv.png", "CV")
     assert {p.name for p in paths} >= {"reliability.png", "forest_sex.png", "forest_site.png", "forest_period.png"}
+    wide = lambda est, lo, hi, n: {"group": f"g{n}", "n": n, "small_n": n < 30,
+                                   "mcc": {"estimate": est, "lower": lo, "upper": hi, "method": "percentile"}}
+    with capture_figures(monkeypatch) as small:  # small groups: intervals across nearly all of [-1, 1]
+        plot_forest({"cells": [wide(0.1, -0.95, 0.97, 8), wide(0.6, 0.2, 0.9, 60), wide(-0.1, -0.98, 0.95, 6)]},
+                    {"estimate": 0.55}, tmp_path / "forest_small.png", "MCC by site")
+    _clean(small)
     _clean(seen)
 
 
@@ -110,11 +116,12 @@ def test_eda_plots_of_subgroups_and_a_calendar_with_one_tall_year_fit_their_axes
                 "class_proportions": {"alive": 1 - share, "died": share},
                 "missing_share": {"crp": 0.31, "albumin": 0.02, "age": 0.0}, "numeric": {}, "categories": {}}
 
-    levels = {"A": 0.5, "B": 0.3, "C": 0.18, "E": 0.02}
+    levels = {"A": 0.26, "B": 0.25, "C": 0.25, "E": 0.24}  # balanced classes and levels: bars in every corner
     rep = {"reference": {"A": 0.45, "B": 0.35, "C": 0.15, "E": 0.05}, "tolerance": 0.2, "under_represented": [],
            "splits": {s: {lv: {"rows": int(300 * v), "share": v} for lv, v in levels.items()} for s in ("train", "val", "test")}}
-    years = {"2018": 30, "2019": 45, "2020": 610, "2021": 52}  # one year far taller than the rest
-    eda = {"splits": {"train": split(300, 0.08), "val": split(100, 0.1), "test": split(100, 0.09)},
+    # every year about as full as the tallest (no free corner for a legend inside the axes), one a little taller
+    years = {"2016": 100, "2017": 104, "2018": 98, "2019": 101, "2020": 140, "2021": 99}
+    eda = {"splits": {"train": split(300, 0.5), "val": split(100, 0.48), "test": split(100, 0.52)},
            "representativeness": {"site": rep, "sex": {**rep, "reference": {}}},
            "calendar": {s: {yr: {"rows": k * f} for yr, k in years.items()} for s, f in (("train", 3), ("val", 1), ("test", 1))}}
     with capture_figures(monkeypatch) as seen:
@@ -147,38 +154,53 @@ def test_confusion_training_curves_and_explanation_plots_keep_legends_off_the_da
 @pytest.mark.slow
 def test_every_plot_of_the_default_run_redrawn_from_its_artefacts_keeps_legends_off_the_data(default_run, tmp_path,
                                                                                              monkeypatch):
-    """The default run's own numbers (its assessment, EDA, confusion matrices, training history)
-    drawn again by the same functions; every PNG the run holds is among those checked."""
+    """The default run's own numbers (its assessment, EDA, confusion matrices, training history,
+    explanations) drawn again by the same functions; every PNG the run holds is among those checked."""
     import json
 
     from medtorch.data.eda import eda_plots
     from medtorch.evaluation.assessment import write_plots
     from medtorch.evaluation.plots import plot_confusion
+    from medtorch.explain.plots import plot_agreement, plot_global, plot_local
     from medtorch.report.foundation import _history_plot
 
     read = lambda rel: json.loads((default_run / rel).read_text())
-    metrics, eda = read("metrics.json"), read("eda.json")
+    metrics, eda, explained = read("metrics.json"), read("eda.json"), read("explain/explanation.json")
     classes = list(read("model.json")["classes"])
-    drawn = set()
+    out = lambda name: tmp_path / f"{name}.png"
+    drawn = {"plots/training_history.png"}
     with capture_figures(monkeypatch) as seen:
-        for rel in sorted(p.relative_to(default_run).as_posix() for p in default_run.glob("assessment_*.json")):
-            split = rel.removeprefix("assessment_").removesuffix(".json")
-            drawn |= {f"plots/{p.name}" for p in write_plots(read(rel), classes, lambda n, s=split: tmp_path / f"{n}_{s}.png", split)}
-        drawn |= {f"plots/eda_{p.name}" for p in eda_plots(eda, lambda n: tmp_path / f"{n}.png")}
+        for path in sorted(default_run.glob("assessment_*.json")):
+            split = path.stem.removeprefix("assessment_")
+            drawn |= {f"plots/{p.stem}_{split}.png" for p in write_plots(read(path.name), classes, out, split)}
+        drawn |= {f"plots/eda_{p.name}" for p in eda_plots(eda, out)}
         for split, cm in _confusions(metrics).items():
             for normalized, suffix in ((False, "counts"), (True, "normalized")):
-                drawn.add(plot_confusion(np.array(cm), classes, tmp_path / f"confusion_{split}_{suffix}.png", normalized,
-                                         split).name)
+                plot_confusion(np.array(cm), classes, out("c"), normalized, split)
+                drawn.add(f"plots/confusion_{split}_{suffix}.png")
         _history_plot(metrics["history"])
+        imp = pd.read_csv(default_run / "explain" / "global_importance.csv")
+        for method, rows in imp.groupby("method", sort=False):
+            columns = list(dict.fromkeys(rows["column"]))
+            stack = lambda key: np.stack([rows[rows["class"] == c][key].to_numpy() for c in classes])
+            plot_global(stack("mean_abs"), stack("std_abs"), columns, classes, method, out("g"))
+            drawn.add(f"explain/plots/global_{method}.png")
+        local = pd.read_csv(default_run / "explain" / "local_explanations.csv")
+        primary = list(explained["methods"])[0]
+        for row_id, rows in local.groupby("row_id"):
+            plot_local(rows[primary].to_numpy(), list(rows["column"]), f"row {row_id}", out("l"))
+            drawn.add(f"explain/plots/local_row{row_id}.png")
+        agreement = explained["sanity"]["agreement"]
+        names = list(agreement)
+        plot_agreement(np.array([[np.nan if agreement[a][b] is None else agreement[a][b] for b in names] for a in names],
+                                dtype=float), names, "agreement", out("a"))
+        drawn.add("explain/plots/agreement.png")
     _clean(seen)
-    on_disk = {p.relative_to(default_run).as_posix() for p in (default_run / "plots").glob("*.png")}
-    redrawn = {f"plots/{n}" for n in (d.split("/")[-1] for d in drawn)}
-    assert on_disk <= redrawn, f"plots of the default run not checked: {sorted(on_disk - redrawn)}"
+    on_disk = {p.relative_to(default_run).as_posix() for p in [*default_run.glob("plots/*.png"),
+                                                               *default_run.glob("explain/plots/*.png")]}
+    assert on_disk and on_disk <= drawn, f"plots of the default run not checked: {sorted(on_disk - drawn)}"
 
 
 def _confusions(metrics: dict) -> dict[str, list[list[int]]]:
-    out = {}
-    for split, m in metrics.items():
-        if isinstance(m, dict) and isinstance(m.get("confusion_matrix"), list):
-            out[split] = m["confusion_matrix"]
-    return out
+    return {split: m["confusion_matrix"] for split, m in metrics.items()
+            if isinstance(m, dict) and isinstance(m.get("confusion_matrix"), list)}
