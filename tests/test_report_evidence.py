@@ -275,6 +275,16 @@ def test_a_run_with_every_optional_analysis_prints_within_forty_pages(full_run, 
         assert pages <= FULL_PAGE_BUDGET, (report, pages)
 
 
+@pytest.mark.slow
+def test_every_plot_of_a_run_with_subgroups_a_calendar_and_test_looks_keeps_legends_off_the_data(full_run, tmp_path,
+                                                                                                 monkeypatch):
+    from test_report_plots import check_every_plot_of
+
+    drawn = check_every_plot_of(full_run, tmp_path, monkeypatch)
+    assert {"plots/eda_calendar.png", "plots/forest_period_val.png", "plots/forest_site_val.png",
+            "test_evaluations/002/forest_sex.png", "explain/plots/global_kernel_shap.png"} <= drawn
+
+
 # ------------------------------------------------------------------------------ reliability bins
 @pytest.mark.parametrize("n", [7, 86, 1000])
 def test_reliability_bins_hold_at_least_ten_rows_and_wilson_intervals(n):

@@ -151,54 +151,74 @@ def test_confusion_training_curves_and_explanation_plots_keep_legends_off_the_da
     _clean(seen)
 
 
-@pytest.mark.slow
-def test_every_plot_of_the_default_run_redrawn_from_its_artefacts_keeps_legends_off_the_data(default_run, tmp_path,
-                                                                                             monkeypatch):
-    """The default run's own numbers (its assessment, EDA, confusion matrices, training history,
-    explanations) drawn again by the same functions; every PNG the run holds is among those checked."""
+def check_every_plot_of(run, tmp_path, monkeypatch) -> set[str]:
+    """Draw every plot of ``run`` again from its own artefacts (assessments, test looks, EDA,
+    confusion matrices, training history, explanations) with the same functions; fail on any
+    problem, and on any PNG of the run that was not among those drawn. Returns what was drawn."""
     import json
 
     from medtorch.data.eda import eda_plots
     from medtorch.evaluation.assessment import write_plots
     from medtorch.evaluation.plots import plot_confusion
-    from medtorch.explain.plots import plot_agreement, plot_global, plot_local
     from medtorch.report.foundation import _history_plot
 
-    read = lambda rel: json.loads((default_run / rel).read_text())
-    metrics, eda, explained = read("metrics.json"), read("eda.json"), read("explain/explanation.json")
+    read = lambda rel: json.loads((run / rel).read_text())
+    metrics, eda = read("metrics.json"), read("eda.json")
     classes = list(read("model.json")["classes"])
     out = lambda name: tmp_path / f"{name}.png"
     drawn = {"plots/training_history.png"}
     with capture_figures(monkeypatch) as seen:
-        for path in sorted(default_run.glob("assessment_*.json")):
+        for path in sorted(run.glob("assessment_*.json")):
             split = path.stem.removeprefix("assessment_")
             drawn |= {f"plots/{p.stem}_{split}.png" for p in write_plots(read(path.name), classes, out, split)}
+        for path in sorted(run.glob("test_evaluations/*/evaluation.json")):
+            look = path.parent.relative_to(run).as_posix()
+            assessment = read(path.relative_to(run))["assessment"]
+            drawn |= {f"{look}/{p.name}" for p in write_plots(assessment, classes, out, "test")}
         drawn |= {f"plots/eda_{p.name}" for p in eda_plots(eda, out)}
         for split, cm in _confusions(metrics).items():
             for normalized, suffix in ((False, "counts"), (True, "normalized")):
                 plot_confusion(np.array(cm), classes, out("c"), normalized, split)
                 drawn.add(f"plots/confusion_{split}_{suffix}.png")
         _history_plot(metrics["history"])
-        imp = pd.read_csv(default_run / "explain" / "global_importance.csv")
-        for method, rows in imp.groupby("method", sort=False):
-            columns = list(dict.fromkeys(rows["column"]))
-            stack = lambda key: np.stack([rows[rows["class"] == c][key].to_numpy() for c in classes])
-            plot_global(stack("mean_abs"), stack("std_abs"), columns, classes, method, out("g"))
-            drawn.add(f"explain/plots/global_{method}.png")
-        local = pd.read_csv(default_run / "explain" / "local_explanations.csv")
-        primary = list(explained["methods"])[0]
-        for row_id, rows in local.groupby("row_id"):
-            plot_local(rows[primary].to_numpy(), list(rows["column"]), f"row {row_id}", out("l"))
-            drawn.add(f"explain/plots/local_row{row_id}.png")
-        agreement = explained["sanity"]["agreement"]
+        if (run / "explain" / "explanation.json").is_file():
+            drawn |= _explanations(run, read("explain/explanation.json"), classes, out)
+    _clean(seen)
+    on_disk = {p.relative_to(run).as_posix() for pattern in ("plots/*.png", "explain/plots/*.png", "test_evaluations/*/*.png")
+               for p in run.glob(pattern)}
+    assert on_disk and on_disk <= drawn, f"plots of the run not checked: {sorted(on_disk - drawn)}"
+    return drawn
+
+
+def _explanations(run, explained: dict, classes: list[str], out) -> set[str]:
+    from medtorch.explain.plots import plot_agreement, plot_global, plot_local
+
+    drawn = set()
+    imp = pd.read_csv(run / "explain" / "global_importance.csv")
+    for method, rows in imp.groupby("method", sort=False):
+        columns = list(dict.fromkeys(rows["column"]))
+        stack = lambda key: np.stack([rows[rows["class"] == c][key].to_numpy() for c in classes])
+        plot_global(stack("mean_abs"), stack("std_abs"), columns, classes, method, out("g"))
+        drawn.add(f"explain/plots/global_{method}.png")
+    local = pd.read_csv(run / "explain" / "local_explanations.csv")
+    primary = list(explained["methods"])[0]
+    for row_id, rows in local.groupby("row_id"):
+        plot_local(rows[primary].to_numpy(), list(rows["column"]), f"row {row_id}", out("l"))
+        drawn.add(f"explain/plots/local_row{row_id}.png")
+    agreement = (explained.get("sanity") or {}).get("agreement")
+    if agreement:
         names = list(agreement)
         plot_agreement(np.array([[np.nan if agreement[a][b] is None else agreement[a][b] for b in names] for a in names],
                                 dtype=float), names, "agreement", out("a"))
         drawn.add("explain/plots/agreement.png")
-    _clean(seen)
-    on_disk = {p.relative_to(default_run).as_posix() for p in [*default_run.glob("plots/*.png"),
-                                                               *default_run.glob("explain/plots/*.png")]}
-    assert on_disk and on_disk <= drawn, f"plots of the default run not checked: {sorted(on_disk - drawn)}"
+    return drawn
+
+
+@pytest.mark.slow
+def test_every_plot_of_the_default_run_redrawn_from_its_artefacts_keeps_legends_off_the_data(default_run, tmp_path,
+                                                                                             monkeypatch):
+    drawn = check_every_plot_of(default_run, tmp_path, monkeypatch)
+    assert {"plots/reliability_val.png", "plots/eda_classes.png", "explain/plots/agreement.png"} <= drawn
 
 
 def _confusions(metrics: dict) -> dict[str, list[list[int]]]:
