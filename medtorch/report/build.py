@@ -14,8 +14,8 @@ from pathlib import Path
 
 from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.errors import MedtorchError
-from medtorch.integrity import require_intact
 from medtorch.hashing import sha256_file
+from medtorch.integrity import require_intact
 from medtorch.report.appendix import has_appendix, to_appendix_html
 from medtorch.report.blocks import Files, Image, load_structured
 from medtorch.report.compose import Rendered, render_all
