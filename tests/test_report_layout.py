@@ -60,3 +60,20 @@ def test_report_fits_the_page_and_its_plots_overlap_nothing(browser, default_run
     assert not facts["reprs"], facts["reprs"][:3]
     shot = browser.screenshot(session, ARTIFACTS / f"report_default_{width}px.png")
     assert shot.stat().st_size > 20_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [1400, A4_PX])
+def test_the_appendix_fits_the_page_and_links_back_to_the_report(browser, default_run, width):
+    session = browser.open("about:blank")
+    browser.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": 1000, "deviceScaleFactor": 1,
+                                                        "mobile": False}, session=session)
+    browser.send("Page.navigate", {"url": (default_run / "report_appendix.html").resolve().as_uri()}, session=session)
+    browser.wait_event("Page.loadEventFired", session)
+    facts = browser.evaluate(session, LAYOUT)
+    assert facts["scrollWidth"] <= facts["clientWidth"] + 1, f"horizontal overflow at {width} px: {facts['scrollWidth']}"
+    assert facts["wide"] == 0 and not facts["reprs"], facts
+    links = browser.evaluate(session, "[...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))")
+    assert "report.html" in links
+    assert all((default_run / href).is_file() for href in links if not href.startswith("#")), links
+    browser.screenshot(session, ARTIFACTS / f"report_appendix_{width}px.png")

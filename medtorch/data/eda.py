@@ -221,7 +221,8 @@ def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
     for i, (name, s) in enumerate(splits.items()):
         ax.bar(np.arange(len(classes)) + i * width, [s["class_proportions"][c] for c in classes], width, label=name)
     ax.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, classes)
-    ax.set_ylabel("share of rows"), ax.set_title("Class proportions per split"), ax.legend()
+    ax.set_ylabel("share of rows"), ax.set_title("Class proportions per split")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the axes: balanced classes leave no free corner
     paths.append(save(fig, "classes"))
     miss = sorted(((c, v) for c, v in splits["train"]["missing_share"].items() if v > 0), key=lambda kv: -kv[1])[:30]
     if miss:  # nothing missing: no empty chart (eda.md and the report say so in a sentence)

@@ -33,7 +33,8 @@ class Table:
     headers: list[str]
     rows: list[list[Any]]
     caption: str = ""
-    collapsed: bool = False  # a long appendix: folded in report.html (click to open), left out of the PDF
+    collapsed: bool = False  # a long appendix: folded in report.html, in full in report_appendix.html, not in the PDF
+    css: str = ""  # an HTML class for the print stylesheet (e.g. "checklist": narrow columns that never wrap)
 
 
 @dataclass

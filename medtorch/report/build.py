@@ -14,14 +14,16 @@ from pathlib import Path
 
 from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.errors import MedtorchError
+from medtorch.hashing import sha256_file
 from medtorch.integrity import require_intact
+from medtorch.report.appendix import has_appendix, to_appendix_html
 from medtorch.report.blocks import Files, Image, load_structured
 from medtorch.report.compose import Rendered, render_all
 from medtorch.report.privacy import rare_levels, redact
 from medtorch.report.pdf import find_browser, no_browser_message, write_pdf
 from medtorch.report.sections import Evidence
 from medtorch.report.traceability import Trace, trace
-from medtorch.report.writers import Header, to_html, to_markdown
+from medtorch.report.writers import APPENDIX, Header, to_html, to_markdown
 from medtorch.run import RunDir, keep_previous_version, read_json, write_bytes, write_text
 
 
@@ -81,9 +83,13 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
     generated = [b for s in report.sections for b in s.blocks if isinstance(b, Image) and b.generated]
     for img in generated:
         write_bytes(rd.root / img.path, img.data)
-    pdf_path = rd.root / "report.pdf"
-    keep_previous_version(rd.root, [rd.report_md, rd.report_html, pdf_path])  # earlier reports stay verifiable
+    pdf_path, appendix = rd.root / "report.pdf", rd.root / APPENDIX
+    keep_previous_version(rd.root, [rd.report_md, rd.report_html, pdf_path, appendix])  # earlier reports stay verifiable
     rare = report.rare_levels  # a last privacy net over everything written: no rare category level by name
+    written = [appendix] if has_appendix(report.sections) else []
+    if written:  # first: the report names its hash
+        write_text(appendix, redact(to_appendix_html(report.header, report.sections), rare, html.escape))
+        report.header.appendix = sha256_file(appendix)
     write_text(rd.report_md, redact(to_markdown(report.header, report.sections), rare))
     write_text(rd.report_html, redact(to_html(report.header, report.sections), rare, html.escape))
     required, failed = pdf, None
@@ -102,7 +108,7 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
          "expectations_missing": [t.expectation for t in report.traces if not t.present],
          "sections_without_evidence": [s.key for s in report.sections if not s.present]},
         inputs=file_hashes(rd.root, [rd.root / p for p in used]),
-        outputs=file_hashes(rd.root, [rd.report_md, rd.report_html, *([pdf_path] if pdf else []),
+        outputs=file_hashes(rd.root, [rd.report_md, rd.report_html, *([pdf_path] if pdf else []), *written,
                                       *(rd.root / i.path for i in generated)]),
     )
     if failed is not None and required is True:

@@ -82,7 +82,7 @@ def render_traceability(traces: list[Trace], titles: dict[str, str]) -> Rendered
     blocks: list[Block] = [
         Para(f"{present} of {len(traces)} expectations have evidence in this run; {len(traces) - present} are missing. "
              "Each row is computed from the artefacts present in the run directory when the report was written."),
-        Table(["#", "expectation", "status", "evidence in this run", "section"], rows, "Traceability"),
+        Table(["#", "expectation", "status", "evidence in this run", "section"], rows, "Traceability", css="trace"),
     ]
     return Rendered(TRACE_KEY, "Traceability: regulatory expectations and their evidence", blocks, True)
 

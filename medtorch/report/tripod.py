@@ -209,19 +209,20 @@ def tripod(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list[Bl
             except (KeyError, TypeError, ValueError, AttributeError):
                 value = None
         if item in authored:
-            text, source = authored[item] + (f" (run: {value})" if value else ""), f"author (card.tripod.{item})"
+            text, source = authored[item] + (f" (run: {value})" if value else ""), "author"
             counts["author"] += 1
         elif value:
-            text, source = value, "this run"
+            text, source = value, "run"
             counts["run"] += 1
         else:
-            text, source = "to be completed by the author", f"set card.tripod.{item}"
+            text, source = f"to be completed by the author (card.tripod.{item})", "open"
             counts["open"] += 1
         rows.append([item, topic, asks, text, source])
     items = len({i.rstrip("abcdefg") for i, *_ in ITEMS})
+    # printed in full (report.pdf too): an assessor files the checklist with the report
     return [Para(f"TRIPOD+AI (Collins et al., BMJ 2024): {items} items, {len(ITEMS)} rows with sub-items. "
-                 f"{counts['run']} filled from this run's evidence, {counts['author']} from the author's text in the "
-                 f"config (card.tripod), {counts['open']} to be completed by the author. The EMA traceability table "
-                 "follows this section."),
+                 f"{counts['run']} filled from this run's evidence (source: run), {counts['author']} from the author's "
+                 f"text in the config (source: author, card.tripod), {counts['open']} to be completed by the author "
+                 "(source: open). The EMA traceability table follows this section."),
             Table(["item", "topic", "the guideline asks for", "in this report", "source"], rows, "TRIPOD+AI checklist",
-                  collapsed=True)], set()
+                  css="checklist")], set()

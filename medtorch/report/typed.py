@@ -73,5 +73,5 @@ def cv_membership(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[
     if story.cv_root is None:
         return [], set()
     return [Para(f"This run is {story.cv_fold} of a cross-validation. The distribution of the fold metrics and the "
-                 f"links to every fold's report are in the CV root's report: {story.cv_root}/report.html "
-                 f"(written when the folds are summarised).")], set()
+                 f"links to every fold's report are in the CV root's report, ../report.html from this report "
+                 f"({story.cv_root.resolve().name}/report.html; written when the folds are summarised).")], set()

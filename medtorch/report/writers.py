@@ -15,10 +15,14 @@ from medtorch.report.blocks import Block, Files, Image, Link, MarkdownText, Miss
 from medtorch.report.compose import Rendered
 
 
+APPENDIX = "report_appendix.html"  # the long tables folded in report.html and left out of report.pdf, in full
+
+
 @dataclass
 class Header:
     title: str
     facts: list[tuple[str, str]]  # run id, experiment, status, generated, integrity ...
+    appendix: str | None = None  # sha256 of report_appendix.html when one was written beside the report
 
 
 def _demote(md: str, by: int = 2) -> str:
@@ -54,8 +58,14 @@ def _md_block(b: Block) -> str:
     raise TypeError(f"unknown block {type(b).__name__}")
 
 
+def _appendix_note(digest: str) -> str:
+    return (f"sha256 {digest[:16]}...: the per-event audit log, recorded hashes, package versions, per-column tables "
+            "and each section's evidence files in full (folded in report.html, not printed in report.pdf)")
+
+
 def to_markdown(header: Header, sections: list[Rendered]) -> str:
-    out = [f"# {header.title}", "", *[f"- **{k}:** {v}" for k, v in header.facts], "", "## Contents", ""]
+    appendix = [f"- **appendix:** [{APPENDIX}]({APPENDIX}), {_appendix_note(header.appendix)}"] if header.appendix else []
+    out = [f"# {header.title}", "", *[f"- **{k}:** {v}" for k, v in header.facts], *appendix, "", "## Contents", ""]
     out += [f"{i}. [{s.title}](#{s.key})" for i, s in enumerate(sections, 1)]
     for i, s in enumerate(sections, 1):
         out += ["", f'<a id="{s.key}"></a>', "", f"## {i}. {s.title}", ""]
@@ -81,14 +91,18 @@ td,th{overflow-wrap:anywhere}td{max-width:40em}
 .embedded img{max-width:100%;max-height:420px}details.appendix{margin:.6em 0}details.appendix summary{cursor:pointer;color:#1f4e79}
 @page{size:A4;margin:12mm 11mm 14mm 11mm}
 @media print{
-body{max-width:none;margin:0;padding:0;font-size:9pt;line-height:1.35}
-table{display:table;width:100%;font-size:8pt;overflow:visible}
+body{max-width:none;margin:0;padding:0;font-size:8.5pt;line-height:1.3}
+table{display:table;width:100%;font-size:7.5pt;overflow:visible}
 thead{display:table-header-group}tr,figure,.missing{break-inside:avoid}
-h2,h3,caption{break-after:avoid}figure img,.embedded img{max-height:70mm;max-width:100%;width:auto}
+h2,h3,caption{break-after:avoid}figure img,.embedded img{max-height:62mm;max-width:100%;width:auto}
 figure{display:inline-block;width:48%;vertical-align:top;margin:.3em 0}
 .embedded img{max-height:55mm}.embedded p:has(> img:only-child){display:inline-block;width:48%;margin:.2em 0;vertical-align:top}.present,.absent{white-space:nowrap}h2{margin-top:1.2em}
 nav ol{columns:2;font-size:8.5pt}a{color:inherit;text-decoration:none}
+table.checklist td:nth-child(3){width:28%}table.checklist td:nth-child(4),table.trace td:nth-child(4){width:50%}
+.embedded p:has(> img:only-child){width:32%}.embedded img{max-height:50mm}
 }
+table.checklist td:nth-child(1),table.checklist td:nth-child(2),table.checklist td:nth-child(5),table.checklist th,
+table.trace td:first-child{white-space:nowrap}
 """
 
 
@@ -115,14 +129,14 @@ def compact_png(data: bytes) -> bytes:
     return buf.getvalue() if len(buf.getvalue()) < len(data) else data
 
 
-def _markdown_html(b: MarkdownText) -> str:
+def _markdown_html(b: MarkdownText, fold: bool = True) -> str:
     from markdown_it import MarkdownIt
 
     out = MarkdownIt("commonmark", {"html": False}).enable("table").render(_demote(b.text))
     for path, data in b.images.items():  # embed the artefact's images so the page stays self-contained
         uri = "data:image/png;base64," + base64.b64encode(compact_png(data)).decode("ascii")
         out = out.replace(f'src="{html.escape(path)}"', f'src="{uri}"')
-    return _fold_long_tables(out)
+    return _fold_long_tables(out) if fold else out
 
 
 LONG_TABLE_ROWS = 12
@@ -134,8 +148,8 @@ def _fold_long_tables(page: str) -> str:
         rows = m.group(0).count("<tr>") - 1
         if rows <= LONG_TABLE_ROWS:
             return m.group(0)
-        return (f'<details class="appendix"><summary>Table of {rows} rows (appendix; click to open; not printed)'
-                f"</summary>{m.group(0)}</details>")
+        return (f'<details class="appendix"><summary>Table of {rows} rows (click to open; not printed: in full in '
+                f"{APPENDIX})</summary>{m.group(0)}</details>")
     return re.sub(r"<table>.*?</table>", fold, page, flags=re.S)
 
 
@@ -150,10 +164,11 @@ def _html_block(b: Block) -> str:
         cap = f"<caption>{html.escape(b.caption)}</caption>" if b.caption else ""
         head = "<tr>" + "".join(_cell(h, "th") for h in b.headers) + "</tr>"
         body = "".join("<tr>" + "".join(_cell(c, "td") for c in row) + "</tr>" for row in b.rows)
-        table = f"<table>{cap}<thead>{head}</thead><tbody>{body}</tbody></table>"
+        cls = f' class="{html.escape(b.css)}"' if b.css else ""
+        table = f"<table{cls}>{cap}<thead>{head}</thead><tbody>{body}</tbody></table>"
         if b.collapsed:
-            return (f'<details class="appendix"><summary>{html.escape(b.caption)}: {len(b.rows)} rows (appendix; '
-                    f"click to open; not printed)</summary>{table}</details>")
+            return (f'<details class="appendix"><summary>{html.escape(b.caption)}: {len(b.rows)} rows (click to open; '
+                    f"not printed: in full in {APPENDIX})</summary>{table}</details>")
         return table
     if isinstance(b, Image):
         uri = "data:image/png;base64," + base64.b64encode(compact_png(b.data)).decode("ascii")
@@ -165,13 +180,16 @@ def _html_block(b: Block) -> str:
     if isinstance(b, Files):
         items = "".join(f'<li><a href="{html.escape(p)}"><code>{html.escape(p)}</code></a>: {html.escape(s)}</li>'
                         for p, s in b.rows)
-        return (f'<details class="files appendix"><summary>Evidence files ({len(b.rows)}): paths, hashes and links'
-                f"</summary><ul>{items}</ul></details>")
+        return (f'<details class="files appendix"><summary>Evidence files ({len(b.rows)}): paths, hashes and links '
+                f"(also in {APPENDIX})</summary><ul>{items}</ul></details>")
     raise TypeError(f"unknown block {type(b).__name__}")
 
 
 def to_html(header: Header, sections: list[Rendered]) -> str:
     facts = "".join(f"<li><strong>{html.escape(k)}:</strong> {html.escape(v)}</li>" for k, v in header.facts)
+    if header.appendix:
+        facts += (f'<li><strong>appendix:</strong> <a href="{APPENDIX}">{APPENDIX}</a>, '
+                  f"{html.escape(_appendix_note(header.appendix))}</li>")
     nav = "".join(f'<li><a href="#{s.key}">{html.escape(s.title)}</a></li>' for s in sections)
     body = "".join(f'<section id="{s.key}"><h2>{i}. {html.escape(s.title)}</h2>'
                    + "".join(_html_block(b) for b in s.blocks) + "</section>"
