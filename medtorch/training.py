@@ -10,7 +10,6 @@ determinism and training run on every DDP rank, the export on rank 0.
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from medtorch.checkpoints import checkpoint_callbacks, checkpoint_io, load_verified
+from medtorch.checkpoints import checkpoint_callbacks, checkpoint_io, load_verified, weights_bytes
 from medtorch.config import to_container
 from medtorch.data.tensors import TensorLoader
 from medtorch.data.prepared import Prepared
@@ -51,12 +50,6 @@ def export_step(cfg: DictConfig, run: Run, state: State) -> State:
     if state.module is not None:  # the logistic baseline exported itself
         state.network, state.metrics["selected_by"] = export_best(cfg, state.module, state.trainer, state.prepared, run)
     return state
-
-
-def weights_bytes(network: torch.nn.Module) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(network.state_dict(), buffer)
-    return buffer.getvalue()
 
 
 def set_determinism(cfg: DictConfig) -> None:

@@ -72,7 +72,7 @@ def test_a_resumed_run_refuses_a_split_that_differs_from_the_recorded_one(tmp_pa
 def test_validation_steps_compute_the_probabilities_once(tmp_path, monkeypatch):
     import medtorch.models.inference as inference
     from medtorch.models.networks import build_network
-    from medtorch.training import weights_bytes
+    from medtorch.checkpoints import weights_bytes
 
     cfg = compose("evaluation.bootstrap_resamples=100")
     run, state = start(cfg, tmp_path / "run")

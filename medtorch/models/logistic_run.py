@@ -21,7 +21,7 @@ from medtorch.models.transparent import fit_logistic, to_network
 def fit_and_export(cfg, prepared: Prepared, run: Run) -> tuple[torch.nn.Module, dict]:
     """Fit the logistic regression on the training rows, choose C on validation, write model.pt and model.json;
     returns the network and how it was selected."""
-    from medtorch.training import weights_bytes
+    from medtorch.checkpoints import weights_bytes
 
     m, rd, log = cfg.model, run.rd, run.log
     xtr, ytr = prepared.tensors["train"]

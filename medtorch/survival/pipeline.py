@@ -25,11 +25,8 @@ from medtorch.data.prepared import Prepared
 from medtorch.data.transforms import TabularPreprocessor
 from medtorch.evidence import WRITE_ONCE, Run
 from medtorch.run import RunDir
-from medtorch.survival.data import DURATION, in_duration_unit, load_survival
-
-
-def horizons_in_duration_unit(cfg) -> list[float]:
-    return [in_duration_unit(h, cfg.evaluation.horizon_unit, cfg.data.duration_unit) for h in cfg.evaluation.horizons]
+from medtorch.survival.data import DURATION, load_survival
+from medtorch.survival.horizons import horizons_in_duration_unit  # noqa: F401 (its old home; callers move at merge)
 
 
 def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = None) -> dict[str, Any]:
