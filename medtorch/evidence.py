@@ -121,10 +121,13 @@ class Run:
     def writes(self) -> bool:
         return self.writer.writes
 
-    def rel(self, path: str | Path) -> str:
+    def path(self, path: str | Path) -> Path:
+        """A path inside the run: RunDir's paths as they are, a bare run-relative name under the root."""
         path = Path(path)
-        if not path.is_absolute():
-            path = self.rd.root / path
+        return path if path.is_absolute() or path.is_relative_to(self.rd.root) else self.rd.root / path
+
+    def rel(self, path: str | Path) -> str:
+        path = self.path(path)
         try:
             return path.resolve().relative_to(self.rd.root.resolve()).as_posix()
         except ValueError:
@@ -144,7 +147,7 @@ class Run:
             raise ValueError(f"kind={kind!r}: expected one of {KINDS}")
         outputs: dict[str, str] = {}
         for path, obj in items.items():
-            path = path if Path(path).is_absolute() else self.rd.root / path
+            path = self.path(path)
             data = encode(obj)
             digest = sha256_bytes(data)
             name = self.rel(path)
@@ -215,7 +218,7 @@ class Run:
             m.error = error
         if self.writes:
             listed = self.hashes(required) if status == "complete" else self.hashes(required, optional=True)
-            recorded = self.hashes([self.rd.root / n for n in self.recorded], optional=True)  # a later step may have replaced one
+            recorded = self.hashes([self.path(n) for n in self.recorded], optional=True)  # a later step may have replaced one
             m.artefacts = {**recorded, **listed, **self.hashes(optional, optional=True)}
         self.save_manifest()
         self.event("run_" + status, {"error": error} if error else {}, outputs=[self.rd.manifest])
@@ -239,7 +242,7 @@ class Run:
 
     def read_bytes(self, path: str | Path) -> bytes:
         """The file's content, once its sha256 matches the hash the run recorded for it."""
-        path = Path(path) if Path(path).is_absolute() else self.rd.root / path
+        path = self.path(path)
         if path == self.rd.manifest:  # the manifest vouches for others; its own hash is the run end's event
             expected = self.recorded_hash(path) if self._manifest_recorded() else None
         else:

@@ -122,3 +122,13 @@ def test_manifest_is_strict_and_versioned():
         Manifest.from_dict({"status": "complete"})
     m = Manifest.from_dict({**current, "data": {"sha256": "x"}})
     assert m["data"]["sha256"] == "x" and m.get("registry") is None and "registry" not in m
+
+
+def test_a_run_directory_given_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = Run(RunDir("runs/a"), Manifest(run_id="r"))
+    run.record(run.rd.config, "seed: 0\n", event="run_started")
+    run.record("notes.txt", "x\n")  # a bare run-relative name
+    assert (tmp_path / "runs/a/config.yaml").read_text() == "seed: 0\n" and (tmp_path / "runs/a/notes.txt").is_file()
+    assert set(run.manifest.artefacts) == {"config.yaml", "notes.txt"}
+    assert run.read_bytes("config.yaml") == b"seed: 0\n"
