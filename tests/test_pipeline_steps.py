@@ -49,7 +49,7 @@ def test_data_steps_write_the_split_and_preprocessing_through_the_run(tmp_path):
     for name in ("load the data", "split early, fit preprocessing on train", "plan rebalancing"):
         state = _step(name).fn(cfg, run, state)
     p = state.prepared
-    assert p.preprocessor.fitted_on_ == "train" or p.preprocessor.fitted_on_  # fitted, on the training rows
+    assert p.preprocessor.fitted_on_ == {"split": "train", "rows": len(p.splits.train), "ids_sha256": p.splits.train.ids_sha256}
     assert run.read_json(run.rd.split)["parts"]["train"]["rows"] == len(p.splits.train) == p.tensors["train"][0].shape[0]
     assert set(run.manifest.splits) == {"train", "val", "test"}
     actions = [r["action"] for r in EventLog(run.rd.events).records()]
