@@ -217,7 +217,11 @@ class Run:
         if error:
             m.error = error
         if self.writes:
-            listed = self.hashes(required) if status == "complete" else self.hashes(required, optional=True)
+            try:
+                listed = self.hashes(required, optional=status != "complete")
+            except IntegrityError as e:  # a step did not write what every complete run has: the run failed
+                self.finish("failed", f"{type(e).__name__}: {e}", required, optional)
+                raise
             recorded = self.hashes([self.path(n) for n in self.recorded], optional=True)  # a later step may have replaced one
             m.artefacts = {**recorded, **listed, **self.hashes(optional, optional=True)}
         self.save_manifest()

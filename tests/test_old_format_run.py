@@ -35,6 +35,7 @@ def test_the_fixture_is_format_1():
     assert run.read_json(run.rd.metrics)["val"]["n"] > 0  # read through its recorded hash
 
 
+@pytest.mark.slow
 def test_audit_verify_passes_on_a_format_1_run_and_still_catches_tampering(old_run):
     proc = run_cli("audit", "verify", str(old_run))
     assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
@@ -44,6 +45,7 @@ def test_audit_verify_passes_on_a_format_1_run_and_still_catches_tampering(old_r
     assert proc.returncode == EXIT_INTEGRITY and "metrics.json" in proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
 def test_report_reads_a_format_1_run_or_refuses_it_naming_the_format(old_run):
     proc = run_cli("report", str(old_run))
     if proc.returncode == EXIT_OK:

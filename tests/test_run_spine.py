@@ -132,3 +132,15 @@ def test_a_run_directory_given_relative_to_the_working_directory(tmp_path, monke
     assert (tmp_path / "runs/a/config.yaml").read_text() == "seed: 0\n" and (tmp_path / "runs/a/notes.txt").is_file()
     assert set(run.manifest.artefacts) == {"config.yaml", "notes.txt"}
     assert run.read_bytes("config.yaml") == b"seed: 0\n"
+
+
+def test_a_run_missing_an_artefact_every_complete_run_has_ends_failed(tmp_path):
+    run = _run(tmp_path)
+    run.record(run.rd.split, {"x": 1}, event="split_made")
+    with pytest.raises(IntegrityError, match="metrics.json: declared as written"):
+        run.finish("complete", required=[run.rd.split, run.rd.metrics], optional=[run.rd.eda])
+    manifest = json.loads(run.rd.manifest.read_text())
+    assert manifest["status"] == "failed" and "metrics.json" in manifest["error"]
+    assert manifest["artefacts"] == {"split.json": sha256_file(run.rd.split)}
+    assert EventLog(run.rd.events).records()[-1]["action"] == "run_failed"
+    assert verify_run(run.root).ok

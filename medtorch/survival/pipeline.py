@@ -53,7 +53,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         from medtorch.survival.training import export_best, risk_scores, train
 
         module, trainer = train(cfg, tensors, rd, log)
-        network = export_best(cfg, module, trainer, int(tensors["train"][0].shape[1]), prep, rd, log)
+        network = export_best(cfg, module, trainer, int(tensors["train"][0].shape[1]), prep, run)
         eta = {name: risk_scores(network, tensors[name][0]) for name in ("train", "val")}
         metrics = _evaluate(cfg, splits, eta, module, trainer, rd, log)
         from medtorch.survival.monitor import record_reference
