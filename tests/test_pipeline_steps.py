@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -52,6 +54,8 @@ def test_data_steps_write_the_split_and_preprocessing_through_the_run(tmp_path):
     assert p.preprocessor.fitted_on_ == {"split": "train", "rows": len(p.splits.train), "ids_sha256": p.splits.train.ids_sha256}
     assert run.read_json(run.rd.split)["parts"]["train"]["rows"] == len(p.splits.train) == p.tensors["train"][0].shape[0]
     assert set(run.manifest.splits) == {"train", "val", "test"}
+    written = json.loads(run.rd.manifest.read_text())
+    assert written["format_version"] == 2 and written["splits"] == run.manifest.splits
     actions = [r["action"] for r in EventLog(run.rd.events).records()]
     assert actions == ["run_started", "data_loaded", "split_made", "preprocessing_fitted", "rebalancing_planned"]
     assert verify_run(run.root).ok
