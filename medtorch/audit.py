@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from medtorch.errors import IntegrityError
 from medtorch.hashing import canonical_json, sha256_bytes, sha256_file
 from medtorch.locking import event_log_lock
-from medtorch.run import _jsonable, write_bytes
+from medtorch.atomic import _jsonable, write_bytes
 
 GENESIS = "0" * 64
 
@@ -43,8 +43,15 @@ def _line_hash(record: Mapping[str, Any]) -> str:
     return sha256_bytes(canonical_json(body).encode("utf-8"))
 
 
-def file_hashes(root: Path, paths: list[Path]) -> dict[str, str]:
-    """``{path relative to root: sha256}`` for files that exist."""
+def file_hashes(root: Path, paths: list[Path], optional: bool = False) -> dict[str, str]:
+    """``{path relative to root: sha256}`` of files a step wrote. A missing one is an error (a step that
+    stopped writing an artefact must not simply drop out of the evidence); ``optional=True`` skips missing
+    files, for artefacts that are genuinely optional (a disabled step's, Lightning's checkpoints in a smoke run)."""
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing and not optional:
+        raise IntegrityError(f"{', '.join(missing)}: declared as written by this step but not found under {root}; "
+                             "the step did not write it. This is a defect in the step (or the file was removed "
+                             "while the run was writing it); report it with the run's events.jsonl.")
     return {str(Path(p).relative_to(root)): sha256_file(p) for p in paths if Path(p).is_file()}
 
 

@@ -31,6 +31,15 @@ from medtorch.run import RunDir
 SAVED, REMOVED = "checkpoint_saved", "checkpoint_removed"
 
 
+def weights_bytes(network: torch.nn.Module) -> bytes:
+    """A network's state dict as ``torch.save`` writes it (model.pt), to be recorded through the Run."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(network.state_dict(), buffer)
+    return buffer.getvalue()
+
+
 def _name(rd: RunDir, path: Path) -> str | None:
     try:
         return Path(path).resolve().relative_to(rd.root.resolve()).as_posix()

@@ -61,14 +61,17 @@ def launch_record(cfg: DictConfig, hydra_node, overrides: list[str]) -> dict[str
 
 
 def _train(cfg: DictConfig) -> float:
-    from medtorch import pipeline
+    from medtorch.config import validate
     from medtorch.progress import configure
 
     configure(cfg.get("progress", "auto"))
     hc = HydraConfig.get()
     launch = launch_record(cfg, OmegaConf.to_container(hc), list(hc.overrides.task))
     try:
-        metrics = pipeline.run(cfg, hc.runtime.output_dir, launch)
+        validate(cfg)  # every problem of the config at once, before the pipeline (torch, pandas ...) is imported
+        from medtorch import pipeline
+
+        metrics = pipeline.run(cfg, hc.runtime.output_dir, launch, validated=True)
     except MedtorchError as e:
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
         discard_unstarted(hc.runtime.output_dir)  # refused before the run started: leave nothing behind

@@ -15,7 +15,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from medtorch.errors import MedtorchError
-from medtorch.run import RunDir, write_json, write_text
 
 NOTICE = "NOT_EVIDENCE.txt"
 
@@ -26,17 +25,16 @@ def smoke_reason(fast_dev_run: Any) -> str:
             "selection; it shows that the code path works and is not evidence about the model")
 
 
-def mark_not_evidence(cfg, rd: RunDir, manifest: dict[str, Any]) -> None:
-    """For a smoke run: record in the manifest and in a top-level file that it is not evidence."""
+def mark_not_evidence(cfg, run, state=None):
+    """For a smoke run: record in the manifest and in a top-level file that it is not evidence (a step: rank 0)."""
     if not cfg.trainer.fast_dev_run:
-        return
+        return state
     reason = smoke_reason(cfg.trainer.fast_dev_run)
-    manifest["evidence"] = False
-    manifest["not_evidence_reason"] = reason
-    write_json(rd.manifest, manifest)
-    write_text(rd.root / NOTICE, f"This run directory is NOT evidence.\n{reason}.\n"
+    run.update_manifest(evidence=False, not_evidence_reason=reason)
+    run.record(run.root / NOTICE, f"This run directory is NOT evidence.\n{reason}.\n"
                "Train without trainer.fast_dev_run for a run that can be evaluated and reported as evidence.\n")
     print(f"medtorch: {reason}.", flush=True)
+    return state
 
 
 def smoke_checkpoint(module, trainer, cfg) -> tuple[dict[str, Any], SimpleNamespace]:

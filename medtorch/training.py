@@ -1,33 +1,55 @@
-"""The training step of a run: determinism, Lightning's Trainer, and the export of the best epoch.
+"""The training steps of a run: determinism, Lightning's Trainer, and the export of the best epoch.
 
 ``set_determinism`` seeds every generator and fixes the numeric settings; ``train`` builds the
 module, the index-slice loaders and the Trainer (checkpoints, early stopping, the CSV log) and
 fits, resuming from a checkpoint when given one; ``export_best`` restores the best epoch and
 writes ``model.pt`` (weights only) with ``model.json``. Each records what it did in the event log.
+The ``*_step`` functions are their ``step(cfg, run, state) -> state`` form (medtorch.steps):
+determinism and training run on every DDP rank, the export on rank 0.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from medtorch.audit import EventLog, file_hashes
-from medtorch.checkpoints import checkpoint_callbacks, checkpoint_io, load_verified
+from medtorch.checkpoints import checkpoint_callbacks, checkpoint_io, load_verified, weights_bytes
 from medtorch.config import to_container
 from medtorch.data.tensors import TensorLoader
+from medtorch.data.prepared import Prepared
 from medtorch.divergence import divergence_guard
-from medtorch.hashing import sha256_file
+from medtorch.evidence import WRITE_ONCE, Run
+from medtorch.hashing import sha256_bytes
 from medtorch.models.networks import build_network
 from medtorch.resume import fault_injection_callback
-from medtorch.run import RunDir, write_json
+from medtorch.steps import State
 
-if TYPE_CHECKING:
-    from medtorch.pipeline import Prepared
+
+def determinism_step(cfg: DictConfig, run: Run, state: State) -> State:
+    set_determinism(cfg)
+    return state
+
+
+def train_step(cfg: DictConfig, run: Run, state: State) -> State:
+    """Lightning's loop on every rank; the transparent logistic baseline is fitted to convergence by rank 0 alone."""
+    if cfg.model.name == "logistic":
+        if run.writes:
+            from medtorch.models.logistic_run import fit_and_export
+
+            state.network, state.metrics["selected_by"] = fit_and_export(cfg, state.prepared, run)
+        return state
+    state.module, state.trainer = train(cfg, state.prepared, run, state.resume_from)
+    return state
+
+
+def export_step(cfg: DictConfig, run: Run, state: State) -> State:
+    if state.module is not None:  # the logistic baseline exported itself
+        state.network, state.metrics["selected_by"] = export_best(cfg, state.module, state.trainer, state.prepared, run)
+    return state
 
 
 def set_determinism(cfg: DictConfig) -> None:
@@ -53,7 +75,7 @@ def set_determinism(cfg: DictConfig) -> None:
     torch.manual_seed(cfg.seed)  # seeds CUDA too
 
 
-def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resume_from: Path | None = None):
+def train(cfg: DictConfig, prepared: Prepared, run: Run, resume_from: Path | None = None):
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import EarlyStopping
     from pytorch_lightning.plugins.environments import SLURMEnvironment
@@ -62,6 +84,7 @@ def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resu
     from medtorch.models.module import Classifier
     from medtorch.progress import progress_enabled, silence_known_noise
 
+    rd, log = run.rd, run.log
     xtr, ytr = prepared.tensors["train"]
     xva, yva = prepared.tensors["val"]
     network = build_network(cfg.model, xtr.shape[1], len(prepared.classes))
@@ -108,8 +131,8 @@ def train(cfg: DictConfig, prepared: "Prepared", rd: RunDir, log: EventLog, resu
     return module, trainer
 
 
-def export_best(cfg, module, trainer, prepared: "Prepared", rd: RunDir, log: EventLog) -> torch.nn.Module:
-    """Load the best epoch's weights and save them as model.pt (weights only) with model.json."""
+def export_best(cfg, module, trainer, prepared: Prepared, run: Run) -> tuple[torch.nn.Module, dict]:
+    """Load the best epoch's weights and save them as model.pt (weights only) with model.json; (network, selected_by)."""
     ckpt_cb = trainer.checkpoint_callback
     if cfg.trainer.fast_dev_run:  # Lightning checkpoints nothing in a smoke run: the last weights, not a selection
         from medtorch.smoke import smoke_checkpoint
@@ -120,8 +143,7 @@ def export_best(cfg, module, trainer, prepared: "Prepared", rd: RunDir, log: Eve
         best = load_verified(best_path)  # its recorded hash first, then weights only
     module.load_state_dict(best["state_dict"], strict=False)
     network = module.network.cpu().eval()
-    torch.save(network.state_dict(), rd.model_weights.with_suffix(".pt.tmp"))
-    os.replace(rd.model_weights.with_suffix(".pt.tmp"), rd.model_weights)
+    weights = weights_bytes(network)
     best_epoch = best["epoch"]
     spec = {
         "model": to_container(cfg.model),
@@ -132,8 +154,8 @@ def export_best(cfg, module, trainer, prepared: "Prepared", rd: RunDir, log: Eve
         "feature_sources": prepared.preprocessor.feature_sources_,
         "selected_by": {"monitor": cfg.early_stopping.monitor, "mode": cfg.early_stopping.mode,
                         "best_score": float(ckpt_cb.best_model_score), "best_epoch": int(best_epoch)},
-        "weights_sha256": sha256_file(rd.model_weights),
+        "weights_sha256": sha256_bytes(weights),
     }
-    write_json(rd.model_spec, spec)
-    log.append("model_exported", spec["selected_by"], outputs=file_hashes(rd.root, [rd.model_weights, rd.model_spec]))
-    return network
+    run.record_many({run.rd.model_weights: weights, run.rd.model_spec: spec}, kind=WRITE_ONCE, event="model_exported",
+                    details=spec["selected_by"])
+    return network, spec["selected_by"]

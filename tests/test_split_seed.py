@@ -53,7 +53,7 @@ def test_cross_validation_folds_follow_split_seed_not_seed():
     def fold_val_ids(seed, split_seed):
         cfg = _cfg(seed, split_seed)
         cfg.cv = {"folds": 3, "fold": 1}
-        out = fold_splits(cfg, split_table(cfg, raw), None, {})
+        out, _ = fold_splits(cfg, split_table(cfg, raw))
         return out.val.ids_sha256
 
     assert fold_val_ids(1, 0) == fold_val_ids(2, 0)

@@ -2,17 +2,32 @@
 
 ``record_spec``: the data specification (derived from the training rows, or the user's
 locked pre-defined file, enforced on every row the run loaded). ``record_reference``: the
-training distributions monitoring compares new data with.
+training distributions monitoring compares new data with. ``specify_data`` and
+``record_monitoring_reference`` are their ``step(cfg, run, state) -> state`` form (medtorch.steps).
 """
 
 from __future__ import annotations
 
-from medtorch.audit import EventLog, file_hashes
 from medtorch.data.split import Splits
 from medtorch.data.transforms import TabularPreprocessor
 from medtorch.deploy.spec import DataSpec, derive, load_predefined
 from medtorch.errors import MedtorchError
-from medtorch.run import RunDir, write_json
+from medtorch.evidence import WRITE_ONCE, Run
+from medtorch.steps import State
+
+
+def specify_data(cfg, run: Run, state: State) -> State:
+    """The data specification every later input must meet: derived from train rows, or pre-defined and enforced."""
+    p = state.prepared
+    state.spec = record_spec(cfg, p.splits, p.preprocessor, run)
+    return state
+
+
+def record_monitoring_reference(cfg, run: Run, state: State) -> State:
+    """Training-split distributions (and predicted classes) that monitoring compares new data with."""
+    p = state.prepared
+    record_reference(cfg, state.network, p.splits, p.preprocessor, p.classes, state.spec, run)
+    return state
 
 
 def known_columns(data_cfg) -> list[str]:
@@ -22,20 +37,19 @@ def known_columns(data_cfg) -> list[str]:
     return sorted({str(n) for n in names if n})
 
 
-def record_spec(cfg, splits: Splits, prep: TabularPreprocessor, rd: RunDir, log: EventLog, manifest: dict) -> DataSpec:
+def record_spec(cfg, splits: Splits, prep: TabularPreprocessor, run: Run) -> DataSpec:
     known = known_columns(cfg.data)
     if cfg.spec.path:
         spec = load_predefined(cfg.spec.path, cfg.spec.sha256, list(splits.train.frame.columns), known)
         _enforce(spec, splits, prep)
     else:
         spec = derive(splits.train, cfg.spec, known)
-    write_json(rd.data_spec, spec.to_dict())
-    hashes = file_hashes(rd.root, [rd.data_spec])
-    manifest["data_spec"] = {"origin": spec.origin, "sha256": hashes[rd.data_spec.name], **(
-        {"predefined_file": spec.source} if spec.origin == "predefined" else {})}
-    write_json(rd.manifest, manifest)
-    log.append("data_spec_recorded", {"origin": spec.origin, "columns": len(spec.columns), "source": spec.source},
-               inputs={"predefined": spec.source["sha256"]} if spec.origin == "predefined" else {}, outputs=hashes)
+    rd = run.rd
+    hashes = run.record(rd.data_spec, spec.to_dict(), kind=WRITE_ONCE)
+    run.update_manifest(data_spec={"origin": spec.origin, "sha256": hashes[run.rel(rd.data_spec)], **(
+        {"predefined_file": spec.source} if spec.origin == "predefined" else {})})
+    run.event("data_spec_recorded", {"origin": spec.origin, "columns": len(spec.columns), "source": spec.source},
+              inputs={"predefined": spec.source["sha256"]} if spec.origin == "predefined" else {}, outputs=hashes)
     return spec
 
 
@@ -64,12 +78,11 @@ def _enforce(spec: DataSpec, splits: Splits, prep: TabularPreprocessor) -> None:
 
 
 def record_reference(cfg, network, splits: Splits, prep: TabularPreprocessor, classes: list[str], spec: DataSpec,
-                     rd: RunDir, log: EventLog) -> None:
+                     run: Run) -> None:
     from medtorch.deploy.reference import derive_reference
     from medtorch.models.inference import predict_proba
 
     probs = predict_proba(network, prep.transform(splits.train.frame), cfg.trainer.eval_batch_size)
     ref = derive_reference(splits.train, spec, probs.argmax(axis=1), classes, cfg.monitoring.bins)
-    write_json(rd.monitoring_reference, ref)
-    log.append("monitoring_reference_recorded", {"rows": ref["source"]["rows"], "columns": len(ref["columns"])},
-               outputs=file_hashes(rd.root, [rd.monitoring_reference]))
+    run.record(run.rd.monitoring_reference, ref, event="monitoring_reference_recorded",
+               details={"rows": ref["source"]["rows"], "columns": len(ref["columns"])})

@@ -23,8 +23,8 @@ from medtorch.hashing import sha256_ids
 from medtorch.run import RunDir, read_json, write_json
 
 
-def fold_splits(cfg, splits, rd: RunDir, manifest: dict[str, Any]):
-    """Replace the train/validation rows by fold ``cfg.cv.fold`` of the development rows."""
+def fold_splits(cfg, splits) -> tuple[Any, dict[str, Any]]:
+    """Fold ``cfg.cv.fold`` of the development rows as train/validation, and the manifest's ``cv`` record."""
     from medtorch.data.split import development_fold
 
     subj = cfg.data.subject_column
@@ -33,9 +33,9 @@ def fold_splits(cfg, splits, rd: RunDir, manifest: dict[str, Any]):
         groups = np.concatenate([splits.train.extra[subj].astype(str).to_numpy(), splits.val.extra[subj].astype(str).to_numpy()])
     dev_ids = np.concatenate([splits.train.ids, splits.val.ids])
     out, name = development_fold(splits, cfg.cv.folds, cfg.cv.fold, cfg.split.seed if "seed" in cfg.split else cfg.seed, groups)
-    manifest["cv"] = {"folds": cfg.cv.folds, "fold": cfg.cv.fold, "strategy": name, "grouped_by": subj,
-                      "development_ids_sha256": sha256_ids(dev_ids), "train_rows": len(out.train), "val_rows": len(out.val)}
-    return out
+    cv = {"folds": cfg.cv.folds, "fold": cfg.cv.fold, "strategy": name, "grouped_by": subj,
+          "development_ids_sha256": sha256_ids(dev_ids), "train_rows": len(out.train), "val_rows": len(out.val)}
+    return out, cv
 
 
 def run_cross_validation(cfg, parent: Path, run_one: Callable) -> dict[str, Any]:

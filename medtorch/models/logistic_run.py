@@ -9,24 +9,21 @@ spec, so predict, bridge, explain and monitor need nothing special for it.
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING
-
 import torch
 
-from medtorch.audit import EventLog, file_hashes
 from medtorch.config import to_container
-from medtorch.hashing import sha256_file
+from medtorch.data.prepared import Prepared
+from medtorch.evidence import WRITE_ONCE, Run
+from medtorch.hashing import sha256_bytes
 from medtorch.models.transparent import fit_logistic, to_network
-from medtorch.run import RunDir, write_json
-
-if TYPE_CHECKING:
-    from medtorch.pipeline import Prepared
 
 
-def fit_and_export(cfg, prepared: "Prepared", rd: RunDir, log: EventLog) -> torch.nn.Module:
-    """Fit the logistic regression on the training rows, choose C on validation, write model.pt and model.json."""
-    m = cfg.model
+def fit_and_export(cfg, prepared: Prepared, run: Run) -> tuple[torch.nn.Module, dict]:
+    """Fit the logistic regression on the training rows, choose C on validation, write model.pt and model.json;
+    returns the network and how it was selected."""
+    from medtorch.checkpoints import weights_bytes
+
+    m, rd, log = cfg.model, run.rd, run.log
     xtr, ytr = prepared.tensors["train"]
     xva, yva = prepared.tensors["val"]
     log.append("training_started", {"model": to_container(m), "fit": "scikit-learn LogisticRegression (L-BFGS) per C",
@@ -34,9 +31,7 @@ def fit_and_export(cfg, prepared: "Prepared", rd: RunDir, log: EventLog) -> torc
     fit = fit_logistic(xtr.double().numpy(), ytr.numpy(), xva.double().numpy(), yva.numpy(), len(prepared.classes),
                        list(m.c_grid), float(m.tol), int(m.max_iter))
     network = to_network(fit)
-    tmp = rd.model_weights.with_suffix(".pt.tmp")
-    torch.save(network.state_dict(), tmp)
-    os.replace(tmp, rd.model_weights)
+    weights = weights_bytes(network)
     selected = {"monitor": "val/log_loss", "mode": "min", "best_score": fit.settings["val_log_loss"], "best_epoch": None,
                 "C": fit.settings["C"], "converged": fit.settings["converged"], "iterations": fit.settings["iterations"],
                 "search_solver": fit.settings["search_solver"], "grid": fit.settings["grid"],
@@ -50,14 +45,13 @@ def fit_and_export(cfg, prepared: "Prepared", rd: RunDir, log: EventLog) -> torc
         "features": prepared.preprocessor.feature_names_,
         "feature_sources": prepared.preprocessor.feature_sources_,
         "selected_by": selected,
-        "weights_sha256": sha256_file(rd.model_weights),
+        "weights_sha256": sha256_bytes(weights),
     }
-    write_json(rd.model_spec, spec)
     log.append("training_finished", {"C": fit.settings["C"], "converged": fit.settings["converged"],
                                      "iterations": fit.settings["iterations"]})
-    log.append("model_exported", {k: v for k, v in selected.items() if k != "grid"},
-               outputs=file_hashes(rd.root, [rd.model_weights, rd.model_spec]))
+    run.record_many({rd.model_weights: weights, rd.model_spec: spec}, kind=WRITE_ONCE, event="model_exported",
+                    details={k: v for k, v in selected.items() if k != "grid"})
     if not fit.settings["converged"]:
         print(f"medtorch: warning: the logistic regression at C={fit.settings['C']:g} did not converge in "
               f"{m.max_iter} iterations; raise model.max_iter.", flush=True)
-    return network
+    return network, selected

@@ -19,43 +19,41 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from medtorch.audit import EventLog, file_hashes
-from medtorch.config import validate
+from medtorch.audit import EventLog
 from medtorch.data import governance
+from medtorch.data.prepared import Prepared
 from medtorch.data.transforms import TabularPreprocessor
-from medtorch.run import RunDir, read_json, write_json, write_text
-from medtorch.survival.data import DURATION, in_duration_unit, load_survival
-
-
-def horizons_in_duration_unit(cfg) -> list[float]:
-    return [in_duration_unit(h, cfg.evaluation.horizon_unit, cfg.data.duration_unit) for h in cfg.evaluation.horizons]
+from medtorch.evidence import WRITE_ONCE, Run
+from medtorch.run import RunDir
+from medtorch.survival.data import DURATION, load_survival
+from medtorch.survival.horizons import horizons_in_duration_unit  # noqa: F401 (its old home; callers move at merge)
 
 
 def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = None) -> dict[str, Any]:
-    from medtorch import pipeline as P
+    from medtorch.evaluation import training_steps as evaluation
+    from medtorch.lifecycle import start
+    from medtorch.registry.steps import bind_registry
+    from medtorch.training import set_determinism
 
-    validate(cfg)
-    rd = RunDir(run_dir)
-    log = EventLog(rd.events)
-    manifest = P._start(cfg, rd, log, launch)
-    manifest["task"] = "survival"
+    run, state = start(cfg, run_dir, launch, task="survival")
+    rd, log = run.rd, run.log
     try:
-        P.set_determinism(cfg)
-        P._freeze_acceptance(cfg, rd, log, manifest)
-        raw = _load(cfg, rd, log, manifest)
-        P._record_development(cfg, rd, log, manifest)
-        splits, prep, tensors = _split_and_fit(cfg, raw, rd, log, manifest)
-        prepared = P.Prepared(splits, prep, raw.classes, tensors)
-        P._seal_test(prepared, rd, log, manifest)
-        P._bind_registry(cfg, prepared, rd, log, manifest)
-        spec = _specify_data(cfg, splits, prep, rd, log, manifest)
+        set_determinism(cfg)
+        evaluation.freeze_acceptance(cfg, run, state)
+        raw = _load(cfg, run)
+        evaluation.record_development(cfg, run, state)
+        splits, prep, tensors = _split_and_fit(cfg, raw, run)
+        state.prepared = Prepared(splits, prep, raw.classes, tensors)
+        evaluation.seal_test(cfg, run, state)
+        bind_registry(cfg, run, state)
+        spec = _specify_data(cfg, splits, prep, run)
         leakage = _check_leakage(cfg, splits, rd, log)
-        _record_lineage(cfg, raw, splits, prep, leakage, rd, log)
+        _record_lineage(cfg, raw, splits, prep, leakage, run)
         _explore(cfg, splits, rd, log)
         from medtorch.survival.training import export_best, risk_scores, train
 
         module, trainer = train(cfg, tensors, rd, log)
-        network = export_best(cfg, module, trainer, int(tensors["train"][0].shape[1]), prep, rd, log)
+        network = export_best(cfg, module, trainer, int(tensors["train"][0].shape[1]), prep, run)
         eta = {name: risk_scores(network, tensors[name][0]) for name in ("train", "val")}
         metrics = _evaluate(cfg, splits, eta, module, trainer, rd, log)
         from medtorch.survival.monitor import record_reference
@@ -66,12 +64,12 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         store_reference(cfg, splits, eta["val"], rd, log)
         _cox_baseline(cfg, splits, prep, metrics, rd, log)
         _explain(cfg, network, tensors, prep, rd, log)
-        _judge_acceptance(cfg, metrics, rd, log)
+        _judge_acceptance(cfg, metrics, run)
     except BaseException as e:
         status = "interrupted" if isinstance(e, (SystemExit, KeyboardInterrupt)) else "failed"
-        _finish(rd, log, manifest, status, f"{type(e).__name__}: {e}")
+        _finish(run, status, f"{type(e).__name__}: {e}")
         raise
-    _finish(rd, log, manifest, "complete")
+    _finish(run, "complete")
     from medtorch.survival.report import write_report
 
     write_report(rd.root)
@@ -84,32 +82,29 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
     return metrics
 
 
-def _load(cfg, rd: RunDir, log: EventLog, manifest: dict):
+def _load(cfg, run: Run):
     raw = load_survival(cfg.data)
-    manifest["data"] = {**raw.source, "classes": raw.classes, "dropped": raw.dropped}
-    write_json(rd.manifest, manifest)
-    log.append("data_loaded", {"rows": len(raw.y), "features": raw.frame.shape[1], "events": int(raw.y.sum()),
-                               "duration_unit": cfg.data.duration_unit}, inputs={"data": raw.source["sha256"]})
+    run.update_manifest(data={**raw.source, "classes": raw.classes, "dropped": raw.dropped})
+    run.event("data_loaded", {"rows": len(raw.y), "features": raw.frame.shape[1], "events": int(raw.y.sum()),
+                              "duration_unit": cfg.data.duration_unit}, inputs={"data": raw.source["sha256"]})
     return raw
 
 
-def _split_and_fit(cfg, raw, rd: RunDir, log: EventLog, manifest: dict):
+def _split_and_fit(cfg, raw, run: Run):
+    rd = run.rd
     splits = governance.split_table(cfg, raw)  # stratified on the event indicator (grouped by subject where set)
     record = splits.record(["censored", "event"])
     record["stratified_on"] = "event indicator" + (" and subjects" if cfg.data.subject_column else "")
     record["test_sealed"] = True
     for name, part in splits.parts().items():
         record["parts"][name]["events"] = int(part.y.sum())
-    write_json(rd.split, record)
-    manifest["splits"] = {k: v["ids_sha256"] for k, v in record["parts"].items()}
-    write_json(rd.manifest, manifest)
-    log.append("split_made", {"strategy": cfg.split.strategy, "rows": {k: v["rows"] for k, v in record["parts"].items()},
-                              "events": {k: v["events"] for k, v in record["parts"].items()}},
-               outputs=file_hashes(rd.root, [rd.split]))
+    outputs = run.record(rd.split, record, kind=WRITE_ONCE)
+    run.update_manifest(splits={k: v["ids_sha256"] for k, v in record["parts"].items()})
+    run.event("split_made", {"strategy": cfg.split.strategy, "rows": {k: v["rows"] for k, v in record["parts"].items()},
+                             "events": {k: v["events"] for k, v in record["parts"].items()}}, outputs=outputs)
     prep = TabularPreprocessor().fit(splits.train)
-    write_json(rd.preprocessing, prep.state_dict())
-    log.append("preprocessing_fitted", {"fitted_on": prep.fitted_on_, "features": len(prep.feature_names_)},
-               outputs=file_hashes(rd.root, [rd.preprocessing]))
+    run.record(rd.preprocessing, prep.state_dict(), kind=WRITE_ONCE, event="preprocessing_fitted",
+               details={"fitted_on": prep.fitted_on_, "features": len(prep.feature_names_)})
     tensors = {}
     for name, part in splits.parts().items():
         y = np.stack([part.extra[DURATION].to_numpy(float), part.y.astype(float)], axis=1)
@@ -117,7 +112,7 @@ def _split_and_fit(cfg, raw, rd: RunDir, log: EventLog, manifest: dict):
     return splits, prep, tensors
 
 
-def _specify_data(cfg, splits, prep, rd: RunDir, log: EventLog, manifest: dict):
+def _specify_data(cfg, splits, prep, run: Run):
     """The data specification later inputs must meet (medtorch predict); the duration and event columns are
     known columns of the data, accepted in inputs and never features."""
     from omegaconf import OmegaConf
@@ -127,7 +122,7 @@ def _specify_data(cfg, splits, prep, rd: RunDir, log: EventLog, manifest: dict):
     plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     plain.data.target = cfg.data.event_column
     plain.data.drop = [*cfg.data.drop, cfg.data.duration_column]
-    return record_spec(plain, splits, prep, rd, log, manifest)
+    return record_spec(plain, splits, prep, run)
 
 
 def _check_leakage(cfg, splits, rd: RunDir, log: EventLog):
@@ -136,7 +131,7 @@ def _check_leakage(cfg, splits, rd: RunDir, log: EventLog):
     return check_survival_leakage(cfg, splits, rd, log)
 
 
-def _record_lineage(cfg, raw, splits, prep, leakage, rd: RunDir, log: EventLog) -> None:
+def _record_lineage(cfg, raw, splits, prep, leakage, run: Run) -> None:
     """lineage.json / lineage.md as for classification; the event column is the label, the duration a dropped column."""
     from omegaconf import OmegaConf
 
@@ -144,13 +139,12 @@ def _record_lineage(cfg, raw, splits, prep, leakage, rd: RunDir, log: EventLog) 
 
     data = OmegaConf.create(OmegaConf.to_container(cfg.data, resolve=True))
     data.target, data.drop = cfg.data.event_column, [*cfg.data.drop, cfg.data.duration_column]
-    lineage = build_lineage(data, raw.source, raw.dropped, read_json(rd.split), prep.state_dict(),
+    rd = run.rd
+    lineage = build_lineage(data, raw.source, raw.dropped, run.read_json(rd.split), prep.state_dict(),
                             {"status": "none (task=survival trains on every training row as drawn)"},
                             leakage.status if leakage else None)
-    write_json(rd.lineage, lineage)
-    write_text(rd.lineage_summary, lineage_markdown(lineage))
-    log.append("lineage_recorded", {"steps": [s["step"] for s in lineage["steps"]]},
-               outputs=file_hashes(rd.root, [rd.lineage, rd.lineage_summary]))
+    run.record_many({rd.lineage: lineage, rd.lineage_summary: lineage_markdown(lineage)}, event="lineage_recorded",
+                    details={"steps": [s["step"] for s in lineage["steps"]]})
 
 
 def _explore(cfg, splits, rd: RunDir, log: EventLog) -> None:
@@ -180,38 +174,33 @@ def _explain(cfg, network, tensors: dict, prep, rd: RunDir, log: EventLog) -> No
     explain_risk(cfg, network, tensors["val"][0], tensors["train"][0], prep, rd, log)
 
 
-def _judge_acceptance(cfg, metrics: dict, rd: RunDir, log: EventLog) -> None:
+def _judge_acceptance(cfg, metrics: dict, run: Run) -> None:
     from medtorch.evaluation.acceptance import check_record, judge
     from medtorch.survival.acceptance import observed_quantities
 
-    criteria = check_record(read_json(rd.acceptance), str(rd.acceptance))
+    rd = run.rd
+    criteria = check_record(run.read_json(rd.acceptance), str(rd.acceptance))
     if not criteria:
         return
     results = judge(criteria, observed_quantities(metrics["val"], cfg.evaluation.horizon_unit))
     metrics["val_acceptance"] = {"judged_on": "validation (not a test-set claim: the test split stays sealed)",
                                  "results": results, "passed": all(r["passed"] for r in results)}
-    write_json(rd.metrics, metrics)
-    log.append("acceptance_judged_on_validation", {"passed": metrics["val_acceptance"]["passed"],
-                                                   "results": [[r["criterion"], r["passed"]] for r in results]},
-               outputs=file_hashes(rd.root, [rd.metrics]))
+    run.record(rd.metrics, metrics, event="acceptance_judged_on_validation",
+               details={"passed": metrics["val_acceptance"]["passed"],
+                        "results": [[r["criterion"], r["passed"]] for r in results]})
 
 
-def artefacts(rd: RunDir) -> list[Path]:
+def artefacts(rd: RunDir) -> tuple[list[Path], list[Path]]:
+    """(written by every complete survival run, written when their step is enabled)."""
     extra = sorted(p for p in rd.root.glob("survival/**/*") if p.is_file())
-    return [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
-            rd.acceptance, rd.sealed_test, rd.leakage, rd.data_spec, rd.lineage, rd.lineage_summary, *extra, *rd.checkpoint_files, rd.training_log, *rd.hydra_files]
+    required = [rd.config, rd.split, rd.preprocessing, rd.model_weights, rd.model_spec, rd.metrics, rd.predictions("val"),
+                rd.acceptance, rd.sealed_test, rd.data_spec, rd.lineage, rd.lineage_summary, *extra]
+    return required, [rd.leakage, *rd.checkpoint_files, rd.training_log, *rd.hydra_files]
 
 
-def _finish(rd: RunDir, log: EventLog, manifest: dict, status: str, error: str | None = None) -> None:
-    from medtorch.audit import utc_now
-
-    manifest["status"] = status
-    manifest["finished_utc"] = utc_now()
-    if error:
-        manifest["error"] = error
-    manifest["artefacts"] = file_hashes(rd.root, artefacts(rd))
-    write_json(rd.manifest, manifest)
-    log.append("run_" + status, {"error": error} if error else {}, outputs=file_hashes(rd.root, [rd.manifest]))
+def _finish(run: Run, status: str, error: str | None = None) -> None:
+    required, optional = artefacts(run.rd)
+    run.finish(status, error, required=required, optional=optional)
 
 
 def _print_summary(metrics: dict[str, Any], rd: RunDir) -> None:

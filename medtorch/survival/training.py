@@ -7,18 +7,16 @@ The same Trainer settings, checkpoints, early stopping and CSV log as classifica
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
-from medtorch.audit import EventLog, file_hashes
+from medtorch.audit import EventLog
 from medtorch.config import to_container
 from medtorch.data.tensors import TensorLoader
-from medtorch.hashing import sha256_file
 from medtorch.models.networks import build_network
-from medtorch.run import RunDir, write_json
+from medtorch.run import RunDir
 
 
 def monitor(cfg: DictConfig) -> tuple[str, str]:
@@ -65,23 +63,26 @@ def train(cfg: DictConfig, tensors: dict, rd: RunDir, log: EventLog):
     return module, trainer
 
 
-def export_best(cfg, module, trainer, n_features: int, prep, rd: RunDir, log: EventLog) -> torch.nn.Module:
-    """The best epoch's weights as model.pt (weights only), and model.json."""
+def export_best(cfg, module, trainer, n_features: int, prep, run) -> torch.nn.Module:
+    """The best epoch's weights as model.pt (weights only), and model.json, recorded through the ``Run``."""
+    from medtorch.checkpoints import weights_bytes
+    from medtorch.evidence import WRITE_ONCE
+    from medtorch.hashing import sha256_bytes
+
     ckpt = trainer.checkpoint_callback
     best = torch.load(Path(ckpt.best_model_path), map_location="cpu", weights_only=True)
     module.load_state_dict(best["state_dict"], strict=False)
     network = module.network.cpu().eval()
-    torch.save(network.state_dict(), rd.model_weights.with_suffix(".pt.tmp"))
-    os.replace(rd.model_weights.with_suffix(".pt.tmp"), rd.model_weights)
+    weights = weights_bytes(network)
     name, mode = monitor(cfg)
     spec = {"task": "survival", "model": to_container(cfg.model), "n_features": n_features, "n_outputs": 1,
             "output": "risk score (log relative hazard); higher = earlier event", "ties": cfg.survival.ties,
             "features": prep.feature_names_, "feature_sources": prep.feature_sources_,
             "selected_by": {"monitor": name, "mode": mode, "best_score": float(ckpt.best_model_score),
                             "best_epoch": int(best["epoch"])},
-            "skipped_batches": module.skipped_batches, "weights_sha256": sha256_file(rd.model_weights)}
-    write_json(rd.model_spec, spec)
-    log.append("model_exported", spec["selected_by"], outputs=file_hashes(rd.root, [rd.model_weights, rd.model_spec]))
+            "skipped_batches": module.skipped_batches, "weights_sha256": sha256_bytes(weights)}
+    run.record_many({run.rd.model_weights: weights, run.rd.model_spec: spec}, kind=WRITE_ONCE, event="model_exported",
+                    details=spec["selected_by"])
     return network
 
 
