@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from medtorch import __version__
+from medtorch.version import __version__
 from medtorch.audit import utc_now
 from medtorch.config import to_container
 from medtorch.evidence import Run

@@ -22,7 +22,7 @@ def fit_cox_baseline(cfg, splits, prep, metrics: dict, rd: RunDir, log: EventLog
     except ImportError:
         raise MedtorchError("survival.cox_baseline=true needs lifelines: pip install 'medtorch[survival]' "
                             "(or set survival.cox_baseline=false).") from None
-    from medtorch.survival.pipeline import horizons_in_duration_unit
+    from medtorch.survival.horizons import horizons_in_duration_unit
 
     names = list(prep.feature_names_)
     ttr, etr = times_events(splits.train)

@@ -34,7 +34,7 @@ def groups_of(cfg, part) -> np.ndarray | None:
 
 def evaluate_validation(cfg, splits, eta: dict[str, np.ndarray], module, trainer, rd: RunDir,
                         log: EventLog) -> dict[str, Any]:
-    from medtorch.survival.pipeline import horizons_in_duration_unit
+    from medtorch.survival.horizons import horizons_in_duration_unit
     from medtorch.survival.plots import plot_assessment
 
     sd = survival_dir(rd)

@@ -59,7 +59,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     from medtorch.survival.assessment import assess
     from medtorch.survival.baseline import BreslowBaseline
     from medtorch.survival.km import StepFunction
-    from medtorch.survival.pipeline import horizons_in_duration_unit
+    from medtorch.survival.horizons import horizons_in_duration_unit
     from medtorch.survival.plots import plot_assessment
     from medtorch.survival.predict import load_survival_model
     from medtorch.survival.training import risk_scores

@@ -26,7 +26,6 @@ from medtorch.data.transforms import TabularPreprocessor
 from medtorch.evidence import WRITE_ONCE, Run
 from medtorch.run import RunDir
 from medtorch.survival.data import DURATION, load_survival
-from medtorch.survival.horizons import horizons_in_duration_unit  # noqa: F401 (its old home; callers move at merge)
 
 
 def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = None) -> dict[str, Any]:

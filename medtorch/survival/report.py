@@ -146,6 +146,7 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
     write_text(rd.report_md, md)
     write_text(rd.report_html, page)
     EventLog(rd.events).append("report_written", {"task": "survival"},
-                               inputs=file_hashes(rd.root, [rd.metrics, rd.leakage, *(rd.root / i for i in images)]),
+                               inputs={**file_hashes(rd.root, [rd.metrics, *(rd.root / i for i in images)]),
+                                       **file_hashes(rd.root, [rd.leakage], optional=True)},
                                outputs=file_hashes(rd.root, [rd.report_md, rd.report_html]))
     return rd.report_md, rd.report_html
