@@ -66,7 +66,11 @@ class Artefact:
     @property
     def glob(self) -> str:
         """A glob that matches every instance: each placeholder becomes ``*``."""
-        return re.sub(r"\{[^}]*\}", "*", self.path)
+        return self.glob_of()
+
+    def glob_of(self, **values: object) -> str:
+        """A glob of the instances with the given placeholders fixed (the others become ``*``)."""
+        return re.sub(r"\{([^}:]*)[^}]*\}", lambda m: str(values[m[1]]) if m[1] in values else "*", self.path)
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -147,8 +151,6 @@ ARTEFACTS: tuple[Artefact, ...] = (
        "confusion matrices, counts and row-normalised, class names on both axes"),
     _a("training_history_plot", "plots/training_history.png", "report", VERSIONED, OPTIONAL, "training",
        "the per-epoch history, drawn for the report"),
-    _a("cv_distribution_plot_run", "plots/cv_distribution.png", "cv-summary", VERSIONED, OPTIONAL, "cv",
-       "the distribution of each metric across folds, when the run is a cross-validation root"),
     _a("assessment_plot", "plots/{name}_{split}.png", "assess", WRITE_ONCE, OPTIONAL, "metrics",
        "reliability diagram, ROC and forest plots of the performance assessment"),
     _a("assessment", "assessment_{split}.json", "assess", WRITE_ONCE, CLS, "metrics",
@@ -167,8 +169,6 @@ ARTEFACTS: tuple[Artefact, ...] = (
        "the plots of that look"),
     _a("test_roles", "test_roles.json", "evaluate", UPDATED, OPTIONAL, "ledger",
        "the role of each test set the run looked at (a role once demoted stays demoted)"),
-    _a("cv_summary_run", "cv_summary.json", "cv-summary", VERSIONED, OPTIONAL, "cv",
-       "the metric distribution across folds, when the run is a cross-validation root"),
     # bridge re-evaluation across stacks
     _a("bridge_reference", "bridge/reference.json", "bridge reference", WRITE_ONCE, CLS, "stack",
        "reference predictions on the bridge set, made on the training stack"),
@@ -255,6 +255,22 @@ def of_path(rel: str | Path, scope: str = RUN) -> Artefact | None:
     """The artefact a path relative to its directory is an instance of (first match), or None."""
     rel = Path(rel).as_posix()
     return next((a for a in ARTEFACTS if a.scope == scope and a.regex.match(rel)), None)
+
+
+def evidence(key: str, at: str = "", **values: object) -> str:
+    """An evidence pattern for the report: the artefact's glob (placeholders in ``values`` fixed), then
+    ``#at`` to take one part of a JSON/YAML file; a cross-validation root's artefact is seen from a
+    fold run, one folder up (``../``)."""
+    a = artefact(key)
+    return ("../" if a.scope == CV_ROOT else "") + a.glob_of(**values) + (f"#{at}" if at else "")
+
+
+def produces(pattern: str) -> Artefact | None:
+    """The declared artefact an evidence pattern (as ``evidence`` makes them) looks for, or None when
+    no artefact matches it: a report that looks for a file nothing writes."""
+    rel = pattern.partition("#")[0]
+    scope = CV_ROOT if rel.startswith("../") else RUN
+    return of_path(re.sub(r"[*?]|\[[^]]*\]", "x", rel.removeprefix("../")), scope)
 
 
 def required(task: str) -> tuple[Artefact, ...]:

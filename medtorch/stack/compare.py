@@ -37,12 +37,13 @@ def expand_runs(paths: list[str]) -> list[Path]:
     """Run directories from the arguments; a directory without a manifest contributes the runs under it."""
     out: list[Path] = []
     for p in map(Path, paths):
-        if (p / "manifest.json").is_file():
+        if RunDir(p).manifest.is_file():
             out.append(p)
         elif p.is_dir():
-            found = sorted({m.parent for m in p.glob("**/manifest.json")}, key=_natural)
+            name = RunDir(p).manifest.name
+            found = sorted({m.parent for m in p.glob(f"**/{name}")}, key=_natural)
             if not found:
-                raise MedtorchError(f"{p}: neither a run directory nor a directory holding runs (no manifest.json in it).")
+                raise MedtorchError(f"{p}: neither a run directory nor a directory holding runs (no {name} in it).")
             out.extend(found)
         else:
             raise MedtorchError(f"{p}: no such run directory.")
