@@ -53,6 +53,10 @@ class Artefact:
         """The file name (last path component); only for a path without placeholders in it."""
         return Path(self.relative()).name
 
+    def file_name(self, **values: object) -> str:
+        """The last path component, its placeholders filled: ``report.{ext}`` with ext="md" is ``report.md``."""
+        return self.path.rsplit("/", 1)[-1].format(**values)
+
     def relative(self, **values: object) -> str:
         """The path relative to its directory, placeholders filled (all must be given)."""
         missing = [f for f in self.fields if f.split(":")[0] not in values]

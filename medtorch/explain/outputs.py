@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtorch.artefacts import artefact
 from medtorch.explain import plots
 from medtorch.explain.settings import METHODS
 from medtorch.explain.summary import summary_markdown
@@ -97,9 +98,10 @@ def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.Dat
     if comparison is not None and comparison.odds_ratios:
         table("odds_ratios", "odds_ratios.csv", pd.DataFrame(comparison.odds_ratios))
     report["files"] = files
-    files["summary"] = "summary.md"
-    paths.append(write_text(out / "summary.md", summary_markdown(report)))
-    paths.append(write_json(out / "explanation.json", report))
+    summary, explanation = artefact("explanation_summary").name, artefact("explanation").name
+    files["summary"] = summary
+    paths.append(write_text(out / summary, summary_markdown(report)))
+    paths.append(write_json(out / explanation, report))
     return paths
 
 

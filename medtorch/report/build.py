@@ -72,7 +72,7 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
     wanted = str((load_config_report(rd) or {}).get("pdf", "auto")) != "off"
     browser = find_browser() if pdf is not False else None
     if pdf and browser is None:  # before anything is written: nothing is lost or half-written
-        raise MedtorchError(f"cannot write {rd.root / 'report.pdf'}: {no_browser_message()}")
+        raise MedtorchError(f"cannot write {rd.report_pdf}: {no_browser_message()}")
     if pdf is None:
         pdf = wanted and browser is not None
         if wanted and not pdf:
@@ -81,7 +81,7 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
     generated = [b for s in report.sections for b in s.blocks if isinstance(b, Image) and b.generated]
     for img in generated:
         write_bytes(rd.root / img.path, img.data)
-    pdf_path = rd.root / "report.pdf"
+    pdf_path = rd.report_pdf
     keep_previous_version(rd.root, [rd.report_md, rd.report_html, pdf_path])  # earlier reports stay verifiable
     rare = report.rare_levels  # a last privacy net over everything written: no rare category level by name
     write_text(rd.report_md, redact(to_markdown(report.header, report.sections), rare))

@@ -70,8 +70,7 @@ def _load(path: Path) -> dict[str, Any]:
                 verify_artefact(rd, f, manifest)
             preds[split] = pd.read_csv(f)
     # confidence intervals: assessment_<split>.json (bootstrap, medtorch.evaluation) when the run has one
-    cis = {split: read_json(rd.root / f"assessment_{split}.json").get("ci") for split in SPLITS
-           if (rd.root / f"assessment_{split}.json").is_file()}
+    cis = {split: read_json(rd.assessment(split)).get("ci") for split in SPLITS if rd.assessment(split).is_file()}
     return {"path": str(path), "manifest": manifest, "metrics": read_json(rd.metrics), "ci": cis,
             "config": OmegaConf.to_container(OmegaConf.load(rd.config), resolve=True), "predictions": preds}
 

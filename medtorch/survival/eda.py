@@ -89,10 +89,10 @@ def explore_survival(cfg, splits, rd: RunDir, log: EventLog) -> None:
         log.append("data_explored", {"status": "disabled"})
         return
     eda = explore(cfg, splits)
-    out = rd.root / "survival"
+    out = rd.survival_dir
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "eda.json", eda)
-    write_text(out / "eda.md", markdown(eda))
+    write_json(rd.survival("eda"), eda)
+    write_text(rd.survival("eda_summary"), markdown(eda))
     plots = []
     if cfg.eda.plots:
         u = cfg.data.duration_unit
@@ -109,4 +109,4 @@ def explore_survival(cfg, splits, rd: RunDir, log: EventLog) -> None:
     log.append("data_explored", {"task": "survival", "events": {n: s.get("events") for n, s in eda["splits"].items()},
                                  "median_follow_up": {n: s.get("median_follow_up_reverse_km")
                                                       for n, s in eda["splits"].items()}},
-               outputs=file_hashes(rd.root, [out / "eda.json", out / "eda.md", *plots]))
+               outputs=file_hashes(rd.root, [rd.survival("eda"), rd.survival("eda_summary"), *plots]))
