@@ -38,7 +38,7 @@ class Artefact:
     path: str  # relative to its directory; ``{name}`` placeholders are filled by ``path_in``
     producer: str  # the step of train.py or the medtorch verb that writes it
     kind: str  # one of KINDS
-    required: frozenset[str]  # the tasks whose complete run holds it (empty: optional)
+    required: frozenset[str]  # the tasks whose complete run with the default config holds it (empty: optional)
     section: str  # the report section (anchor) that shows it; "" if none
     text: str  # one line: what it holds
     record: str = ""  # "module:Class" of its dataclass (with a strict ``from_dict``), where it has one
@@ -128,13 +128,13 @@ ARTEFACTS: tuple[Artefact, ...] = (
     _a("eda_summary", "eda.md", "EDA", WRITE_ONCE, CLS, "eda", "the exploratory analysis in words"),
     _a("eda_plot", "plots/eda_{name}.png", "EDA", WRITE_ONCE, OPTIONAL, "eda", "EDA plots (`eda.plots=true`)"),
     _a("data_spec", "data_spec.json", "data specification", WRITE_ONCE, BOTH, "monitoring",
-       "the data specification every later input is checked against", "medtorch.records:DataSpecRecord"),
+       "the data specification every later input is checked against", "medtorch.deploy.spec:DataSpec"),
     _a("monitoring_reference", "monitoring_reference.json", "monitoring reference", WRITE_ONCE, CLS, "monitoring",
        "training-split distributions that monitoring compares new data with"),
     # the model
-    _a("checkpoint_best", "checkpoints/best.ckpt", "train", WRITE_ONCE, CLS, "training",
+    _a("checkpoint_best", "checkpoints/best.ckpt", "train", WRITE_ONCE, BOTH, "training",
        "the best epoch's Lightning checkpoint"),
-    _a("checkpoint_last", "checkpoints/last.ckpt", "train", UPDATED, CLS, "training",
+    _a("checkpoint_last", "checkpoints/last.ckpt", "train", UPDATED, BOTH, "training",
        "the last epoch's checkpoint, rewritten every epoch (each write recorded with its sha256 in the event log)"),
     _a("checkpoint", "checkpoints/{name}.ckpt", "train", WRITE_ONCE, OPTIONAL, "training",
        "other checkpoints a configured ModelCheckpoint keeps"),
@@ -291,13 +291,13 @@ def _who(a: Artefact) -> str:
     if a.required == BOTH:
         return "every run"
     if a.required:
-        return f"every {next(iter(a.required))} run"
-    return "optional"
+        return f"{next(iter(a.required))} runs"
+    return "when configured or asked for"
 
 
 def readme_table() -> str:
     """The README's run-directory table (``python -m medtorch.artefacts --readme`` prints it)."""
-    rows = ["| file | written by | kind | in | what it holds |", "| --- | --- | --- | --- | --- |"]
+    rows = ["| file | written by | kind | in a default run | what it holds |", "| --- | --- | --- | --- | --- |"]
     for a in ARTEFACTS:
         if a.scope == RUN:
             rows.append(f"| `{a.path}` | {a.producer} | {a.kind} | {_who(a)} | {a.text} |")
