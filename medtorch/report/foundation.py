@@ -230,7 +230,8 @@ def acceptance(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     if not isinstance(record, dict) or record.get("criteria"):
         return [], set()
     amended = any(fnmatch(rel, artefact("acceptance_amendment").glob) for rel, _ in found)
-    then = (f" Criteria added later ({_p('acceptance_amendment', name='*').rsplit('/', 1)[0]}/) are amendments, not a-priori criteria." if amended else
+    folder = _p("acceptance_amendment", name="*").rsplit("/", 1)[0]
+    then = (f" Criteria added later ({folder}/) are amendments, not a-priori criteria." if amended else
             " Metrics and confidence intervals are reported, but nothing is accepted or rejected.")
     return [Missing(f"No acceptance criteria were set for this run (acceptance={record.get('name')}): {_p('acceptance')} "
                     "froze an empty list before evaluation, so no result is judged against a threshold fixed a priori."
