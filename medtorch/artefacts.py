@@ -261,6 +261,16 @@ def of_path(rel: str | Path, scope: str = RUN) -> Artefact | None:
     return next((a for a in ARTEFACTS if a.scope == scope and a.regex.match(rel)), None)
 
 
+def declared(rel: str | Path, scope: str = RUN) -> Artefact:
+    """The artefact a path relative to its directory is an instance of; a path no artefact declares is refused
+    (for writers: ``Run.record`` looks up the kind, write-once or versioned, of what it is asked to write)."""
+    found = of_path(rel, scope)
+    if found is None:
+        raise KeyError(f"'{Path(rel).as_posix()}' is not a declared artefact of a {scope} directory; declare it in "
+                       "medtorch/artefacts.py (its path, producer, kind, report section and text) before writing it")
+    return found
+
+
 def evidence(key: str, at: str = "", **values: object) -> str:
     """An evidence pattern for the report: the artefact's glob (placeholders in ``values`` fixed), then
     ``#at`` to take one part of a JSON/YAML file; a cross-validation root's artefact is seen from a

@@ -15,8 +15,8 @@ import pytest
 
 from artefact_literals import artefact_literals, literals
 from conftest import REPO, read_json
-from medtorch.artefacts import (ARTEFACTS, CV_ROOT, KINDS, RUN, artefact, evidence, file_names, of_path, produces,
-                                readme_table, required)
+from medtorch.artefacts import (APPENDED, ARTEFACTS, CV_ROOT, KINDS, RUN, VERSIONED, WRITE_ONCE, artefact, declared,
+                                evidence, file_names, of_path, produces, readme_table, required)
 from medtorch.errors import IntegrityError
 from medtorch.records import MetricsRecord, ModelSpec, SplitRecord, read_record
 from medtorch.run import RunDir
@@ -104,6 +104,11 @@ def test_registry_is_well_formed():
             assert hasattr(getattr(importlib.import_module(module), cls), "from_dict"), a.record
     with pytest.raises(KeyError, match="no artefact 'model_card'"):
         artefact("model_card")
+    assert declared("bridge/report_0123456789abcdef.md").kind == VERSIONED
+    assert declared("model.pt").kind == WRITE_ONCE and declared("events.jsonl").kind == APPENDED
+    assert declared("test_evaluations/002/evaluation.json").key == "test_evaluation"
+    with pytest.raises(KeyError, match="'model_card.md' is not a declared artefact"):
+        declared("model_card.md")
 
 
 def test_rundir_builds_every_path_from_the_registry(tmp_path):
