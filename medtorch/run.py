@@ -311,7 +311,12 @@ class RunDir:
         return self.at("test_roles")
 
     def assessment_plot(self, split: str, name: str) -> Path:
-        return self.at("assessment_plot", split=split, name=name)
+        """A plot of the performance assessment: ``reliability`` or ``forest_<column>`` / ``forest_period``."""
+        if name == "reliability":
+            return self.at("reliability_plot", split=split)
+        if name.startswith("forest_"):
+            return self.at("forest_plot", split=split, name=name.removeprefix("forest_"))
+        raise KeyError(f"no assessment plot '{name}' is declared in medtorch.artefacts (reliability, forest_<name>)")
 
     # bridge re-evaluation across stacks (medtorch.stack)
     @property

@@ -33,7 +33,7 @@ def _assessment_blocks(assessment: dict[str, Any], label: str) -> list[Block]:
 
 def intervals_and_looks(ev: "Evidence", found: list[tuple[str, str | None]], metrics: Any) -> tuple[list[Block], set[str]]:
     out: list[Block] = []
-    reliability = artefact("assessment_plot").glob_of(name="reliability")
+    reliability = artefact("reliability_plot").glob
     mine = [artefact(k).glob for k in ("assessment", "test_evaluation", "test_evaluation_predictions",
                                        "test_evaluation_plot")] + [reliability]
     handled = {rel for rel, _ in found if any(fnmatch(rel, g) for g in mine)}

@@ -50,7 +50,7 @@ SECTIONS: tuple[Section, ...] = (
             "no training configuration recorded."),
     Section("metrics", "Validation and test metrics",
             (e("metrics"), e("assessment", "ci"), e("assessment", "classes"), e("assessment", "calibration"),
-             e("confusion_plot"), e("assessment_plot", name="reliability"), e("test_evaluation"),
+             e("confusion_plot"), e("reliability_plot"), e("test_evaluation"),
              e("test_evaluation_plot")), f.metrics,
             "no validation or test metrics in this run."),
     Section("cv", "Cross-validation distribution", (e("cv_summary"), e("cv_distribution_plot")),
@@ -58,7 +58,7 @@ SECTIONS: tuple[Section, ...] = (
             "this run is not part of a cross-validation (run with cv.folds=K to record the distribution of "
             "metrics across folds)."),
     Section("subgroups", "Subgroup and calendar-time analyses",
-            (e("assessment", "subgroups"), e("assessment", "periods"), e("assessment_plot", name="forest")),
+            (e("assessment", "subgroups"), e("assessment", "periods"), e("forest_plot")),
             typed.subgroups, "no subgroup or calendar-time analysis in this run (needs data.subgroup_columns / data.time_column "
                   "and the performance assessment)."),
     Section("acceptance", "Acceptance criteria and their status",
