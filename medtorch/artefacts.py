@@ -296,6 +296,17 @@ def declared(rel: str | Path, scope: str = RUN) -> Artefact:
     return found
 
 
+def record_class(key: str) -> type | None:
+    """The dataclass (with a strict ``from_dict(d, where)``) that reads the artefact declared under ``key``, or None."""
+    import importlib
+
+    spec = artefact(key).record
+    if not spec:
+        return None
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def evidence(key: str, at: str = "", **values: object) -> str:
     """An evidence pattern for the report: the artefact's glob (placeholders in ``values`` fixed), then
     ``#at`` to take one part of a JSON/YAML file; a cross-validation root's artefact is seen from a

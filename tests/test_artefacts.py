@@ -5,7 +5,6 @@ artefact's file name, and real runs hold exactly what it declares."""
 from __future__ import annotations
 
 import ast
-import importlib
 import inspect
 import re
 from fnmatch import fnmatch
@@ -16,7 +15,7 @@ import pytest
 from artefact_literals import artefact_literals, literals
 from conftest import REPO, read_json
 from medtorch.artefacts import (APPENDED, ARTEFACTS, CV_ROOT, KINDS, RUN, VERSIONED, WRITE_ONCE, artefact, declared,
-                                evidence, file_names, of_path, produces, readme_table, required)
+                                evidence, file_names, of_path, produces, readme_table, record_class, required)
 from medtorch.errors import IntegrityError
 from medtorch.records import MetricsRecord, ModelSpec, SplitRecord, read_record
 from medtorch.run import RunDir
@@ -100,13 +99,13 @@ def test_registry_is_well_formed():
         assert of_path(a.relative(**{f.split(":")[0]: 7 if f.startswith("n") else "x" for f in a.fields}), a.scope) is a \
             or a.key in {"checkpoint", "explanation_plot"}, a.key
         if a.record and a.record != "medtorch.run:Manifest":  # the Manifest dataclass comes with the Run object
-            module, cls = a.record.split(":")
-            assert hasattr(getattr(importlib.import_module(module), cls), "from_dict"), a.record
+            assert hasattr(record_class(a.key), "from_dict"), a.record
     with pytest.raises(KeyError, match="no artefact 'model_card'"):
         artefact("model_card")
     assert declared("bridge/report_0123456789abcdef.md").kind == VERSIONED
     assert declared("model.pt").kind == WRITE_ONCE and declared("events.jsonl").kind == APPENDED
     assert declared("test_evaluations/002/evaluation.json").key == "test_evaluation"
+    assert record_class("split") is SplitRecord and record_class("predictions") is None
     with pytest.raises(KeyError, match="'model_card.md' is not a declared artefact"):
         declared("model_card.md")
 
