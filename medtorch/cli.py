@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 
+from medtorch.artefacts import artefact
 from medtorch.errors import EXIT_OK, EXIT_OUTPUT_CLOSED, MedtorchError
 from medtorch.version import __version__
 
@@ -32,7 +33,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "monitor": ("medtorch.commands.monitor", "compare new data with the training data: drift and degradation"),
     "unblock": ("medtorch.commands.unblock", "release a monitoring block on predictions after review"),
     "audit": ("medtorch.commands.audit", "verify a run's event log and the hashes of every artefact it records"),
-    "report": ("medtorch.commands.report", "write the run's evidence report (report.md, self-contained report.html)"),
+    "report": ("medtorch.commands.report", f"write the run's evidence report ({artefact('report_md').name}, self-contained "
+                f"{artefact('report_html').name})"),
 }
 
 

@@ -176,7 +176,7 @@ def attach_evidence(loggers, rd, log) -> None:
                 "medtorch.run_dir": str(Path(rd.root).resolve())}
         for key, value in tags.items():
             client.set_tag(run_id, key, value)
-        for path in (rd.report_html, rd.root / "report.md", rd.manifest):
+        for path in (rd.report_html, rd.report_md, rd.manifest):
             if Path(path).is_file():
                 client.log_artifact(run_id, str(path), artifact_path="medtorch")
         log.append("tracker_linked", {"tracker": "mlflow", "tracking_uri": lg._tracking_uri, "mlflow_run_id": run_id,

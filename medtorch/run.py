@@ -14,6 +14,7 @@ from pathlib import Path
 from medtorch.atomic import (VERSIONS, _jsonable, atomic_path, keep_previous_version, read_json,  # noqa: F401 (re-exported)
                              write_bytes, write_json, write_text)
 from medtorch.errors import MedtorchError
+from medtorch.artefacts import artefact
 
 
 def discard_unstarted(root: str | Path) -> bool:
@@ -41,187 +42,251 @@ def discard_unstarted(root: str | Path) -> bool:
 
 @dataclass(frozen=True)
 class RunDir:
-    """Names of the files inside one run directory."""
+    """Paths of the files inside one run directory, each from its declaration in ``medtorch.artefacts``."""
 
     root: Path
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
 
+    def at(self, key: str, **values: object) -> Path:
+        """The path of the artefact declared under ``key``, placeholders filled from ``values``."""
+        return artefact(key).path_in(self.root, **values)
+
     # configuration and provenance
     @property
     def config(self) -> Path:
-        return self.root / "config.yaml"
+        return self.at("config")
 
     @property
     def manifest(self) -> Path:
-        return self.root / "manifest.json"
+        return self.at("manifest")
 
     @property
     def events(self) -> Path:
-        return self.root / "events.jsonl"
+        return self.at("events")
 
     @property
     def events_head(self) -> Path:
         """Line count and last hash of the event log (see medtorch.audit)."""
-        return self.root / "events.head"
+        return self.at("events_head")
+
+    @property
+    def events_lock(self) -> Path:
+        return self.at("events_lock")
+
+    @property
+    def test_evaluations_lock(self) -> Path:
+        return self.at("test_evaluations_lock")
 
     @property
     def hydra_files(self) -> list[Path]:
         """Hydra's own record of the composition (config, hydra settings, overrides)."""
-        return sorted((self.root / ".hydra").glob("*.yaml"))
+        return sorted(self.root.glob(artefact("hydra_file").glob))
+
+    @property
+    def not_evidence(self) -> Path:
+        return self.at("not_evidence")
 
     # data
     @property
     def split(self) -> Path:
-        return self.root / "split.json"
+        return self.at("split")
 
     @property
     def preprocessing(self) -> Path:
-        return self.root / "preprocessing.json"
+        return self.at("preprocessing")
 
     @property
     def lineage(self) -> Path:
-        return self.root / "lineage.json"
+        return self.at("lineage")
 
     @property
     def lineage_summary(self) -> Path:
-        return self.root / "lineage.md"
+        return self.at("lineage_summary")
 
     @property
     def leakage(self) -> Path:
-        return self.root / "leakage.json"
+        return self.at("leakage")
 
     @property
     def eda(self) -> Path:
-        return self.root / "eda.json"
+        return self.at("eda")
 
     @property
     def eda_summary(self) -> Path:
-        return self.root / "eda.md"
+        return self.at("eda_summary")
 
     def eda_plot(self, name: str) -> Path:
-        return self.root / "plots" / f"eda_{name}.png"
+        return self.at("eda_plot", name=name)
 
     @property
     def data_spec(self) -> Path:
         """The data specification every later input is checked against (human-readable JSON)."""
-        return self.root / "data_spec.json"
+        return self.at("data_spec")
 
     @property
     def monitoring_reference(self) -> Path:
         """Training-split distributions that monitoring compares new data with."""
-        return self.root / "monitoring_reference.json"
+        return self.at("monitoring_reference")
 
     @property
     def monitoring(self) -> Path:
         """One folder per monitoring report (JSON, Markdown, plots)."""
-        return self.root / "monitoring"
+        return self.monitoring_log.parent
 
     @property
     def monitoring_log(self) -> Path:
         """One JSON line per monitoring run: when, what input, what it found."""
-        return self.root / "monitoring" / "log.jsonl"
+        return self.at("monitoring_log")
 
     # model
     @property
     def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
+        return self.checkpoint_best.parent
+
+    @property
+    def checkpoint_best(self) -> Path:
+        return self.at("checkpoint_best")
+
+    @property
+    def checkpoint_last(self) -> Path:
+        return self.at("checkpoint_last")
 
     @property
     def checkpoint_files(self) -> list[Path]:
-        return sorted(self.checkpoints.glob("*.ckpt"))
+        return sorted(self.root.glob(artefact("checkpoint").glob))
 
     @property
     def training_log(self) -> Path:
         """Lightning's CSV log of the epoch metrics."""
-        return self.root / "logs" / "metrics.csv"
+        return self.at("training_log")
 
     @property
     def model_weights(self) -> Path:
-        return self.root / "model.pt"
+        return self.at("model_weights")
 
     @property
     def model_spec(self) -> Path:
-        return self.root / "model.json"
+        return self.at("model_spec")
 
     # evaluation
     @property
     def metrics(self) -> Path:
-        return self.root / "metrics.json"
+        return self.at("metrics")
 
     def predictions(self, split: str) -> Path:
-        return self.root / f"predictions_{split}.csv"
+        return self.at("predictions", split=split)
 
     def confusion_plot(self, split: str, normalized: bool) -> Path:
-        kind = "normalized" if normalized else "counts"
-        return self.root / "plots" / f"confusion_{split}_{kind}.png"
+        return self.at("confusion_plot", split=split, kind="normalized" if normalized else "counts")
+
+    @property
+    def training_history_plot(self) -> Path:
+        return self.at("training_history_plot")
 
     # performance assessment (medtorch/evaluation)
     @property
     def acceptance(self) -> Path:
-        return self.root / "acceptance.json"
+        return self.at("acceptance")
 
     @property
     def sealed_test(self) -> Path:
-        return self.root / "sealed_test.json"
+        return self.at("sealed_test")
 
     def assessment(self, split: str) -> Path:
-        return self.root / f"assessment_{split}.json"
+        return self.at("assessment", split=split)
 
     def test_evaluation(self, number: int) -> Path:
-        return self.root / "test_evaluations" / f"{number:03d}"
+        """The folder of governed test look ``number``."""
+        return self.test_evaluation_file(number).parent
+
+    def test_evaluation_file(self, number: int) -> Path:
+        return self.at("test_evaluation", n=number)
+
+    def test_evaluation_predictions(self, number: int) -> Path:
+        return self.at("test_evaluation_predictions", n=number)
+
+    @property
+    def test_evaluation_files(self) -> list[Path]:
+        """Every governed look's ``evaluation.json``, in look order."""
+        return sorted(self.root.glob(artefact("test_evaluation").glob))
+
+    @property
+    def test_roles(self) -> Path:
+        return self.at("test_roles")
 
     def assessment_plot(self, split: str, name: str) -> Path:
-        return self.root / "plots" / f"{name}_{split}.png"
-
+        """A plot of the performance assessment: ``reliability`` or ``forest_<column>`` / ``forest_period``."""
+        if name == "reliability":
+            return self.at("reliability_plot", split=split)
+        if name.startswith("forest_"):
+            return self.at("forest_plot", split=split, name=name.removeprefix("forest_"))
+        raise KeyError(f"no assessment plot '{name}' is declared in medtorch.artefacts (reliability, forest_<name>)")
 
     # bridge re-evaluation across stacks (medtorch.stack)
     @property
     def bridge_reference(self) -> Path:
-        return self.root / "bridge" / "reference.json"
+        return self.at("bridge_reference")
 
     @property
     def bridge_rows(self) -> Path:
-        return self.root / "bridge" / "reference_rows.parquet"
+        return self.at("bridge_rows")
 
     def bridge_added(self, name: str, ext: str) -> Path:
         """Rows added to the bridge set after training (ext: json | parquet)."""
-        return self.root / "bridge" / f"reference_{name}.{ext}"
+        return self.at("bridge_added", name=name, ext=ext)
 
     def bridge_report(self, stack_hash: str, ext: str) -> Path:
         """The bridge report for one stack, named by its fingerprint hash (ext: json | md)."""
-        return self.root / "bridge" / f"report_{stack_hash[:16]}.{ext}"
+        return self.at("bridge_report", stack=stack_hash[:16], ext=ext)
 
     # explanations (medtorch/explain)
     @property
     def explain_dir(self) -> Path:
         """The explanation written at the end of training (recorded in the manifest)."""
-        return self.root / "explain"
+        return self.explanation.parent
 
     @property
     def explanation(self) -> Path:
-        return self.explain_dir / "explanation.json"
+        return self.at("explanation")
 
     def later_explanation_dir(self, name: str) -> Path:
         """An explanation made later by ``medtorch explain``; each gets its own directory."""
-        return self.root / "explanations" / name
+        return self.at("later_explanation", name=name, file="x").parent
 
     # report (medtorch.report)
     @property
     def report_html(self) -> Path:
-        return self.root / "report.html"
+        return self.at("report_html")
 
     @property
     def report_md(self) -> Path:
-        return self.root / "report.md"
+        return self.at("report_md")
+
+    @property
+    def report_pdf(self) -> Path:
+        return self.at("report_pdf")
+
+    @property
+    def report_appendix(self) -> Path:
+        return self.at("report_appendix")
+
+    # task=survival
+    @property
+    def survival_dir(self) -> Path:
+        return self.at("survival_eda").parent
+
+    def survival(self, key: str) -> Path:
+        """A survival artefact by its key without the ``survival_`` prefix: ``rd.survival("censoring")``."""
+        return self.at(f"survival_{key}")
 
     def require(self) -> "RunDir":
         """Fail clearly unless this looks like a finished medtorch run."""
         if not self.root.is_dir():
             raise MedtorchError(f"{self.root}: no such run directory.")
         if not self.manifest.is_file():
-            raise MedtorchError(f"{self.root}: no manifest.json; this is not a medtorch run directory.")
+            raise MedtorchError(f"{self.root}: no {self.manifest.name}; this is not a medtorch run directory.")
         status = read_json(self.manifest).get("status")
         if status != "complete":
             raise MedtorchError(

@@ -166,10 +166,11 @@ def test_a_features_artefact_turns_its_row_present_and_is_shown_without_new_code
 def test_an_unrecorded_artefact_is_shown_but_flagged_unverified(enriched_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(enriched_run, run)
-    write_json(run / "cv_summary.json", {"per_fold": [], "distribution": {}})
+    # a monitoring report put there by hand (``medtorch monitor`` records the ones it writes)
+    write_json(run / "monitoring" / "by_hand" / "report.json", {"rows": 1})
     assert run_cli("report", str(run)).returncode == 0
     md = (run / "report.md").read_text()
-    assert "`cv_summary.json`: not recorded by the run's audit trail (unverified)" in md
+    assert "`monitoring/by_hand/report.json`: not recorded by the run's audit trail (unverified)" in md
 
 
 @pytest.mark.slow

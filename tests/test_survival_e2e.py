@@ -218,3 +218,20 @@ def test_calendar_split_with_shorter_follow_up_of_later_patients_is_shown(tmp_pa
     follow = [periods[y]["median_follow_up_reverse_km"] for y in sorted(periods)]
     assert follow == sorted(follow, reverse=True)  # later entry years, shorter follow-up
     assert "calendar_follow_up: WARN" in proc.stdout.replace("leakage check ", "")
+
+
+def test_gbsg2_run_holds_exactly_the_declared_artefacts(gbsg2_run):
+    """Every file the survival run (and the verbs run on it above) wrote is declared in the artefact registry,
+    and every artefact the registry says a survival run holds is there; the typed records read its files."""
+    from medtorch.artefacts import of_path, required
+    from medtorch.records import MetricsRecord, ModelSpec, SplitRecord, read_record
+    from medtorch.run import RunDir
+
+    files = [p.relative_to(gbsg2_run).as_posix() for p in gbsg2_run.rglob("*") if p.is_file()]
+    assert not [f for f in files if of_path(f) is None], "files the registry does not declare"
+    missing = [a.path for a in required("survival") if not any(a.regex.match(f) for f in files)]
+    assert not missing, f"declared as written by every survival run, but absent: {missing}"
+    rd = RunDir(gbsg2_run)
+    assert read_record(SplitRecord, rd.split).stratified_on.startswith("event indicator")
+    assert read_record(ModelSpec, rd.model_spec).task == "survival"
+    assert read_record(MetricsRecord, rd.metrics).task == "survival"

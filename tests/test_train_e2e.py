@@ -11,6 +11,7 @@ import torch
 from sklearn import metrics as skm
 
 from conftest import read_json, run_train
+from medtorch.run import RunDir
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +22,14 @@ def _sha(p):
 
 def test_default_run_writes_a_complete_run_directory(default_run):
     rd = default_run
-    for name in ("config.yaml", "manifest.json", "events.jsonl", "split.json", "preprocessing.json", "model.pt",
-                 "model.json", "metrics.json", "predictions_val.csv", "plots/confusion_val_counts.png",
-                 "plots/confusion_val_normalized.png", "checkpoints/best.ckpt", "checkpoints/last.ckpt"):
-        assert (rd / name).is_file(), name
+    from medtorch.artefacts import required
+
+    for art in required("classification"):  # the registry's list of what every default classification run holds
+        if art.fields:
+            assert list(rd.glob(art.glob)), art.path
+        else:
+            assert (rd / art.path).is_file(), art.path
+    assert RunDir(rd).predictions("val").is_file() and RunDir(rd).confusion_plot("val", normalized=True).is_file()
     m = read_json(rd / "manifest.json")
     assert m["status"] == "complete" and m["seed"] == 0
     for key in ("run_id", "started_utc", "finished_utc", "git", "config_sha256", "packages", "device", "data", "splits"):

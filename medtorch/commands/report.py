@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import argparse
 
+from medtorch.artefacts import artefact
 from medtorch.errors import EXIT_OK, MedtorchError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run directory")
     parser.add_argument("--pdf", action="store_true",
-                        help="also write report.pdf (fails with a clear message when no headless Chromium is found)")
+                        help=f"also write {artefact('report_pdf').name} (fails with a clear message when no headless Chromium is found)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,12 +27,14 @@ def run(args: argparse.Namespace) -> int:
     elif is_survival_run(args.run):  # task=survival has its own report (medtorch/survival/report.py)
         from medtorch.survival.report import write_report as write_survival_report
 
+        html_name, md_name = artefact("report_html").name, artefact("report_md").name
+
         if args.pdf:
             raise MedtorchError(f"{args.run}: --pdf is not available for task=survival runs yet; their report is "
-                                "report.html and report.md (run medtorch report RUN without --pdf).")
+                                f"{html_name} and {md_name} (run medtorch report RUN without --pdf).")
         md, html = write_survival_report(args.run)
     else:
         md, html = write_report(args.run, pdf=True if args.pdf else None)
-    pdf = html.with_name("report.pdf")
+    pdf = html.with_name(artefact("report_pdf").name)
     print(f"wrote {md}\nwrote {html}" + (f"\nwrote {pdf}" if pdf.is_file() else ""))
     return EXIT_OK

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_RUN_NOT_COMPLETE
     from medtorch.integrity import require_intact
 
-    require_intact(rd.root, ["manifest.json", "metrics.json"])  # show only what the run recorded
+    require_intact(rd.root, [rd.manifest.name, rd.metrics.name])  # show only what the run recorded
     metrics = read_json(rd.metrics)
     if metrics.get("task") == "survival":  # time-to-event summary (medtorch/survival/report.py)
         from medtorch.survival.report import show_lines
@@ -64,7 +64,7 @@ def _show_test_evaluations(rd: RunDir, manifest: dict) -> None:
         print("test set: sealed, not evaluated")
         return
     for r in roles:
-        ev = read_json(rd.test_evaluation(r["evaluation"]) / "evaluation.json")
+        ev = read_json(rd.test_evaluation_file(r["evaluation"]))
         result = "no criteria" if not ev["acceptance"] else ("accepted" if ev["passed"] else "NOT accepted")
         mark = "  [criteria changed after a test look]" if ev["criteria_changed_after_test_look"] else ""
         over = (ev.get("registry") or {}).get("override")

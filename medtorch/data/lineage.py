@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from medtorch.artefacts import artefact
 from medtorch.errors import IntegrityError, MedtorchError
 
 VERSION = 1
@@ -63,7 +64,7 @@ def lineage_markdown(lineage: dict[str, Any]) -> str:
         tr = " – ".join(t[:10] for t in p["time_range"]) if p.get("time_range") else ""
         counts = ", ".join(f"{c}: {n}" for c, n in p["class_counts"].items())
         out.append(f"| {name} | {p['rows']} | {p.get('subjects', '')} | {tr} | {counts} | `{p['ids_sha256'][:16]}…` |")
-    out += ["", f"## 4. Leakage checks: {s['leakage_checks']['status']}", "", "See `leakage.json`.", "",
+    out += ["", f"## 4. Leakage checks: {s['leakage_checks']['status']}", "", f"See `{artefact('leakage').name}`.", "",
             "## 5. Fitted preprocessing", ""]
     fp = s["fit_preprocessing"]
     out.append(f"Fitted on the {fp['fitted_on']['split']} split only ({fp['fitted_on']['rows']} rows).")

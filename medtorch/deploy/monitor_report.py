@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from medtorch.artefacts import artefact
 from medtorch.figures import pyplot, save_png
 from medtorch.run import write_json, write_text
 
@@ -108,6 +109,7 @@ def _save(fig, path: Path) -> Path:
 def write_report(r: dict[str, Any], folder: Path, classes: list[str]) -> list[Path]:
     folder = Path(folder)
     files = plots(r, folder, classes)
-    files.append(write_json(folder / "report.json", r))
-    files.append(write_text(folder / "report.md", markdown(r)))
+    report = artefact("monitoring_report")
+    files.append(write_json(folder / report.file_name(ext="json"), r))
+    files.append(write_text(folder / report.file_name(ext="md"), markdown(r)))
     return files

@@ -185,7 +185,7 @@ def read_run_spec(rd, manifest: dict[str, Any]) -> tuple[DataSpec, str]:
     from medtorch.run import read_json
 
     if not rd.data_spec.is_file() and rd.data_spec.name not in manifest.get("artefacts", {}):
-        raise MedtorchError(f"{rd.root}: the run has no data specification (data_spec.json); it was trained by a medtorch "
+        raise MedtorchError(f"{rd.root}: the run has no data specification ({rd.data_spec.name}); it was trained by a medtorch "
                             "version without one. Retrain it to use spec-checked prediction and monitoring.")
     verify_artefact(rd, rd.data_spec, manifest)
     return DataSpec.from_dict(read_json(rd.data_spec), str(rd.data_spec)), sha256_file(rd.data_spec)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtorch.artefacts import artefact
 from medtorch.errors import MedtorchError
 from medtorch.evaluation.bca import interval
 from medtorch.evaluation.bootstrap import Resampling, bootstrap_values, jackknife_values
@@ -136,8 +137,8 @@ def compare(black_box_name: str, black_probs: np.ndarray, candidates: list[Candi
         baseline_run=baseline_run, split=split, rows=n, confidence=confidence, resamples=resamples,
         black_box=black, transparent=transparent, difference=gain, justified=bool(justified), verdict=verdict,
         odds_ratios=odds or [], candidates=rows, resampled=res.kind,
-        subjects=res.units if res.kind == "subjects" else None, bootstrap=f"paired {res.description}, " + ("BCa where stable, else percentile (method and reason per interval "
-                                                   "in explanation.json)" if method == "bca" else "percentile"),
+        subjects=res.units if res.kind == "subjects" else None, bootstrap=f"paired {res.description}, " + (f"BCa where stable, else percentile (method and reason per interval "
+                                                   f"in {artefact('explanation').name})" if method == "bca" else "percentile"),
         note=("Validation rows chose the black box's epoch and the transparent models' settings (C, depth): both "
               "figures are optimistic; the governed test look is the unbiased one."),
     )

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtorch.artefacts import artefact
 from medtorch.explain import plots
 from medtorch.explain.settings import METHODS
 from medtorch.explain.summary import summary_markdown
@@ -36,17 +37,17 @@ def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.Dat
     def png(name: str) -> Path:
         return out / "plots" / f"{name}.png"
 
-    table("global_importance", "global_importance.csv", importance)
+    table("global_importance", artefact("explanation_importance").name, importance)
     long = [pd.DataFrame({"method": r.method, "row_id": np.repeat(ids, len(columns)), "class": classes[c],
                           "column": np.tile(columns, len(ids)), "attribution": r.columns[c].ravel()})
             for r in results for c in range(len(classes))]
-    table("attributions", "attributions.csv", pd.concat(long, ignore_index=True))
+    table("attributions", artefact("explanation_attributions").name, pd.concat(long, ignore_index=True))
     ig = next((r for r in results if r.delta is not None), None)
     if ig is not None:
-        table("convergence_delta", "ig_convergence_delta.csv",
+        table("convergence_delta", artefact("explanation_convergence").name,
               pd.DataFrame({"row_id": np.tile(ids, len(classes)), "class": np.repeat(classes, len(ids)),
                             "delta": ig.delta.ravel()}))
-    table("local", "local_explanations.csv", local)
+    table("local", artefact("explanation_local").name, local)
 
     for r in results:
         imp = importance[importance["method"] == r.method]
@@ -77,8 +78,8 @@ def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.Dat
         for l in range(layers):
             for h in range(heads):
                 att[f"layer{l + 1}_head{h + 1}"] = attention.cls_attention[:, l, h].mean(axis=0)
-        table("attention", "attention.csv", att)
-        table("attention_rows", "attention_rows.csv", pd.DataFrame({
+        table("attention", artefact("explanation_attention").name, att)
+        table("attention_rows", artefact("explanation_attention_rows").name, pd.DataFrame({
             "row_id": np.repeat(ids, len(columns)), "column": np.tile(columns, len(ids)),
             "cls_attention_mean": attention.cls_mean.ravel(), "rollout": attention.rollout.ravel()}))
         report["attention"] = {"top_columns_cls": att.nlargest(5, "cls_attention_mean")["column"].tolist(),
@@ -95,11 +96,12 @@ def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.Dat
                 f"Attention for row {lr.row_id} ({', '.join(lr.reasons)}), {model} model",
                 png(f"attention_row{lr.row_id}")))
     if comparison is not None and comparison.odds_ratios:
-        table("odds_ratios", "odds_ratios.csv", pd.DataFrame(comparison.odds_ratios))
+        table("odds_ratios", artefact("explanation_odds_ratios").name, pd.DataFrame(comparison.odds_ratios))
     report["files"] = files
-    files["summary"] = "summary.md"
-    paths.append(write_text(out / "summary.md", summary_markdown(report)))
-    paths.append(write_json(out / "explanation.json", report))
+    summary, explanation = artefact("explanation_summary").name, artefact("explanation").name
+    files["summary"] = summary
+    paths.append(write_text(out / summary, summary_markdown(report)))
+    paths.append(write_json(out / explanation, report))
     return paths
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from medtorch.artefacts import artefact
 from medtorch.explain.settings import METHODS
 
 
@@ -61,7 +62,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
     out += _table(["row", "why chosen", "true", "predicted", "probability"],
                   [[str(x["row_id"]), ", ".join(x["reasons"]), x["true_label"], x["predicted_label"], _f(x["probability"])]
                    for x in r["local_rows"]]) + [""]
-    out += ["See `local_explanations.csv` and the plots `plots/local_row*.png`.", ""]
+    out += [f"See `{artefact('explanation_local').name}` and the plots `plots/local_row*.png`.", ""]
     if "attention" in r:
         a = r["attention"]
         out += ["## Attention", "",

@@ -17,7 +17,7 @@ from medtorch.run import RunDir, read_json
 
 def current_roles(rd: RunDir, manifest: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     """``(roles per look, where the demotions came from)``."""
-    evals = sorted((read_json(p) for p in rd.root.glob("test_evaluations/*/evaluation.json")), key=lambda e: e["evaluation"])
+    evals = sorted((read_json(p) for p in rd.test_evaluation_files), key=lambda e: e["evaluation"])
     if not evals:
         return [], "no look"
     demoted = demotions(evals)

@@ -21,7 +21,7 @@ from medtorch.report.blocks import Files, Image, load_structured
 from medtorch.report.compose import Rendered, render_all
 from medtorch.report.privacy import rare_levels, redact
 from medtorch.report.pdf import find_browser, no_browser_message, write_pdf
-from medtorch.report.sections import Evidence
+from medtorch.report.evidence import Evidence
 from medtorch.report.traceability import Trace, trace
 from medtorch.report.writers import APPENDIX, Header, to_html, to_markdown
 from medtorch.run import RunDir, keep_previous_version, read_json, write_bytes, write_text
@@ -74,7 +74,7 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
     wanted = str((load_config_report(rd) or {}).get("pdf", "auto")) != "off"
     browser = find_browser() if pdf is not False else None
     if pdf and browser is None:  # before anything is written: nothing is lost or half-written
-        raise MedtorchError(f"cannot write {rd.root / 'report.pdf'}: {no_browser_message()}")
+        raise MedtorchError(f"cannot write {rd.report_pdf}: {no_browser_message()}")
     if pdf is None:
         pdf = wanted and browser is not None
         if wanted and not pdf:
@@ -83,7 +83,7 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
     generated = [b for s in report.sections for b in s.blocks if isinstance(b, Image) and b.generated]
     for img in generated:
         write_bytes(rd.root / img.path, img.data)
-    pdf_path, appendix = rd.root / "report.pdf", rd.root / APPENDIX
+    pdf_path, appendix = rd.report_pdf, rd.root / APPENDIX
     keep_previous_version(rd.root, [rd.report_md, rd.report_html, pdf_path, appendix])  # earlier reports stay verifiable
     rare = report.rare_levels  # a last privacy net over everything written: no rare category level by name
     written = [appendix] if has_appendix(report.sections) else []

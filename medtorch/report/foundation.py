@@ -6,18 +6,25 @@ and returns blocks plus the artefact paths it showed; anything else found is sho
 from __future__ import annotations
 
 import io
+from fnmatch import fnmatch
 from typing import TYPE_CHECKING, Any
 
+from medtorch.artefacts import artefact
 from medtorch.report.blocks import Block, Image, Missing, Para, Sub, Table, file_blocks, fmt, load_structured
 
 if TYPE_CHECKING:
-    from medtorch.report.sections import Evidence
+    from medtorch.report.evidence import Evidence
 
 Found = list[tuple[str, "str | None"]]
 
 
-def _json(ev: "Evidence", rel: str) -> Any:
-    path = ev.root / rel
+def _p(key: str, **values: object) -> str:
+    """The path of the artefact declared under ``key``, relative to the run (as the report names it)."""
+    return artefact(key).relative(**values)
+
+
+def _json(ev: "Evidence", key: str, **values: object) -> Any:
+    path = ev.root / _p(key, **values)
     return load_structured(path) if path.is_file() else None
 
 
@@ -31,7 +38,7 @@ def history(ev: "Evidence", prefixes: tuple[str, ...], title: str) -> Block:
             for e in ev.events if str(e.get("action", "")).startswith(prefixes)]
     if not rows:
         return Para(f"{title}: none recorded in the event log.")
-    return Table(["#", "time (UTC)", "user", "action", "details"], rows, f"{title} (events.jsonl)")
+    return Table(["#", "time (UTC)", "user", "action", "details"], rows, f"{title} ({_p('events')})")
 
 
 def monitoring(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
@@ -42,7 +49,7 @@ def monitoring(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
 
 def model_card(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     card = ev.config.get("card") or {}
-    spec = _json(ev, "model.json") or {}
+    spec = _json(ev, "model_spec") or {}
     out: list[Block] = []
     rows = [["intended use", card.get("intended_use") or "not stated (card.intended_use)"],
             ["intended users", card.get("users") or "not stated (card.users)"],
@@ -59,7 +66,7 @@ def model_card(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
         ["selected epoch", fmt((spec.get("selected_by") or {}).get("best_epoch"))],
     ], "Model"))
     data = ev.manifest.get("data") or {}
-    split = _json(ev, "split.json") or {}
+    split = _json(ev, "split") or {}
     parts = split.get("parts", {})
     out.append(Table(["field", "value"], [
         ["source", fmt(data.get("name") or data.get("path"))],
@@ -73,7 +80,7 @@ def model_card(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     else:
         out.append(Sub("Limitations"))
         out.extend(Para(f"- {x}") for x in limits)
-    return out, {"config.yaml", "model.json"}
+    return out, {_p("config"), _p("model_spec")}
 
 
 def data_source(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
@@ -81,19 +88,19 @@ def data_source(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     if not data:
         return [Missing("The manifest records no data source.")], set()
     rows = [[k, fmt(v)] for k, v in data.items()]
-    out: list[Block] = [Table(["field", "value"], rows, "Data source (manifest.json)")]
-    prep = _json(ev, "preprocessing.json") or {}
+    out: list[Block] = [Table(["field", "value"], rows, f"Data source ({_p('manifest')})")]
+    prep = _json(ev, "preprocessing") or {}
     if prep:
         out.append(Para(f"Processing from raw columns to model inputs: median imputation and standardisation of "
                         f"{len(prep.get('numeric', []))} numeric columns, most-frequent imputation and one-hot encoding of "
                         f"{len(prep.get('categorical', []))} categorical columns, {len(prep.get('features', []))} model "
                         f"inputs; every value below was fitted on the '{(prep.get('fitted_on') or {}).get('split')}' "
-                        "split only (preprocessing.json)."))
-    return out, {"manifest.json"}
+                        f"split only ({_p('preprocessing')})."))
+    return out, {_p("manifest")}
 
 
 def split(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
-    rec = _json(ev, "split.json")
+    rec = _json(ev, "split")
     if rec is None:
         return [], set()
     classes = sorted({c for p in rec.get("parts", {}).values() for c in p.get("class_counts", {})})
@@ -108,14 +115,14 @@ def split(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     from medtorch.report.typed import leakage_table
 
     out.extend(leakage_table(ev))
-    prep = _json(ev, "preprocessing.json") or {}
+    prep = _json(ev, "preprocessing") or {}
     fitted = prep.get("fitted_on") or {}
     if fitted:
         out.append(Para(f"Preprocessing (imputation, encoding, scaling) was fitted on the '{fitted.get('split')}' split only "
                         f"({fitted.get('rows')} rows, ids sha256 {str(fitted.get('ids_sha256'))[:16]}...): "
                         f"{len(prep.get('numeric', []))} numeric and {len(prep.get('categorical', []))} categorical columns, "
-                        f"{len(prep.get('features', []))} model inputs (preprocessing.json)."))
-    return out, {"split.json", "leakage.json"}
+                        f"{len(prep.get('features', []))} model inputs ({_p('preprocessing')})."))
+    return out, {_p("split"), _p("leakage")}
 
 
 def _history_plot(history: list[dict[str, Any]]) -> bytes:
@@ -148,9 +155,9 @@ def training(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     run = [["seed", fmt(c.get("seed"))], ["learning rate", fmt(o.get("lr"))], ["batch size", fmt(t.get("batch_size"))],
            ["max epochs", fmt(t.get("max_epochs"))], ["precision", fmt(t.get("precision"))],
            ["deterministic", fmt(t.get("deterministic"))], ["accelerator", fmt(t.get("accelerator"))]]
-    out: list[Block] = [Table(["regularisation", "setting"], reg, "Regularisation (config.yaml)"),
-                        Table(["setting", "value"], run, "Optimisation and trainer (config.yaml)")]
-    metrics = _json(ev, "metrics.json") or {}
+    out: list[Block] = [Table(["regularisation", "setting"], reg, f"Regularisation ({_p('config')})"),
+                        Table(["setting", "value"], run, f"Optimisation and trainer ({_p('config')})")]
+    metrics = _json(ev, "metrics") or {}
     history = metrics.get("history") or []
     sel = metrics.get("selected_epoch") or {}
     if sel and sel.get("C") is not None:  # model=logistic: a converged fit, C chosen on validation
@@ -162,28 +169,28 @@ def training(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
                         f"{sel.get('monitor')} ({fmt(sel.get('best_score'))}, epoch {sel.get('best_epoch')})."))
     if history:
         keys = list(history[0])
-        out.append(Table(keys, [[fmt(h.get(k)) for k in keys] for h in history], "Per-epoch history (metrics.json)"))
-        out.append(Image("plots/training_history.png", _history_plot(history), "Training and validation loss and MCC by epoch",
+        out.append(Table(keys, [[fmt(h.get(k)) for k in keys] for h in history], f"Per-epoch history ({_p('metrics')})"))
+        out.append(Image(_p("training_history_plot"), _history_plot(history), "Training and validation loss and MCC by epoch",
                          generated=True))
-    return out, {"config.yaml", "model.json", "metrics.json", "logs/metrics.csv"}
+    return out, {_p("config"), _p("model_spec"), _p("metrics"), _p("training_log")}
 
 
 def metrics(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
-    rec = _json(ev, "metrics.json")
+    rec = _json(ev, "metrics")
     out: list[Block] = []
     handled: set[str] = set()
     for split_name in ("val", "test"):
         m = (rec or {}).get(split_name)
         if not m:
             continue
-        handled.add("metrics.json")
+        handled.add(_p("metrics"))
         label = {"val": "Validation", "test": "Test"}[split_name]
         out.append(Sub(f"{label} (n={m['n']})"))
         if split_name == "val":
-            out.append(Para(validation_caveat(_json(ev, "assessment_val.json"))))
+            out.append(Para(validation_caveat(_json(ev, "assessment", split="val"))))
         out.append(Table(["MCC", "accuracy", "balanced accuracy", "AUROC"],
                          [[fmt(m.get("mcc")), fmt(m.get("accuracy")), fmt(m.get("balanced_accuracy")), fmt(m.get("auroc"))]],
-                         f"{label} metrics (metrics.json)"))
+                         f"{label} metrics ({_p('metrics')})"))
         per = m.get("per_class", {})
         cols = ["support", "sensitivity", "specificity", "precision", "npv", "f1", "auroc"]
         out.append(Table(["class", *cols], [[c, *[fmt(v.get(k)) for k in cols]] for c, v in per.items()],
@@ -192,7 +199,7 @@ def metrics(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
         out.append(Table(["true \\ predicted", *classes], [[c, *row] for c, row in zip(classes, m.get("confusion_matrix", []))],
                          f"{label} confusion matrix (rows: true class; columns: predicted class)"))
         for rel, _ in found:
-            if rel.startswith(f"plots/confusion_{split_name}_") and rel.endswith(".png"):
+            if fnmatch(rel, artefact("confusion_plot").glob_of(split=split_name)):
                 if "normalized" not in rel:  # the row-normalised matrix is the per-class table above, listed not drawn
                     out.extend(file_blocks(ev.root, rel))
                 handled.add(rel)
@@ -209,7 +216,7 @@ def validation_caveat(assessment: Any) -> str:
             "look (medtorch evaluate RUN).")
     ci = (assessment or {}).get("ci") if isinstance(assessment, dict) else None
     if ci:
-        text += (f" Intervals (assessment_val.json, each with its n): MCC, balanced accuracy and AUROC by "
+        text += (f" Intervals ({_p('assessment', split='val')}, each with its n): MCC, balanced accuracy and AUROC by "
                  f"{ci.get('method')} ({ci.get('resamples')} resamples; BCa where stable, else percentile, the method "
                  f"recorded per interval); proportions by the {ci.get('proportion_method', 'bootstrap')} interval.")
         if ci.get("resampled") == "subjects":
@@ -218,21 +225,22 @@ def validation_caveat(assessment: Any) -> str:
 
 
 def acceptance(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
-    """Says plainly when the criteria frozen in acceptance.json are an empty list (``acceptance=none``)."""
-    record = _json(ev, "acceptance.json")
+    """Says plainly when the frozen acceptance criteria (``acceptance``) are an empty list (``acceptance=none``)."""
+    record = _json(ev, "acceptance")
     if not isinstance(record, dict) or record.get("criteria"):
         return [], set()
-    amended = any(rel.startswith("acceptance_amendments/") for rel, _ in found)
-    then = (" Criteria added later (acceptance_amendments/) are amendments, not a-priori criteria." if amended else
+    amended = any(fnmatch(rel, artefact("acceptance_amendment").glob) for rel, _ in found)
+    folder = _p("acceptance_amendment", name="*").rsplit("/", 1)[0]
+    then = (f" Criteria added later ({folder}/) are amendments, not a-priori criteria." if amended else
             " Metrics and confidence intervals are reported, but nothing is accepted or rejected.")
-    return [Missing(f"No acceptance criteria were set for this run (acceptance={record.get('name')}): acceptance.json "
+    return [Missing(f"No acceptance criteria were set for this run (acceptance={record.get('name')}): {_p('acceptance')} "
                     "froze an empty list before evaluation, so no result is judged against a threshold fixed a priori."
                     + then)], set()
 
 
 def ledger(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
-    rec = _json(ev, "split.json") or {}
-    metrics = _json(ev, "metrics.json") or {}
+    rec = _json(ev, "split") or {}
+    metrics = _json(ev, "metrics") or {}
     test = rec.get("parts", {}).get("test")
     out: list[Block] = []
     from medtorch.report.story import read_story
@@ -240,7 +248,7 @@ def ledger(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
     if test:
         out.append(Para(f"Test set: {test.get('rows')} rows, ids sha256 {test.get('ids_sha256')}; sealed by training "
                         f"(hashed, not evaluated by it): {fmt(rec.get('test_sealed'))}; since then: "
-                        f"{read_story(ev).test_status} (events.jsonl)."))
+                        f"{read_story(ev).test_status} ({_p('events')})."))
     roles = _test_roles(ev)
     if roles:
         out.append(Table(["evaluation", "test set", "look on it", "role", "note", "registry override"],
@@ -248,14 +256,13 @@ def ledger(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
                            r.get("registry_override") or "-"] for r in roles],
                          "Role of the test data at each look (one role per test set once it is demoted)"))
     out.append(history(ev, ("test_",), "Acts on the test set"))
-    return out, {"split.json", "metrics.json", "test_roles.json"}
+    return out, {_p("split"), _p("metrics"), _p("test_roles")}
 
 
 def _test_roles(ev: "Evidence") -> list[dict[str, Any]]:
     from medtorch.registry.current import current_roles
-    from medtorch.run import RunDir
 
-    return current_roles(RunDir(ev.root), ev.manifest)[0]
+    return current_roles(ev.rd, ev.manifest)[0]
 
 
 def stack(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
@@ -269,11 +276,11 @@ def stack(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
               collapsed=True),
         Table(["field", "value"], [[k, fmt(v)] for k, v in (man.get("device") or {}).items()], "Device"),
     ]
-    if not any(p.startswith("bridge/") for p, _ in found):
+    if not any(fnmatch(p, artefact(k).glob) for p, _ in found for k in ("bridge_reference", "bridge_report")):
         out.append(Missing("Bridge history: no bridge re-evaluation of this model on another stack is recorded."))
     out.append(history(ev, ("bridge",), "Bridge history"))
-    # manifest.json#stack (the fingerprint) and bridge reports are shown generically when present
-    return out, {"manifest.json#packages", "manifest.json#device"}
+    # the manifest's stack (the fingerprint) and bridge reports are shown generically when present
+    return out, {f"{_p('manifest')}#packages", f"{_p('manifest')}#device"}
 
 
 def _files(files: Any) -> str:
@@ -289,7 +296,7 @@ def audit_trail(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
              _files(e.get("inputs")), _files(e.get("outputs")), str(e.get("hash"))[:12]]
             for e in ev.events]
     out: list[Block] = [
-        Para(f"The event log (events.jsonl) has {len(ev.events)} events; its hash chain and head were verified, and "
+        Para(f"The event log ({_p('events')}) has {len(ev.events)} events; its hash chain and head were verified, and "
              f"{len(ev.recorded)} recorded files match their recorded sha256, when this report was written. "
              f"Re-check at any time with: medtorch audit verify {ev.root}"),
         Table(["#", "time (UTC)", "user", "host", "action", "inputs", "outputs", "line hash"], rows, "Event log",
@@ -297,4 +304,4 @@ def audit_trail(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:
         Table(["artefact", "sha256", "recorded at"], [[k, r.sha256, r.where] for k, r in sorted(ev.recorded.items())],
               "Recorded artefacts", collapsed=True),
     ]
-    return out, {"events.jsonl"}
+    return out, {_p("events")}

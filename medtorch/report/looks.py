@@ -4,14 +4,16 @@ with a link to its folder; the latest look's metrics are shown in full."""
 
 from __future__ import annotations
 
+from fnmatch import fnmatch
 from typing import TYPE_CHECKING, Any
 
+from medtorch.artefacts import artefact
 from medtorch.report.blocks import Block, Image, Missing, Para, Sub, Table, load_structured
 from medtorch.report.story import look_role, read_story
 from medtorch.report.summary import headline_rows
 
 if TYPE_CHECKING:
-    from medtorch.report.sections import Evidence
+    from medtorch.report.evidence import Evidence
 
 
 def _calibration_rows(assessment: dict[str, Any]) -> list[list[Any]]:
@@ -31,17 +33,20 @@ def _assessment_blocks(assessment: dict[str, Any], label: str) -> list[Block]:
 
 def intervals_and_looks(ev: "Evidence", found: list[tuple[str, str | None]], metrics: Any) -> tuple[list[Block], set[str]]:
     out: list[Block] = []
-    handled = {rel for rel, _ in found if rel.startswith(("assessment_", "test_evaluations/", "plots/reliability_"))}
-    path = ev.root / "assessment_val.json"
+    reliability = artefact("reliability_plot").glob
+    mine = [artefact(k).glob for k in ("assessment", "test_evaluation", "test_evaluation_predictions",
+                                       "test_evaluation_plot")] + [reliability]
+    handled = {rel for rel, _ in found if any(fnmatch(rel, g) for g in mine)}
+    path = ev.rd.assessment("val")
     if path.is_file():
         try:
             out.extend(_assessment_blocks(load_structured(path), "Validation"))
         except ValueError:
-            out.append(Missing("assessment_val.json does not parse; its intervals cannot be shown."))
+            out.append(Missing(f"{path.name} does not parse; its intervals cannot be shown."))
     else:
-        out.append(Missing("Confidence intervals: none in this run (the bootstrap assessment writes assessment_val.json)."))
+        out.append(Missing(f"Confidence intervals: none in this run (the bootstrap assessment writes {path.name})."))
     for rel, _ in found:
-        if rel.startswith("plots/reliability_") and rel.endswith(".png"):
+        if fnmatch(rel, reliability):
             out.append(Image(rel, (ev.root / rel).read_bytes(), "Reliability diagram (validation)"))
     story = read_story(ev)
     if not story.looks:

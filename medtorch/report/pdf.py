@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from medtorch.artefacts import artefact
 from medtorch.errors import MedtorchError
 from medtorch.run import write_bytes
 
@@ -31,12 +32,13 @@ def find_browser() -> str | None:
 
 
 def no_browser_message() -> str:
-    return ("no headless Chromium found on PATH (looked for " + ", ".join(BROWSERS) + "); report.pdf is not written, "
-            "report.html is. Install one (Debian: apt-get install chromium) and run medtorch report RUN --pdf.")
+    pdf, html_name = artefact("report_pdf").name, artefact("report_html").name
+    return ("no headless Chromium found on PATH (looked for " + ", ".join(BROWSERS) + f"); {pdf} is not written, "
+            f"{html_name} is. Install one (Debian: apt-get install chromium) and run medtorch report RUN --pdf.")
 
 
 def _footer_css(run_id: str, digest: str) -> str:
-    text = f"run {run_id[:12]} \u00b7 report.html sha256 {digest[:16]}"
+    text = f"run {run_id[:12]} \u00b7 {artefact('report_html').name} sha256 {digest[:16]}"
     return ("@page{@bottom-left{content:" + _css_string(text) + ";font-size:8pt;color:#555}"
             "@bottom-right{content:\"page \" counter(page) \" of \" counter(pages);font-size:8pt;color:#555}}")
 
@@ -55,7 +57,7 @@ def write_pdf(html_path: Path, pdf_path: Path, run_id: str, browser: str | None 
     styled = page.replace(b"</head>", f"<style>{html.escape(_footer_css(run_id, digest), quote=False)}</style></head>"
                           .encode(), 1)
     with tempfile.TemporaryDirectory(prefix="medtorch-pdf-") as tmp:
-        src, out = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
+        src, out = Path(tmp) / html_path.name, Path(tmp) / pdf_path.name
         src.write_bytes(styled)
         cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                "--no-first-run", "--disable-background-networking", "--disable-component-update",
@@ -65,9 +67,9 @@ def write_pdf(html_path: Path, pdf_path: Path, run_id: str, browser: str | None 
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
             raise MedtorchError(f"cannot write {pdf_path}: {browser} did not finish printing within {TIMEOUT_S} s; "
-                                "report.html is written. Retry with medtorch report RUN --pdf.") from None
+                                f"{html_path.name} is written. Retry with medtorch report RUN --pdf.") from None
         if not out.is_file() or out.stat().st_size == 0:
             raise MedtorchError(f"cannot write {pdf_path}: {browser} exited {proc.returncode} without a PDF "
-                                f"({proc.stderr.strip()[-300:]}); report.html is written.")
+                                f"({proc.stderr.strip()[-300:]}); {html_path.name} is written.")
         write_bytes(pdf_path, out.read_bytes())
     return pdf_path

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from medtorch.report.blocks import Block, MarkdownText, Missing, Para, Table, load_structured
 
 if TYPE_CHECKING:
-    from medtorch.report.sections import Evidence
+    from medtorch.report.evidence import Evidence
 
 MIN_QUANTILE_N = 20
 DEFAULT_MIN_CELL = 5
@@ -55,7 +55,7 @@ def eda(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list[Block
     """The exploratory analysis from eda.json, under the rules above. eda.md and per-column Markdown
     are not embedded: they carry minima and maxima."""
     handled = {rel for rel, _ in found if rel.endswith((".md", ".json"))}
-    rec = _json(ev, "eda.json")
+    rec = _json(ev, ev.rel(ev.rd.eda))
     if not isinstance(rec, dict):
         return [], handled
     floor = min_cell(ev)
@@ -128,11 +128,11 @@ def _representativeness(rep: dict[str, Any], floor: int) -> list[Block]:
 
 def monitoring_reference(ev: "Evidence") -> list[Block]:
     """The monitoring reference as a summary: it holds training values for KS tests, never shown."""
-    rec = _json(ev, "monitoring_reference.json")
+    rec = _json(ev, ev.rel(ev.rd.monitoring_reference))
     if not isinstance(rec, dict):
         return []
     cols = rec.get("columns") or rec.get("numeric") or {}
-    return [Para(f"The monitoring reference (monitoring_reference.json) holds the training distribution of "
+    return [Para(f"The monitoring reference ({ev.rel(ev.rd.monitoring_reference)}) holds the training distribution of "
                  f"{len(cols)} column(s) for drift tests. Its values are training rows and are not shown here; "
                  "its hash is listed below.")]
 
@@ -173,8 +173,8 @@ def _plain(m: re.Match) -> str:
 def rare_levels(ev: "Evidence") -> list[str]:
     """Category levels of the model's categorical inputs that fewer than ``report.min_cell``
     training rows have (or whose count is unknown): each could identify a patient."""
-    prep = _json(ev, "preprocessing.json") or {}
-    train = (((_json(ev, "eda.json") or {}).get("splits") or {}).get("train") or {}).get("categories") or {}
+    prep = _json(ev, ev.rel(ev.rd.preprocessing)) or {}
+    train = (((_json(ev, ev.rel(ev.rd.eda)) or {}).get("splits") or {}).get("train") or {}).get("categories") or {}
     floor, out = min_cell(ev), []
     for c in prep.get("categorical") or []:
         counts = (train.get(c.get("column")) or {}).get("top") or {}

@@ -10,54 +10,16 @@ with no evidence says so, with ``absent`` explaining how the evidence would be p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Callable
 
-from medtorch.integrity import Recorded
+from medtorch.artefacts import evidence as e
 from medtorch.report import foundation as f
 from medtorch.report import privacy, summary, tripod, typed
-from medtorch.report.blocks import Block, load_structured, select
+from medtorch.report.blocks import Block
+from medtorch.report.evidence import Evidence
 
-
-@dataclass
-class Evidence:
-    """Everything a renderer may read: the run directory and what its audit trail records."""
-
-    root: Path
-    manifest: dict[str, Any]
-    config: dict[str, Any]
-    events: list[dict[str, Any]]
-    recorded: dict[str, Recorded] = field(default_factory=dict)
-
-    def find(self, pattern: str) -> list[tuple[str, str | None]]:
-        """``(relative path, JSON key or None)`` for each existing artefact matching ``pattern``."""
-        glob, _, key = pattern.partition("#")
-        if any(c in glob for c in "*?["):
-            paths = sorted(self.root.glob(glob))
-        else:
-            paths = [self.root / glob]
-        out = []
-        for p in paths:
-            if not p.is_file():
-                continue
-            rel = str(p.relative_to(self.root)) if p.resolve().is_relative_to(self.root.resolve()) else glob
-            if key:
-                try:
-                    if select(load_structured(p), key) in (None, {}, []):
-                        continue
-                except ValueError:
-                    continue
-            out.append((rel, key or None))
-        return out
-
-    def status(self, rel: str) -> str:
-        if rel == "events.jsonl":
-            return f"hash chain and head verified ({len(self.events)} events)"
-        rec = self.recorded.get(rel)
-        if rec is None:
-            return "not recorded by the run's audit trail (unverified)"
-        return f"sha256 {rec.sha256[:16]}..., verified ({rec.where})"
+__all__ = ["SECTIONS", "Evidence", "Renderer", "Section"]  # Evidence is re-exported: callers import it from here
 
 
 Renderer = Callable[[Evidence, list[tuple[str, str | None]]], tuple[list[Block], set[str]]]
@@ -73,52 +35,51 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("summary", "Summary", ("manifest.json",), summary.summary, "no manifest: nothing to summarise."),
-    Section("model-card", "Model card", ("config.yaml#card", "model.json", "model_card.md"), f.model_card,
+    Section("summary", "Summary", (e("manifest"),), summary.summary, "no manifest: nothing to summarise."),
+    Section("model-card", "Model card", (e("config", "card"), e("model_spec")), f.model_card,
             "no model card fields in the config (set card.intended_use, card.users, card.out_of_scope, card.limitations)."),
-    Section("data", "Data and lineage", ("manifest.json#data", "lineage.md", "lineage.json", "preprocessing.json"), f.data_source,
-            "no record of the data source or its lineage in this run."),
+    Section("data", "Data and lineage", (e("manifest", "data"), e("lineage_summary"), e("lineage"), e("preprocessing")),
+            f.data_source, "no record of the data source or its lineage in this run."),
     Section("eda", "Exploratory analysis and representativeness",
-            ("eda.md", "eda.json", "plots/eda_*.png", "eda/*.md", "eda/*.png"), privacy.eda,
+            (e("eda_summary"), e("eda"), e("eda_plot")), privacy.eda,
             "no exploratory analysis (class balance, representativeness, fairness by subgroup) was recorded in this run."),
-    Section("split", "Split and leakage checks", ("split.json", "leakage.md", "leakage.json"), f.split,
+    Section("split", "Split and leakage checks", (e("split"), e("leakage")), f.split,
             "no split record or leakage check results in this run."),
     Section("training", "Training configuration and regularisation",
-            ("config.yaml", "model.json", "metrics.json#history", "logs/metrics.csv"), f.training,
+            (e("config"), e("model_spec"), e("metrics", "history"), e("training_log")), f.training,
             "no training configuration recorded."),
     Section("metrics", "Validation and test metrics",
-            ("metrics.json", "assessment_*.json#ci", "assessment_*.json#classes", "assessment_*.json#calibration",
-             "plots/confusion_*.png", "plots/reliability_*.png", "test_evaluations/*/evaluation.json",
-             "test_evaluations/*/*.png"), f.metrics,
+            (e("metrics"), e("assessment", "ci"), e("assessment", "classes"), e("assessment", "calibration"),
+             e("confusion_plot"), e("reliability_plot"), e("test_evaluation"),
+             e("test_evaluation_plot")), f.metrics,
             "no validation or test metrics in this run."),
-    Section("cv", "Cross-validation distribution",
-            ("cv_summary.json", "plots/cv_distribution.png", "../cv_summary.json", "../plots/cv_distribution.png"),
+    Section("cv", "Cross-validation distribution", (e("cv_summary"), e("cv_distribution_plot")),
             typed.cv_membership,
             "this run is not part of a cross-validation (run with cv.folds=K to record the distribution of "
             "metrics across folds)."),
     Section("subgroups", "Subgroup and calendar-time analyses",
-            ("assessment_*.json#subgroups", "assessment_*.json#periods", "plots/forest_*.png"),
+            (e("assessment", "subgroups"), e("assessment", "periods"), e("forest_plot")),
             typed.subgroups, "no subgroup or calendar-time analysis in this run (needs data.subgroup_columns / data.time_column "
                   "and the performance assessment)."),
     Section("acceptance", "Acceptance criteria and their status",
-            ("acceptance.json", "acceptance_amendments/*.json", "test_evaluations/*/evaluation.json#criteria"),
+            (e("acceptance"), e("acceptance_amendment"), e("test_evaluation", "criteria")),
             f.acceptance,
             "no a-priori acceptance criteria were frozen before this run's evaluation."),
     Section("ledger", "Test-set ledger status",
-            ("sealed_test.json", "split.json#test_sealed", "metrics.json#test_status",
-             "test_evaluations/*/evaluation.json#role", "test_evaluations/*/evaluation.json#ledger"), f.ledger,
+            (e("sealed_test"), e("split", "test_sealed"), e("metrics", "test_status"),
+             e("test_evaluation", "role"), e("test_evaluation", "ledger")), f.ledger,
             "no record of how the test set is governed."),
     Section("explanations", "Explanations",
-            ("explain/summary.md", "explain/explanation.json", "explain/*.md", "explain/plots/*.png"), None,
+            (e("explanation_summary"), e("explanation"), e("explanation_plot")), None,
             "no explanations (feature attributions, attention maps) were computed for this run."),
     Section("stack", "Stack fingerprint and bridge history",
-            ("manifest.json#stack", "manifest.json#packages", "manifest.json#device", "bridge/reference.json",
-             "bridge/report_*.md", "bridge/report_*.json"), f.stack,
+            (e("manifest", "stack"), e("manifest", "packages"), e("manifest", "device"), e("bridge_reference"),
+             e("bridge_report", ext="md"), e("bridge_report", ext="json")), f.stack,
             "no record of the software and hardware stack."),
     Section("monitoring", "Monitoring plan and history",
-            ("data_spec.json", "monitoring_reference.json", "monitoring/log.jsonl", "monitoring/*/report.md",
-             "monitoring/*/report.json", "monitoring/*/plots/*.png"), f.monitoring,
+            (e("data_spec"), e("monitoring_reference"), e("monitoring_log"), e("monitoring_report", ext="md"),
+             e("monitoring_report", ext="json"), e("monitoring_plot")), f.monitoring,
             "no inference data specification, monitoring reference or monitoring history in this run."),
-    Section("audit", "Audit trail", ("events.jsonl",), f.audit_trail, "no event log."),
-    Section("tripod", "TRIPOD+AI reporting checklist", ("manifest.json",), tripod.tripod, "no manifest."),
+    Section("audit", "Audit trail", (e("events"),), f.audit_trail, "no event log."),
+    Section("tripod", "TRIPOD+AI reporting checklist", (e("manifest"),), tripod.tripod, "no manifest."),
 )

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from medtorch.report.blocks import load_structured
 
 if TYPE_CHECKING:
-    from medtorch.report.sections import Evidence
+    from medtorch.report.evidence import Evidence
 
 
 @dataclass
@@ -66,7 +66,7 @@ def _read(path: Path) -> Any:
 def read_story(ev: "Evidence") -> Story:
     stack = (ev.manifest.get("stack") or {}).get("hash")
     story = Story(stack)
-    folders = sorted(p for p in (ev.root / "test_evaluations").glob("*/evaluation.json"))
+    folders = ev.rd.test_evaluation_files
     by_number = {}
     for p in folders:
         rec = _read(p)
@@ -100,9 +100,8 @@ def _apply_current_roles(ev: "Evidence", looks: list[Look]) -> None:
     demoted (medtorch.registry.current); the roles recorded at each look remain when that cannot be read."""
     try:
         from medtorch.registry.current import current_roles
-        from medtorch.run import RunDir
 
-        roles = {int(r["evaluation"]): r for r in current_roles(RunDir(ev.root), ev.manifest)[0]}
+        roles = {int(r["evaluation"]): r for r in current_roles(ev.rd, ev.manifest)[0]}
     except Exception:  # an artefact from before the registry, or an unreadable one: the event log's roles stand
         return
     for lk in looks:

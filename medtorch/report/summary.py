@@ -7,19 +7,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from medtorch.artefacts import artefact
 from medtorch.report.blocks import Block, Missing, Para, Table, fmt, load_structured
 from medtorch.report.privacy import count, min_cell
 from medtorch.report.story import Story, look_role, read_story
 
 if TYPE_CHECKING:
-    from medtorch.report.sections import Evidence
+    from medtorch.report.evidence import Evidence
 
 HEADLINE = (("mcc", "MCC"), ("balanced_accuracy", "balanced accuracy"), ("auroc", "AUROC"))
 
 
-def _json(ev: "Evidence", rel: str) -> Any:
+def _json(ev: "Evidence", key: str, **values: object) -> Any:
+    """The artefact declared under ``key`` (medtorch.artefacts), parsed; None when absent or unparseable."""
+    path = artefact(key).path_in(ev.root, **values)
     try:
-        return load_structured(ev.root / rel) if (ev.root / rel).is_file() else None
+        return load_structured(path) if path.is_file() else None
     except ValueError:
         return None
 
@@ -52,7 +55,7 @@ def headline_rows(assessment: dict[str, Any]) -> list[list[Any]]:
 
 
 def _data_table(ev: "Evidence") -> Block:
-    split = _json(ev, "split.json") or {}
+    split = _json(ev, "split") or {}
     parts = split.get("parts") or {}
     classes = sorted({c for p in parts.values() for c in p.get("class_counts", {})})
     floor = min_cell(ev)
@@ -67,7 +70,7 @@ def _data_table(ev: "Evidence") -> Block:
 def _acceptance(ev: "Evidence", story: Story) -> list[Block]:
     latest = story.latest_evaluation or {}
     judged = latest.get("acceptance")
-    frozen = (_json(ev, "acceptance.json") or {}).get("criteria")
+    frozen = (_json(ev, "acceptance") or {}).get("criteria")
     if judged:
         rows = [[fmt(c.get("criterion") or c.get("name") or c.get("metric")), fmt(c.get("threshold")),
                  fmt(c.get("observed") or c.get("value")), "pass" if c.get("passed") else "FAIL"]
@@ -89,8 +92,8 @@ def _findings(ev: "Evidence", story: Story, leakage: dict[str, Any]) -> list[str
         out.append(f"acceptance failed at test look {story.looks[-1].number}")
     if len(story.looks) > 1:
         out.append(f"the test set was looked at {len(story.looks)} times; only the first look is a hold-out estimate")
-    unverified = [p for p in ("manifest.json", "metrics.json", "split.json") if (ev.root / p).is_file()
-                  and p not in ev.recorded]
+    unverified = [p for p in (ev.rel(ev.rd.manifest), ev.rel(ev.rd.metrics), ev.rel(ev.rd.split))
+                  if (ev.root / p).is_file() and p not in ev.recorded]
     out += [f"{p} is not recorded by the audit trail" for p in unverified]
     return out
 
@@ -102,7 +105,7 @@ def summary(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list[B
                         _data_table(ev)]
     latest = (story.latest_evaluation or {}).get("assessment")
     assessment, where = (latest, f"test look {story.looks[-1].number}") if latest else (
-        _json(ev, "assessment_val.json"), "validation rows (optimistic: they chose the model)")
+        _json(ev, "assessment", split="val"), "validation rows (optimistic: they chose the model)")
     if isinstance(assessment, dict):
         out.append(Table(["metric", "estimate", "95% CI", "interval method", "n"], headline_rows(assessment),
                          f"Headline metrics on the {where}"))
@@ -115,16 +118,16 @@ def summary(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list[B
         out.append(Missing("No assessment with confidence intervals is in this run."))
     out.extend(_acceptance(ev, story))
     looks = "; ".join(f"look {lk.number} ({lk.time_utc[:10]}): {look_role(lk)}" for lk in story.looks)
-    leakage = _json(ev, "leakage.json") or {}
+    leakage = _json(ev, "leakage") or {}
     bridges = [f"{b.stack_hash[:12]}: {'passed' if b.passed else 'FAILED'}" for b in story.bridges if not b.training_stack]
     out.append(Table(["question", "answer"], [
         ["test set", story.test_status + (f" ({looks})" if looks else "")],
-        ["leakage verdict", f"{leakage.get('status', 'not checked')} (leakage.json)" if leakage else "not checked"],
+        ["leakage verdict", f"{leakage.get('status', 'not checked')} ({ev.rel(ev.rd.leakage)})" if leakage else "not checked"],
         ["bridge status", f"trained on stack {str(story.training_stack)[:12]} (the reference); "
                           + (f"bridged to {len(bridges)} other stack(s): " + "; ".join(bridges) if bridges else
                              "not bridged to any other stack")],
         ["cross-validation", f"{story.cv_fold} of the cross-validation in {story.cv_root} (its report: "
-                             f"{story.cv_root}/report.html)" if story.cv_root else "not part of a cross-validation"],
+                             f"{artefact('cv_report_html').path_in(story.cv_root)})" if story.cv_root else "not part of a cross-validation"],
     ], "Status"))
     findings = _findings(ev, story, leakage)
     out.append(Table(["open finding"], [[x] for x in findings], f"Open findings ({len(findings)})") if findings

@@ -9,13 +9,18 @@ writes its evidence.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from medtorch.artefacts import artefact, evidence
 from medtorch.report.blocks import fmt, load_structured, select
 
 if TYPE_CHECKING:
-    from medtorch.report.sections import Evidence
+    from medtorch.report.evidence import Evidence
+
+# a bridge report's JSON, its stack hash captured: bridge/report_<hash>.json
+_BRIDGE_JSON = re.compile(re.escape(artefact("bridge_report").glob_of(ext="json")).replace(r"\*", "([^/]+)") + "$")
 
 
 @dataclass(frozen=True)
@@ -45,59 +50,61 @@ def _all_sensitivities(per_class: Any) -> bool:
         isinstance(v, dict) and "sensitivity" in v for v in per_class.values())
 
 
-L = Locator
+def L(key: str, at: str, shows: str, test: Callable[[Any], bool] | None = None, **values: object) -> Locator:
+    """A locator of the artefact declared under ``key`` in ``medtorch.artefacts`` (``at``: a key inside it)."""
+    return Locator(evidence(key, at, **values), shows, test)
+
+
 EXPECTATIONS: tuple[Expectation, ...] = (
     Expectation("Balanced data and oversampling", "eda", (
-        L("eda.json#class_imbalance", "class imbalance ratio and the mitigation chosen"),
-        L("lineage.json#steps", "rebalancing step in the lineage", _has_rebalance))),
+        L("eda", "class_imbalance", "class imbalance ratio and the mitigation chosen"),
+        L("lineage", "steps", "rebalancing step in the lineage", _has_rebalance))),
     Expectation("Documented processing", "data", (
-        L("lineage.json", "data lineage from source to model inputs"),
-        L("preprocessing.json#fitted_on", "fitted preprocessing state and the rows it was fitted on"))),
+        L("lineage", "", "data lineage from source to model inputs"),
+        L("preprocessing", "fitted_on", "fitted preprocessing state and the rows it was fitted on"))),
     Expectation("Exploratory analysis: representativeness, fairness, imbalance", "eda", (
-        L("eda.json#representativeness", "representativeness by subgroup"),
-        L("eda.json", "exploratory analysis per split"),
-        L("eda.md", "exploratory analysis summary"))),
+        L("eda", "representativeness", "representativeness by subgroup"),
+        L("eda", "", "exploratory analysis per split"),
+        L("eda_summary", "", "exploratory analysis summary"))),
     Expectation("Early split (before anything is fitted)", "split", (
-        L("preprocessing.json#fitted_on.split", "preprocessing fitted on the training split only", lambda v: v == "train"),
-        L("split.json#parts", "split made and hashed per part"))),
+        L("preprocessing", "fitted_on.split", "preprocessing fitted on the training split only", lambda v: v == "train"),
+        L("split", "parts", "split made and hashed per part"))),
     Expectation("Leakage checks", "split", (
-        L("leakage.json", "leakage check results"),
-        L("leakage.md", "leakage check summary"))),
+        L("leakage", "", "leakage check results"),)),
     Expectation("Hold-out governance", "ledger", (
-        L("sealed_test.json", "sealed test set record"),
-        L("test_roles.json#summary", "role of each test set the run looked at (one role once demoted)"),
-        L("split.json#test_sealed", "test rows sealed at the split, not evaluated by training", lambda v: v is True))),
+        L("sealed_test", "", "sealed test set record"),
+        L("test_roles", "summary", "role of each test set the run looked at (one role once demoted)"),
+        L("split", "test_sealed", "test rows sealed at the split, not evaluated by training", lambda v: v is True))),
     Expectation("Regularisation and dropout", "training", (
-        L("config.yaml#model.dropout", "dropout", _positive),
-        L("config.yaml#optim.weight_decay", "weight decay", _positive),
-        L("config.yaml#early_stopping.enabled", "early stopping", lambda v: v is True))),
+        L("config", "model.dropout", "dropout", _positive),
+        L("config", "optim.weight_decay", "weight decay", _positive),
+        L("config", "early_stopping.enabled", "early stopping", lambda v: v is True))),
     Expectation("Calendar-time sensitivity", "subgroups", (
-        L("assessment_*.json#periods", "metrics by calendar period"),
-        L("eda.json#calendar", "class balance by calendar period"))),
+        L("assessment", "periods", "metrics by calendar period"),
+        L("eda", "calendar", "class balance by calendar period"))),
     Expectation("MCC and full confusion matrix", "metrics", (
-        L("metrics.json#val.mcc", "validation MCC", lambda v: v is not None),
-        L("metrics.json#val.confusion_matrix", "validation K x K confusion matrix"),
-        L("plots/confusion_*_counts.png", "confusion matrix plot"))),
+        L("metrics", "val.mcc", "validation MCC", lambda v: v is not None),
+        L("metrics", "val.confusion_matrix", "validation K x K confusion matrix"),
+        L("confusion_plot", "", "confusion matrix plot", kind="counts"))),
     Expectation("Cross-validation distributions", "cv", (
-        L("cv_summary.json", "metric distribution across folds"),
-        L("../cv_summary.json", "metric distribution across the folds this run belongs to"))),
+        L("cv_summary", "", "metric distribution across the folds this run belongs to"),)),
     Expectation("Minority-class sensitivity", "metrics", (
-        L("assessment_*.json#classes", "per-class sensitivity with confidence intervals"),
-        L("metrics.json#val.per_class", "per-class sensitivity on validation", _all_sensitivities))),
+        L("assessment", "classes", "per-class sensitivity with confidence intervals"),
+        L("metrics", "val.per_class", "per-class sensitivity on validation", _all_sensitivities))),
     Expectation("A-priori acceptance thresholds", "acceptance", (
-        L("acceptance.json#criteria", "criteria frozen before evaluation"),)),  # an empty list (acceptance=none) is a gap
+        L("acceptance", "criteria", "criteria frozen before evaluation"),)),  # an empty list (acceptance=none) is a gap
     Expectation("Explainability", "explanations", (
-        L("explain/explanation.json", "feature attributions"),
-        L("explain/summary.md", "explanation summary"))),
+        L("explanation", "", "feature attributions"),
+        L("explanation_summary", "", "explanation summary"))),
     Expectation("Bridge re-evaluation", "stack", (
-        L("bridge/report_*.json", "bridge re-evaluation"),  # which stack: see _stack_of
-        L("bridge/reference.json", "reference predictions for re-evaluation"))),
+        L("bridge_report", "", "bridge re-evaluation", ext="json"),  # which stack: see _stack_of
+        L("bridge_reference", "", "reference predictions for re-evaluation"))),
     Expectation("Inference data specification", "monitoring", (
-        L("data_spec.json", "data specification enforced on inputs"),)),
+        L("data_spec", "", "data specification enforced on inputs"),)),
     Expectation("Monitoring thresholds", "monitoring", (
-        L("monitoring_reference.json", "reference distributions for drift monitoring"),
-        L("config.yaml#monitoring", "monitoring thresholds in the config"),
-        L("monitoring/log.jsonl", "monitoring history"))),
+        L("monitoring_reference", "", "reference distributions for drift monitoring"),
+        L("config", "monitoring", "monitoring thresholds in the config"),
+        L("monitoring_log", "", "monitoring history"))),
 )
 
 
@@ -120,10 +127,11 @@ def _value(ev: "Evidence", rel: str, key: str | None) -> Any:
 
 def _stack_of(ev: "Evidence", rel: str) -> str:
     """A bridge report is named by the stack it ran on: the run's own stack is a re-run, not a bridge."""
-    if not (rel.startswith("bridge/report_") and rel.endswith(".json")):
+    m = _BRIDGE_JSON.match(rel)
+    if not m:
         return ""
     own = str((ev.manifest.get("stack") or {}).get("hash") or "")
-    h = rel[len("bridge/report_"):-len(".json")]
+    h = m[1]
     return " on the training stack (a re-run)" if own and own.startswith(h) else " on another stack"
 
 

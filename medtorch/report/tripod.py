@@ -15,7 +15,7 @@ from medtorch.report.blocks import Block, Para, Table, load_structured
 from medtorch.report.story import read_story
 
 if TYPE_CHECKING:
-    from medtorch.report.sections import Evidence
+    from medtorch.report.evidence import Evidence
 
 Filler = Callable[["Evidence"], "str | None"]
 
@@ -28,7 +28,7 @@ def _j(ev: "Evidence", rel: str) -> Any:
 
 
 def _parts(ev: "Evidence") -> dict[str, Any]:
-    return (_j(ev, "split.json") or {}).get("parts") or {}
+    return (_j(ev, ev.rel(ev.rd.split)) or {}).get("parts") or {}
 
 
 def _data(ev):
@@ -38,7 +38,7 @@ def _data(ev):
 
 
 def _dates(ev):
-    cal = (_j(ev, "eda.json") or {}).get("calendar")
+    cal = (_j(ev, ev.rel(ev.rd.eda)) or {}).get("calendar")
     if not cal:
         return None
     periods = sorted({p for s in cal.values() for p in s})
@@ -46,20 +46,20 @@ def _dates(ev):
 
 
 def _prep(ev):
-    p = _j(ev, "preprocessing.json") or {}
+    p = _j(ev, ev.rel(ev.rd.preprocessing)) or {}
     return (f"median imputation and standardisation of {len(p.get('numeric', []))} numeric, most-frequent imputation and "
             f"one-hot encoding of {len(p.get('categorical', []))} categorical columns, fitted on the training split only"
             if p else None)
 
 
 def _outcome(ev):
-    m = _j(ev, "model.json") or {}
+    m = _j(ev, ev.rel(ev.rd.model_spec)) or {}
     target = (ev.config.get("data") or {}).get("target")
     return f"target {target or 'as defined by the data source'}; classes {', '.join(map(str, m.get('classes') or []))}"
 
 
 def _predictors(ev):
-    m = _j(ev, "model.json") or {}
+    m = _j(ev, ev.rel(ev.rd.model_spec)) or {}
     return f"{m.get('n_features')} model inputs after preprocessing (listed in the data and lineage section)" if m else None
 
 
@@ -70,13 +70,13 @@ def _sample(ev):
 
 
 def _missing(ev):
-    miss = {c: v for c, v in (((_j(ev, "eda.json") or {}).get("splits") or {}).get("train") or {}).get("missing_share", {}).items() if v}
+    miss = {c: v for c, v in (((_j(ev, ev.rel(ev.rd.eda)) or {}).get("splits") or {}).get("train") or {}).get("missing_share", {}).items() if v}
     base = f"{len(miss)} column(s) with missing values in training" if miss else "no missing values in training"
     return base + "; imputation fitted on the training split (median / most frequent)"
 
 
 def _split(ev):
-    s = _j(ev, "split.json") or {}
+    s = _j(ev, ev.rel(ev.rd.split)) or {}
     return (f"split {s.get('strategy')} (seed {s.get('seed')}) before any fitting; validation rows select the epoch; "
             f"test rows sealed by training" if s else None)
 
@@ -89,7 +89,7 @@ def _model(ev):
 
 
 def _measures(ev):
-    ci = (_j(ev, "assessment_val.json") or {}).get("ci") or {}
+    ci = (_j(ev, ev.rel(ev.rd.assessment("val"))) or {}).get("ci") or {}
     return (f"MCC, balanced accuracy, AUROC ({ci.get('method')}, {ci.get('resamples')} resamples), per-class sensitivity "
             f"and specificity ({ci.get('proportion_method')}), calibration (ECE, reliability diagram)" if ci else None)
 
@@ -100,7 +100,7 @@ def _hetero(ev):
 
 
 def _imbalance(ev):
-    ci = (_j(ev, "eda.json") or {}).get("class_imbalance") or {}
+    ci = (_j(ev, ev.rel(ev.rd.eda)) or {}).get("class_imbalance") or {}
     mit = ci.get("mitigation") or {}
     return (f"majority/minority {ci.get('ratio_majority_to_minority'):.2f}; class weights {mit.get('class_weights')}, "
             f"oversampling {mit.get('oversample')}" if ci.get("ratio_majority_to_minority") else None)
@@ -122,8 +122,8 @@ def _code(ev):
 
 
 def _spec(ev):
-    m = _j(ev, "model.json") or {}
-    return f"{(m.get('model') or {}).get('name')} with {m.get('n_features')} inputs; weights model.pt (hash in the audit trail)" if m else None
+    m = _j(ev, ev.rel(ev.rd.model_spec)) or {}
+    return f"{(m.get('model') or {}).get('name')} with {m.get('n_features')} inputs; weights {ev.rd.model_weights.name} (hash in the audit trail)" if m else None
 
 
 def _performance(ev):

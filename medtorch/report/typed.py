@@ -9,7 +9,7 @@ from medtorch.report.blocks import Block, Para, Table, load_structured
 from medtorch.report.summary import interval
 
 if TYPE_CHECKING:
-    from medtorch.report.sections import Evidence
+    from medtorch.report.evidence import Evidence
 
 
 def _json(ev: "Evidence", rel: str) -> Any:
@@ -20,12 +20,12 @@ def _json(ev: "Evidence", rel: str) -> Any:
 
 
 def leakage_table(ev: "Evidence") -> list[Block]:
-    rec = _json(ev, "leakage.json")
+    rec = _json(ev, ev.rel(ev.rd.leakage))
     if not isinstance(rec, dict) or not rec.get("checks"):
         return []
     rows = [[c.get("check"), c.get("status"), c.get("summary") or "-"] for c in rec["checks"] if isinstance(c, dict)]
     return [Table(["check", "result", "what was found"], rows,
-                  f"Leakage checks (leakage.json): overall {rec.get('status', 'n/a')}")]
+                  f"Leakage checks ({ev.rel(ev.rd.leakage)}): overall {rec.get('status', 'n/a')}")]
 
 
 def _est(x: Any) -> str:
@@ -73,5 +73,5 @@ def cv_membership(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[
     if story.cv_root is None:
         return [], set()
     return [Para(f"This run is {story.cv_fold} of a cross-validation. The distribution of the fold metrics and the "
-                 f"links to every fold's report are in the CV root's report, ../report.html from this report "
-                 f"({story.cv_root.resolve().name}/report.html; written when the folds are summarised).")], set()
+                 f"links to every fold's report are in the CV root's report, ../{ev.rd.report_html.name} from this report "
+                 f"({story.cv_root.resolve().name}/{ev.rd.report_html.name}; written when the folds are summarised).")], set()

@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from medtorch.artefacts import artefact
 from medtorch.report.blocks import Block, Files, Image, Link, MarkdownText, Missing, Para, Sub, Table, fmt
 from medtorch.report.compose import Rendered
 
 
-APPENDIX = "report_appendix.html"  # the long tables folded in report.html and left out of report.pdf, in full
+APPENDIX = artefact("report_appendix").name  # the long tables folded in report.html and left out of report.pdf, in full
 
 
 @dataclass

@@ -37,12 +37,13 @@ def expand_runs(paths: list[str]) -> list[Path]:
     """Run directories from the arguments; a directory without a manifest contributes the runs under it."""
     out: list[Path] = []
     for p in map(Path, paths):
-        if (p / "manifest.json").is_file():
+        if RunDir(p).manifest.is_file():
             out.append(p)
         elif p.is_dir():
-            found = sorted({m.parent for m in p.glob("**/manifest.json")}, key=_natural)
+            name = RunDir(p).manifest.name
+            found = sorted({m.parent for m in p.glob(f"**/{name}")}, key=_natural)
             if not found:
-                raise MedtorchError(f"{p}: neither a run directory nor a directory holding runs (no manifest.json in it).")
+                raise MedtorchError(f"{p}: neither a run directory nor a directory holding runs (no {name} in it).")
             out.extend(found)
         else:
             raise MedtorchError(f"{p}: no such run directory.")
@@ -69,8 +70,7 @@ def _load(path: Path) -> dict[str, Any]:
                 verify_artefact(rd, f, manifest)
             preds[split] = pd.read_csv(f)
     # confidence intervals: assessment_<split>.json (bootstrap, medtorch.evaluation) when the run has one
-    cis = {split: read_json(rd.root / f"assessment_{split}.json").get("ci") for split in SPLITS
-           if (rd.root / f"assessment_{split}.json").is_file()}
+    cis = {split: read_json(rd.assessment(split)).get("ci") for split in SPLITS if rd.assessment(split).is_file()}
     return {"path": str(path), "manifest": manifest, "metrics": read_json(rd.metrics), "ci": cis,
             "config": OmegaConf.to_container(OmegaConf.load(rd.config), resolve=True), "predictions": preds}
 

@@ -73,7 +73,9 @@ def survival_problems(cfg: Any) -> list[str]:
 
 
 def is_survival_run(run_dir: str | Path) -> bool:
-    cfg = Path(run_dir) / "config.yaml"
+    from medtorch.run import RunDir
+
+    cfg = RunDir(run_dir).config
     if not cfg.is_file():
         return False
     from omegaconf import OmegaConf

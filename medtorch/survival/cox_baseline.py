@@ -49,7 +49,8 @@ def fit_cox_baseline(cfg, splits, prep, metrics: dict, rd: RunDir, log: EventLog
               "hazard_ratios": {n: float(np.exp(b)) for n, b in zip(names, beta)},
               "coefficients": {n: float(b) for n, b in zip(names, beta)}, "thresholds": thresholds,
               "baseline_hazard": baseline.to_dict(), "val": val}
-    path = survival_dir(rd) / "cox_baseline.json"
+    survival_dir(rd)
+    path = rd.survival("cox_baseline")
     write_json(path, record)
     metrics["cox_baseline"] = {"val": val, "path": str(path.relative_to(rd.root))}
     write_json(rd.metrics, metrics)

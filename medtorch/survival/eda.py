@@ -89,24 +89,24 @@ def explore_survival(cfg, splits, rd: RunDir, log: EventLog) -> None:
         log.append("data_explored", {"status": "disabled"})
         return
     eda = explore(cfg, splits)
-    out = rd.root / "survival"
+    out = rd.survival_dir
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "eda.json", eda)
-    write_text(out / "eda.md", markdown(eda))
+    write_json(rd.survival("eda"), eda)
+    write_text(rd.survival("eda_summary"), markdown(eda))
     plots = []
     if cfg.eda.plots:
         u = cfg.data.duration_unit
         parts = splits.parts()
         plots.append(km_plot({n: (p.extra[DURATION].to_numpy(float), p.y) for n, p in parts.items()},
-                             out / "km_splits.png", "Kaplan-Meier per split", u))
+                             rd.survival("km_splits_plot"), "Kaplan-Meier per split", u))
         for col in cfg.data.subgroup_columns:
             tr = splits.train
             if col in tr.extra:
                 values = tr.extra[col].astype(str)
                 plots.append(km_plot({v: (tr.extra[DURATION].to_numpy(float)[values.to_numpy() == v],
                                           tr.y[values.to_numpy() == v]) for v in sorted(values.unique())},
-                                     out / f"km_subgroup_{col}.png", f"Kaplan-Meier by {col} (training split)", u))
+                                     rd.at("survival_km_subgroup_plot", column=col), f"Kaplan-Meier by {col} (training split)", u))
     log.append("data_explored", {"task": "survival", "events": {n: s.get("events") for n, s in eda["splits"].items()},
                                  "median_follow_up": {n: s.get("median_follow_up_reverse_km")
                                                       for n, s in eda["splits"].items()}},
-               outputs=file_hashes(rd.root, [out / "eda.json", out / "eda.md", *plots]))
+               outputs=file_hashes(rd.root, [rd.survival("eda"), rd.survival("eda_summary"), *plots]))

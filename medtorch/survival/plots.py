@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from medtorch.artefacts import artefact
 from medtorch.survival.km import kaplan_meier
 
 
@@ -82,7 +83,7 @@ def plot_assessment(result: dict, time, event, eta, baseline, censoring, cfg, ou
         ax.set_xlabel(f"predicted risk by {h['horizon']:g} {unit}")
         ax.set_ylabel("observed risk (Kaplan-Meier)")
         ax.set_title(f"{h['horizon']:g} {unit}: calibration per risk decile", fontsize=9)
-    paths.append(_save(fig, out / f"calibration_{split}.png"))
+    paths.append(_save(fig, out / artefact("survival_calibration_plot").file_name(split=split)))
 
     grid = np.quantile(np.asarray(time)[np.asarray(event) == 1], np.linspace(0.1, 0.9, 17))
     aucs = [SM.td_auc(time, event, eta, t, censoring) for t in grid]
@@ -93,13 +94,13 @@ def plot_assessment(result: dict, time, event, eta, baseline, censoring, cfg, ou
     ax.set_ylabel("cumulative/dynamic AUC")
     ax.set_ylim(0.3, 1.0)
     ax.set_title(f"Time-dependent AUC ({split})")
-    paths.append(_save(fig, out / f"td_auc_{split}.png"))
+    paths.append(_save(fig, out / artefact("survival_td_auc_plot").file_name(split=split)))
 
     k = int(cfg.survival.risk_groups)
     cuts = np.quantile(eta, np.linspace(0, 1, k + 1)[1:-1])
     group = np.searchsorted(cuts, eta, side="right")
     names = ["low risk", "middle risk", "high risk"] if k == 3 else [f"risk group {i + 1}" for i in range(k)]
     groups = {names[i]: (np.asarray(time)[group == i], np.asarray(event)[group == i]) for i in range(k)}
-    paths.append(km_plot(groups, out / f"km_risk_groups_{split}.png",
+    paths.append(km_plot(groups, out / artefact("survival_risk_groups_plot").file_name(split=split),
                          f"Kaplan-Meier by predicted risk group ({split}; groups by risk-score {k}-tiles)", dunit))
     return paths

@@ -49,7 +49,7 @@ def build_markdown(rd: RunDir) -> tuple[str, list[str]]:
     m, metrics = read_json(rd.manifest), read_json(rd.metrics)
     split = read_json(rd.split)
     val, unit = metrics["val"], metrics["horizon_unit"]
-    sd = rd.root / "survival"
+    sd = rd.survival_dir
     out = [f"# Evidence report: {m.get('experiment')} run {str(m.get('run_id'))[:12]} (time-to-event)", "",
            f"- status: {m.get('status')}; trained {m.get('started_utc')} to {m.get('finished_utc')} (UTC)",
            f"- data: {m['data'].get('name') or m['data'].get('path')} (sha256 {m['data']['sha256'][:16]}...), "
@@ -89,13 +89,13 @@ def build_markdown(rd: RunDir) -> tuple[str, list[str]]:
         out += [f"## Leakage checks: {lk['status']}", "", "| check | status | summary |", "|---|---|---|"]
         out += [f"| {c['check']} | {c['status']} | {c['summary']} |" for c in lk["checks"]]
         out.append("")
-    if (sd / "eda.md").is_file():
+    if rd.survival("eda_summary").is_file():
         out += [line.replace("# ", "## ", 1) if line.startswith("# ") else line
-                for line in (sd / "eda.md").read_text().splitlines()] + [""]
+                for line in rd.survival("eda_summary").read_text().splitlines()] + [""]
     images = sorted(str(p.relative_to(rd.root)) for p in sd.glob("*.png"))
     if images:
         out += ["## Plots", ""] + [f"![{Path(i).stem}]({i})" for i in images] + [""]
-    looks = sorted(rd.root.glob("test_evaluations/*/evaluation.json"))
+    looks = rd.test_evaluation_files
     if looks:
         out += ["## Governed test looks", "", "| look | role | Harrell's C | Cox PH Harrell's C | accepted |",
                 "|---|---|---|---|---|"]
@@ -119,7 +119,7 @@ def show_lines(rd: RunDir, metrics: dict[str, Any], manifest: dict[str, Any]) ->
             f"confusion [[TN, FP], [FN, TP]] {h['confusion']['confusion_matrix']}" for h in v["horizons"]]
     if metrics.get("cox_baseline"):
         out.append(f"Cox PH baseline: Harrell's C {_f(metrics['cox_baseline']['val']['overall']['cindex'])}")
-    looks = sorted(rd.root.glob("test_evaluations/*/evaluation.json"))
+    looks = rd.test_evaluation_files
     out += [f"test evaluation {e['evaluation']}: {e['role']}, Harrell's C {_f(e['assessment']['overall']['cindex'])}, "
             f"{'accepted' if e['passed'] else 'NOT accepted'}" for e in map(read_json, looks)] or ["test set: sealed, not evaluated"]
     out.append("artefacts:")
