@@ -1,6 +1,7 @@
 """Read an input table (CSV or Parquet) in chunks of rows, so memory stays bounded.
 
-Categorical columns are read as text and made levels by ``medtorch.data.levels.level_text``,
+CSV is parsed by pyarrow (``pyarrow.csv``, streaming). Categorical columns are read as text and
+made levels by ``medtorch.data.levels.level_text``,
 as training made them, so ``1`` and ``1.0`` in a new file (with or without missing values
 in its chunk) both match the level ``"1"`` the model was trained with. A file that is empty, has no data rows, is not UTF-8 text, or is not
 a table is refused with a message naming the file and what was found.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pandas as pd
 
 from medtorch.data.levels import level_text
@@ -39,7 +41,7 @@ def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = 100
         chunk.columns = [str(c) for c in chunk.columns]
         for col in text_columns:
             if col in chunk.columns:
-                chunk[col] = level_text(chunk[col])
+                chunk[col] = _levels(chunk[col])
         if len(chunk):
             any_rows = True
             yield chunk.reset_index(drop=True)
@@ -50,25 +52,85 @@ def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = 100
         raise MedtorchError(f"{path} has no data rows: nothing to check or predict.")
 
 
+# pandas.read_csv's default missing-value markers: a CSV reads as it did with pandas
+NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+             "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
+
+def _levels(s: pd.Series) -> pd.Series:
+    """``level_text`` of a column, computed once per distinct value (a categorical column has few)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if len(uniques) == 0:
+        return pd.Series(pd.NA, index=s.index, dtype="string")
+    levels = level_text(pd.Series(uniques, dtype=object)).to_numpy()
+    out = pd.Series(pd.array(levels, dtype="string")[np.maximum(codes, 0)], index=s.index)
+    return out.mask(codes < 0)
+
+
 def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """pyarrow's streaming CSV reader (parsing in C++ on all cores), re-cut into frames of ``chunk_rows`` rows.
+
+    Every cell is read as text, then each column is typed chunk by chunk as pandas would
+    type it (integer, else float, else boolean, else text; ``text_columns`` stay text), so a
+    number that is not a number in a later chunk is a violation of that row, not a parse error.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     try:
         header = pd.read_csv(path, nrows=0, encoding="utf-8")
     except pd.errors.EmptyDataError:
         raise MedtorchError(f"{path} holds no table (no header row).") from None
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as e:
         raise _undecodable(path, "UTF-8 CSV", e) from None
-    dtype = {c: "string" for c in text_columns if c in header.columns}
+    names = [str(c) for c in header.columns]
+    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, null_values=NA_VALUES,
+                                   strings_can_be_null=True)
     try:
-        reader = pd.read_csv(path, chunksize=chunk_rows, dtype=dtype, encoding="utf-8")
-        with reader:
-            got = False
-            for chunk in reader:
+        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22), convert_options=convert)
+        pending: list = []
+        held = 0
+        got = False
+        for batch in reader:
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= chunk_rows:
+                table = pa.Table.from_batches(pending)
                 got = True
-                yield chunk
-            if not got:
-                yield header
-    except (UnicodeDecodeError, pd.errors.ParserError) as e:
+                yield _typed(table.slice(0, chunk_rows), text_columns)
+                rest = table.slice(chunk_rows)
+                pending, held = rest.to_batches(), rest.num_rows
+        if held:
+            got = True
+            yield _typed(pa.Table.from_batches(pending), text_columns)
+        if not got:
+            yield header
+    except pa.ArrowInvalid as e:
+        if "UTF8" in str(e) or "UTF-8" in str(e):
+            raise MedtorchError(f"{path} could not be decoded as UTF-8 CSV: UnicodeDecodeError: {str(e).strip()}. "
+                                "Give a UTF-8 CSV file with a header row, or a Parquet file (.parquet).") from None
         raise _undecodable(path, "UTF-8 CSV", e) from None
+
+
+def _typed(table, text_columns: list[str]) -> pd.DataFrame:
+    """A chunk of text columns as a frame, each column typed as pandas.read_csv would type it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = {}
+    for name, col in zip(table.column_names, table.columns):
+        if name in text_columns:
+            columns[name] = col.dictionary_encode()  # a categorical column has few distinct levels
+            continue
+        for kind in (pa.int64(), pa.float64(), pa.bool_()):
+            try:
+                columns[name] = pc.cast(col, kind)
+                break
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+        else:
+            columns[name] = col
+    return pa.table(columns).to_pandas()
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

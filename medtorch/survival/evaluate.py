@@ -34,7 +34,7 @@ def groups_of(cfg, part) -> np.ndarray | None:
 
 def evaluate_validation(cfg, splits, eta: dict[str, np.ndarray], module, trainer, rd: RunDir,
                         log: EventLog) -> dict[str, Any]:
-    from medtorch.survival.pipeline import horizons_in_duration_unit
+    from medtorch.survival.data import in_duration_unit
     from medtorch.survival.plots import plot_assessment
 
     sd = survival_dir(rd)
@@ -46,7 +46,7 @@ def evaluate_validation(cfg, splits, eta: dict[str, np.ndarray], module, trainer
     # fixed before any test look: the governed look (medtorch/survival/governed.py) reuses them
     write_json(sd / "censoring.json", {"times": censoring.times.tolist(), "values": censoring.values.tolist(),
                                        "first_event_time": float(ttr[etr == 1].min()), "fitted_on": "train"})
-    hd = horizons_in_duration_unit(cfg)
+    hd = [in_duration_unit(h, cfg.evaluation.horizon_unit, cfg.data.duration_unit) for h in cfg.evaluation.horizons]
     thresholds = thresholds_on(tva, eva, eta["val"], baseline, hd)
     grid = brier_grid(ttr, etr, tva, hd, cfg.survival.brier_points)
     ev = cfg.evaluation
