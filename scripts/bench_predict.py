@@ -59,10 +59,11 @@ def train(tmp: Path, threads: int) -> Path:
     return run
 
 
-def timed(fn) -> float:
-    t = time.perf_counter()
+def timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process, all its threads)."""
+    t, c = time.perf_counter(), time.process_time()
     fn()
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def child_predict(run: Path, src: Path, out: Path, chunk_rows: int) -> tuple[float, float]:
@@ -122,7 +123,7 @@ def main() -> None:
         src, out = tmp / "new.csv", tmp / "out.csv"
         frame.to_csv(src, index=False)
         predict_file(run_dir, src, out, chunk_rows=args.chunk_rows)  # warm-up: first-call costs
-        in_memory = timed(checked)
+        in_memory = timed(checked)[0]
         pairs = []
         load = os.getloadavg()[0]
         for i in range(args.repeats):  # paired, the order alternating so a drift of the machine's load cancels
@@ -141,16 +142,19 @@ def main() -> None:
             _, rss = child_predict(run_dir, src, tmp / "out_child.csv", args.chunk_rows)
             _, rss_small = child_predict(run_dir, small, tmp / "out_small.csv", args.chunk_rows)
 
-    bare = statistics.median(b for b, _ in pairs)
-    e2e = statistics.median(e for _, e in pairs)
-    ratio = statistics.median(e / b for b, e in pairs)
+    bare = statistics.median(b[0] for b, _ in pairs)
+    e2e = statistics.median(e[0] for _, e in pairs)
+    ratio = statistics.median(e[0] / b[0] for b, e in pairs)
+    cpu = statistics.median(e[1] / b[1] for b, e in pairs)
     print(f"rows {args.rows:,}, {len(spec.columns)} columns, network {run.spec['model']['name']} "
           f"{run.spec['n_features']}->{run.spec['n_classes']}, batch {batch}, torch threads {torch.get_num_threads()}, "
           f"{args.repeats} paired repeats, {os.cpu_count()} CPUs, load average up to {load:.1f}")
     print(f"bare tensor inference                        {bare:8.3f} s")
     print(f"spec checks + preprocessing + inference      {in_memory:8.3f} s   ratio {in_memory / bare:6.2f}x")
     print(f"medtorch predict, CSV in -> CSV out (chunks) {e2e:8.3f} s   ratio {ratio:6.2f}x (median of paired ratios: "
-          + ", ".join(f"{e / b:.2f}" for b, e in pairs) + ")")
+          + ", ".join(f"{e[0] / b[0]:.2f}" for b, e in pairs) + ")")
+    print(f"  CPU seconds of predict / of bare inference (all threads; the work, whatever the machine's load): "
+          f"{cpu:.2f}x")
     if rss is not None:
         print(f"peak memory of predict: {rss:.0f} MiB for {args.rows:,} rows, {rss_small:.0f} MiB for "
               f"{args.rows // 5:,} rows (chunks of {args.chunk_rows:,})")
