@@ -95,7 +95,9 @@ def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int,
     convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, null_values=NA_VALUES,
                                    strings_can_be_null=True)
     try:
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22), convert_options=convert)
+        # the header's names as pandas reads them: a repeated name becomes "name.1", an unknown column
+        read = pacsv.ReadOptions(block_size=1 << 22, column_names=names, skip_rows=1)
+        reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
         pending: list = []
         held = 0
         got = False
