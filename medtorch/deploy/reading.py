@@ -78,9 +78,11 @@ def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int,
                 numeric_columns: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
     """pyarrow's streaming CSV reader (parsing in C++ on all cores), re-cut into frames of ``chunk_rows`` rows.
 
-    Every cell is read as text, then each column is typed chunk by chunk as pandas would
-    type it (integer, else float, else boolean, else text; ``text_columns`` stay text), so a
-    number that is not a number in a later chunk is a violation of that row, not a parse error.
+    ``numeric_columns`` are parsed as float64 by the reader. Should a cell of one not be a
+    number, the file is read on from the first row not yet yielded with every cell as text,
+    and each column is typed chunk by chunk as pandas would type it (integer, else float, else
+    boolean, else text; ``text_columns`` stay text): the cell is then a violation of its row
+    for the data-specification check, not a parse error. Other columns are typed that way always.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -92,34 +94,42 @@ def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int,
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as e:
         raise _undecodable(path, "UTF-8 CSV", e) from None
     names = [str(c) for c in header.columns]
-    convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in names}, null_values=NA_VALUES,
-                                   strings_can_be_null=True)
-    try:
+    strict = bool(numeric_columns)  # the reader parses the numbers, until a cell in one is not a number
+    done = 0  # data rows yielded so far
+    while True:
+        types = {c: pa.string() for c in names}
+        if strict:
+            types.update({c: pa.float64() for c in numeric_columns if c in types})
+        convert = pacsv.ConvertOptions(column_types=types, null_values=NA_VALUES, strings_can_be_null=True)
         # the header's names as pandas reads them: a repeated name becomes "name.1", an unknown column
-        read = pacsv.ReadOptions(block_size=1 << 22, column_names=names, skip_rows=1)
-        reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
-        pending: list = []
-        held = 0
-        got = False
-        for batch in reader:
-            pending.append(batch)
-            held += batch.num_rows
-            while held >= chunk_rows:
-                table = pa.Table.from_batches(pending)
-                got = True
-                yield _typed(table.slice(0, chunk_rows), text_columns, numeric_columns)
-                rest = table.slice(chunk_rows)
-                pending, held = rest.to_batches(), rest.num_rows
-        if held:
-            got = True
-            yield _typed(pa.Table.from_batches(pending), text_columns, numeric_columns)
-        if not got:
-            yield header
-    except pa.ArrowInvalid as e:
-        if "UTF8" in str(e) or "UTF-8" in str(e):
-            raise MedtorchError(f"{path} could not be decoded as UTF-8 CSV: UnicodeDecodeError: {str(e).strip()}. "
-                                "Give a UTF-8 CSV file with a header row, or a Parquet file (.parquet).") from None
-        raise _undecodable(path, "UTF-8 CSV", e) from None
+        read = pacsv.ReadOptions(block_size=1 << 22, column_names=names, skip_rows=1, skip_rows_after_names=done)
+        try:
+            reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
+            pending: list = []
+            held = 0
+            for batch in reader:
+                pending.append(batch)
+                held += batch.num_rows
+                while held >= chunk_rows:
+                    table = pa.Table.from_batches(pending)
+                    yield _typed(table.slice(0, chunk_rows), text_columns, numeric_columns)
+                    done += chunk_rows
+                    rest = table.slice(chunk_rows)
+                    pending, held = rest.to_batches(), rest.num_rows
+            if held:
+                yield _typed(pa.Table.from_batches(pending), text_columns, numeric_columns)
+            elif not done:
+                yield header
+            return
+        except pa.ArrowInvalid as e:
+            text = str(e)
+            if "UTF8" in text or "UTF-8" in text:
+                raise MedtorchError(f"{path} could not be decoded as UTF-8 CSV: UnicodeDecodeError: {text.strip()}. "
+                                    "Give a UTF-8 CSV file with a header row, or a Parquet file (.parquet).") from None
+            if strict and "conversion error" in text:
+                strict = False  # text in a numeric column: the rest is read as text, each chunk typed as pandas would
+                continue
+            raise _undecodable(path, "UTF-8 CSV", e) from None
 
 
 def _typed(table, text_columns: list[str], numeric_columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -130,6 +140,9 @@ def _typed(table, text_columns: list[str], numeric_columns: tuple[str, ...] = ()
     for name, col in zip(table.column_names, table.columns):
         if name in text_columns:
             columns[name] = col.dictionary_encode()  # a categorical column has few distinct levels
+            continue
+        if col.type != pa.string():  # parsed by the reader already
+            columns[name] = col
             continue
         kinds = (pa.float64(),) if name in numeric_columns else (pa.int64(), pa.float64(), pa.bool_())
         columns[name] = _first_cast(col, kinds)
