@@ -17,6 +17,7 @@ Missing or unknown columns refuse the input in both modes: no row can be checked
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter, deque
 from contextlib import ExitStack
@@ -112,7 +113,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     else:
         rejected_path = None  # refuse: there are no rejected rows to write
     log = EventLog(rd.events)
-    ctx = dict(run=run, checker=checker, spec=spec, spec_sha=spec_sha, fp=fp, id_col=id_col, text_cols=text_cols,
+    ctx = dict(out_sha256=hashlib.sha256(), run=run, checker=checker, spec=spec, spec_sha=spec_sha, fp=fp, id_col=id_col, text_cols=text_cols,
                input_path=input_path, on_invalid=on_invalid, chunk_rows=chunk_rows, violations_path=violations_path)
     refusal = None
     with ExitStack() as vstack:
@@ -140,7 +141,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
         rejected_output=str(Path(rejected_path).resolve()) if rejected_path else None, on_invalid=on_invalid,
         rows=n_rows, predicted=n_pred, rejected=n_rej, violations=tally.total, spec_sha256=spec_sha,
         stack_fingerprint=fp, seconds=round(time.perf_counter() - t0, 3), violations_by_rule=dict(tally.by_rule))
-    outputs = {summary.output: sha256_file(output)}
+    outputs = {summary.output: ctx["out_sha256"].hexdigest()}  # of every byte written, hashed as it was written
     if rejected_path:
         outputs[summary.rejected_output] = sha256_file(rejected_path)
     log.append("predicted", {k: v for k, v in asdict(summary).items() if k not in ("input_sha256",)},
@@ -184,13 +185,15 @@ def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int,
         pending: deque = deque()
 
         def write(table, header: bool) -> None:
-            pending.append(writer.submit(_write_csv, table, out_f, header))
+            pending.append(writer.submit(_write_csv, table, out_f, header, ctx["out_sha256"]))
             _drain(pending, 2)
 
         counts = _chunks(ctx, tally, rej_f, write)  # on an error the executor still waits for its writes
         _drain(pending, 0)
     if counts[1] == 0:
-        out_f.write((",".join(_columns(ctx["id_col"], ctx["run"].classes)) + "\n").encode("utf-8"))
+        data = (",".join(_columns(ctx["id_col"], ctx["run"].classes)) + "\n").encode("utf-8")
+        ctx["out_sha256"].update(data)
+        out_f.write(data)
     return counts
 
 
@@ -250,12 +253,18 @@ def predict_rows(run, frame: pd.DataFrame) -> np.ndarray:
     return infer(run.network, frame, run.eval_batch_size, preprocessor=run.preprocessor)
 
 
-def _write_csv(table, f, header: bool) -> None:
+def _write_csv(table, f, header: bool, digest) -> None:
     """Append a chunk (a ``pyarrow.Table``) to a binary file as CSV, in one call (pyarrow's writer: ~10x faster
-    than pandas' for floats, and it writes each float64 in the fewest digits that read back to the same bits)."""
+    than pandas' for floats, and it writes each float64 in the fewest digits that read back to the same bits);
+    ``digest`` (sha256) takes the same bytes, so the output is not read back to be hashed."""
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    pacsv.write_csv(table, f, write_options=pacsv.WriteOptions(include_header=header, quoting_style="needed"))
+    buf = pa.BufferOutputStream()
+    pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(include_header=header, quoting_style="needed"))
+    data = buf.getvalue()
+    digest.update(data)
+    f.write(data)
 
 
 def _columns(id_col: Optional[str], classes: list[str]) -> list[str]:
