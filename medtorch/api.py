@@ -91,8 +91,9 @@ class Run:
 
         from medtorch.loading import load_run
         from medtorch.stack.bridge import run_bridge
+        from medtorch.stack.gate import put_on_stack
 
-        return asdict(run_bridge(load_run(self.path, purpose="bridge"), purpose="bridge"))
+        return asdict(run_bridge(put_on_stack(load_run(self.path)), purpose="bridge"))
 
     def _verb(self, verb: str, *options: str) -> int:
         import importlib

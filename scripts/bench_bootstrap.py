@@ -104,7 +104,7 @@ def run_overhead(run_dir: str) -> None:
     from medtorch.run import read_json
 
     root = Path(run_dir)
-    man, cfg = read_json(root / "manifest.json"), load_run(root, purpose="inspect").config
+    man, cfg = read_json(root / "manifest.json"), load_run(root).config
     wall = (datetime.fromisoformat(man["finished_utc"].replace("Z", "+00:00"))
             - datetime.fromisoformat(man["started_utc"].replace("Z", "+00:00"))).total_seconds()
     pred = pd.read_csv(root / "predictions_val.csv")
@@ -114,7 +114,7 @@ def run_overhead(run_dir: str) -> None:
     ev = cfg["evaluation"]
     t_ci = _best_of(3, lambda: bootstrap_cis(y, probs, classes, int(ev["bootstrap_resamples"]), int(cfg["seed"]),
                                             float(ev["confidence"])))
-    loaded = load_run(root, purpose="inspect")
+    loaded = load_run(root)
     inputs = inputs_for_run(loaded, "val")
     settings = {**cfg["explain"], "transparent": ["logistic"]}
     t_cmp = _best_of(3, lambda: _compare(inputs, loaded.network, settings, None))

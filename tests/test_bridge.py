@@ -28,7 +28,7 @@ from medtorch.loading import load_run
 from medtorch.run import RunDir
 from medtorch.stack.bridge import run_bridge
 from medtorch.stack.fingerprint import stack_hash
-from medtorch.stack.gate import BridgeFailedError
+from medtorch.stack.gate import BridgeFailedError, put_on_stack, require_bridged_stack
 from medtorch.stack.settings import InferenceSettings
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ TIGHT = ["bridge.max_abs_prob_diff=1e-12", "bridge.mean_abs_prob_diff=1e-13"]
 
 @pytest.fixture(scope="module", autouse=True)
 def restore_torch_state():
-    """load_run puts a run's numeric settings in force; give the rest of the session its own back."""
+    """put_on_stack puts a run's numeric settings in force; give the rest of the session its own back."""
     saved = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), torch.get_float32_matmul_precision(),
              torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
     yield
@@ -171,7 +171,7 @@ def test_tolerances_from_the_run_config_fail_float64_inference(runs):
 
 def test_perturbed_weight_passes_within_tolerance_and_fails_outside(runs, tmp_path):
     run = _copy(runs["default"], tmp_path)
-    loaded = load_run(run, purpose="bridge", settings=InferenceSettings(threads=_ref_threads(run)))
+    loaded = put_on_stack(load_run(run), InferenceSettings(threads=_ref_threads(run)))
     weight = next(loaded.network.parameters())
     original = weight.detach().clone()
     with torch.no_grad():
@@ -189,43 +189,43 @@ def test_perturbed_weight_passes_within_tolerance_and_fails_outside(runs, tmp_pa
 def test_automatic_bridge_runs_once_per_stack_then_is_remembered(runs, tmp_path, capsys):
     run = _copy(runs["default"], tmp_path)
     before = len(_actions(run, "bridge_evaluated"))  # the copy carries the bridges other tests ran
-    same = load_run(run, purpose="evaluate", settings=InferenceSettings(threads=_ref_threads(run)))
+    same = require_bridged_stack(run, "evaluate", settings=InferenceSettings(threads=_ref_threads(run)))
     assert same.bridge["status"] == "reference_stack" and len(_actions(run, "bridge_evaluated")) == before
 
     f64 = InferenceSettings(threads=_ref_threads(run), dtype="float64")
-    if any(e["details"]["stack_hash"] == load_run(run, purpose="bridge", settings=f64).stack["hash"]
+    if any(e["details"]["stack_hash"] == put_on_stack(load_run(run), f64).stack["hash"]
            for e in _actions(run, "bridge_evaluated")):
         f64 = InferenceSettings(threads=_ref_threads(run) + 1, dtype="float64")  # a stack not bridged yet
-    first = load_run(run, purpose="evaluate", settings=f64)
+    first = require_bridged_stack(run, "evaluate", settings=f64)
     assert first.bridge["status"] == "passed_now" and next(first.network.parameters()).dtype == torch.float64
     assert "running the bridge re-evaluation before evaluate" in capsys.readouterr().err
     events = _actions(run, "bridge_evaluated")
     assert len(events) == before + 1 and events[-1]["details"]["purpose"] == "automatic, before evaluate"
-    second = load_run(run, purpose="predict", settings=f64)
+    second = require_bridged_stack(run, "predict", settings=f64)
     assert second.bridge == {"status": "passed_on_record", "stack_hash": first.stack["hash"], "event": events[-1]["seq"]}
     assert len(_actions(run, "bridge_evaluated")) == before + 1  # remembered: not run again
     # a changed report is not a passed bridge
     md = RunDir(run).bridge_report(first.stack["hash"], "md")
     md.write_text(md.read_text() + "edited\n")
     with pytest.raises(IntegrityError, match="bridge report recorded in the event log"):
-        load_run(run, purpose="predict", settings=f64)
+        require_bridged_stack(run, "predict", settings=f64)
 
 
 def test_failed_automatic_bridge_refuses_unless_overridden_with_a_reason(runs, tmp_path):
     run = _copy(runs["tight"], tmp_path)
     f64 = InferenceSettings(threads=_ref_threads(run), dtype="float64")
     with pytest.raises(BridgeFailedError) as e:
-        load_run(run, purpose="predict", settings=f64)
+        require_bridged_stack(run, "predict", settings=f64)
     assert e.value.exit_code == 7
     assert "failed (max_abs_prob_diff, mean_abs_prob_diff)" in str(e.value) and "--override-bridge" in str(e.value)
     with pytest.raises(BridgeFailedError):
-        load_run(run, purpose="predict", settings=f64, override_reason="   ")
-    loaded = load_run(run, purpose="predict", settings=f64, override_reason="QA deviation DV-17: float64 accepted")
+        require_bridged_stack(run, "predict", settings=f64, override_reason="   ")
+    loaded = require_bridged_stack(run, "predict", settings=f64, override_reason="QA deviation DV-17: float64 accepted")
     assert loaded.bridge["status"] == "overridden"
     (event,) = _actions(run, "bridge_overridden")
     assert event["details"]["reason"] == "QA deviation DV-17: float64 accepted" and event["details"]["purpose"] == "predict"
     with pytest.raises(BridgeFailedError):  # a failure is not remembered as a pass
-        load_run(run, purpose="predict", settings=f64)
+        require_bridged_stack(run, "predict", settings=f64)
     EventLog(run / "events.jsonl").verify_chain()
 
 
@@ -238,7 +238,7 @@ def test_test_rows_added_after_their_evaluation_join_the_bridge_set(runs, tmp_pa
     from medtorch.stack.reference import add_rows
 
     run = _copy(runs["default"], tmp_path)
-    loaded = load_run(run, purpose="evaluate", settings=InferenceSettings(threads=_ref_threads(run)))
+    loaded = require_bridged_stack(run, "evaluate", settings=InferenceSettings(threads=_ref_threads(run)))
     cfg = OmegaConf.create(loaded.config)
     test = make_split(sources.load(cfg.data), cfg.split.strategy, cfg.split.train, cfg.split.val, cfg.split.test,
                       cfg.seed).test
@@ -316,6 +316,6 @@ def test_compare_shows_confidence_intervals_where_a_run_has_them(runs, tmp_path)
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gpu_inference_is_a_new_stack_that_passes_within_tolerance(runs, tmp_path):
     run = _copy(runs["default"], tmp_path)
-    loaded = load_run(run, purpose="evaluate", settings=InferenceSettings(device="cuda"))
+    loaded = require_bridged_stack(run, "evaluate", settings=InferenceSettings(device="cuda"))
     assert loaded.bridge["status"] == "passed_now" and loaded.stack["inference"]["device"] == "cuda"
     assert loaded.stack["cuda"]["devices"] and loaded.stack["cuda"]["cudnn"]

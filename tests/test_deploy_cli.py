@@ -255,7 +255,7 @@ def test_monitor_reads_in_chunks_with_the_same_result(trained, tmp_path):
     from medtorch.deploy.checks import SpecChecker
     from medtorch.deploy.gather import gather
     from medtorch.deploy.spec import read_run_spec
-    from medtorch.loading import load_run
+    from medtorch.stack.gate import require_bridged_stack
 
     run_dir, _, _ = trained
     new = table(700, 6, shift=0.3)
@@ -278,7 +278,7 @@ def test_monitor_reads_in_chunks_with_the_same_result(trained, tmp_path):
     assert a["overall"] == b["overall"] and a["windows"] == b["windows"] and len(a["windows"]) == 6
     assert a["overall"]["labelled"] == b["overall"]["labelled"] < a["overall"]["n_predicted"]
 
-    run = load_run(tmp_path / "run64", purpose="monitor")
+    run = require_bridged_stack(tmp_path / "run64", "monitor")
     checker = SpecChecker(read_run_spec(run.rd, run.manifest)[0])
     g = gather(run, checker, tmp_path / "new.csv", "label", "visit", "M", chunk_rows=64)
     assert {k: v.dtype for k, v in g.numeric.items()} == {"age": np.float64, "marker": np.float64, "bmi": np.float64}

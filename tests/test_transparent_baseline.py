@@ -116,7 +116,7 @@ def _rows(run_dir):
     from medtorch.data.governance import split_table
     from medtorch.loading import load_run
 
-    loaded = load_run(run_dir, purpose="inspect")
+    loaded = load_run(run_dir)
     cfg = OmegaConf.create(loaded.config)
     splits = split_table(cfg, sources.load(cfg.data))
     return loaded, splits

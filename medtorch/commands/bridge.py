@@ -2,7 +2,7 @@
 
 Compares with the reference per sample and per class against the tolerances in the run's
 config; writes ``bridge/report_<stack hash>.json`` and ``.md``; appends to the event log.
-Exit 0 when every check passes, 4 when any fails.
+Exit ``EXIT_OK`` when every check passes, ``EXIT_BRIDGE_FAILED`` when any fails (``medtorch/errors.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from medtorch.loading import load_run
     from medtorch.stack.bridge import run_bridge, summary
-    from medtorch.stack.gate import BridgeFailedError
+    from medtorch.stack.gate import BridgeFailedError, put_on_stack
 
     from medtorch.survival.checks import is_survival_run
 
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name}: {c['observed']:.3g} (tolerance {c['tolerance']:g}) {'ok' if c['passed'] else 'FAILED'}")
         print(f"bridge {'passed' if report['passed'] else 'FAILED'} on {report['rows']} rows (stack {report['this_stack'][:16]}...)")
         return code
-    loaded = load_run(args.run, purpose="bridge", settings=stack_settings.from_args(args))
+    loaded = put_on_stack(load_run(args.run), stack_settings.from_args(args))
     report = run_bridge(loaded, purpose="bridge")
     print(summary(report, loaded.rd))
     return EXIT_OK if report.passed else BridgeFailedError.exit_code

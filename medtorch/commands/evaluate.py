@@ -1,10 +1,10 @@
 """``medtorch evaluate RUN [--test-data NEW_FILE] [--registry URL]``: the governed look at a test set.
 
-Exit codes (``medtorch/errors.py``): 0 evaluated and every acceptance criterion passed (or none
-was set); 1 evaluated and at least one criterion failed (printed with its observed value and
-margin); 2 bad input; 3 a run artefact, the data, the acceptance criteria or the test-set
-registry do not match what was recorded; 8 the new test data overlaps the data the model was
-developed on.
+Exit codes (``medtorch/errors.py``): ``EXIT_OK`` evaluated and every acceptance criterion passed
+(or none was set); ``EXIT_CRITERIA_FAILED`` evaluated and at least one criterion failed (printed
+with its observed value and margin); ``EXIT_BAD_INPUT`` bad input; ``EXIT_INTEGRITY`` a run
+artefact, the data, the acceptance criteria or the test-set registry do not match what was
+recorded; ``EXIT_NOT_INDEPENDENT`` the new test data overlaps the data the model was developed on.
 """
 
 from __future__ import annotations

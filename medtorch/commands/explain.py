@@ -1,6 +1,6 @@
 """``medtorch explain RUN [--method ...] [--rows ...]``: explain any finished run.
 
-The run is loaded with ``load_run`` (hashes verified, no Lightning), its rows rebuilt from its
+The run is loaded on a bridged stack (``require_bridged_stack``: hashes verified, no Lightning), its rows rebuilt from its
 data and checked by hash, and the explanation written to its own directory
 RUN/explanations/NAME/ (the one made at training time, RUN/explain/, is never overwritten),
 with one event in the run's log. Settings start from the run's ``explain`` config (or
@@ -70,7 +70,7 @@ def settings_for(config: dict, args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from medtorch.explain.explanation import explain_model
     from medtorch.explain.rows import inputs_for_run
-    from medtorch.loading import load_run
+    from medtorch.stack.gate import require_bridged_stack
 
     from medtorch.audit import utc_now
     from medtorch.errors import MedtorchError
@@ -78,13 +78,13 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.stack import settings
 
     options = settings.load_options(args)
-    loaded = load_run(args.run, purpose="explain", **options)
+    loaded = require_bridged_stack(args.run, "explain", **options)
     s = settings_for(loaded.config, args)
     name = args.name or utc_now().replace(":", "-")
     out = loaded.rd.later_explanation_dir(name)
     if out.exists() or "/" in name or name in ("", ".", ".."):
         raise MedtorchError(f"--name {name!r}: {out} exists or is not a plain directory name; choose another name.")
-    baseline = load_run(s["compare_with"], purpose="explain", **options) if s["compare_with"] else None
+    baseline = require_bridged_stack(s["compare_with"], "explain", **options) if s["compare_with"] else None
     report = explain_model(inputs_for_run(loaded, s["split"]), s, loaded.rd, out, baseline)
     print(f"explained {report['rows_explained']} {report['split']} rows of the {report['model']} model with "
           + ", ".join(f"{m} ({e['seconds']:.2f} s)" for m, e in report["methods"].items()))

@@ -1,8 +1,9 @@
 """``medtorch monitor RUN --input FILE [--labels COLUMN] [--time COLUMN]``: drift and degradation.
 
-Exit codes, so a scheduler can alert: 0 nothing crossed a threshold; 4 drift (a feature,
-missingness or the predicted-class distribution); 5 performance degradation (MCC or a
-class's sensitivity below the monitoring plan's threshold; takes precedence over 4).
+Exit codes (``medtorch/errors.py``), so a scheduler can alert: ``EXIT_OK`` nothing crossed a
+threshold; ``EXIT_DRIFT`` drift (a feature, missingness or the predicted-class distribution);
+``EXIT_DEGRADED`` performance degradation (MCC or a class's sensitivity below the monitoring
+plan's threshold; takes precedence over drift).
 """
 
 from __future__ import annotations

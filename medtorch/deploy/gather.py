@@ -73,7 +73,7 @@ def gather(run, checker, input_path: Path, labels: Optional[str], time_column: O
     by_rule: dict[str, int] = {}
     ignored: list[str] = []
     n = 0
-    for k, chunk in enumerate(read_chunks(input_path, list(cats), chunk_rows)):
+    for k, chunk in enumerate(read_chunks(input_path, list(cats), chunk_rows, list(numeric))):
         if k == 0:
             ignored = _check_columns(chunk, checker, labels, time_column, where, run.manifest["run_id"])
         typed, ok, violations = checker.check_rows(chunk, first_row=n + 1)

@@ -25,9 +25,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from medtorch.errors import MedtorchError
-
-from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT, EXIT_OK
+from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT, EXIT_OK, MedtorchError
 
 
 def monitoring_plan(run_config: dict[str, Any]):
@@ -82,11 +80,12 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     from medtorch.deploy.monitor_report import write_report
     from medtorch.deploy.spec import read_run_spec
     from medtorch.hashing import sha256_file
-    from medtorch.loading import load_run, verify_artefact
+    from medtorch.loading import verify_artefact
     from medtorch.run import read_json, write_bytes
+    from medtorch.stack.gate import require_bridged_stack
 
     input_path = Path(input_path)
-    run = load_run(run_dir, purpose="monitor", **(load_options or {}))
+    run = require_bridged_stack(run_dir, "monitor", **(load_options or {}))
     rd = run.rd
     spec, spec_sha = read_run_spec(rd, run.manifest)
     verify_artefact(rd, rd.monitoring_reference, run.manifest)

@@ -17,8 +17,9 @@ Missing or unknown columns refuse the input in both modes: no row can be checked
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections import Counter
+from collections import Counter, deque
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,7 +35,7 @@ ON_INVALID = ("refuse", "quarantine")
 
 
 class SpecViolationError(MedtorchError):
-    """The input breaks the run's data specification (exit code 2)."""
+    """The input breaks the run's data specification (``EXIT_BAD_INPUT``, as every ``MedtorchError``)."""
 
 
 @dataclass
@@ -91,14 +92,14 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     from medtorch.deploy.fingerprint import stack_fingerprint
     from medtorch.deploy.spec import read_run_spec
     from medtorch.hashing import sha256_file
-    from medtorch.loading import load_run
     from medtorch.run import atomic_path
+    from medtorch.stack.gate import require_bridged_stack
 
     if on_invalid not in ON_INVALID:
         raise MedtorchError(f"--on-invalid must be one of {ON_INVALID}; got {on_invalid!r}.")
     t0 = time.perf_counter()
     input_path, output = Path(input_path), Path(output)
-    run = load_run(run_dir, purpose="predict", **(load_options or {}))
+    run = require_bridged_stack(run_dir, "predict", **(load_options or {}))
     rd = run.rd
     spec, spec_sha = read_run_spec(rd, run.manifest)
     require_unblocked(rd)
@@ -112,7 +113,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     else:
         rejected_path = None  # refuse: there are no rejected rows to write
     log = EventLog(rd.events)
-    ctx = dict(run=run, checker=checker, spec=spec, spec_sha=spec_sha, fp=fp, id_col=id_col, text_cols=text_cols,
+    ctx = dict(out_sha256=hashlib.sha256(), run=run, checker=checker, spec=spec, spec_sha=spec_sha, fp=fp, id_col=id_col, text_cols=text_cols,
                input_path=input_path, on_invalid=on_invalid, chunk_rows=chunk_rows, violations_path=violations_path)
     refusal = None
     with ExitStack() as vstack:
@@ -140,7 +141,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
         rejected_output=str(Path(rejected_path).resolve()) if rejected_path else None, on_invalid=on_invalid,
         rows=n_rows, predicted=n_pred, rejected=n_rej, violations=tally.total, spec_sha256=spec_sha,
         stack_fingerprint=fp, seconds=round(time.perf_counter() - t0, 3), violations_by_rule=dict(tally.by_rule))
-    outputs = {summary.output: sha256_file(output)}
+    outputs = {summary.output: ctx["out_sha256"].hexdigest()}  # of every byte written, hashed as it was written
     if rejected_path:
         outputs[summary.rejected_output] = sha256_file(rejected_path)
     log.append("predicted", {k: v for k, v in asdict(summary).items() if k not in ("input_sha256",)},
@@ -148,34 +149,88 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     return summary
 
 
-def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int, int]:
-    """Check and predict chunk by chunk; return (rows, predicted, rejected). Raises SpecViolationError to refuse."""
+def _checked(ctx: dict[str, Any]):
+    """(chunk, structural problems, typed, valid, violations, preprocessed valid rows) for each chunk of the input.
+
+    Runs in the read-ahead thread: reading, checking and preprocessing, no torch.
+    """
     from medtorch.deploy.reading import read_chunks
 
-    run, checker, spec, spec_sha, fp, id_col = (ctx[k] for k in ("run", "checker", "spec", "spec_sha", "fp", "id_col"))
+    run, checker, spec = ctx["run"], ctx["checker"], ctx["spec"]
+    numeric = [c.name for c in spec.columns if c.numeric]
+    n_rows = 0
+    for k, chunk in enumerate(read_chunks(ctx["input_path"], ctx["text_cols"], ctx["chunk_rows"], numeric)):
+        structural = checker.check_columns(list(chunk.columns)) if k == 0 else []
+        if structural:
+            yield chunk, structural, None, None, None, None
+            return
+        typed, valid, violations = checker.check_rows(chunk, first_row=n_rows + 1)
+        n_rows += len(chunk)
+        x = None
+        if valid.any() and not (ctx["on_invalid"] == "refuse" and violations):
+            x = run.preprocessor.transform(typed if valid.all() else typed.loc[valid])
+        yield chunk, structural, typed, valid, violations, x
+
+
+def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int, int]:
+    """Check and predict chunk by chunk; return (rows, predicted, rejected). Raises SpecViolationError to refuse.
+
+    Three stages overlap: the next chunk is read, checked and preprocessed (read-ahead thread)
+    and the previous one written (writer thread; pyarrow and torch release the GIL) while the
+    network computes this one. Chunks are written in order, at most two waiting.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="medtorch-write") as writer:  # one worker: in order
+        pending: deque = deque()
+
+        def write(table, header: bool) -> None:
+            pending.append(writer.submit(_write_csv, table, out_f, header, ctx["out_sha256"]))
+            _drain(pending, 2)
+
+        counts = _chunks(ctx, tally, rej_f, write)  # on an error the executor still waits for its writes
+        _drain(pending, 0)
+    if counts[1] == 0:
+        data = (",".join(_columns(ctx["id_col"], ctx["run"].classes)) + "\n").encode("utf-8")
+        ctx["out_sha256"].update(data)
+        out_f.write(data)
+    return counts
+
+
+def _drain(pending: deque, keep: int) -> None:
+    """Wait for written chunks (raising a write error here) until at most ``keep`` are pending."""
+    while len(pending) > keep:
+        pending.popleft().result()
+
+
+def _chunks(ctx: dict[str, Any], tally: _Tally, rej_f, write) -> tuple[int, int, int]:
+    from medtorch.deploy.ahead import ahead
+    from medtorch.models.inference import infer
+
+    run, spec, spec_sha, fp, id_col = (ctx[k] for k in ("run", "spec", "spec_sha", "fp", "id_col"))
     input_path, on_invalid, listing = ctx["input_path"], ctx["on_invalid"], ctx["violations_path"]
     run_id = run.manifest["run_id"]
     n_rows = n_pred = n_rej = 0
-    for k, chunk in enumerate(read_chunks(input_path, ctx["text_cols"], ctx["chunk_rows"])):
-        if k == 0:
-            structural = checker.check_columns(list(chunk.columns))
-            if structural:
-                tally.add(structural, 0)
-                raise SpecViolationError(tally.message(
-                    f"{input_path} does not have the columns of run {run_id}'s data specification "
-                    f"(data_spec.json sha256 {spec_sha[:16]}...); no row can be checked and no output was written:",
-                    "Rename or add the required columns and remove unknown ones (columns the run knows as label, id, "
-                    f"time or subgroup are accepted: {spec.known_columns}).", listing))
-        typed, valid, violations = checker.check_rows(chunk, first_row=n_rows + 1)
+    for chunk, structural, typed, valid, violations, x in ahead(_checked(ctx)):
+        if structural:
+            tally.add(structural, 0)
+            raise SpecViolationError(tally.message(
+                f"{input_path} does not have the columns of run {run_id}'s data specification "
+                f"(data_spec.json sha256 {spec_sha[:16]}...); no row can be checked and no output was written:",
+                "Rename or add the required columns and remove unknown ones (columns the run knows as label, id, "
+                f"time or subgroup are accepted: {spec.known_columns}).", listing))
         tally.add(violations, int((~valid).sum()))
         rows = np.arange(n_rows + 1, n_rows + 1 + len(chunk))
         n_rows += len(chunk)
         if on_invalid == "refuse" and tally.total:
             continue  # keep checking, to list every violation; predict nothing
         if valid.any():
-            probs = predict_rows(run, typed.loc[valid])
-            table = _table(rows[valid], chunk, valid, id_col, probs, run.classes, run_id, spec_sha, fp)
-            _write_csv(table, out_f, header=n_pred == 0)
+            everything = bool(valid.all())
+            probs = infer(run.network, x, run.eval_batch_size)  # x: the valid rows, preprocessed as fitted
+            ids = None
+            if id_col and id_col in chunk.columns:
+                ids = (chunk[id_col] if everything else chunk.loc[valid, id_col]).to_numpy()
+            write(_table(rows[valid], ids, id_col, probs, run.classes, run_id, spec_sha, fp), n_pred == 0)
             n_pred += int(valid.sum())
         if rej_f is not None and (~valid).any():
             _rejected(rows, chunk, valid, violations).to_csv(rej_f, header=n_rej == 0, index=False)
@@ -186,27 +241,30 @@ def _stream(ctx: dict[str, Any], tally: _Tally, out_f, rej_f) -> tuple[int, int,
             f"{tally.total} violation(s) in {tally.rows} of {n_rows} row(s); no output was written:",
             "Correct these rows, or pass --on-invalid quarantine to predict the valid rows and set the others "
             "aside with their reasons.", listing))
-    if n_pred == 0:
-        out_f.write((",".join(_columns(id_col, run.classes)) + "\n").encode("utf-8"))
     if rej_f is not None and n_rej == 0:
         pd.DataFrame(columns=["row", "reasons"]).to_csv(rej_f, index=False)
     return n_rows, n_pred, n_rej
 
 
 def predict_rows(run, frame: pd.DataFrame) -> np.ndarray:
-    from medtorch.models.inference import predict_proba
+    """Class probabilities of raw rows: the one inference path, at the run's ``trainer.eval_batch_size``."""
+    from medtorch.models.inference import infer
 
-    x = run.preprocessor.transform(frame)
-    return predict_proba(run.network, x, batch_size=8192)
+    return infer(run.network, frame, run.eval_batch_size, preprocessor=run.preprocessor)
 
 
-def _write_csv(table: pd.DataFrame, f, header: bool) -> None:
-    """Append a chunk to a binary file as CSV (pyarrow's writer: ~10x faster than pandas' for floats)."""
+def _write_csv(table, f, header: bool, digest) -> None:
+    """Append a chunk (a ``pyarrow.Table``) to a binary file as CSV, in one call (pyarrow's writer: ~10x faster
+    than pandas' for floats, and it writes each float64 in the fewest digits that read back to the same bits);
+    ``digest`` (sha256) takes the same bytes, so the output is not read back to be hashed."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    options = pacsv.WriteOptions(include_header=header, quoting_style="needed")
-    pacsv.write_csv(pa.Table.from_pandas(table, preserve_index=False), f, write_options=options)
+    buf = pa.BufferOutputStream()
+    pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(include_header=header, quoting_style="needed"))
+    data = buf.getvalue()
+    digest.update(data)
+    f.write(data)
 
 
 def _columns(id_col: Optional[str], classes: list[str]) -> list[str]:
@@ -214,15 +272,22 @@ def _columns(id_col: Optional[str], classes: list[str]) -> list[str]:
             "predicted_class", "run_id", "spec_sha256", "stack_fingerprint"]
 
 
-def _table(rows, chunk, valid, id_col, probs, classes, run_id, spec_sha, fp) -> pd.DataFrame:
-    out: dict[str, Any] = {"row": rows}
-    if id_col and id_col in chunk.columns:
-        out[id_col] = chunk.loc[valid, id_col].to_numpy()
+def _table(rows, ids, id_col, probs, classes, run_id, spec_sha, fp):
+    """The output columns as a ``pyarrow.Table``: text columns are taken from a few strings in C++, not built
+    as a Python object per row."""
+    import pyarrow as pa
+
+    n = len(rows)
+    out: dict[str, Any] = {"row": pa.array(rows)}
+    if ids is not None:
+        out[id_col] = pa.array(ids, from_pandas=True)
     for j, c in enumerate(classes):
-        out[f"prob_{c}"] = probs[:, j]
-    out["predicted_class"] = np.asarray(classes, dtype=object)[probs.argmax(axis=1)]
-    out["run_id"], out["spec_sha256"], out["stack_fingerprint"] = run_id, spec_sha, fp
-    return pd.DataFrame(out)
+        out[f"prob_{c}"] = pa.array(probs[:, j])
+    out["predicted_class"] = pa.array(list(classes), pa.string()).take(pa.array(probs.argmax(axis=1)))
+    zeros = pa.array(np.zeros(n, dtype=np.int64))
+    for name, value in (("run_id", run_id), ("spec_sha256", spec_sha), ("stack_fingerprint", fp)):
+        out[name] = pa.array([value], pa.string()).take(zeros)
+    return pa.table(out)
 
 
 def _rejected(rows, chunk: pd.DataFrame, valid: np.ndarray, violations: list[Violation]) -> pd.DataFrame:

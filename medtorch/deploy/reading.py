@@ -1,6 +1,7 @@
 """Read an input table (CSV or Parquet) in chunks of rows, so memory stays bounded.
 
-Categorical columns are read as text and made levels by ``medtorch.data.levels.level_text``,
+CSV is parsed by pyarrow (``pyarrow.csv``, streaming). Categorical columns are read as text and
+made levels by ``medtorch.data.levels.level_text``,
 as training made them, so ``1`` and ``1.0`` in a new file (with or without missing values
 in its chunk) both match the level ``"1"`` the model was trained with. A file that is empty, has no data rows, is not UTF-8 text, or is not
 a table is refused with a message naming the file and what was found.
@@ -9,8 +10,9 @@ a table is refused with a message naming the file and what was found.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from medtorch.data.levels import level_text
@@ -26,20 +28,27 @@ def _undecodable(path: Path, what: str, e: Exception) -> MedtorchError:
                          f"Give a UTF-8 CSV file with a header row, or a Parquet file (.parquet).")
 
 
-def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
-    """Yield frames of at most ``chunk_rows`` rows with a 0..n-1 index; the first has the header."""
+def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = 100_000,
+                numeric_columns: Iterable[str] = ()) -> Iterator[pd.DataFrame]:
+    """Yield frames of at most ``chunk_rows`` rows with a 0..n-1 index; the first has the header.
+
+    ``numeric_columns`` (the specification's numbers) are read from a CSV as float64 where every
+    cell of the chunk is a number; a chunk with text in such a column gets it as pandas would
+    (the data-specification check then reports the cell).
+    """
     path = Path(path)
     if not path.is_file():
         raise MedtorchError(f"input file not found: {path}.")
     if path.stat().st_size == 0:
         raise MedtorchError(f"{path} is empty (0 bytes): expected a header row and at least one data row.")
     any_rows = False
-    chunks = _parquet_chunks(path, chunk_rows) if _fmt(path) == "parquet" else _csv_chunks(path, text_columns, chunk_rows)
+    chunks = (_parquet_chunks(path, chunk_rows) if _fmt(path) == "parquet"
+              else _csv_chunks(path, text_columns, chunk_rows, tuple(numeric_columns)))
     for chunk in chunks:
         chunk.columns = [str(c) for c in chunk.columns]
         for col in text_columns:
             if col in chunk.columns:
-                chunk[col] = level_text(chunk[col])
+                chunk[col] = _levels(chunk[col])
         if len(chunk):
             any_rows = True
             yield chunk.reset_index(drop=True)
@@ -50,25 +59,109 @@ def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = 100
         raise MedtorchError(f"{path} has no data rows: nothing to check or predict.")
 
 
-def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+# pandas.read_csv's default missing-value markers: a CSV reads as it did with pandas
+NA_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+             "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
+
+def _levels(s: pd.Series) -> pd.Series:
+    """``level_text`` of a column, computed once per distinct value (a categorical column has few)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if len(uniques) == 0:
+        return pd.Series(pd.NA, index=s.index, dtype="string")
+    levels = level_text(pd.Series(uniques, dtype=object)).to_numpy()
+    out = pd.Series(pd.array(levels, dtype="string")[np.maximum(codes, 0)], index=s.index)
+    return out.mask(codes < 0)
+
+
+def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int,
+                numeric_columns: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
+    """pyarrow's streaming CSV reader (parsing in C++ on all cores), re-cut into frames of ``chunk_rows`` rows.
+
+    ``numeric_columns`` are parsed as float64 by the reader. Should a cell of one not be a
+    number, the file is read on from the first row not yet yielded with every cell as text,
+    and each column is typed chunk by chunk as pandas would type it (integer, else float, else
+    boolean, else text; ``text_columns`` stay text): the cell is then a violation of its row
+    for the data-specification check, not a parse error. Other columns are typed that way always.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     try:
         header = pd.read_csv(path, nrows=0, encoding="utf-8")
     except pd.errors.EmptyDataError:
         raise MedtorchError(f"{path} holds no table (no header row).") from None
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as e:
         raise _undecodable(path, "UTF-8 CSV", e) from None
-    dtype = {c: "string" for c in text_columns if c in header.columns}
-    try:
-        reader = pd.read_csv(path, chunksize=chunk_rows, dtype=dtype, encoding="utf-8")
-        with reader:
-            got = False
-            for chunk in reader:
-                got = True
-                yield chunk
-            if not got:
+    names = [str(c) for c in header.columns]
+    strict = bool(numeric_columns)  # the reader parses the numbers, until a cell in one is not a number
+    done = 0  # data rows yielded so far
+    while True:
+        types = {c: pa.string() for c in names}
+        if strict:
+            types.update({c: pa.float64() for c in numeric_columns if c in types})
+        convert = pacsv.ConvertOptions(column_types=types, null_values=NA_VALUES, strings_can_be_null=True)
+        # the header's names as pandas reads them: a repeated name becomes "name.1", an unknown column
+        read = pacsv.ReadOptions(block_size=1 << 22, column_names=names, skip_rows=1, skip_rows_after_names=done)
+        try:
+            reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
+            pending: list = []
+            held = 0
+            for batch in reader:
+                pending.append(batch)
+                held += batch.num_rows
+                while held >= chunk_rows:
+                    table = pa.Table.from_batches(pending)
+                    yield _typed(table.slice(0, chunk_rows), text_columns, numeric_columns)
+                    done += chunk_rows
+                    rest = table.slice(chunk_rows)
+                    pending, held = rest.to_batches(), rest.num_rows
+            if held:
+                yield _typed(pa.Table.from_batches(pending), text_columns, numeric_columns)
+            elif not done:
                 yield header
-    except (UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise _undecodable(path, "UTF-8 CSV", e) from None
+            return
+        except pa.ArrowInvalid as e:
+            text = str(e)
+            if "UTF8" in text or "UTF-8" in text:
+                raise MedtorchError(f"{path} could not be decoded as UTF-8 CSV: UnicodeDecodeError: {text.strip()}. "
+                                    "Give a UTF-8 CSV file with a header row, or a Parquet file (.parquet).") from None
+            if strict and "conversion error" in text:
+                strict = False  # text in a numeric column: the rest is read as text, each chunk typed as pandas would
+                continue
+            raise _undecodable(path, "UTF-8 CSV", e) from None
+
+
+def _typed(table, text_columns: list[str], numeric_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A chunk of text columns as a frame, each column typed as pandas.read_csv would type it."""
+    import pyarrow as pa
+
+    columns = {}
+    for name, col in zip(table.column_names, table.columns):
+        if name in text_columns:
+            columns[name] = col.dictionary_encode()  # a categorical column has few distinct levels
+            continue
+        if col.type != pa.string():  # parsed by the reader already
+            columns[name] = col
+            continue
+        kinds = (pa.float64(),) if name in numeric_columns else (pa.int64(), pa.float64(), pa.bool_())
+        columns[name] = _first_cast(col, kinds)
+    return pa.table(columns).to_pandas()
+
+
+def _first_cast(col, kinds):
+    """``col`` (text) cast to the first of ``kinds`` that holds every cell; the text itself if none does."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sample = pc.drop_null(col).slice(0, 64)
+    for kind in kinds:
+        try:
+            pc.cast(sample, kind)  # a cheap look first: a text column fails here, not after a full pass
+            return pc.cast(col, kind)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return col
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

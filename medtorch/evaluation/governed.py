@@ -40,10 +40,11 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
                        acceptance_file: str | None = None, load_options: dict | None = None,
                        family_look: bool = False) -> dict[str, Any]:
     """Evaluate a run on its sealed test set (or on ``test_data``) once, and record it everywhere."""
-    from medtorch.loading import load_run, verify_artefact
-    from medtorch.models.inference import predict_proba
+    from medtorch.loading import verify_artefact
+    from medtorch.models.inference import infer
+    from medtorch.stack.gate import require_bridged_stack
 
-    run = load_run(run_dir, purpose="evaluate", **(load_options or {}))
+    run = require_bridged_stack(run_dir, "evaluate", **(load_options or {}))
     rd, manifest, cfg = run.rd, run.manifest, run.config
     if manifest.get("cv"):
         raise MedtorchError(f"{rd.root} is cross-validation fold {manifest['cv']['fold']}; folds are never evaluated on the "
@@ -64,7 +65,7 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
         criteria = A.check_record(criteria_record, str(rd.acceptance))
         seal = read_json(rd.sealed_test)
         rows = sealed_test_rows(run, seal) if test_data is None else new_test_rows(run, seal, test_data)
-        probs = predict_proba(run.network, run.preprocessor.transform(rows.frame))
+        probs = infer(run.network, rows.frame, run.eval_batch_size, preprocessor=run.preprocessor)
         assessment = assess(rows.y, probs, run.classes, rows.extra, cfg["data"], cfg["evaluation"], int(cfg["seed"]))
         results = A.judge(criteria, A.observed_quantities(assessment))
         bound = manifest.get("registry") or {}

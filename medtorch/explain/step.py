@@ -30,7 +30,7 @@ def explain_after_training(cfg, network, prepared, rd: RunDir, manifest: dict[st
     )
     baseline = None
     if e.compare_with:
-        from medtorch.loading import load_run
+        from medtorch.stack.gate import require_bridged_stack
 
-        baseline = load_run(e.compare_with, purpose="explain")
+        baseline = require_bridged_stack(e.compare_with, "explain")
     return explain_model(inputs, e, rd, rd.explain_dir, baseline)

@@ -6,6 +6,6 @@
   applied before a model is used, so that they are part of the fingerprint;
 - ``reference``: the bridge set stored when a run finishes validation;
 - ``bridge``: re-running preprocessing and inference on the bridge set and comparing;
-- ``gate``: the automatic bridge that ``medtorch.loading.load_run`` runs on a new stack;
+- ``gate``: the automatic bridge that the verbs using a model (predict, evaluate, explain, monitor) ask for;
 - ``compare``: runs side by side.
 """

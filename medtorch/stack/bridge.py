@@ -114,16 +114,21 @@ class BridgeReport:
 
 
 def run_bridge(loaded, purpose: str = "bridge") -> BridgeReport:
-    """Re-evaluate ``loaded`` (a ``LoadedRun`` from ``load_run``) on its bridge set; record the report."""
+    """Re-evaluate ``loaded`` (a ``LoadedRun`` put on this stack by ``medtorch.stack.gate.put_on_stack``) on its
+    bridge set; record the report."""
     from medtorch.audit import EventLog, file_hashes, utc_now
     from medtorch.run import keep_previous_version, write_json, write_text
     from medtorch.stack import fingerprint, reference
     from medtorch.stack.bridge_markdown import to_markdown
 
     rd = loaded.rd
+    if loaded.stack is None or loaded.settings is None:
+        from medtorch.errors import MedtorchError
+
+        raise MedtorchError(f"{rd.root}: the run is not on a stack yet; call medtorch.stack.gate.put_on_stack(loaded) "
+                            "before a bridge re-evaluation, so the settings it runs under are known and recorded.")
     ref = reference.load(rd, loaded.manifest)
-    batch = int((loaded.config.get("trainer") or {}).get("eval_batch_size", 4096))
-    new_probs = reference.predict_rows(loaded.preprocessor, loaded.network, ref.frame, batch)
+    new_probs = reference.predict_rows(loaded.preprocessor, loaded.network, ref.frame, loaded.eval_batch_size)
     tol = tolerances(loaded.config)
     ref_probs, labels = ref.probabilities, ref.labels
     result = compare(ref_probs, new_probs, labels, ref.classes, classification_metrics(labels, ref_probs, ref.classes),

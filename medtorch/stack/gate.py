@@ -1,7 +1,11 @@
 """The automatic bridge: no model is used on a stack that has not passed a bridge re-evaluation.
 
-``ensure_bridged`` is called by ``medtorch.loading.load_run`` for every load that will compute
-predictions. On the stack the reference was computed on, nothing is needed. On any other
+A verb that uses a model on this stack (predict, evaluate, explain, monitor) asks for it
+explicitly with ``require_bridged_stack``: the run is loaded and verified
+(``medtorch.loading.load_run``, which has no side effects), put on this stack
+(``put_on_stack``: the run's numeric settings and the inference settings in force, the stack
+fingerprinted, the network moved to the inference dtype and device), and ``ensure_bridged``
+clears the stack. On the stack the reference was computed on, nothing is needed. On any other
 stack, a passed bridge on record for that stack's fingerprint hash is enough (its report is
 checked against the hash the event log recorded). Otherwise the bridge runs first; if it
 fails, the load is refused unless the caller gives an override with a reason, which is
@@ -11,11 +15,19 @@ recorded in the event log. Every refusal or override names the report to read.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from medtorch.audit import EventLog
 from medtorch.errors import EXIT_BRIDGE_FAILED, IntegrityError, MedtorchError
 from medtorch.hashing import sha256_file
+from medtorch.loading import LoadedRun, load_run
+
+if TYPE_CHECKING:
+    from medtorch.stack.settings import InferenceSettings
+
+# the verbs that compute predictions with a run's model, each on a bridged stack only
+VERBS = ("predict", "evaluate", "explain", "monitor")
 
 
 class BridgeFailedError(MedtorchError):
@@ -53,8 +65,8 @@ def _override(loaded, purpose: str, reason: str | None, why: str) -> dict[str, A
     return {"status": "overridden", "stack_hash": loaded.stack["hash"], "reason": reason.strip()}
 
 
-def ensure_bridged(loaded, purpose: str, override_reason: str | None = None) -> dict[str, Any]:
-    """Make sure ``loaded`` may be used on this stack; return how (recorded in ``loaded.bridge``)."""
+def ensure_bridged(loaded: LoadedRun, purpose: str, override_reason: str | None = None) -> dict[str, Any]:
+    """Make sure ``loaded`` (put on this stack) may be used here; return how (recorded in ``loaded.bridge``)."""
     from medtorch.stack.bridge import run_bridge, summary
 
     here = loaded.stack["hash"]
@@ -79,3 +91,34 @@ def ensure_bridged(loaded, purpose: str, override_reason: str | None = None) -> 
                      f"the bridge re-evaluation on this stack ({here[:16]}) failed ({failed}); see "
                      f"{loaded.rd.bridge_report(here, 'md')}. The model's predictions on this stack differ from its "
                      "reference beyond the run's tolerances (bridge.* in its config).")
+
+
+def put_on_stack(loaded: LoadedRun, settings: "InferenceSettings | None" = None) -> LoadedRun:
+    """Put the run's numeric settings and ``settings`` (default: the run's own) in force; fingerprint the stack.
+
+    The network is moved to the inference dtype and device. ``loaded`` is returned, with
+    ``settings`` and ``stack`` filled in; no bridge is run (the bridge verb itself uses this).
+    """
+    import torch
+
+    from medtorch.stack import settings as stack_settings
+
+    loaded.settings = settings or stack_settings.InferenceSettings()
+    loaded.stack = stack_settings.apply(loaded.config, loaded.settings)
+    loaded.network = loaded.network.to(device=loaded.settings.device, dtype=getattr(torch, loaded.settings.dtype))
+    return loaded
+
+
+def require_bridged_stack(run: str | Path | LoadedRun, purpose: str, *, settings: "InferenceSettings | None" = None,
+                          override_reason: str | None = None) -> LoadedRun:
+    """The run (a directory, loaded and verified here, or a ``LoadedRun``) on this stack, cleared by a bridge.
+
+    ``purpose`` (predict, evaluate, explain, monitor) is recorded by an automatic bridge.
+    On an unbridged stack the bridge runs first; if it fails, the run is refused
+    (``BridgeFailedError``) unless ``override_reason`` is given, which is recorded.
+    """
+    if purpose not in VERBS:
+        raise MedtorchError(f"require_bridged_stack: purpose must be one of {VERBS}; got {purpose!r}.")
+    loaded = put_on_stack(run if isinstance(run, LoadedRun) else load_run(run), settings)
+    loaded.bridge = ensure_bridged(loaded, purpose, override_reason)
+    return loaded

@@ -102,10 +102,13 @@ def rows_from_file(path: str, label: str | None, columns: list[str], classes: li
 
 
 def predict_rows(preprocessor, network, frame: pd.DataFrame, batch_size: int) -> np.ndarray:
-    """Raw rows -> preprocessing -> network (in its own dtype and device) -> probabilities."""
-    from medtorch.models.inference import predict_proba
+    """Raw rows -> preprocessing -> network (in its own dtype and device) -> probabilities.
 
-    return predict_proba(network, preprocessor.transform(frame), batch_size)
+    The one inference path (``medtorch.models.inference.infer``), as ``medtorch predict`` runs it.
+    """
+    from medtorch.models.inference import infer
+
+    return infer(network, frame, batch_size, preprocessor=preprocessor)
 
 
 def store(rd: RunDir, split_name: str, rows, preprocessor, network, classes: list[str], batch_size: int,
@@ -162,9 +165,8 @@ def add_rows(loaded, name: str, rows) -> dict[str, Any]:
     json_path, rows_path = rd.bridge_added(name, "json"), rd.bridge_added(name, "parquet")
     if json_path.exists() or name == read_json(rd.bridge_reference)["split"]:
         raise MedtorchError(f"{rd.root}: the bridge set already holds rows named {name!r}; a set is added once.")
-    batch = int((loaded.config.get("trainer") or {}).get("eval_batch_size", 4096))
     record = _write_set(rd, json_path, rows_path, name, rows, loaded.preprocessor, loaded.network, loaded.classes,
-                        batch, loaded.stack)
+                        loaded.eval_batch_size, loaded.stack)
     EventLog(rd.events).append("bridge_reference_added", {"set": name, "rows": record["n"],
                                                           "stack_hash": (loaded.stack or {}).get("hash")},
                                inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),

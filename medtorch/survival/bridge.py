@@ -69,9 +69,9 @@ def bridge_survival(run_dir: str | Path, dtype: str = "float32", device: str = "
         torch.set_num_threads(threads)
     kind = torch.float64 if dtype == "float64" else torch.float32
     network = network.to(device=device, dtype=kind).eval()
-    x = torch.from_numpy(prep.transform(frame)).to(device=device, dtype=kind)
-    with torch.no_grad():
-        new = network(x).reshape(-1).double().cpu().numpy()
+    from medtorch.models.inference import eval_batch_size, infer
+
+    new = infer(network, frame, eval_batch_size(cfg), preprocessor=prep, output="risk")  # as predict runs it
     old = np.asarray(ref["risk_score"], float)
     diff = np.abs(new - old)
     tau = float(kendalltau(old, new).statistic) if len(old) > 1 else 1.0

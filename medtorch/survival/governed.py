@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.errors import IntegrityError, MedtorchError
@@ -62,7 +61,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     from medtorch.survival.horizons import horizons_in_duration_unit
     from medtorch.survival.plots import plot_assessment
     from medtorch.survival.predict import load_survival_model
-    from medtorch.survival.training import risk_scores
+    from medtorch.models.inference import eval_batch_size, infer
 
     if test_data is not None:
         raise MedtorchError("--test-data is not yet supported for task=survival runs; evaluate the sealed test split "
@@ -89,7 +88,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     grid = np.linspace(fixed["first_event_time"], hi, cfg.survival.brier_points)
     groups = extra[cfg.data.subject_column].to_numpy() if cfg.data.subject_column else None
     x = prep.transform(frame)
-    eta = risk_scores(network, torch.from_numpy(x))
+    eta = infer(network, x, eval_batch_size(cfg_d), output="risk")
     kw = dict(resamples=ev.bootstrap_resamples, confidence=ev.confidence, seed=cfg.seed, groups=groups,
               bins=ev.calibration_bins)
     test = assess(time, y, eta, baseline, censoring, list(ev.horizons), hd, metrics["thresholds"]["values"], grid, **kw)

@@ -6,7 +6,7 @@ classification: quantile bins and a sample per numeric column, level counts per 
 the training risk scores' distribution, beside the validation C-index.
 
 ``medtorch monitor RUN --input FILE [--labels EVENT_COLUMN]`` verifies the run, checks every row
-against the data specification (any violation refuses the input, exit 2), and tests each feature and
+against the data specification (any violation refuses the input, EXIT_BAD_INPUT), and tests each feature and
 the risk score for drift (PSI, KS / chi-square with Bonferroni over the columns and a minimum effect,
 as ``medtorch.deploy.drift``). With ``--labels`` naming the event column (the run's duration column
 must be in the input too) it computes Harrell's C with a bootstrap interval
@@ -51,13 +51,11 @@ def record_reference(cfg, splits, spec, eta_train: np.ndarray, val_cindex: float
 
 def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | None = None,
                      out: str | Path | None = None) -> tuple[dict[str, Any], Path, int]:
-    import torch
-
     from medtorch.deploy.drift import categorical_drift, numeric_drift
+    from medtorch.models.inference import eval_batch_size, infer
     from medtorch.survival.assessment import _ci
     from medtorch.survival.concordance import harrell_c
     from medtorch.survival.predict import checked_input, load_survival_model
-    from medtorch.survival.training import risk_scores
 
     rd = RunDir(Path(run_dir)).require()
     frame, typed = checked_input(rd, input_path)
@@ -65,7 +63,7 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
     ref = read_json(reference_path(rd))
     m = cfg["monitoring"]
     plan = SimpleNamespace(**m)
-    eta = risk_scores(network, torch.from_numpy(prep.transform(typed)))
+    eta = infer(network, typed, eval_batch_size(cfg), preprocessor=prep, output="risk")
     tested = ref["columns"]
     alpha = plan.pvalue / max(len(tested) + 1, 1)  # Bonferroni over the columns and the risk score
     drift = []

@@ -49,11 +49,12 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         leakage = _check_leakage(cfg, splits, rd, log)
         _record_lineage(cfg, raw, splits, prep, leakage, run)
         _explore(cfg, splits, rd, log)
-        from medtorch.survival.training import export_best, risk_scores, train
+        from medtorch.models.inference import infer
+        from medtorch.survival.training import export_best, train
 
         module, trainer = train(cfg, tensors, rd, log)
         network = export_best(cfg, module, trainer, int(tensors["train"][0].shape[1]), prep, run)
-        eta = {name: risk_scores(network, tensors[name][0]) for name in ("train", "val")}
+        eta = {name: infer(network, tensors[name][0], cfg.trainer.eval_batch_size, output="risk") for name in ("train", "val")}
         metrics = _evaluate(cfg, splits, eta, module, trainer, rd, log)
         from medtorch.survival.monitor import record_reference
 

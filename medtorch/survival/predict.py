@@ -1,8 +1,8 @@
 """``medtorch predict`` for a task=survival run: spec-checked risk scores and survival probabilities.
 
-The run's audit trail is verified first (a changed artefact refuses, exit 3); every input row is
-checked against the run's data specification, and any violation refuses the whole input (exit 2,
-listing the first violations) with nothing written. Valid input gives, per row, the risk score
+The run's audit trail is verified first (a changed artefact refuses, ``EXIT_INTEGRITY``); every input
+row is checked against the run's data specification, and any violation refuses the whole input
+(``EXIT_BAD_INPUT``, listing the first violations) with nothing written. Valid input gives, per row, the risk score
 (log relative hazard), S(t | x) at each configured horizon from the Breslow baseline fitted on the
 training split, and the run id and specification hash. The output is written to a temporary file
 and renamed when complete.
@@ -62,15 +62,15 @@ def checked_input(rd: RunDir, input_path: str | Path) -> tuple[pd.DataFrame, pd.
 def predict_survival_file(run_dir: str | Path, input_path: str | Path, output: str | Path) -> dict[str, Any]:
     from medtorch.audit import EventLog
     from medtorch.hashing import sha256_file
+    from medtorch.models.inference import eval_batch_size, infer
     from medtorch.survival.data import in_duration_unit
-    from medtorch.survival.training import risk_scores
 
     rd = RunDir(Path(run_dir)).require()
     manifest = read_json(rd.manifest)
     frame, typed = checked_input(rd, input_path)
     network, prep, baseline, cfg = load_survival_model(rd)
     input_path, output = Path(input_path), Path(output)
-    eta = risk_scores(network, torch.from_numpy(prep.transform(typed)))
+    eta = infer(network, typed, eval_batch_size(cfg), preprocessor=prep, output="risk")
     ev, d = cfg["evaluation"], cfg["data"]
     hd = [in_duration_unit(h, ev["horizon_unit"], d["duration_unit"]) for h in ev["horizons"]]
     surv = baseline.survival(eta, hd)

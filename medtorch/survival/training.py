@@ -84,12 +84,3 @@ def export_best(cfg, module, trainer, n_features: int, prep, run) -> torch.nn.Mo
     run.record_many({run.rd.model_weights: weights, run.rd.model_spec: spec}, kind=WRITE_ONCE, event="model_exported",
                     details=spec["selected_by"])
     return network
-
-
-@torch.no_grad()
-def risk_scores(network: torch.nn.Module, x: torch.Tensor, batch: int = 4096) -> "np.ndarray":
-    import numpy as np
-
-    network.eval()
-    return np.concatenate([network(x[i:i + batch]).reshape(-1).double().numpy() for i in range(0, len(x), batch)]) \
-        if len(x) else np.zeros(0)
