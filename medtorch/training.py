@@ -61,15 +61,11 @@ def set_determinism(cfg: DictConfig) -> None:
     """
     import random
 
-    # cuBLAS needs this before CUDA initialises to be deterministic
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    from medtorch.numerics import put_in_force
+
+    put_in_force(threads=cfg.trainer.num_threads, matmul_precision=cfg.trainer.matmul_precision)
     os.environ["PL_GLOBAL_SEED"] = str(cfg.seed)
     os.environ["PL_SEED_WORKERS"] = "1"
-    if cfg.trainer.num_threads:
-        torch.set_num_threads(cfg.trainer.num_threads)
-    torch.set_float32_matmul_precision(cfg.trainer.matmul_precision)
-    torch.backends.cudnn.allow_tf32 = cfg.trainer.matmul_precision != "highest"
-    torch.backends.cudnn.benchmark = False
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # seeds CUDA too

@@ -10,7 +10,6 @@ resulting stack. Changing a setting changes the fingerprint hash, and so calls f
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
@@ -46,18 +45,11 @@ def apply(config: Mapping[str, Any], settings: InferenceSettings) -> dict[str, A
     trainer = dict(config.get("trainer") or {})
     if settings.device == "cuda" and not torch.cuda.is_available():
         raise MedtorchError("--device cuda was asked for, but this machine has no CUDA device; use --device cpu.")
-    threads = settings.threads or trainer.get("num_threads")
-    if threads:
-        torch.set_num_threads(int(threads))
-    deterministic = trainer.get("deterministic", True)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(deterministic is True or deterministic == "warn",
-                                       warn_only=deterministic == "warn")
-    precision = trainer.get("matmul_precision", "highest")
-    torch.set_float32_matmul_precision(precision)
-    torch.backends.cudnn.allow_tf32 = precision != "highest"
-    torch.backends.cudnn.benchmark = False
+    from medtorch.numerics import put_in_force
+
+    put_in_force(threads=settings.threads or trainer.get("num_threads"),
+                 matmul_precision=trainer.get("matmul_precision", "highest"),
+                 deterministic=trainer.get("deterministic", True))
     return collect(inference_dtype=settings.dtype, inference_device=settings.device,
                    trainer_precision=str(trainer.get("precision")) if trainer.get("precision") else None)
 
