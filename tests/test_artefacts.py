@@ -208,3 +208,19 @@ def test_a_default_run_holds_exactly_the_declared_artefacts(default_run):
     assert read_record(MetricsRecord, rd.metrics).test is None
     for rel in read_json(rd.manifest)["artefacts"]:
         assert of_path(rel) is not None, rel
+
+
+def test_handover_and_integrity_take_their_file_sets_from_the_registry():
+    """Write-once after hand-over is the registry's write-once kind (and the final last.ckpt); the files the
+    audit never hashes are the event log, its head and the registry's locks."""
+    from medtorch.handover import write_once
+    from medtorch.integrity import _SELF, OUTSIDE_EVIDENCE
+
+    for rel in ("model.pt", "model.json", "split.json", "config.yaml", "data_spec.json", "checkpoints/best.ckpt",
+                "checkpoints/last.ckpt", "checkpoints/epoch3.ckpt", "metrics.json", ".hydra/overrides.yaml"):
+        assert write_once(rel), rel
+    for rel in ("report.html", "manifest.json", "events.jsonl", "bridge/report_0123456789abcdef.md", "test_roles.json",
+                "test_evaluations/001/evaluation.json", "not/declared.txt"):
+        assert not write_once(rel), rel
+    assert _SELF == {a.path for a in ARTEFACTS if a.kind == "lock" and a.scope == RUN} | {"events.jsonl", "events.head"}
+    assert OUTSIDE_EVIDENCE == (artefact("job_log").path, "logs/*")
