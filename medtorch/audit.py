@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from medtorch.artefacts import artefact
 from medtorch.errors import IntegrityError
 from medtorch.hashing import canonical_json, sha256_bytes, sha256_file
 from medtorch.locking import event_log_lock
@@ -51,7 +52,7 @@ def file_hashes(root: Path, paths: list[Path], optional: bool = False) -> dict[s
     if missing and not optional:
         raise IntegrityError(f"{', '.join(missing)}: declared as written by this step but not found under {root}; "
                              "the step did not write it. This is a defect in the step (or the file was removed "
-                             "while the run was writing it); report it with the run's events.jsonl.")
+                             f"while the run was writing it); report it with the run's {artefact('events').name}.")
     return {str(Path(p).relative_to(root)): sha256_file(p) for p in paths if Path(p).is_file()}
 
 

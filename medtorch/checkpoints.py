@@ -12,7 +12,7 @@ file into place. A kill in between leaves the previous checkpoint in place, whos
 one recorded before; ``verify_checkpoint`` therefore accepts the latest recorded hash or the
 one before it, and nothing else. Every load (resume included) verifies the file first and
 then reads it with ``torch.load(weights_only=True)``, so a replaced or edited checkpoint is
-refused (``IntegrityError``, exit 3) before a byte of it is unpickled.
+refused (``IntegrityError``, ``EXIT_INTEGRITY``) before a byte of it is unpickled.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from medtorch.artefacts import artefact
 from medtorch.audit import EventLog
 from medtorch.errors import IntegrityError
 from medtorch.hashing import sha256_file
@@ -65,12 +66,14 @@ def verify_checkpoint(path: str | Path, rd: RunDir | None = None) -> dict[str, A
     name = _name(rd, path)
     if name is None or not rd.events.is_file():
         raise IntegrityError(f"{path}: not a checkpoint recorded by a medtorch run (no event log at {rd.events}); "
-                             "only a run's own recorded checkpoints are loaded. Resume from the run's checkpoints/last.ckpt.")
+                             "only a run's own recorded checkpoints are loaded. Resume from the run's "
+                             f"{artefact('checkpoint_last').relative()}.")
     EventLog(rd.events).verify_head()  # a log that was edited cannot vouch for anything
     versions = recorded_versions(rd, name)
     if not versions:
         raise IntegrityError(f"{path}: the run's event log never recorded this checkpoint, so it cannot be verified "
-                             "and is not loaded. Resume from a checkpoint the run wrote (checkpoints/last.ckpt).")
+                             "and is not loaded. Resume from a checkpoint the run wrote "
+                             f"({artefact('checkpoint_last').relative()}).")
     actual = sha256_file(path)
     # the latest record, or the one before it (a kill between recording a new file and renaming it into place)
     for digest, details, line in versions[-2:][::-1]:
@@ -78,7 +81,7 @@ def verify_checkpoint(path: str | Path, rd: RunDir | None = None) -> dict[str, A
             return {**details, "sha256": digest, "line": line}
     digest, _, line = versions[-1]
     raise IntegrityError(f"{path}: checkpoint changed after it was written (sha256 {actual[:16]}... on disk, "
-                         f"{digest[:16]}... recorded at events.jsonl line {line}); it is not loaded. Restore it from "
+                         f"{digest[:16]}... recorded at {rd.events.name} line {line}); it is not loaded. Restore it from "
                          "the run's archive, or start a new run.")
 
 
@@ -129,7 +132,7 @@ def checkpoint_callbacks(cfg, rd: RunDir) -> list:
     ]
     every = cfg.trainer.get("checkpoint_every_n_steps")
     if every:
-        last = rd.checkpoints / "last.ckpt"
+        last = rd.checkpoint_last
 
         class EveryNSteps(pl.Callback):
             def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:

@@ -3,7 +3,7 @@
 ``run.record(path, obj, event=..., details=..., inputs=...)`` writes the artefact atomically,
 hashes the bytes it wrote, enters the hash in the manifest and appends the event, in one call.
 ``run.read_json(path)`` / ``run.read_bytes(path)`` check the hash the run recorded for the file
-before returning its content, and raise ``IntegrityError`` (exit 3) when the file changed.
+before returning its content, and raise ``IntegrityError`` (``EXIT_INTEGRITY``) when the file changed.
 
 Artefacts come in three kinds: ``WRITE_ONCE`` (refuses a different content once written: the
 model, the split, the preprocessing, the data specification, the acceptance criteria),
@@ -103,7 +103,7 @@ class Run:
         """An existing run directory, its manifest read strictly (format 1 or 2)."""
         rd = RunDir(root)
         if not rd.manifest.is_file():
-            raise MedtorchError(f"{rd.root}: no manifest.json; this is not a medtorch run directory.")
+            raise MedtorchError(f"{rd.root}: no {rd.manifest.name}; this is not a medtorch run directory.")
         run = cls(rd, Manifest(run_id=""))
         run.manifest = Manifest.from_dict(run.read_json(rd.manifest), str(rd.manifest))
         return run
@@ -263,9 +263,10 @@ class Run:
 
     def _manifest_recorded(self) -> bool:
         """A running run's manifest has no recorded hash yet; a finished one's is in its last run_* event."""
-        if self.rel(self.rd.manifest) in self.recorded:
+        manifest = self.rel(self.rd.manifest)
+        if manifest in self.recorded:
             return True
-        return any("manifest.json" in r.get("outputs", {}) for r in EventLog(self.rd.events).records())
+        return any(manifest in r.get("outputs", {}) for r in EventLog(self.rd.events).records())
 
     def read_json(self, path: str | Path) -> Any:
         data = self.read_bytes(path)

@@ -3,11 +3,11 @@
 At hand-over QA writes down the full hash of the event log's last line. Later, the log must
 still contain that line (a rewritten log does not), and after it:
 
-- a write-once artefact (the model, the fitted preprocessing, the split, the data
-  specification, the acceptance criteria, the sealed test split, the config, the final
-  checkpoints) recorded at or before the head may not be recorded again with another hash:
+- a write-once artefact (as ``medtorch.artefacts`` declares them: the model, the fitted
+  preprocessing, the split, the data specification, the acceptance criteria, the sealed test
+  split, the config...; and the final checkpoints) recorded at or before the head may not be recorded again with another hash:
   whoever swapped ``model.pt`` and appended an event saying so is reported, however
-  well-formed the event (exit 3);
+  well-formed the event (``EXIT_INTEGRITY``);
 - versioned artefacts (the report, bridge reports, evaluations, explanations, monitoring)
   may get new versions, each with its own event; they are listed, not refused;
 - every event after the head is listed.
@@ -15,28 +15,29 @@ still contain that line (a rewritten log does not), and after it:
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from medtorch.artefacts import WRITE_ONCE, artefact, of_path
 from medtorch.errors import MedtorchError
 
-# write-once artefacts, as run-relative paths or patterns (the spine's artefact registry, once it
-# exists, should declare this property per artefact and this tuple be derived from it)
-WRITE_ONCE = ("model.pt", "model.json", "preprocessing.json", "split.json", "data_spec.json", "acceptance.json",
-              "sealed_test.json", "config.yaml", "checkpoints/*")
+# rewritten while the run trains (each write recorded), final once it is complete and handed over
+FINAL_AT_HANDOVER = frozenset({"checkpoint_last"})
 FULL_HASH = re.compile(r"[0-9a-f]{64}")
+_EVENTS = artefact("events").name
 
 
 def write_once(name: str) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in WRITE_ONCE)
+    """Whether the run-relative ``name`` is an artefact the registry declares write-once (or final at hand-over)."""
+    a = of_path(name)
+    return a is not None and (a.kind == WRITE_ONCE or a.key in FINAL_AT_HANDOVER)
 
 
 @dataclass
 class AfterHead:
     head: str
-    head_line: int | None = None  # 1-based line of the head in events.jsonl
+    head_line: int | None = None  # 1-based line of the head in the event log
     events_after: list[dict[str, Any]] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)  # problems: write-once artefacts re-recorded after the head
     new_versions: list[str] = field(default_factory=list)
@@ -73,7 +74,7 @@ def after_head(records: list[dict[str, Any]], head: str, run_names) -> AfterHead
                 continue
             if write_once(name):
                 out.changed.append(
-                    f"{name}: changed after hand-over: recorded with sha256 {prior[0][:16]}... at events.jsonl line "
+                    f"{name}: changed after hand-over: recorded with sha256 {prior[0][:16]}... at {_EVENTS} line "
                     f"{prior[1]} (at or before the head, line {line}) and re-recorded with {digest[:16]}... at line {n} "
                     f"({rec.get('action')}, by {rec.get('user')}@{rec.get('host')}). A write-once artefact may not be "
                     "replaced; restore the original from the run's archive.")

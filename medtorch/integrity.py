@@ -22,18 +22,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from medtorch.artefacts import ARTEFACTS, LOCK, RUN, artefact
 from medtorch.audit import EventLog
 from medtorch.errors import IntegrityError
 from medtorch.handover import AfterHead, after_head
 from medtorch.hashing import sha256_file
 from medtorch.run import VERSIONS, RunDir, read_json
 
-# files that describe the log itself rather than being recorded in it
-_SELF = ("events.jsonl", "events.head", "events.lock", "test_evaluations.lock")
+# files that describe the log itself rather than being recorded in it: the log, its head, and the locks
+_SELF = frozenset({artefact("events").path, artefact("events_head").path}
+                  | {a.path for a in ARTEFACTS if a.kind == LOCK and a.scope == RUN})
 # declared outside the evidence: Hydra's job log (written until the process ends, after the last
 # event) and the experiment loggers' folder (its metrics.csv is hashed into the manifest at run end)
-OUTSIDE_EVIDENCE = ("train.log", "logs/*")
-# where evidence lives: a file here that no event records is a problem (exit 3), not a note
+OUTSIDE_EVIDENCE = (artefact("job_log").path, Path(artefact("training_log").path).parent.as_posix() + "/*")
+_MANIFEST = artefact("manifest").path
+# where evidence lives: a file here that no event records is a problem (EXIT_INTEGRITY), not a note
 EVIDENCE_LOCATIONS = ("checkpoints/*", "model*", "explain/*", "explanations/*", "test_evaluations/*")
 
 
@@ -94,7 +97,7 @@ def _run_files(root: Path, named: dict[str, str], v: Verification) -> Iterator[t
 def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) -> dict[str, Recorded]:
     """Walk the log in order; the latest mention of each file wins. Inputs that disagree with the
     previous mention (the file changed while no act recorded writing it) are problems."""
-    manifest_line = max((n for n, r in enumerate(records, 1) if "manifest.json" in r.get("outputs", {})), default=None)
+    manifest_line = max((n for n, r in enumerate(records, 1) if _MANIFEST in r.get("outputs", {})), default=None)
     manifest_artefacts: dict[str, str] = {}
     if manifest_line is not None and rd.manifest.is_file():
         try:
@@ -104,7 +107,7 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
     outputs_ever = {k for r in records for k in r.get("outputs", {})} | set(manifest_artefacts)
     latest: dict[str, Recorded] = {}
     for n, rec in enumerate(records, 1):
-        where = f"events.jsonl line {n} ({rec.get('action')}"  # closed below with ", input)" or ", output)"
+        where = f"{rd.events.name} line {n} ({rec.get('action')}"  # closed below with ", input)" or ", output)"
         for name, digest in _run_files(rd.root, rec.get("inputs", {}), v):
             if name not in outputs_ever and not (rd.root / name).is_file():
                 continue  # an input outside the run (e.g. the raw data's hash), not a file here
@@ -120,14 +123,14 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
                 latest.pop(name, None)
         if n == manifest_line:
             for name, digest in manifest_artefacts.items():
-                latest[name] = Recorded(digest, "manifest.json artefacts")
+                latest[name] = Recorded(digest, f"{rd.manifest.name} artefacts")
     return latest
 
 
 def mentions(rd: RunDir, records: list[dict[str, Any]], v: Verification):
     """``names(record)``: the (run-relative name, sha256) pairs one event recorded, inputs and outputs; the
     event that last recorded manifest.json also vouches for the manifest's artefact hashes."""
-    manifest_line = max((n for n, r in enumerate(records, 1) if "manifest.json" in r.get("outputs", {})), default=None)
+    manifest_line = max((n for n, r in enumerate(records, 1) if _MANIFEST in r.get("outputs", {})), default=None)
     artefacts: dict[str, str] = {}
     if manifest_line is not None and rd.manifest.is_file():
         try:
@@ -150,7 +153,7 @@ def _history(rd: RunDir, records: list[dict[str, Any]], v: Verification) -> dict
     names, out = mentions(rd, records, Verification(run=v.run)), {}
     for n, rec in enumerate(records, 1):
         for name, digest in dict(names(rec)).items():
-            out.setdefault(name, []).append(Recorded(digest, f"events.jsonl line {n} ({rec.get('action')})"))
+            out.setdefault(name, []).append(Recorded(digest, f"{rd.events.name} line {n} ({rec.get('action')})"))
     return out
 
 

@@ -17,6 +17,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from medtorch.artefacts import artefact
 from medtorch.config import register_configs
 from medtorch.errors import EXIT_CRITERIA_FAILED, MedtorchError
 from medtorch.run import discard_unstarted
@@ -52,12 +53,13 @@ def search_path_overrides(overrides: list[str]) -> list[str]:
 
 
 def launch_record(cfg: DictConfig, hydra_node, overrides: list[str]) -> dict[str, str]:
-    """What Hydra's output_subdir would hold; written by medtorch after its checks."""
-    return {
-        "config.yaml": OmegaConf.to_yaml(cfg),
-        "hydra.yaml": OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_node})),
-        "overrides.yaml": OmegaConf.to_yaml(OmegaConf.create(list(overrides))),
+    """What Hydra's output_subdir would hold (file name: text); written by medtorch after its checks."""
+    texts = {
+        "config": OmegaConf.to_yaml(cfg),
+        "hydra": OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_node})),
+        "overrides": OmegaConf.to_yaml(OmegaConf.create(list(overrides))),
     }
+    return {artefact("hydra_file").file_name(name=name): text for name, text in texts.items()}
 
 
 def _train(cfg: DictConfig) -> float:

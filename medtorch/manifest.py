@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from medtorch.artefacts import artefact
 from medtorch.errors import IntegrityError
 
 FORMAT_VERSION = 2  # 1: written before the manifest carried its version (medtorch <= 4980fb5)
@@ -50,7 +51,7 @@ class Manifest:
     artefacts: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, raw: Any, where: str = "manifest.json") -> "Manifest":
+    def from_dict(cls, raw: Any, where: str = artefact("manifest").name) -> "Manifest":
         """Read a manifest of format 1 or 2; refuse anything else, naming what is wrong."""
         if not isinstance(raw, dict):
             raise IntegrityError(f"{where}: expected a JSON object, got {type(raw).__name__}; the file is corrupt.")

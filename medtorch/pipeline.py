@@ -177,6 +177,6 @@ def _print_summary(val: dict[str, Any], rd: RunDir) -> None:
                      f"{f(m['precision']):>8}{f(m['npv']):>8}{f(m['f1']):>8}")
     lines.append(f"Run directory: {rd.root}")
     lines.append(f"Report: {rd.report_html}")
-    if (rd.root / "report.pdf").is_file():
-        lines.append(f"Report (PDF): {rd.root / 'report.pdf'}")
+    if rd.report_pdf.is_file():
+        lines.append(f"Report (PDF): {rd.report_pdf}")
     print("\n".join(lines), flush=True)

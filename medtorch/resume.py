@@ -34,20 +34,21 @@ from medtorch.run import RunDir, read_json
 
 def resolve_ckpt_path(ckpt_path: str | None, rd: RunDir) -> Path | None:
     """The checkpoint to resume from, or None for a fresh run."""
-    last = rd.checkpoints / "last.ckpt"
+    last = rd.checkpoint_last
     if ckpt_path is None:
         return _verified(last, rd) if requeued(rd) and last.is_file() else None
     path = last if ckpt_path == "last" else Path(ckpt_path)
     if not path.is_file():
         raise MedtorchError(
             f"ckpt_path={ckpt_path}: no checkpoint at {path}. To resume, point hydra.run.dir at the interrupted "
-            "run's directory (it holds checkpoints/last.ckpt) and pass the same overrides as the first launch."
+            f"run's directory (it holds {last.relative_to(rd.root).as_posix()}) and pass the same overrides as the "
+            "first launch."
         )
     return _verified(path, rd)
 
 
 def _verified(path: Path, rd: RunDir) -> Path:
-    """Refuse (exit 3) a checkpoint the run's event log did not record with this hash, before anything is written."""
+    """Refuse (``EXIT_INTEGRITY``) a checkpoint the run's event log did not record with this hash, before anything is written."""
     from medtorch.checkpoints import verify_checkpoint
 
     verify_checkpoint(path, rd)
@@ -63,7 +64,7 @@ def under_scheduler() -> bool:
 
 
 def existing_status(rd: RunDir) -> str | None:
-    """The status in the directory's manifest, or None where there is none (a corrupt one raises, exit 3)."""
+    """The status in the directory's manifest, or None where there is none (a corrupt one raises, ``EXIT_INTEGRITY``)."""
     return read_json(rd.manifest).get("status") if rd.manifest.is_file() else None
 
 
@@ -103,7 +104,7 @@ def check_fresh_start(rd: RunDir) -> None:
 def check_same_run(rd: RunDir, config_sha256: str) -> dict[str, Any]:
     """Refuse to resume into a directory whose run is complete or was started with another config."""
     if not rd.manifest.is_file():
-        raise MedtorchError(f"{rd.root}: no manifest.json, so there is no interrupted run here to resume.")
+        raise MedtorchError(f"{rd.root}: no {rd.manifest.name}, so there is no interrupted run here to resume.")
     manifest = read_json(rd.manifest)
     if manifest.get("status") == "complete":
         raise MedtorchError(f"{rd.root}: this run is complete; there is nothing to resume.")

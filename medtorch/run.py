@@ -23,14 +23,14 @@ def discard_unstarted(root: str | Path) -> bool:
     A directory holding anything else (a manifest, the user's files) is left as it is."""
     import logging
 
-    root = Path(root)
-    if not root.is_dir() or any(p.name != "train.log" for p in root.iterdir()):
+    root, job_log = Path(root), artefact("job_log")
+    if not root.is_dir() or any(p.name != job_log.name for p in root.iterdir()):
         return False
-    for handler in logging.root.handlers[:]:  # Hydra's file handler still holds train.log open
+    for handler in logging.root.handlers[:]:  # Hydra's file handler still holds the job log open
         if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == root.resolve():
             handler.close()
             logging.root.removeHandler(handler)
-    (root / "train.log").unlink(missing_ok=True)
+    job_log.path_in(root).unlink(missing_ok=True)
     root.rmdir()
     # and the folders Hydra made for it (runs/<experiment>/), when the refusal left them empty
     cwd, parent = Path.cwd().resolve(), root.resolve().parent

@@ -16,8 +16,6 @@ from typing import Any
 
 from medtorch.errors import MedtorchError
 
-NOTICE = "NOT_EVIDENCE.txt"
-
 
 def smoke_reason(fast_dev_run: Any) -> str:
     n = 1 if fast_dev_run is True else int(fast_dev_run)
@@ -31,7 +29,7 @@ def mark_not_evidence(cfg, run, state=None):
         return state
     reason = smoke_reason(cfg.trainer.fast_dev_run)
     run.update_manifest(evidence=False, not_evidence_reason=reason)
-    run.record(run.root / NOTICE, f"This run directory is NOT evidence.\n{reason}.\n"
+    run.record(run.rd.not_evidence, f"This run directory is NOT evidence.\n{reason}.\n"
                "Train without trainer.fast_dev_run for a run that can be evaluated and reported as evidence.\n")
     print(f"medtorch: {reason}.", flush=True)
     return state

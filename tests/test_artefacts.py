@@ -25,22 +25,11 @@ from medtorch.run import RunDir
 TEMPORARY = {
     "medtorch/api.py": {"config.yaml", "explanation.json", "manifest.json", "metrics.json", "predictions.csv",
                         "report.html", "report.{ext}"},
-    "medtorch/checkpoints.py": {"events.jsonl", "last.ckpt"},
     "medtorch/commands/explain.py": {"summary.md"},
     "medtorch/commands/monitor.py": {"report.md", "report.{ext}"},
     "medtorch/deploy/predict.py": {"data_spec.json"},
-    "medtorch/evaluation/crossval.py": {"cv_distribution.png", "cv_summary.json", "events.jsonl", "manifest.json"},
     "medtorch/evaluation/governed.py": {"evaluation.json", "model.pt", "predictions.csv", "sealed_test.json",
                                         "test_roles.json"},
-    "medtorch/handover.py": {"acceptance.json", "config.yaml", "data_spec.json", "events.jsonl", "model.json", "model.pt",
-                             "preprocessing.json", "sealed_test.json", "split.json"},
-    "medtorch/integrity.py": {"events.head", "events.jsonl", "events.lock", "manifest.json", "test_evaluations.lock",
-                              "train.log"},
-    "medtorch/launch.py": {"config.yaml"},
-    "medtorch/pipeline.py": {"events.jsonl", "report.pdf", "report.{ext}"},
-    "medtorch/resume.py": {"last.ckpt", "manifest.json"},
-    "medtorch/run.py": {"train.log"},  # discard_unstarted (RunDir itself spells nothing)
-    "medtorch/smoke.py": {"NOT_EVIDENCE.txt"},
     "medtorch/survival/bridge.py": {"bridge_reference.json", "bridge_rows.csv", "bridge_{stack}.json"},
     "medtorch/survival/evaluate.py": {"baseline_hazard.json", "censoring.json"},
     "medtorch/survival/explain.py": {"explain.json", "explain_importance.png"},
@@ -219,3 +208,19 @@ def test_a_default_run_holds_exactly_the_declared_artefacts(default_run):
     assert read_record(MetricsRecord, rd.metrics).test is None
     for rel in read_json(rd.manifest)["artefacts"]:
         assert of_path(rel) is not None, rel
+
+
+def test_handover_and_integrity_take_their_file_sets_from_the_registry():
+    """Write-once after hand-over is the registry's write-once kind (and the final last.ckpt); the files the
+    audit never hashes are the event log, its head and the registry's locks."""
+    from medtorch.handover import write_once
+    from medtorch.integrity import _SELF, OUTSIDE_EVIDENCE
+
+    for rel in ("model.pt", "model.json", "split.json", "config.yaml", "data_spec.json", "checkpoints/best.ckpt",
+                "checkpoints/last.ckpt", "checkpoints/epoch3.ckpt", "metrics.json", ".hydra/overrides.yaml"):
+        assert write_once(rel), rel
+    for rel in ("report.html", "manifest.json", "events.jsonl", "bridge/report_0123456789abcdef.md", "test_roles.json",
+                "test_evaluations/001/evaluation.json", "not/declared.txt"):
+        assert not write_once(rel), rel
+    assert _SELF == {a.path for a in ARTEFACTS if a.kind == "lock" and a.scope == RUN} | {"events.jsonl", "events.head"}
+    assert OUTSIDE_EVIDENCE == (artefact("job_log").path, "logs/*")

@@ -1,8 +1,8 @@
 """``medtorch audit verify RUN``: check a run's event log and every artefact it records.
 
-Exit 0 when the hash chain is intact, its head matches, and every file the log or the
-manifest records still has its recorded sha256; exit 3 (``IntegrityError``) listing each
-problem otherwise, the first altered line or changed file first. Files no event records are
+Exits with ``EXIT_OK`` when the hash chain is intact, its head matches, and every file the log or
+the manifest records still has its recorded sha256; with ``EXIT_INTEGRITY`` (``IntegrityError``)
+listing each problem otherwise, the first altered line or changed file first. Files no event records are
 listed in their own section, and are problems where evidence lives (checkpoints/, the model,
 explanations, evaluations). With ``--head HASH`` (the full hash recorded at hand-over) it also
 lists every event after the head and refuses write-once artefacts re-recorded after it
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.integrity import verify_run
 
     if args.head:
-        check_head_format(args.head)  # an abbreviated hash: "give the full hash" (exit 2)
+        check_head_format(args.head)  # an abbreviated hash: "give the full hash" (EXIT_BAD_INPUT)
     v = verify_run(args.run, head=args.head)
     ah = v.after_head
     if args.json:

@@ -1,6 +1,6 @@
 """``medtorch report RUN``: write report.md and a self-contained report.html into the run.
 
-The run's audit trail is verified first; a changed artefact is refused (exit 3).
+The run's audit trail is verified first; a changed artefact is refused (``EXIT_INTEGRITY``).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from medtorch.artefacts import artefact
 from medtorch.audit import EventLog, file_hashes
 from medtorch.errors import MedtorchError
 from medtorch.hashing import sha256_ids
@@ -41,7 +42,7 @@ def fold_splits(cfg, splits) -> tuple[Any, dict[str, Any]]:
 def run_cross_validation(cfg, parent: Path, run_one: Callable) -> dict[str, Any]:
     """Train every fold in turn (each its own run directory) and summarise."""
     parent.mkdir(parents=True, exist_ok=True)
-    EventLog(parent / "events.jsonl").append("cv_started", {"folds": cfg.cv.folds, "experiment": cfg.experiment})
+    EventLog(artefact("cv_events").path_in(parent)).append("cv_started", {"folds": cfg.cv.folds, "experiment": cfg.experiment})
     for i in range(cfg.cv.folds):
         fold_cfg = copy.deepcopy(cfg)
         fold_cfg.cv.fold = i
@@ -61,7 +62,7 @@ def summarize(parent: Path) -> dict[str, Any]:
 
     parent = Path(parent)
     folds = []
-    for m in sorted(parent.rglob("manifest.json")):
+    for m in sorted(parent.rglob(artefact("manifest").name)):
         manifest = read_json(m)
         if manifest.get("cv"):
             if manifest.get("status") != "complete":
@@ -85,10 +86,12 @@ def summarize(parent: Path) -> dict[str, Any]:
                       "val_rows": f[1]["n"], **{n: v[i] for n, v in values.items()}} for i, f in enumerate(folds)],
         "distribution": {n: _describe(v) for n, v in values.items()},
     }
-    out = write_json(parent / "cv_summary.json", summary)
-    plot = plot_distribution(values, parent / "plots" / "cv_distribution.png", f"{summary['folds']}-fold cross-validation (validation folds)")
-    EventLog(parent / "events.jsonl").append("cv_summarised", {"folds": summary["folds"], "mcc": summary["distribution"]["mcc"]},
-                                             outputs=file_hashes(parent, [out, plot]))
+    out = write_json(artefact("cv_summary").path_in(parent), summary)
+    plot = plot_distribution(values, artefact("cv_distribution_plot").path_in(parent),
+                             f"{summary['folds']}-fold cross-validation (validation folds)")
+    EventLog(artefact("cv_events").path_in(parent)).append(
+        "cv_summarised", {"folds": summary["folds"], "mcc": summary["distribution"]["mcc"]},
+        outputs=file_hashes(parent, [out, plot]))
     from medtorch.report.cv_root import write_cv_report
 
     write_cv_report(parent)  # the CV root's own report: folds, distribution, links to each fold's report

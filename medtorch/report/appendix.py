@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from medtorch.report.blocks import Block, Files, MarkdownText, Table
 from medtorch.report.compose import Rendered
-from medtorch.report.writers import CSS, LONG_TABLE_ROWS, Header, _html_block, _markdown_html
+from medtorch.report.writers import CSS, LONG_TABLE_ROWS, REPORT_HTML, REPORT_PDF, Header, _html_block, _markdown_html
 
 
 def _long_tables(b: MarkdownText) -> list[str]:
@@ -54,5 +54,5 @@ def to_appendix_html(header: Header, sections: list[Rendered]) -> str:
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><ul>{facts}</ul>"
-            f'<p>The long tables that <a href="report.html">report.html</a> folds and report.pdf does not print, in '
+            f'<p>The long tables that <a href="{REPORT_HTML}">{REPORT_HTML}</a> folds and {REPORT_PDF} does not print, in '
             f"full; section numbers are the report's.</p>{''.join(body)}</body></html>\n")

@@ -17,6 +17,7 @@ from medtorch.report.compose import Rendered
 
 
 APPENDIX = artefact("report_appendix").name  # the long tables folded in report.html and left out of report.pdf, in full
+REPORT_HTML, REPORT_PDF = artefact("report_html").name, artefact("report_pdf").name
 
 
 @dataclass
@@ -61,7 +62,7 @@ def _md_block(b: Block) -> str:
 
 def _appendix_note(digest: str) -> str:
     return (f"sha256 {digest[:16]}...: the per-event audit log, recorded hashes, package versions, per-column tables "
-            "and each section's evidence files in full (folded in report.html, not printed in report.pdf)")
+            f"and each section's evidence files in full (folded in {REPORT_HTML}, not printed in {REPORT_PDF})")
 
 
 def to_markdown(header: Header, sections: list[Rendered]) -> str:
