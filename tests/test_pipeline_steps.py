@@ -87,8 +87,8 @@ def test_validation_steps_compute_the_probabilities_once(tmp_path, monkeypatch):
     run.record(run.rd.model_weights, weights_bytes(state.network))
     state.metrics["selected_by"] = {"monitor": "val/mcc", "best_epoch": 0}
     calls = []
-    real = inference.predict_proba
-    monkeypatch.setattr(inference, "predict_proba", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = inference.infer
+    monkeypatch.setattr(inference, "infer", lambda *a, **k: calls.append(1) or real(*a, **k))
     for name in ("evaluate on validation", "assess validation"):
         state = _step(name).fn(cfg, run, state)
     assert len(calls) == 1

@@ -80,9 +80,9 @@ def _enforce(spec: DataSpec, splits: Splits, prep: TabularPreprocessor) -> None:
 def record_reference(cfg, network, splits: Splits, prep: TabularPreprocessor, classes: list[str], spec: DataSpec,
                      run: Run) -> None:
     from medtorch.deploy.reference import derive_reference
-    from medtorch.models.inference import predict_proba
+    from medtorch.models.inference import infer
 
-    probs = predict_proba(network, prep.transform(splits.train.frame), cfg.trainer.eval_batch_size)
+    probs = infer(network, splits.train.frame, cfg.trainer.eval_batch_size, preprocessor=prep)
     ref = derive_reference(splits.train, spec, probs.argmax(axis=1), classes, cfg.monitoring.bins)
     run.record(run.rd.monitoring_reference, ref, event="monitoring_reference_recorded",
                details={"rows": ref["source"]["rows"], "columns": len(ref["columns"])})

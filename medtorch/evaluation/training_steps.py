@@ -51,9 +51,9 @@ def seal_test(cfg, run: Run, state: State) -> State:
 def validation_probabilities(cfg, state: State) -> np.ndarray:
     """The model's validation probabilities, computed once per run and shared by every validation step."""
     if state.val_probs is None:
-        from medtorch.models.inference import predict_proba
+        from medtorch.models.inference import infer
 
-        state.val_probs = predict_proba(state.network, state.prepared.tensors["val"][0], cfg.trainer.eval_batch_size)
+        state.val_probs = infer(state.network, state.prepared.tensors["val"][0], cfg.trainer.eval_batch_size)
     return state.val_probs
 
 
