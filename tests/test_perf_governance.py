@@ -80,3 +80,11 @@ def test_values_are_reused_only_for_the_same_labels_predictions_and_resamples():
     jack = B.jackknife_values(y, probs, res)
     assert np.array_equal(jack["auroc"], B._values(y, probs, lambda c, w, a, b: res.jackknife_tables(c, w)[a:b],
                                                    res.blocks, True)["auroc"])
+
+
+def test_a_large_resampling_is_not_kept_in_memory(monkeypatch):
+    y, _ = _scores(500, 3, 1.0, 3)
+    monkeypatch.setattr(B, "_KEEP_BYTES", 500 * 50 * 4 - 1)  # just below these draws' size
+    first = B.resampling(y, 50, 4)
+    assert B.resampling(y, 50, 4) is not first and not B._resampling_kept
+    assert np.array_equal(B.resampling(y, 50, 4).idx, first.idx)

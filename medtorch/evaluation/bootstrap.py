@@ -41,6 +41,7 @@ HEADLINE = ("mcc", "balanced_accuracy", "auroc")
 _KEEP = 8  # bootstrap and jackknife values kept for reuse (a few KB each)
 _values_kept: "OrderedDict[tuple, dict[str, np.ndarray]]" = OrderedDict()
 _resampling_kept: list = []  # the last Resampling made by ``resampling`` (its indices: resamples x n int32)
+_KEEP_BYTES = 256 * 2**20  # a larger one (over ~64,000 rows at 1,000 resamples) is not kept: memory over time
 
 
 def _digest(*arrays: np.ndarray | None) -> str:
@@ -130,12 +131,14 @@ class Resampling:
 
 
 def resampling(y: np.ndarray, n_resamples: int, seed: int, subjects: np.ndarray | None = None) -> Resampling:
-    """``Resampling(y, n_resamples, seed, subjects)``, the same object again for the same arguments."""
+    """``Resampling(y, n_resamples, seed, subjects)``; the same object again for the same arguments while it is
+    the last one made and its draws take at most ``_KEEP_BYTES``."""
     key = _resampling_key(y, n_resamples, seed, subjects)
     if _resampling_kept and _resampling_kept[0].key == key:
         return _resampling_kept[0]
     res = Resampling(y, n_resamples, seed, subjects)
-    _resampling_kept[:] = [res]
+    size = res.idx.nbytes if res.idx is not None else res.draws.nbytes
+    _resampling_kept[:] = [res] if size <= _KEEP_BYTES else []
     return res
 
 
