@@ -17,10 +17,18 @@ whole arrays of resamples at once. Intervals are BCa where it is stable, percent
 (``medtorch.evaluation.bca``), with the method and its reason recorded beside each interval.
 Proportions (sensitivity, specificity, precision, NPV) are not bootstrapped: their intervals
 come from the binomial model (``medtorch.evaluation.proportions``).
+
+A run bootstraps the same validation predictions twice with the same seed: for the assessment
+and as the black box of the transparent-model comparison. ``resampling`` hands out one
+``Resampling`` per (labels, subjects, resamples, seed), and the values of a Resampling on given
+predictions are kept (a few, by content hash), so the second time costs a hash of the inputs.
+Both are pure functions of their inputs, so what is reused is exactly what would be recomputed.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
@@ -30,6 +38,19 @@ from medtorch.evaluation.bca import Interval, interval, jackknife_blocks, percen
 
 CHUNK = 128  # resamples per vectorised block: bounds memory at ~CHUNK x n x 8 bytes
 HEADLINE = ("mcc", "balanced_accuracy", "auroc")
+_KEEP = 8  # bootstrap and jackknife values kept for reuse (a few KB each)
+_values_kept: "OrderedDict[tuple, dict[str, np.ndarray]]" = OrderedDict()
+_resampling_kept: list = []  # the last Resampling made by ``resampling`` (its indices: resamples x n int32)
+_KEEP_BYTES = 256 * 2**20  # a larger one (over ~64,000 rows at 1,000 resamples) is not kept: memory over time
+
+
+def _digest(*arrays: np.ndarray | None) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        a = np.ascontiguousarray(np.asarray(a)) if a is not None else np.zeros(0)
+        h.update(f"{a.dtype.str}{a.shape};".encode())
+        h.update(a.tobytes() if a.dtype != object else a.astype(str).tobytes())
+    return h.hexdigest()
 
 
 def resample_indices(y: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
@@ -61,11 +82,18 @@ def _counts(codes: np.ndarray, idx: np.ndarray, width: int) -> np.ndarray:
     return np.bincount(flat.ravel(), minlength=b * width).reshape(b, width)
 
 
+def _resampling_key(y: np.ndarray, n_resamples: int, seed: int, subjects: np.ndarray | None) -> tuple:
+    """What a Resampling depends on: equal keys, equal resamples and jackknife blocks."""
+    labels = np.asarray(y, dtype=np.int64)
+    return _digest(labels, None if subjects is None else np.asarray(subjects).astype(str)), int(n_resamples), int(seed)
+
+
 class Resampling:
     """One set of resamples (and jackknife blocks) of n rows, applied to any per-row codes."""
 
     def __init__(self, y: np.ndarray, n_resamples: int, seed: int, subjects: np.ndarray | None = None):
         self.n, self.resamples, self.seed = len(y), int(n_resamples), int(seed)
+        self.key = _resampling_key(y, n_resamples, seed, subjects)
         if subjects is not None:
             _, self.unit = np.unique(np.asarray(subjects).astype(str), return_inverse=True)
             self.units = int(self.unit.max()) + 1 if self.n else 0
@@ -102,6 +130,29 @@ class Resampling:
         return per_block.sum(axis=0)[None, :] - per_block
 
 
+def resampling(y: np.ndarray, n_resamples: int, seed: int, subjects: np.ndarray | None = None) -> Resampling:
+    """``Resampling(y, n_resamples, seed, subjects)``; the same object again for the same arguments while it is
+    the last one made and its draws take at most ``_KEEP_BYTES``."""
+    key = _resampling_key(y, n_resamples, seed, subjects)
+    if _resampling_kept and _resampling_kept[0].key == key:
+        return _resampling_kept[0]
+    res = Resampling(y, n_resamples, seed, subjects)
+    size = res.idx.nbytes if res.idx is not None else res.draws.nbytes
+    _resampling_kept[:] = [res] if size <= _KEEP_BYTES else []
+    return res
+
+
+def _kept(kind: str, y: np.ndarray, probs: np.ndarray, res: Resampling, with_auroc: bool, compute) -> dict[str, np.ndarray]:
+    """``compute()``, or a copy of its result for the same inputs computed before."""
+    key = (kind, res.key, _digest(y, probs), with_auroc)
+    if key not in _values_kept:
+        _values_kept[key] = compute()
+        while len(_values_kept) > _KEEP:
+            _values_kept.popitem(last=False)
+    _values_kept.move_to_end(key)
+    return {name: v.copy() for name, v in _values_kept[key].items()}
+
+
 def mcc_many(cm: np.ndarray) -> np.ndarray:
     """Multi-class MCC of each of B confusion matrices (B, K, K); 0 where undefined."""
     cm = cm.astype(np.float64)
@@ -124,10 +175,34 @@ def _balanced_accuracy_many(cm: np.ndarray) -> np.ndarray:
 
 
 def _auroc_from_levels(w: np.ndarray) -> np.ndarray:
-    """AUROC (ties count half) from counts per score level: w is (B, m, 2) [negatives, positives]."""
-    wn, wp = w[:, :, 0], w[:, :, 1]
+    """AUROC (ties count half) from counts per score level: w is (B, 2, m) [negatives; positives]."""
+    wn, wp = w[:, 0, :], w[:, 1, :]
     below = np.cumsum(wn, axis=1) - wn
     return M._ratio((wp * (below + 0.5 * wn)).sum(axis=1), wp.sum(axis=1) * wn.sum(axis=1))
+
+
+def auroc_levels(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per row, its score level's code for the AUROC tables: ``positive * m + level`` (m levels).
+
+    A level is a run of consecutive distinct scores (in sorted order) whose rows are all
+    negatives, or all positives; a score shared by both classes is a level of its own. Merging
+    such runs changes no AUROC of any resample: inside a run of one class no pair of the two
+    classes is compared, and every row of the other class lies below or above all of the run.
+    All counts are integers, so the sums are exact and the values identical to one level per
+    distinct score; the tables are only much narrower (a few hundred levels for a good model
+    instead of one per row).
+    """
+    _, inv = np.unique(scores, return_inverse=True)
+    inv = inv.ravel()
+    m = int(inv.max()) + 1 if len(inv) else 0
+    pos = np.bincount(inv[positive], minlength=m) > 0
+    neg = np.bincount(inv[~positive], minlength=m) > 0
+    kind = np.where(pos & neg, 2, pos.astype(np.int8))  # 0: negatives only, 1: positives only, 2: both
+    start = np.ones(m, dtype=bool)
+    start[1:] = (kind[1:] != kind[:-1]) | (kind[1:] == 2)
+    run = np.cumsum(start) - 1
+    width = int(run[-1]) + 1 if m else 0
+    return run[inv] + positive.astype(np.intp) * width, width
 
 
 def _values(y: np.ndarray, probs: np.ndarray, table, total: int, with_auroc: bool) -> dict[str, np.ndarray]:
@@ -137,15 +212,14 @@ def _values(y: np.ndarray, probs: np.ndarray, table, total: int, with_auroc: boo
     ovr = []
     if with_auroc:
         for j in (range(k) if k > 2 else [1]):
-            levels, inv = np.unique(probs[:, j], return_inverse=True)
-            ovr.append((inv * 2 + (y == j).astype(np.intp), len(levels)))
+            ovr.append(auroc_levels(probs[:, j], y == j))
     parts: dict[str, list[np.ndarray]] = {}
     for start in range(0, total, CHUNK):
         stop = min(start + CHUNK, total)
         cm = table(codes, k * k, start, stop).reshape(stop - start, k, k)
         vals = {"mcc": mcc_many(cm), "balanced_accuracy": _balanced_accuracy_many(cm)}
         if with_auroc:
-            per = np.stack([_auroc_from_levels(table(c, 2 * m, start, stop).reshape(stop - start, m, 2)) for c, m in ovr], axis=1)
+            per = np.stack([_auroc_from_levels(table(c, 2 * m, start, stop).reshape(stop - start, 2, m)) for c, m in ovr], axis=1)
             defined = ~np.isnan(per)
             vals["auroc"] = np.where(defined.any(axis=1), np.nansum(per, axis=1) / np.maximum(defined.sum(axis=1), 1), np.nan)
         for name, v in vals.items():
@@ -161,7 +235,8 @@ def bootstrap_values(y: np.ndarray, probs: np.ndarray, resampling: "Resampling |
     if isinstance(resampling, np.ndarray):
         idx = resampling
         return _values(y, probs, lambda c, w, a, b: _counts(c, idx[a:b], w).astype(np.float64), len(idx), with_auroc)
-    return _values(y, probs, resampling.tables, resampling.resamples, with_auroc)
+    return _kept("bootstrap", y, probs, resampling, with_auroc,
+                 lambda: _values(y, probs, resampling.tables, resampling.resamples, with_auroc))
 
 
 def jackknife_values(y: np.ndarray, probs: np.ndarray, resampling: Resampling, with_auroc: bool = True) -> dict[str, np.ndarray]:
@@ -176,7 +251,8 @@ def jackknife_values(y: np.ndarray, probs: np.ndarray, resampling: Resampling, w
             cache[key] = resampling.jackknife_tables(codes, width)
         return cache[key][start:stop]
 
-    return _values(y, probs, table, resampling.blocks, with_auroc)
+    return _kept("jackknife", y, probs, resampling, with_auroc,
+                 lambda: _values(y, probs, table, resampling.blocks, with_auroc))
 
 
 def bootstrap_cis(
@@ -196,7 +272,7 @@ def bootstrap_cis(
 
     y = np.asarray(y, dtype=np.intp)
     point = M.classification_metrics(y, probs, class_names)
-    res = Resampling(y, n_resamples, seed, subjects)
+    res = resampling(y, n_resamples, seed, subjects)
     vals = bootstrap_values(y, probs, res, with_auroc=with_auroc)
     jack = jackknife_values(y, probs, res, with_auroc=with_auroc) if method == "bca" else {}
     out: dict[str, Any] = {

@@ -30,7 +30,7 @@ import pandas as pd
 from medtorch.artefacts import artefact
 from medtorch.errors import MedtorchError
 from medtorch.evaluation.bca import interval
-from medtorch.evaluation.bootstrap import Resampling, bootstrap_values, jackknife_values
+from medtorch.evaluation.bootstrap import Resampling, bootstrap_values, jackknife_values, resampling
 from medtorch.evaluation.metrics import auroc, confusion_matrix, mcc
 
 METRICS = ("mcc", "auroc")
@@ -46,7 +46,7 @@ class Candidate:
 
 def bootstrap_mcc(y: np.ndarray, probs: dict[str, np.ndarray], resamples: int, seed: int) -> dict[str, np.ndarray]:
     """MCC of each model on the same class-stratified resamples of the rows (a paired bootstrap)."""
-    res = Resampling(np.asarray(y), resamples, seed)
+    res = resampling(np.asarray(y), resamples, seed)
     return {name: bootstrap_values(y, p, res, with_auroc=False)["mcc"] for name, p in probs.items()}
 
 
@@ -94,7 +94,7 @@ def compare(black_box_name: str, black_probs: np.ndarray, candidates: list[Candi
         raise MedtorchError("the comparison needs at least one transparent model (explain.transparent or "
                             "explain.compare_with); none was given.")
     y = np.asarray(y, dtype=np.intp)
-    res = Resampling(y, resamples, seed, subjects)
+    res = resampling(y, resamples, seed, subjects)
     models = {"black_box": black_probs, **{f"{i}": c.probs for i, c in enumerate(candidates)}}
     point = {k: _point(y, p) for k, p in models.items()}
     boot = {k: bootstrap_values(y, p, res) for k, p in models.items()}
