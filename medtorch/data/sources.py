@@ -100,7 +100,11 @@ def read_table(path: str | Path, fmt: str = "auto", text_columns: list[str] | No
         if fmt == "parquet":
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, low_memory=False, dtype={c: "string" for c in text_columns or []})
+            # round_trip: every decimal parses to the nearest double, as pyarrow (medtorch predict) parses it;
+            # pandas' default parser is off by one ulp for about a third of 17-digit values, so the same CSV
+            # would give training and prediction different inputs
+            frame = pd.read_csv(path, low_memory=False, dtype={c: "string" for c in text_columns or []},
+                                float_precision="round_trip")
     except Exception as e:  # pandas/pyarrow raise many types for a file that is not a table
         raise MedtorchError(f"{path} could not be read as {fmt.upper()}: {type(e).__name__}: {e}".strip()) from None
     table_checks.header_duplicates(path, fmt, frame)
