@@ -35,6 +35,15 @@ WRITE_ONCE, VERSIONED, REPLACE = "write-once", "versioned", "replace"
 KINDS = (WRITE_ONCE, VERSIONED, REPLACE)
 
 
+def _declared_kind(rel: str) -> str:
+    """How ``Run`` writes the artefact at run-relative ``rel``: its declared kind (medtorch.artefacts);
+    appended and updated files are rewritten in place."""
+    from medtorch import artefacts
+
+    kind = artefacts.declared(rel).kind
+    return {artefacts.WRITE_ONCE: WRITE_ONCE, artefacts.VERSIONED: VERSIONED}.get(kind, REPLACE)
+
+
 class FileWriter:
     """Writes to the run directory (atomically) and appends to its event log."""
 
@@ -135,15 +144,17 @@ class Run:
 
     # ------------------------------------------------------------------ writing
     def record(self, path: str | Path, obj: Any, *, event: str | None = None, details: Mapping[str, Any] | None = None,
-               inputs: Mapping[str, str] | Iterable[Path] | None = None, kind: str = REPLACE,
+               inputs: Mapping[str, str] | Iterable[Path] | None = None, kind: str | None = None,
                also: Iterable[Path] = ()) -> dict[str, str]:
         """Write one artefact and (with ``event``) log it; ``also``: files the step wrote itself (plots), hashed into the same event."""
         return self.record_many({Path(path): obj}, event=event, details=details, inputs=inputs, kind=kind, also=also)
 
     def record_many(self, items: Mapping[Path, Any], *, event: str | None = None, details: Mapping[str, Any] | None = None,
-                    inputs: Mapping[str, str] | Iterable[Path] | None = None, kind: str = REPLACE,
+                    inputs: Mapping[str, str] | Iterable[Path] | None = None, kind: str | None = None,
                     also: Iterable[Path] = ()) -> dict[str, str]:
-        if kind not in KINDS:
+        """``kind``: None takes each artefact's kind from its declaration in ``medtorch.artefacts``; a step
+        that must rewrite a write-once file in place (a resume re-freezing its criteria) says so with REPLACE."""
+        if kind is not None and kind not in KINDS:
             raise ValueError(f"kind={kind!r}: expected one of {KINDS}")
         outputs: dict[str, str] = {}
         for path, obj in items.items():
@@ -151,8 +162,9 @@ class Run:
             data = encode(obj)
             digest = sha256_bytes(data)
             name = self.rel(path)
+            declared_kind = _declared_kind(name)  # an undeclared artefact is refused before anything is written
             if self.writes:
-                self._write(path, name, data, digest, kind)
+                self._write(path, name, data, digest, kind or declared_kind)
             outputs[name] = digest
         if self.writes:
             outputs.update(self.hashes(also))

@@ -22,7 +22,7 @@ from medtorch.config import to_container
 from medtorch.data.tensors import TensorLoader
 from medtorch.data.prepared import Prepared
 from medtorch.divergence import divergence_guard
-from medtorch.evidence import WRITE_ONCE, Run
+from medtorch.evidence import Run
 from medtorch.hashing import sha256_bytes
 from medtorch.models.networks import build_network
 from medtorch.resume import fault_injection_callback
@@ -152,6 +152,6 @@ def export_best(cfg, module, trainer, prepared: Prepared, run: Run) -> tuple[tor
                         "best_score": float(ckpt_cb.best_model_score), "best_epoch": int(best_epoch)},
         "weights_sha256": sha256_bytes(weights),
     }
-    run.record_many({run.rd.model_weights: weights, run.rd.model_spec: spec}, kind=WRITE_ONCE, event="model_exported",
+    run.record_many({run.rd.model_weights: weights, run.rd.model_spec: spec}, event="model_exported",
                     details=spec["selected_by"])
     return network, spec["selected_by"]

@@ -128,9 +128,9 @@ def test_a_run_directory_given_relative_to_the_working_directory(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     run = Run(RunDir("runs/a"), Manifest(run_id="r"))
     run.record(run.rd.config, "seed: 0\n", event="run_started")
-    run.record("notes.txt", "x\n")  # a bare run-relative name
-    assert (tmp_path / "runs/a/config.yaml").read_text() == "seed: 0\n" and (tmp_path / "runs/a/notes.txt").is_file()
-    assert set(run.manifest.artefacts) == {"config.yaml", "notes.txt"}
+    run.record("lineage.md", "x\n")  # a bare run-relative name
+    assert (tmp_path / "runs/a/config.yaml").read_text() == "seed: 0\n" and (tmp_path / "runs/a/lineage.md").is_file()
+    assert set(run.manifest.artefacts) == {"config.yaml", "lineage.md"}
     assert run.read_bytes("config.yaml") == b"seed: 0\n"
 
 
@@ -144,3 +144,16 @@ def test_a_run_missing_an_artefact_every_complete_run_has_ends_failed(tmp_path):
     assert manifest["artefacts"] == {"split.json": sha256_file(run.rd.split)}
     assert EventLog(run.rd.events).records()[-1]["action"] == "run_failed"
     assert verify_run(run.root).ok
+
+
+def test_the_kind_comes_from_the_declaration_and_an_undeclared_file_is_refused(tmp_path):
+    run = _run(tmp_path)
+    run.record(run.rd.split, {"x": 1}, event="split_made")  # declared write-once in medtorch.artefacts
+    with pytest.raises(IntegrityError, match="write-once"):
+        run.record(run.rd.split, {"x": 2}, event="split_made")
+    run.record(run.rd.report_md, "one\n")  # declared versioned: the first version is kept
+    run.record(run.rd.report_md, "two\n")
+    assert [p.name.split("@")[0] for p in (run.root / "versions").iterdir()] == ["report.md"]
+    with pytest.raises(KeyError, match="not a declared artefact"):
+        run.record("notes.txt", "x\n")
+    assert not (run.root / "notes.txt").exists()

@@ -13,7 +13,7 @@ from medtorch.data.balance import plan_balance
 from medtorch.data.prepared import Prepared
 from medtorch.data.transforms import TabularPreprocessor
 from medtorch.errors import MedtorchError
-from medtorch.evidence import WRITE_ONCE, Run
+from medtorch.evidence import Run
 from medtorch.hashing import sha256_bytes
 from medtorch.steps import State
 
@@ -48,11 +48,11 @@ def split_and_fit(cfg, run: Run, state: State) -> State:
             f"{rd.root}: the split or the fitted preprocessing differs from the interrupted run's "
             "(the data file or the code changed); start a new run instead of resuming this one."
         )
-    run.record(rd.split, record, kind=WRITE_ONCE)
+    run.record(rd.split, record)
     run.update_manifest(splits={k: v["ids_sha256"] for k, v in record["parts"].items()})
     run.event("split_made", {"strategy": cfg.split.strategy, "rows": {k: v["rows"] for k, v in record["parts"].items()}},
               outputs={run.rel(rd.split): run.recorded[run.rel(rd.split)]})
-    run.record(rd.preprocessing, prep.state_dict(), kind=WRITE_ONCE, event="preprocessing_fitted",
+    run.record(rd.preprocessing, prep.state_dict(), event="preprocessing_fitted",
                details={"fitted_on": prep.fitted_on_, "features": len(prep.feature_names_)})
     tensors = {name: (torch.from_numpy(prep.transform(part.frame)), torch.from_numpy(part.y))
                for name, part in splits.parts().items()}

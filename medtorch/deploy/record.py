@@ -12,7 +12,7 @@ from medtorch.data.split import Splits
 from medtorch.data.transforms import TabularPreprocessor
 from medtorch.deploy.spec import DataSpec, derive, load_predefined
 from medtorch.errors import MedtorchError
-from medtorch.evidence import WRITE_ONCE, Run
+from medtorch.evidence import Run
 from medtorch.steps import State
 
 
@@ -45,7 +45,7 @@ def record_spec(cfg, splits: Splits, prep: TabularPreprocessor, run: Run) -> Dat
     else:
         spec = derive(splits.train, cfg.spec, known)
     rd = run.rd
-    hashes = run.record(rd.data_spec, spec.to_dict(), kind=WRITE_ONCE)
+    hashes = run.record(rd.data_spec, spec.to_dict())
     run.update_manifest(data_spec={"origin": spec.origin, "sha256": hashes[run.rel(rd.data_spec)], **(
         {"predefined_file": spec.source} if spec.origin == "predefined" else {})})
     run.event("data_spec_recorded", {"origin": spec.origin, "columns": len(spec.columns), "source": spec.source},

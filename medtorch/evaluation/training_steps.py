@@ -21,7 +21,7 @@ from medtorch.config import to_container
 from medtorch.evaluation.acceptance import frozen_record
 from medtorch.evaluation.development import development_fingerprint
 from medtorch.evaluation.test_rows import seal_record
-from medtorch.evidence import WRITE_ONCE, Run
+from medtorch.evidence import REPLACE, Run
 from medtorch.steps import State
 
 
@@ -29,7 +29,8 @@ def freeze_acceptance(cfg, run: Run, state: State) -> State:
     a = cfg.acceptance
     record = frozen_record(a.name, list(a.criteria), utc_now())
     # not write-once: a resumed run freezes its (identical) criteria again, with a new freezing time
-    run.record(run.rd.acceptance, record, event="acceptance_frozen",
+    # REPLACE, not write-once: a resumed run re-freezes the same criteria with a new time (the event log keeps both)
+    run.record(run.rd.acceptance, record, kind=REPLACE, event="acceptance_frozen",
                details={"name": a.name, "sha256": record["sha256"], "criteria": [c["text"] for c in record["criteria"]]})
     return state
 
@@ -43,7 +44,7 @@ def record_development(cfg, run: Run, state: State) -> State:
 
 def seal_test(cfg, run: Run, state: State) -> State:
     record = seal_record(state.prepared.splits.test, run.manifest.data["sha256"])
-    run.record(run.rd.sealed_test, record, kind=WRITE_ONCE, event="test_sealed",
+    run.record(run.rd.sealed_test, record, event="test_sealed",
                details={"rows": record["rows"], "rows_sha256": record["rows_sha256"]})
     return state
 

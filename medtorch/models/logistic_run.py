@@ -13,7 +13,7 @@ import torch
 
 from medtorch.config import to_container
 from medtorch.data.prepared import Prepared
-from medtorch.evidence import WRITE_ONCE, Run
+from medtorch.evidence import Run
 from medtorch.hashing import sha256_bytes
 from medtorch.models.transparent import fit_logistic, to_network
 
@@ -49,7 +49,7 @@ def fit_and_export(cfg, prepared: Prepared, run: Run) -> tuple[torch.nn.Module, 
     }
     log.append("training_finished", {"C": fit.settings["C"], "converged": fit.settings["converged"],
                                      "iterations": fit.settings["iterations"]})
-    run.record_many({rd.model_weights: weights, rd.model_spec: spec}, kind=WRITE_ONCE, event="model_exported",
+    run.record_many({rd.model_weights: weights, rd.model_spec: spec}, event="model_exported",
                     details={k: v for k, v in selected.items() if k != "grid"})
     if not fit.settings["converged"]:
         print(f"medtorch: warning: the logistic regression at C={fit.settings['C']:g} did not converge in "

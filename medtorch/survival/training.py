@@ -66,7 +66,6 @@ def train(cfg: DictConfig, tensors: dict, rd: RunDir, log: EventLog):
 def export_best(cfg, module, trainer, n_features: int, prep, run) -> torch.nn.Module:
     """The best epoch's weights as model.pt (weights only), and model.json, recorded through the ``Run``."""
     from medtorch.checkpoints import weights_bytes
-    from medtorch.evidence import WRITE_ONCE
     from medtorch.hashing import sha256_bytes
 
     ckpt = trainer.checkpoint_callback
@@ -81,6 +80,6 @@ def export_best(cfg, module, trainer, n_features: int, prep, run) -> torch.nn.Mo
             "selected_by": {"monitor": name, "mode": mode, "best_score": float(ckpt.best_model_score),
                             "best_epoch": int(best["epoch"])},
             "skipped_batches": module.skipped_batches, "weights_sha256": sha256_bytes(weights)}
-    run.record_many({run.rd.model_weights: weights, run.rd.model_spec: spec}, kind=WRITE_ONCE, event="model_exported",
+    run.record_many({run.rd.model_weights: weights, run.rd.model_spec: spec}, event="model_exported",
                     details=spec["selected_by"])
     return network
