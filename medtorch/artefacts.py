@@ -219,7 +219,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
     _a("report_md", "report.md", "report", VERSIONED, BOTH, "", "the evidence report, Markdown"),
     _a("report_html", "report.html", "report", VERSIONED, BOTH, "", "the evidence report, self-contained HTML"),
     _a("report_pdf", "report.pdf", "report --pdf", VERSIONED, OPTIONAL, "", "the evidence report as PDF"),
-    _a("report_appendix", "report_appendix.html", "report", VERSIONED, BOTH, "",
+    _a("report_appendix", "report_appendix.html", "report", VERSIONED, CLS, "",
        "the report's long tables (event log, recorded hashes, per-column EDA) in full; folded in report.html"),
     _a("kept_version", "versions/{path}@{sha}", "any versioned write", VERSIONED, OPTIONAL, "audit",
        "earlier versions of versioned artefacts, `versions/<path>@<sha256 prefix>`, each verified against the hash "
