@@ -15,9 +15,12 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from medtorch.errors import MedtorchError
+
+if TYPE_CHECKING:
+    from medtorch.run import RunDir
 
 
 @dataclass(frozen=True)
@@ -28,26 +31,24 @@ class Run:
 
     @property
     def manifest(self) -> dict[str, Any]:
-        return self._json("manifest.json")
+        return self._json(self._rd.manifest)
 
     @property
     def metrics(self) -> dict[str, Any]:
         """metrics.json: validation metrics, the selected epoch and the epoch history."""
-        return self._json("metrics.json")
+        return self._json(self._rd.metrics)
 
     @property
     def predictions(self):
         """The validation predictions (row id, true and predicted label, class probabilities) as a DataFrame."""
         import pandas as pd
 
-        from medtorch.run import RunDir
-
-        return pd.read_csv(RunDir(self.path).predictions("val"))
+        return pd.read_csv(self._rd.predictions("val"))
 
     @property
     def report_path(self) -> Path:
         """report.html, written at the end of training (``medtorch report`` rewrites it)."""
-        return self.path / "report.html"
+        return self._rd.report_html
 
     def evaluate(self, test_data: str | Path | None = None, registry: str | None = None) -> dict[str, Any]:
         """The governed look at the sealed test set (or ``test_data``), recorded in the test-set registry.
@@ -71,19 +72,20 @@ class Run:
         from medtorch.deploy.predict import predict_file
 
         with tempfile.TemporaryDirectory(prefix="medtorch-predict-") as tmp:
-            src, out = Path(tmp) / "input.parquet", Path(tmp) / "predictions.csv"
+            src, out = Path(tmp) / "input.parquet", Path(tmp) / "output.csv"
             frame.to_parquet(src, index=False)
             predict_file(self.path, src, out, on_invalid=on_invalid)
             return pd.read_csv(out)
 
     def explain(self, *options: str, name: str | None = None) -> dict[str, Any]:
         """Explain the run again (options as for ``medtorch explain``, e.g. ``"--method", "lime"``); the report."""
+        from medtorch.artefacts import artefact
         from medtorch.audit import utc_now
-        from medtorch.run import RunDir, read_json
+        from medtorch.run import read_json
 
         name = name or "api-" + utc_now().replace(":", "-")
         self._verb("explain", "--name", name, *options)
-        return read_json(RunDir(self.path).later_explanation_dir(name) / "explanation.json")
+        return read_json(self._rd.later_explanation_dir(name) / artefact("explanation").name)
 
     def bridge(self) -> dict[str, Any]:
         """Re-evaluate the model on this stack against its stored reference; the bridge report."""
@@ -103,22 +105,31 @@ class Run:
         args = build_parser().parse_args([verb, str(self.path), *options])
         return int(importlib.import_module(VERBS[verb][0]).run(args) or 0)
 
-    def _json(self, name: str) -> dict[str, Any]:
+    @property
+    def _rd(self) -> RunDir:
+        from medtorch.run import RunDir
+
+        return RunDir(self.path)
+
+    def _json(self, path: Path) -> dict[str, Any]:
         from medtorch.run import read_json
 
-        return read_json(self.path / name)
+        return read_json(path)
 
     def _config(self) -> dict[str, Any]:
         from omegaconf import OmegaConf
 
-        return OmegaConf.to_container(OmegaConf.load(self.path / "config.yaml"), resolve=True)  # type: ignore[return-value]
+        return OmegaConf.to_container(OmegaConf.load(self._rd.config), resolve=True)  # type: ignore[return-value]
 
 
 def open_run(path: str | Path) -> Run:
     """A handle on an existing run directory (checked to be one)."""
+    from medtorch.run import RunDir
+
     p = Path(path)
-    if not (p / "manifest.json").is_file():
-        raise MedtorchError(f"{p}: not a medtorch run directory (no manifest.json); give the directory that "
+    manifest = RunDir(p).manifest
+    if not manifest.is_file():
+        raise MedtorchError(f"{p}: not a medtorch run directory (no {manifest.name}); give the directory that "
                             "train.py printed as 'Run directory: ...'.")
     return Run(p.resolve())
 

@@ -68,6 +68,7 @@ def settings_for(config: dict, args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from medtorch.artefacts import artefact
     from medtorch.explain.explanation import explain_model
     from medtorch.explain.rows import inputs_for_run
     from medtorch.stack.gate import require_bridged_stack
@@ -94,5 +95,5 @@ def run(args: argparse.Namespace) -> int:
               f"(mean per-row Spearman {rnd['mean_row_spearman']:.2f})")
     if "comparison" in report:
         print(report["comparison"]["verdict"])
-    print(f"summary: {out / 'summary.md'}")
+    print(f"summary: {out / artefact('explanation_summary').name}")
     return EXIT_OK

@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from medtorch.artefacts import artefact
     from medtorch.deploy.monitor import monitor_file
     from medtorch.errors import MedtorchError
     from medtorch.stack import settings
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         from medtorch.survival.monitor import monitor_survival, summary
 
         report, folder, code = monitor_survival(args.run, args.input, labels=args.labels, out=args.out)
-        print(f"monitoring report: {folder / 'report.md'}")
+        print(f"monitoring report: {folder / artefact('monitoring_report').file_name(ext='md')}")
         for line in summary(report):
             print(f"  {line}")
         return code
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     report, folder, code = monitor_file(args.run, args.input, labels=args.labels, time_column=args.time, out=args.out,
                                          window=args.window, load_options=settings.load_options(args),
                                          chunk_rows=args.chunk_rows)
-    print(f"monitoring report: {folder / 'report.md'}")
+    print(f"monitoring report: {folder / artefact('monitoring_report').file_name(ext='md')}")
     for line in report["summary"]:
         print(f"  {line}")
     return code

@@ -134,7 +134,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     if refusal is not None:
         log.append("prediction_refused", {"input": str(input_path), "violations": tally.total,
                                           "rows_with_violations": tally.rows, "by_rule": dict(tally.by_rule)},
-                   inputs={str(input_path.resolve()): sha256_file(input_path), "data_spec.json": spec_sha})
+                   inputs={str(input_path.resolve()): sha256_file(input_path), rd.data_spec.name: spec_sha})
         raise refusal
     summary = PredictionSummary(
         run_id=run_id, input=str(input_path.resolve()), input_sha256=sha256_file(input_path), output=str(output.resolve()),
@@ -145,7 +145,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     if rejected_path:
         outputs[summary.rejected_output] = sha256_file(rejected_path)
     log.append("predicted", {k: v for k, v in asdict(summary).items() if k not in ("input_sha256",)},
-               inputs={summary.input: summary.input_sha256, "data_spec.json": spec_sha}, outputs=outputs)
+               inputs={summary.input: summary.input_sha256, rd.data_spec.name: spec_sha}, outputs=outputs)
     return summary
 
 
@@ -209,14 +209,14 @@ def _chunks(ctx: dict[str, Any], tally: _Tally, rej_f, write) -> tuple[int, int,
 
     run, spec, spec_sha, fp, id_col = (ctx[k] for k in ("run", "spec", "spec_sha", "fp", "id_col"))
     input_path, on_invalid, listing = ctx["input_path"], ctx["on_invalid"], ctx["violations_path"]
-    run_id = run.manifest["run_id"]
+    run_id, spec_name = run.manifest["run_id"], run.rd.data_spec.name
     n_rows = n_pred = n_rej = 0
     for chunk, structural, typed, valid, violations, x in ahead(_checked(ctx)):
         if structural:
             tally.add(structural, 0)
             raise SpecViolationError(tally.message(
                 f"{input_path} does not have the columns of run {run_id}'s data specification "
-                f"(data_spec.json sha256 {spec_sha[:16]}...); no row can be checked and no output was written:",
+                f"({spec_name} sha256 {spec_sha[:16]}...); no row can be checked and no output was written:",
                 "Rename or add the required columns and remove unknown ones (columns the run knows as label, id, "
                 f"time or subgroup are accepted: {spec.known_columns}).", listing))
         tally.add(violations, int((~valid).sum()))
@@ -237,7 +237,7 @@ def _chunks(ctx: dict[str, Any], tally: _Tally, rej_f, write) -> tuple[int, int,
             n_rej += int((~valid).sum())
     if on_invalid == "refuse" and tally.total:
         raise SpecViolationError(tally.message(
-            f"{input_path} violates run {run_id}'s data specification (data_spec.json sha256 {spec_sha[:16]}...): "
+            f"{input_path} violates run {run_id}'s data specification ({spec_name} sha256 {spec_sha[:16]}...): "
             f"{tally.total} violation(s) in {tally.rows} of {n_rows} row(s); no output was written:",
             "Correct these rows, or pass --on-invalid quarantine to predict the valid rows and set the others "
             "aside with their reasons.", listing))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtorch.artefacts import artefact
 from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.errors import EXIT_CRITERIA_FAILED, IntegrityError, MedtorchError
 from medtorch.evaluation import acceptance as A
@@ -46,13 +47,14 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
 
     run = require_bridged_stack(run_dir, "evaluate", **(load_options or {}))
     rd, manifest, cfg = run.rd, run.manifest, run.config
+    weights = artefact("model_weights").relative()
     if manifest.get("cv"):
         raise MedtorchError(f"{rd.root} is cross-validation fold {manifest['cv']['fold']}; folds are never evaluated on the "
                             "test set. Train the final model on the development data (without cv.folds) and evaluate that run.")
     from medtorch.smoke import refuse_if_not_evidence
 
     refuse_if_not_evidence(rd.root, manifest, "a governed look at the test set")
-    if "development" not in manifest or "sealed_test.json" not in manifest.get("artefacts", {}):
+    if "development" not in manifest or artefact("sealed_test").relative() not in manifest.get("artefacts", {}):
         raise MedtorchError(f"{rd.root} was trained by a medtorch version without a sealed test set and a development "
                             "fingerprint, so a governed look cannot be recorded for it; retrain it with this version.")
     for path in (rd.sealed_test, rd.acceptance):
@@ -99,42 +101,43 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
                 "acceptance": results, "passed": all(r["passed"] for r in results),
                 "assessment": assessment,
             }
-            outputs = _write_look(rd, folder, number, evaluation, rows, probs, run.classes)
+            outputs = _write_look(rd, number, evaluation, rows, probs, run.classes)
             summary = {"evaluation": number, "test_set_sha256": rows.sha256, "role": role["role"], "passed": evaluation["passed"],
                        "criteria_sha256": criteria_record["sha256"], "criteria_changed_after_test_look": changed_after_look,
                        "mcc": assessment["ci"]["mcc"], "failed": [r["criterion"] for r in results if not r["passed"]]}
             tx.add_test_rows(rows.sha256, identity, manifest["run_id"])
             entry = tx.append("look", {**summary, "run_id": manifest["run_id"], "run_dir": str(rd.root.resolve()),
                                        "look_on_test_set": len(prior) + 1, "test_set": evaluation["test_set"],
-                                       "development": manifest["development"], "model_sha256": manifest["artefacts"]["model.pt"],
+                                       "development": manifest["development"], "model_sha256": manifest["artefacts"][weights],
                                        "role_reason": role["reason"], "family": fam["id"] if fam else None,
                                        "outputs": {f"{rd.root.name}/{k}": v for k, v in outputs.items()}},
                               run_id=manifest["run_id"], test_set=rows.sha256)
             seen = Head(head.registry_id, entry["seq"], entry["hash"])
             evaluation["roles"] = _roles(rd, number, evaluation, [*entries, entry])
-            outputs.update(file_hashes(rd.root, [write_json(rd.root / "test_roles.json", {"summary": roles_summary(evaluation["roles"]),
+            outputs.update(file_hashes(rd.root, [write_json(rd.test_roles, {"summary": roles_summary(evaluation["roles"]),
                                                                                       "evaluations": evaluation["roles"]})]))
             log.append("test_evaluated", {**summary, "registry": {**evaluation["registry"], "head": seen.to_dict()}},
-                       inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": rows.sha256}, outputs=outputs)
+                       inputs={weights: manifest["artefacts"][weights], "test_set": rows.sha256}, outputs=outputs)
     _extend_bridge_set(run, rows, "test" if test_data is None else f"test_look_{number}")
     evaluation["folder"] = str(folder)
     return evaluation
 
 
-def _write_look(rd, folder: Path, number: int, evaluation: dict[str, Any], rows, probs, classes) -> dict[str, str]:
-    write_json(folder / "evaluation.json", evaluation)
+def _write_look(rd, number: int, evaluation: dict[str, Any], rows, probs, classes) -> dict[str, str]:
+    write_json(rd.test_evaluation_file(number), evaluation)
     table = pd.DataFrame({"row_id": rows.ids, "true_label": np.asarray(classes, dtype=object)[rows.y],
                           "predicted_label": np.asarray(classes, dtype=object)[probs.argmax(axis=1)]})
     for j, c in enumerate(classes):
         table[f"prob_{c}"] = probs[:, j]
-    write_text(folder / "predictions.csv", table.to_csv(index=False, float_format="%.8g"))
-    plots = write_plots(evaluation["assessment"], classes, lambda name: folder / f"{name}.png", f"Test evaluation {number}")
-    return file_hashes(rd.root, [folder / "evaluation.json", folder / "predictions.csv", *plots])
+    write_text(rd.test_evaluation_predictions(number), table.to_csv(index=False, float_format="%.8g"))
+    plots = write_plots(evaluation["assessment"], classes, lambda name: rd.at("test_evaluation_plot", n=number, name=name),
+                        f"Test evaluation {number}")
+    return file_hashes(rd.root, [rd.test_evaluation_file(number), rd.test_evaluation_predictions(number), *plots])
 
 
 def _roles(rd, number: int, current: dict[str, Any], looks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One role for each look of this run, the registry's demotions applied (test_roles.json)."""
-    evals = [read_json(p) for p in sorted(rd.root.glob("test_evaluations/*/evaluation.json"))
+    evals = [read_json(p) for p in rd.test_evaluation_files
              if read_json(p)["evaluation"] != number] + [current]
     demoted = demotions([lk for lk in looks if lk["kind"] in binding.LOOK_KINDS])
     for sha, n in demotions(evals).items():

@@ -27,7 +27,7 @@ from medtorch.survival.concordance import harrell_c
 
 
 def _paths(rd: RunDir) -> tuple[Path, Path]:
-    return rd.root / "survival" / "bridge_reference.json", rd.root / "survival" / "bridge_rows.csv"
+    return rd.survival("bridge_reference"), rd.survival("bridge_rows")
 
 
 def store_reference(cfg, splits, eta_val: np.ndarray, rd: RunDir, log: EventLog) -> None:
@@ -87,7 +87,7 @@ def bridge_survival(run_dir: str | Path, dtype: str = "float32", device: str = "
               "checks": {k: {"observed": v[0], "tolerance": v[1], "passed": bool(v[2])} for k, v in checks.items()},
               "passed": all(v[2] for v in checks.values()), "reference_stack": ref["stack"]["hash"],
               "this_stack": stack["hash"]}
-    out = rd.root / "survival" / f"bridge_{stack['hash'][:16]}.json"
+    out = rd.at("survival_bridge_report", stack=stack["hash"][:16])
     write_json(out, report)
     EventLog(rd.events).append("bridge_evaluated", {"task": "survival", "passed": report["passed"],
                                                     "stack_hash": stack["hash"]},

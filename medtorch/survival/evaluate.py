@@ -18,7 +18,7 @@ from medtorch.survival.km import censoring_km
 
 
 def survival_dir(rd: RunDir) -> Path:
-    p = rd.root / "survival"
+    p = rd.survival_dir
     p.mkdir(parents=True, exist_ok=True)
     return p
 
@@ -41,10 +41,10 @@ def evaluate_validation(cfg, splits, eta: dict[str, np.ndarray], module, trainer
     ttr, etr = times_events(splits.train)
     tva, eva = times_events(splits.val)
     baseline = BreslowBaseline.fit(eta["train"], ttr, etr)
-    write_json(sd / "baseline_hazard.json", baseline.to_dict())
+    write_json(rd.survival("baseline_hazard"), baseline.to_dict())
     censoring = censoring_km(ttr, etr)
     # fixed before any test look: the governed look (medtorch/survival/governed.py) reuses them
-    write_json(sd / "censoring.json", {"times": censoring.times.tolist(), "values": censoring.values.tolist(),
+    write_json(rd.survival("censoring"), {"times": censoring.times.tolist(), "values": censoring.values.tolist(),
                                        "first_event_time": float(ttr[etr == 1].min()), "fitted_on": "train"})
     hd = horizons_in_duration_unit(cfg)
     thresholds = thresholds_on(tva, eva, eta["val"], baseline, hd)
@@ -75,6 +75,6 @@ def evaluate_validation(cfg, splits, eta: dict[str, np.ndarray], module, trainer
                                         "uno_cindex": val["overall"]["uno_cindex"]["estimate"],
                                         "ibs": val["overall"]["ibs"]["estimate"], "thresholds": thresholds},
                inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
-               outputs=file_hashes(rd.root, [rd.metrics, rd.predictions("val"), sd / "baseline_hazard.json",
-                                             sd / "censoring.json", *plots]))
+               outputs=file_hashes(rd.root, [rd.metrics, rd.predictions("val"), rd.survival("baseline_hazard"),
+                                             rd.survival("censoring"), *plots]))
     return metrics

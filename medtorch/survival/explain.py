@@ -46,9 +46,9 @@ def explain_risk(cfg, network, x_val: torch.Tensor, x_train: torch.Tensor, prep,
             "seconds": round(r.seconds, 3),
             **({"max_abs_convergence_delta": float(np.abs(r.delta).max())} if r.delta is not None else {}),
         }
-    path = rd.root / "survival" / "explain.json"
+    path = rd.survival("explanation")
     write_json(path, out)
-    plots = [_plot(out, rd.root / "survival" / "explain_importance.png")] if cfg.eda.plots and out["methods"] else []
+    plots = [_plot(out, rd.survival("importance_plot"))] if cfg.eda.plots and out["methods"] else []
     log.append("explained", {"task": "survival", "methods": list(out["methods"]), "rows": out["rows"]},
                inputs=file_hashes(rd.root, [rd.model_weights]), outputs=file_hashes(rd.root, [path, *plots]))
     return out

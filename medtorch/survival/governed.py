@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtorch.artefacts import artefact
 from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.run import RunDir, read_json, write_json, write_text
@@ -69,6 +70,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     rd = RunDir(Path(run_dir)).require()
     require_intact(rd.root)
     manifest = read_json(rd.manifest)
+    weights = artefact("model_weights").relative()
     network, prep, baseline, cfg_d = load_survival_model(rd)
     from omegaconf import OmegaConf
 
@@ -78,8 +80,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     criteria_record, changed_after_look = active_criteria(rd, log, acceptance_file)
     criteria = A.check_record(criteria_record, str(rd.acceptance))
     frame, y, ids, time, extra, digest = _sealed_rows(rd, cfg_d, manifest)
-    sd = rd.root / "survival"
-    fixed = read_json(sd / "censoring.json")
+    fixed = read_json(rd.survival("censoring"))
     censoring = StepFunction(np.asarray(fixed["times"]), np.asarray(fixed["values"]))
     metrics = read_json(rd.metrics)
     hd = horizons_in_duration_unit(cfg)
@@ -93,8 +94,8 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
               bins=ev.calibration_bins)
     test = assess(time, y, eta, baseline, censoring, list(ev.horizons), hd, metrics["thresholds"]["values"], grid, **kw)
     cox = None
-    if (sd / "cox_baseline.json").is_file():
-        c = read_json(sd / "cox_baseline.json")
+    if rd.survival("cox_baseline").is_file():
+        c = read_json(rd.survival("cox_baseline"))
         beta = np.array([c["coefficients"][n] for n in prep.feature_names_])
         cox = assess(time, y, x.astype(float) @ beta, BreslowBaseline(**c["baseline_hazard"]), censoring,
                      list(ev.horizons), hd, c["thresholds"], grid, **kw)
@@ -121,26 +122,26 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
                       "criteria": criteria_record,
                       "criteria_changed_after_test_look": changed_after_look, "acceptance": results,
                       "passed": all(r["passed"] for r in results), "assessment": test, "cox_baseline": cox}
-        write_json(folder / "evaluation.json", evaluation)
+        write_json(rd.test_evaluation_file(number), evaluation)
         surv = baseline.survival(eta, hd)
         table = pd.DataFrame({"row_id": ids, "duration": time, "event": y, "risk_score": eta})
         for k, h in enumerate(ev.horizons):
             table[f"survival_at_{h:g}{ev.horizon_unit[0]}"] = surv[:, k]
-        write_text(folder / "predictions.csv", table.to_csv(index=False, float_format="%.8g"))
+        write_text(rd.test_evaluation_predictions(number), table.to_csv(index=False, float_format="%.8g"))
         plots = plot_assessment(test, time, y, eta, baseline, censoring, cfg, folder, "test") if cfg.eda.plots else []
-        outputs = file_hashes(rd.root, [folder / "evaluation.json", folder / "predictions.csv", *plots])
+        outputs = file_hashes(rd.root, [rd.test_evaluation_file(number), rd.test_evaluation_predictions(number), *plots])
         summary = {"evaluation": number, "test_set_sha256": digest, "role": role["role"], "passed": evaluation["passed"],
                    "criteria_sha256": criteria_record["sha256"], "criteria_changed_after_test_look": changed_after_look,
                    "cindex": test["overall"]["cindex"], "failed": [r["criterion"] for r in results if not r["passed"]]}
         entry = tx.append("look", {**summary, "task": "survival", "run_id": manifest["run_id"],
                                    "run_dir": str(rd.root.resolve()), "look_on_test_set": len(prior) + 1,
                                    "test_set": evaluation["test_set"], "development": manifest["development"],
-                                   "model_sha256": manifest["artefacts"]["model.pt"], "role_reason": role["reason"],
+                                   "model_sha256": manifest["artefacts"][weights], "role_reason": role["reason"],
                                    "family": None, "outputs": {f"{rd.root.name}/{k}": v for k, v in outputs.items()}},
                           run_id=manifest["run_id"], test_set=digest)
         seen = Head(head.registry_id, entry["seq"], entry["hash"])
         log.append("test_evaluated", {**summary, "registry": {**evaluation["registry"], "head": seen.to_dict()}},
-                   inputs={"model.pt": manifest["artefacts"]["model.pt"], "test_set": digest}, outputs=outputs)
+                   inputs={weights: manifest["artefacts"][weights], "test_set": digest}, outputs=outputs)
     evaluation["folder"] = str(folder)
     return evaluation
 

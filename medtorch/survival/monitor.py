@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtorch.artefacts import artefact
 from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT, EXIT_OK, MedtorchError
 from medtorch.run import RunDir, read_json, write_json, write_text
 
 
 def reference_path(rd: RunDir) -> Path:
-    return rd.root / "survival" / "monitoring_reference.json"
+    return rd.survival("monitoring_reference")
 
 
 def record_reference(cfg, splits, spec, eta_train: np.ndarray, val_cindex: float, rd: RunDir, log: EventLog) -> None:
@@ -82,14 +83,15 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
         if report["degradation"]["alarm"]:
             code = EXIT_DEGRADED
     report["exit_code"] = code
-    folder = Path(out) if out else rd.root / "monitoring" / f"survival_{utc_now().replace(':', '').replace('.', '')}"
-    write_json(folder / "report.json", report)
-    write_text(folder / "report.md", "\n".join(["# Survival monitoring", "", *summary(report)]) + "\n")
+    folder = Path(out) if out else rd.monitoring / f"survival_{utc_now().replace(':', '').replace('.', '')}"
+    json_path, md_path = (folder / artefact("monitoring_report").file_name(ext=ext) for ext in ("json", "md"))
+    write_json(json_path, report)
+    write_text(md_path, "\n".join(["# Survival monitoring", "", *summary(report)]) + "\n")
     EventLog(rd.events).append("monitored", {"task": "survival", "rows": report["rows"], "exit_code": code,
                                              "drifted_columns": report["drifted_columns"],
                                              "risk_score_drift": risk["drift"],
                                              "cindex": (report.get("degradation") or {}).get("cindex")},
-                               outputs=_hashes(rd, [folder / "report.json", folder / "report.md"]))
+                               outputs=_hashes(rd, [json_path, md_path]))
     return report, folder, code
 
 

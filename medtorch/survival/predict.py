@@ -33,7 +33,7 @@ def load_survival_model(rd: RunDir) -> tuple[Any, Any, Any, dict]:
     network.load_state_dict(torch.load(rd.model_weights, map_location="cpu", weights_only=True))
     network.eval()
     prep = TabularPreprocessor.from_state(read_json(rd.preprocessing))
-    baseline = BreslowBaseline(**read_json(rd.root / "survival" / "baseline_hazard.json"))
+    baseline = BreslowBaseline(**read_json(rd.survival("baseline_hazard")))
     return network, prep, baseline, OmegaConf.to_container(OmegaConf.load(rd.config), resolve=True)
 
 
