@@ -12,8 +12,9 @@ from medtorch.config import DataConfig, LeakageConfig, MedtorchConfig
 from medtorch.data import leakage, sources
 from medtorch.data.governance import LeakageError, check_leakage
 from medtorch.data.split import HeldOutRows, make_split
+from medtorch.evidence import Run
+from medtorch.manifest import Manifest
 from medtorch.run import RunDir
-from medtorch.audit import EventLog
 
 LEAK = OmegaConf.structured(LeakageConfig)
 
@@ -143,12 +144,12 @@ def test_target_copy_caught(clean):
 def test_stop_switch(tmp_path):
     raw, s = split("grouped", leak_target_copy=True)
     cfg = OmegaConf.merge(OmegaConf.structured(MedtorchConfig), {"data": cohort_cfg(leak_target_copy=True)})
-    rd = RunDir(tmp_path)
+    rd = RunDir(tmp_path / "call1")
     with pytest.raises(LeakageError, match="target_copy") as e:
-        check_leakage(cfg, s, rd, EventLog(rd.events))
+        check_leakage(cfg, s, _run(tmp_path / "call1"))
     assert e.value.exit_code == 4 and rd.leakage.is_file()
     cfg.leakage.stop_on_fail = False
-    report = check_leakage(cfg, s, rd, EventLog(rd.events))
+    report = check_leakage(cfg, s, _run(tmp_path / "call2"))
     assert report.status == "fail"  # recorded, not stopped
 
 
@@ -177,3 +178,8 @@ def test_breast_cancer_is_not_stopped():
     # genuinely strong single predictors (worst perimeter ...) are reported as warnings, not failures
     assert report.status == "warn" and not report.failed
     assert by_name(report)["single_feature"].status == "warn"
+
+
+def _run(root) -> Run:
+    """A run directory that records what a step writes (each call its own: leakage.json is write-once)."""
+    return Run(RunDir(root), Manifest(run_id=""))

@@ -11,7 +11,6 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from medtorch.audit import EventLog
 from medtorch.config import DataConfig, LeakageConfig, MedtorchConfig
 from medtorch.data import leakage, sources
 from medtorch.data.cohort import coarse_diabetes
@@ -20,6 +19,8 @@ from medtorch.data.leakage_ids import subject_id_columns
 from medtorch.data.leakage_probe import MODEL, multivariate_probe
 from medtorch.data.leakage_signal import follow_up_names, outcome_levels
 from medtorch.data.split import HeldOutRows, make_split
+from medtorch.evidence import Run
+from medtorch.manifest import Manifest
 from medtorch.run import RunDir
 
 LEAK = OmegaConf.structured(LeakageConfig)
@@ -95,16 +96,16 @@ def test_accept_acknowledges_one_named_check_with_its_reason(tmp_path):
     raw = sources.load(cohort_cfg(leak_duplicates=0.1, leak_outcome_level=True))
     s = make_split(raw, "grouped", 0.7, 0.15, 0.15, 0, subject="patient_id", time="visit_date")
     cfg = OmegaConf.merge(OmegaConf.structured(MedtorchConfig), {"data": cohort_cfg(leak_duplicates=0.1)})
-    rd = RunDir(tmp_path)
+    rd = RunDir(tmp_path / "call3")
     with pytest.raises(LeakageError, match="duplicate_rows"):
-        check_leakage(cfg, s, rd, EventLog(rd.events), raw.classes)
+        check_leakage(cfg, s, _run(tmp_path / "call1"), raw.classes)
     cfg.leakage.accept.duplicate_rows = "checked: re-entered visits, deduplicated upstream"
     with pytest.raises(LeakageError, match="outcome_levels") as e:  # only the named check is acknowledged
-        check_leakage(cfg, s, rd, EventLog(rd.events), raw.classes)
+        check_leakage(cfg, s, _run(tmp_path / "call2"), raw.classes)
     assert "duplicate_rows" not in str(e.value).split("Evidence")[0]
     assert "leakage.accept.outcome_levels" in str(e.value)
     cfg.leakage.accept.outcome_levels = "record_status is dropped downstream"
-    report = check_leakage(cfg, s, rd, EventLog(rd.events), raw.classes)
+    report = check_leakage(cfg, s, _run(tmp_path / "call3"), raw.classes)
     by = {c.check: c for c in report.checks}
     assert by["duplicate_rows"].status == "accepted" and not report.failed
     assert by["duplicate_rows"].evidence["accepted"]["reason"].startswith("checked")
@@ -258,3 +259,8 @@ def test_leakage_and_calendar_settings_are_checked_when_composed():
     for key in ("leakage.fail_on", "leakage.level_purity", "leakage.min_level_n", "data.time_unit",
                 "leakage.accept.target_copy"):
         assert key in str(e.value)
+
+
+def _run(root) -> Run:
+    """A run directory that records what a step writes (each call its own: leakage.json is write-once)."""
+    return Run(RunDir(root), Manifest(run_id=""))

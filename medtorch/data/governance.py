@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from medtorch.audit import EventLog, file_hashes
 from medtorch.data import sources
 from medtorch.data.configured_split import load_and_split, split_table
 from medtorch.data.split import Splits
 from medtorch.errors import EXIT_LEAKAGE, MedtorchError
-from medtorch.run import RunDir, write_json, write_text
+from medtorch.evidence import Run
 
 
 __all__ = ["LeakageError", "check_leakage", "explore_data", "load_and_split", "record_lineage", "split_table"]
@@ -25,18 +24,18 @@ class LeakageError(MedtorchError):
     exit_code = EXIT_LEAKAGE
 
 
-def check_leakage(cfg: Any, splits: Splits, rd: RunDir, log: EventLog, classes: list[str] | None = None):
+def check_leakage(cfg: Any, splits: Splits, run: Run, classes: list[str] | None = None):
     """Run every check, write leakage.json; stop the run (``EXIT_LEAKAGE``) on a failed check if configured."""
     from medtorch.data.leakage import run_checks
 
+    rd = run.rd
     if not cfg.leakage.enabled:
-        log.append("leakage_checked", {"status": "disabled"})
+        run.event("leakage_checked", {"status": "disabled"})
         return None
     report = run_checks(splits.parts(), cfg.leakage, splits.strategy, cfg.data.subject_column,
                         cfg.data.time_column, cfg.data.target, seed=int(cfg.seed), classes=classes)
-    write_json(rd.leakage, {**report.to_dict(), "stop_on_fail": cfg.leakage.stop_on_fail})
-    log.append("leakage_checked", {"status": report.status, **{c.check: c.status for c in report.checks}},
-               outputs=file_hashes(rd.root, [rd.leakage]))
+    run.record(rd.leakage, {**report.to_dict(), "stop_on_fail": cfg.leakage.stop_on_fail}, event="leakage_checked",
+               details={"status": report.status, **{c.check: c.status for c in report.checks}})
     for c in report.checks:
         if c.status in ("warn", "fail", "accepted"):
             print(f"leakage check {c.check}: {c.status.upper()}: {c.summary}", flush=True)
@@ -53,28 +52,25 @@ def check_leakage(cfg: Any, splits: Splits, rd: RunDir, log: EventLog, classes: 
 
 
 def record_lineage(cfg: Any, raw: sources.RawTable, splits: Splits, split_record: dict, prep_state: dict,
-                   balance: dict, leakage_status: str | None, rd: RunDir, log: EventLog) -> None:
+                   balance: dict, leakage_status: str | None, run: Run) -> None:
     from medtorch.data.lineage import build_lineage, lineage_markdown
 
     lineage = build_lineage(cfg.data, raw.source, raw.dropped, split_record, prep_state, balance, leakage_status)
-    write_json(rd.lineage, lineage)
-    write_text(rd.lineage_summary, lineage_markdown(lineage))
-    log.append("lineage_recorded", {"steps": [s["step"] for s in lineage["steps"]]},
-               outputs=file_hashes(rd.root, [rd.lineage, rd.lineage_summary]))
+    run.record_many({run.rd.lineage: lineage, run.rd.lineage_summary: lineage_markdown(lineage)},
+                    event="lineage_recorded", details={"steps": [s["step"] for s in lineage["steps"]]})
 
 
-def explore_data(cfg: Any, splits: Splits, classes: list[str], balance: dict, rd: RunDir, log: EventLog) -> None:
+def explore_data(cfg: Any, splits: Splits, classes: list[str], balance: dict, run: Run) -> None:
     from medtorch.data.balance import AUGMENTATION_LIMITS, MIXUP_LIMITS
     from medtorch.data.eda import eda_markdown, eda_plots, explore
 
+    rd = run.rd
     if not cfg.eda.enabled:
-        log.append("data_explored", {"status": "disabled"})
+        run.event("data_explored", {"status": "disabled"})
         return
     eda = explore(splits.parts(), classes, list(cfg.data.subgroup_columns), cfg.data.time_column, cfg.eda, balance)
-    write_json(rd.eda, eda)
-    write_text(rd.eda_summary, eda_markdown(eda, AUGMENTATION_LIMITS, MIXUP_LIMITS))
-    plots = eda_plots(eda, rd.eda_plot) if cfg.eda.plots else []
+    plots = eda_plots(eda, rd.eda_plot) if cfg.eda.plots and run.writes else []
     flags = {col: len(r["under_represented"]) for col, r in eda["representativeness"].items()}
-    log.append("data_explored", {"imbalance_ratio": eda["class_imbalance"]["ratio_majority_to_minority"],
-                                 "under_represented": flags},
-               outputs=file_hashes(rd.root, [rd.eda, rd.eda_summary, *plots]))
+    run.record_many({rd.eda: eda, rd.eda_summary: eda_markdown(eda, AUGMENTATION_LIMITS, MIXUP_LIMITS)}, also=plots,
+                    event="data_explored", details={"imbalance_ratio": eda["class_imbalance"]["ratio_majority_to_minority"],
+                                                    "under_represented": flags})

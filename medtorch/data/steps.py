@@ -62,7 +62,7 @@ def split_and_fit(cfg, run: Run, state: State) -> State:
 
 def check_leakage(cfg, run: Run, state: State) -> State:
     p = state.prepared
-    state.leakage = governance.check_leakage(cfg, p.splits, run.rd, run.log, p.classes)
+    state.leakage = governance.check_leakage(cfg, p.splits, run, p.classes)
     return state
 
 
@@ -77,11 +77,11 @@ def plan_rebalancing(cfg, run: Run, state: State) -> State:
 def record_lineage(cfg, run: Run, state: State) -> State:
     p = state.prepared
     governance.record_lineage(cfg, state.raw, p.splits, p.split_record, p.preprocessor.state_dict(), p.balance.record,
-                              state.leakage.status if state.leakage else None, run.rd, run.log)
+                              state.leakage.status if state.leakage else None, run)
     return state
 
 
 def explore(cfg, run: Run, state: State) -> State:
     p = state.prepared
-    governance.explore_data(cfg, p.splits, p.classes, p.balance.record, run.rd, run.log)
+    governance.explore_data(cfg, p.splits, p.classes, p.balance.record, run)
     return state
