@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from medtorch.audit import EventLog, file_hashes
 from medtorch.errors import EXIT_BRIDGE_FAILED, EXIT_OK
-from medtorch.run import RunDir, read_json, write_json, write_text
+from medtorch.evidence import Run
+from medtorch.run import RunDir, read_json
 from medtorch.survival.concordance import harrell_c
 
 
@@ -30,20 +30,19 @@ def _paths(rd: RunDir) -> tuple[Path, Path]:
     return rd.survival("bridge_reference"), rd.survival("bridge_rows")
 
 
-def store_reference(cfg, splits, eta_val: np.ndarray, rd: RunDir, log: EventLog) -> None:
+def store_reference(cfg, splits, eta_val: np.ndarray, run: Run) -> None:
     from medtorch.stack import fingerprint
     from medtorch.survival.data import DURATION
 
+    rd = run.rd
     ref_path, rows_path = _paths(rd)
-    write_text(rows_path, splits.val.frame.to_csv(index=False, float_format="%.17g"))
     stack = fingerprint.collect(trainer_precision=str(cfg.trainer.precision))
-    write_json(ref_path, {"split": "val", "rows": int(len(eta_val)), "risk_score": np.asarray(eta_val).tolist(),
-                          "time": splits.val.extra[DURATION].to_numpy(float).tolist(), "event": splits.val.y.tolist(),
-                          "cindex": harrell_c(splits.val.extra[DURATION].to_numpy(float), splits.val.y, eta_val),
-                          "stack": stack})
-    log.append("bridge_reference_stored", {"task": "survival", "rows": int(len(eta_val)), "stack_hash": stack["hash"]},
-               inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
-               outputs=file_hashes(rd.root, [ref_path, rows_path]))
+    reference = {"split": "val", "rows": int(len(eta_val)), "risk_score": np.asarray(eta_val).tolist(),
+                 "time": splits.val.extra[DURATION].to_numpy(float).tolist(), "event": splits.val.y.tolist(),
+                 "cindex": harrell_c(splits.val.extra[DURATION].to_numpy(float), splits.val.y, eta_val), "stack": stack}
+    run.record_many({ref_path: reference, rows_path: splits.val.frame.to_csv(index=False, float_format="%.17g")},
+                    event="bridge_reference_stored", inputs=[rd.model_weights, rd.preprocessing],
+                    details={"task": "survival", "rows": int(len(eta_val)), "stack_hash": stack["hash"]})
 
 
 def bridge_survival(run_dir: str | Path, dtype: str = "float32", device: str = "cpu",
@@ -58,7 +57,7 @@ def bridge_survival(run_dir: str | Path, dtype: str = "float32", device: str = "
     rd = RunDir(Path(run_dir)).require()
     require_intact(rd.root)
     ref_path, rows_path = _paths(rd)
-    ref = read_json(ref_path)
+    ref = read_json(ref_path)  # require_intact verified every recorded file of the run just now
     network, prep, _, cfg = load_survival_model(rd)
     frame = pd.read_csv(rows_path, dtype={c: "string" for c in prep.categorical_})  # category levels as text
     if device == "cuda" and not torch.cuda.is_available():
@@ -88,8 +87,6 @@ def bridge_survival(run_dir: str | Path, dtype: str = "float32", device: str = "
               "passed": all(v[2] for v in checks.values()), "reference_stack": ref["stack"]["hash"],
               "this_stack": stack["hash"]}
     out = rd.at("survival_bridge_report", stack=stack["hash"][:16])
-    write_json(out, report)
-    EventLog(rd.events).append("bridge_evaluated", {"task": "survival", "passed": report["passed"],
-                                                    "stack_hash": stack["hash"]},
-                               inputs=file_hashes(rd.root, [ref_path, rows_path]), outputs=file_hashes(rd.root, [out]))
+    Run.open(rd.root).record(out, report, event="bridge_evaluated", inputs=[ref_path, rows_path],
+                             details={"task": "survival", "passed": report["passed"], "stack_hash": stack["hash"]})
     return report, EXIT_OK if report["passed"] else EXIT_BRIDGE_FAILED

@@ -7,16 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from medtorch.audit import EventLog, file_hashes
 from medtorch.errors import MedtorchError
-from medtorch.run import RunDir, write_json
+from medtorch.evidence import REPLACE, Run
 from medtorch.survival.assessment import assess, brier_grid, thresholds_on
 from medtorch.survival.baseline import BreslowBaseline
 from medtorch.survival.evaluate import groups_of, survival_dir, times_events
 from medtorch.survival.km import censoring_km
 
 
-def fit_cox_baseline(cfg, splits, prep, metrics: dict, rd: RunDir, log: EventLog) -> dict:
+def fit_cox_baseline(cfg, splits, prep, metrics: dict, run: Run) -> dict:
     try:
         from lifelines import CoxPHFitter
     except ImportError:
@@ -49,12 +48,13 @@ def fit_cox_baseline(cfg, splits, prep, metrics: dict, rd: RunDir, log: EventLog
               "hazard_ratios": {n: float(np.exp(b)) for n, b in zip(names, beta)},
               "coefficients": {n: float(b) for n, b in zip(names, beta)}, "thresholds": thresholds,
               "baseline_hazard": baseline.to_dict(), "val": val}
+    rd = run.rd
     survival_dir(rd)
     path = rd.survival("cox_baseline")
-    write_json(path, record)
+    outputs = run.record(path, record)
     metrics["cox_baseline"] = {"val": val, "path": str(path.relative_to(rd.root))}
-    write_json(rd.metrics, metrics)
-    log.append("cox_baseline_fitted", {"cindex": val["overall"]["cindex"]["estimate"],
-                                       "network_cindex": metrics["val"]["overall"]["cindex"]["estimate"]},
-               outputs=file_hashes(rd.root, [path, rd.metrics]))
+    # metrics.json gains the baseline's results in place: the validation step wrote it moments ago, in this run
+    outputs.update(run.record(rd.metrics, metrics, kind=REPLACE))
+    run.event("cox_baseline_fitted", {"cindex": val["overall"]["cindex"]["estimate"],
+                                      "network_cindex": metrics["val"]["overall"]["cindex"]["estimate"]}, outputs=outputs)
     return record

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from medtorch.audit import EventLog, file_hashes
-from medtorch.run import RunDir, write_json, write_text
+from medtorch.evidence import Run
 from medtorch.survival.data import DURATION
 from medtorch.survival.km import kaplan_meier, median_follow_up
 
@@ -82,17 +81,16 @@ def markdown(eda: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def explore_survival(cfg, splits, rd: RunDir, log: EventLog) -> None:
+def explore_survival(cfg, splits, run: Run) -> None:
     from medtorch.survival.plots import km_plot
 
     if not cfg.eda.enabled:
-        log.append("data_explored", {"status": "disabled"})
+        run.event("data_explored", {"status": "disabled"})
         return
     eda = explore(cfg, splits)
+    rd = run.rd
     out = rd.survival_dir
     out.mkdir(parents=True, exist_ok=True)
-    write_json(rd.survival("eda"), eda)
-    write_text(rd.survival("eda_summary"), markdown(eda))
     plots = []
     if cfg.eda.plots:
         u = cfg.data.duration_unit
@@ -106,7 +104,7 @@ def explore_survival(cfg, splits, rd: RunDir, log: EventLog) -> None:
                 plots.append(km_plot({v: (tr.extra[DURATION].to_numpy(float)[values.to_numpy() == v],
                                           tr.y[values.to_numpy() == v]) for v in sorted(values.unique())},
                                      rd.at("survival_km_subgroup_plot", column=col), f"Kaplan-Meier by {col} (training split)", u))
-    log.append("data_explored", {"task": "survival", "events": {n: s.get("events") for n, s in eda["splits"].items()},
-                                 "median_follow_up": {n: s.get("median_follow_up_reverse_km")
-                                                      for n, s in eda["splits"].items()}},
-               outputs=file_hashes(rd.root, [rd.survival("eda"), rd.survival("eda_summary"), *plots]))
+    run.record_many({rd.survival("eda"): eda, rd.survival("eda_summary"): markdown(eda)}, also=plots,
+                    event="data_explored",
+                    details={"task": "survival", "events": {n: s.get("events") for n, s in eda["splits"].items()},
+                             "median_follow_up": {n: s.get("median_follow_up_reverse_km") for n, s in eda["splits"].items()}})

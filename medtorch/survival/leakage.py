@@ -20,9 +20,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from medtorch.audit import EventLog, file_hashes
 from medtorch.data.leakage import ORDER, CheckResult, LeakageReport, run_checks
-from medtorch.run import RunDir, write_json
+from medtorch.evidence import Run
 from medtorch.survival.data import DURATION
 from medtorch.survival.km import median_follow_up
 
@@ -82,11 +81,12 @@ def calendar_follow_up(parts, time_column: str | None) -> CheckResult:
     return CheckResult("calendar_follow_up", "pass", "follow-up is comparable across splits", evidence)
 
 
-def check_survival_leakage(cfg, splits, rd: RunDir, log: EventLog) -> LeakageReport | None:
+def check_survival_leakage(cfg, splits, run: Run) -> LeakageReport | None:
     from medtorch.data.governance import LeakageError
 
+    rd = run.rd
     if not cfg.leakage.enabled:
-        log.append("leakage_checked", {"status": "disabled"})
+        run.event("leakage_checked", {"status": "disabled"})
         return None
     parts = splits.parts()
     general = run_checks(parts, cfg.leakage, splits.strategy, cfg.data.subject_column, cfg.data.time_column,
@@ -95,9 +95,8 @@ def check_survival_leakage(cfg, splits, rd: RunDir, log: EventLog) -> LeakageRep
               post_baseline_names(list(splits.train.frame.columns)), calendar_follow_up(parts, cfg.data.time_column)]
     worst = max(checks, key=lambda c: ORDER[c.status]).status
     report = LeakageReport("pass" if worst == "skipped" else worst, checks)
-    write_json(rd.leakage, {**report.to_dict(), "stop_on_fail": cfg.leakage.stop_on_fail, "task": "survival"})
-    log.append("leakage_checked", {"status": report.status, **{c.check: c.status for c in checks}},
-               outputs=file_hashes(rd.root, [rd.leakage]))
+    run.record(rd.leakage, {**report.to_dict(), "stop_on_fail": cfg.leakage.stop_on_fail, "task": "survival"},
+               event="leakage_checked", details={"status": report.status, **{c.check: c.status for c in checks}})
     for c in checks:
         if c.status in ("warn", "fail"):
             print(f"leakage check {c.check}: {c.status.upper()}: {c.summary}", flush=True)

@@ -26,16 +26,17 @@ import numpy as np
 import pandas as pd
 
 from medtorch.artefacts import artefact
-from medtorch.audit import EventLog, file_hashes, utc_now
+from medtorch.audit import utc_now
 from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT, EXIT_OK, MedtorchError
-from medtorch.run import RunDir, read_json, write_json, write_text
+from medtorch.evidence import Run, encode
+from medtorch.run import RunDir, write_bytes
 
 
 def reference_path(rd: RunDir) -> Path:
     return rd.survival("monitoring_reference")
 
 
-def record_reference(cfg, splits, spec, eta_train: np.ndarray, val_cindex: float, rd: RunDir, log: EventLog) -> None:
+def record_reference(cfg, splits, spec, eta_train: np.ndarray, val_cindex: float, run: Run) -> None:
     from medtorch.deploy.reference import bin_counts, derive_reference
 
     ref = derive_reference(splits.train, spec, np.zeros(len(splits.train), dtype=np.int64), ["-"], cfg.monitoring.bins)
@@ -45,9 +46,8 @@ def record_reference(cfg, splits, spec, eta_train: np.ndarray, val_cindex: float
     ref["risk_score"] = {"column": "risk_score", "missing_fraction": 0.0, "n": int(len(x)), "edges": edges.tolist(),
                          "counts": bin_counts(x, edges).tolist(), "sample": x.tolist()}
     ref["val_cindex"] = val_cindex
-    write_json(reference_path(rd), ref)
-    log.append("monitoring_reference_recorded", {"task": "survival", "columns": len(ref["columns"])},
-               outputs=file_hashes(rd.root, [reference_path(rd)]))
+    run.record(reference_path(run.rd), ref, event="monitoring_reference_recorded",
+               details={"task": "survival", "columns": len(ref["columns"])})
 
 
 def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | None = None,
@@ -61,7 +61,8 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
     rd = RunDir(Path(run_dir)).require()
     frame, typed = checked_input(rd, input_path)
     network, prep, _, cfg = load_survival_model(rd)
-    ref = read_json(reference_path(rd))
+    run = Run.open(rd.root)
+    ref = run.read_json(reference_path(rd))
     m = cfg["monitoring"]
     plan = SimpleNamespace(**m)
     eta = infer(network, typed, eval_batch_size(cfg), preprocessor=prep, output="risk")
@@ -85,13 +86,15 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
     report["exit_code"] = code
     folder = Path(out) if out else rd.monitoring / f"survival_{utc_now().replace(':', '').replace('.', '')}"
     json_path, md_path = (folder / artefact("monitoring_report").file_name(ext=ext) for ext in ("json", "md"))
-    write_json(json_path, report)
-    write_text(md_path, "\n".join(["# Survival monitoring", "", *summary(report)]) + "\n")
-    EventLog(rd.events).append("monitored", {"task": "survival", "rows": report["rows"], "exit_code": code,
-                                             "drifted_columns": report["drifted_columns"],
-                                             "risk_score_drift": risk["drift"],
-                                             "cindex": (report.get("degradation") or {}).get("cindex")},
-                               outputs=_hashes(rd, [json_path, md_path]))
+    items = {json_path: report, md_path: "\n".join(["# Survival monitoring", "", *summary(report)]) + "\n"}
+    details = {"task": "survival", "rows": report["rows"], "exit_code": code, "drifted_columns": report["drifted_columns"],
+               "risk_score_drift": risk["drift"], "cindex": (report.get("degradation") or {}).get("cindex")}
+    if folder.resolve().is_relative_to(rd.root.resolve()):
+        run.record_many(items, event="monitored", details=details)
+    else:  # --out outside the run: the run records the files' absolute paths and hashes
+        for path, obj in items.items():
+            write_bytes(path, encode(obj))
+        run.event("monitored", details, outputs=_hashes(rd, list(items)))
     return report, folder, code
 
 

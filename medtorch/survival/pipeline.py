@@ -46,23 +46,23 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
         evaluation.seal_test(cfg, run, state)
         bind_registry(cfg, run, state)
         spec = _specify_data(cfg, splits, prep, run)
-        leakage = _check_leakage(cfg, splits, rd, log)
+        leakage = _check_leakage(cfg, splits, run)
         _record_lineage(cfg, raw, splits, prep, leakage, run)
-        _explore(cfg, splits, rd, log)
+        _explore(cfg, splits, run)
         from medtorch.models.inference import infer
         from medtorch.survival.training import export_best, train
 
         module, trainer = train(cfg, tensors, rd, log)
         network = export_best(cfg, module, trainer, int(tensors["train"][0].shape[1]), prep, run)
         eta = {name: infer(network, tensors[name][0], cfg.trainer.eval_batch_size, output="risk") for name in ("train", "val")}
-        metrics = _evaluate(cfg, splits, eta, module, trainer, rd, log)
+        metrics = _evaluate(cfg, splits, eta, module, trainer, run)
         from medtorch.survival.monitor import record_reference
 
-        record_reference(cfg, splits, spec, eta["train"], metrics["val"]["overall"]["cindex"]["estimate"], rd, log)
+        record_reference(cfg, splits, spec, eta["train"], metrics["val"]["overall"]["cindex"]["estimate"], run)
         from medtorch.survival.bridge import store_reference
 
-        store_reference(cfg, splits, eta["val"], rd, log)
-        _cox_baseline(cfg, splits, prep, metrics, rd, log)
+        store_reference(cfg, splits, eta["val"], run)
+        _cox_baseline(cfg, splits, prep, metrics, run)
         _explain(cfg, network, tensors, prep, rd, log)
         _judge_acceptance(cfg, metrics, run)
     except BaseException as e:
@@ -125,10 +125,10 @@ def _specify_data(cfg, splits, prep, run: Run):
     return record_spec(plain, splits, prep, run)
 
 
-def _check_leakage(cfg, splits, rd: RunDir, log: EventLog):
+def _check_leakage(cfg, splits, run: Run):
     from medtorch.survival.leakage import check_survival_leakage
 
-    return check_survival_leakage(cfg, splits, rd, log)
+    return check_survival_leakage(cfg, splits, run)
 
 
 def _record_lineage(cfg, raw, splits, prep, leakage, run: Run) -> None:
@@ -147,25 +147,25 @@ def _record_lineage(cfg, raw, splits, prep, leakage, run: Run) -> None:
                     details={"steps": [s["step"] for s in lineage["steps"]]})
 
 
-def _explore(cfg, splits, rd: RunDir, log: EventLog) -> None:
+def _explore(cfg, splits, run: Run) -> None:
     from medtorch.survival.eda import explore_survival
 
-    explore_survival(cfg, splits, rd, log)
+    explore_survival(cfg, splits, run)
 
 
-def _evaluate(cfg, splits, eta: dict, module, trainer, rd: RunDir, log: EventLog) -> dict[str, Any]:
+def _evaluate(cfg, splits, eta: dict, module, trainer, run: Run) -> dict[str, Any]:
     from medtorch.survival.evaluate import evaluate_validation
 
-    return evaluate_validation(cfg, splits, eta, module, trainer, rd, log)
+    return evaluate_validation(cfg, splits, eta, module, trainer, run)
 
 
-def _cox_baseline(cfg, splits, prep, metrics: dict, rd: RunDir, log: EventLog) -> None:
+def _cox_baseline(cfg, splits, prep, metrics: dict, run: Run) -> None:
     if not cfg.survival.cox_baseline:
-        log.append("cox_baseline", {"status": "disabled"})
+        run.event("cox_baseline", {"status": "disabled"})
         return
     from medtorch.survival.cox_baseline import fit_cox_baseline
 
-    fit_cox_baseline(cfg, splits, prep, metrics, rd, log)
+    fit_cox_baseline(cfg, splits, prep, metrics, run)
 
 
 def _explain(cfg, network, tensors: dict, prep, rd: RunDir, log: EventLog) -> None:

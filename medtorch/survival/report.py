@@ -13,8 +13,9 @@ import html
 from pathlib import Path
 from typing import Any
 
-from medtorch.audit import EventLog, file_hashes, utc_now
-from medtorch.run import RunDir, read_json, write_text
+from medtorch.audit import utc_now
+from medtorch.evidence import Run
+from medtorch.run import RunDir, read_json
 
 
 def _f(ci: dict[str, Any] | None) -> str:
@@ -143,10 +144,8 @@ def write_report(run_dir: str | Path) -> tuple[Path, Path]:
             "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}</style></head><body>"
             + body + f"<p><small>written {utc_now()} (UTC)</small></p></body></html>")
-    write_text(rd.report_md, md)
-    write_text(rd.report_html, page)
-    EventLog(rd.events).append("report_written", {"task": "survival"},
-                               inputs={**file_hashes(rd.root, [rd.metrics, *(rd.root / i for i in images)]),
-                                       **file_hashes(rd.root, [rd.leakage], optional=True)},
-                               outputs=file_hashes(rd.root, [rd.report_md, rd.report_html]))
+    run = Run.open(rd.root)
+    run.record_many({rd.report_md: md, rd.report_html: page}, event="report_written", details={"task": "survival"},
+                    inputs={**run.hashes([rd.metrics, *(rd.root / i for i in images)]),
+                            **run.hashes([rd.leakage], optional=True)})
     return rd.report_md, rd.report_html
