@@ -116,8 +116,8 @@ class BridgeReport:
 def run_bridge(loaded, purpose: str = "bridge") -> BridgeReport:
     """Re-evaluate ``loaded`` (a ``LoadedRun`` put on this stack by ``medtorch.stack.gate.put_on_stack``) on its
     bridge set; record the report."""
-    from medtorch.audit import EventLog, file_hashes, utc_now
-    from medtorch.run import keep_previous_version, write_json, write_text
+    from medtorch.audit import utc_now
+    from medtorch.evidence import Run
     from medtorch.stack import fingerprint, reference
     from medtorch.stack.bridge_markdown import to_markdown
 
@@ -136,7 +136,8 @@ def run_bridge(loaded, purpose: str = "bridge") -> BridgeReport:
     result["sets"] = ref.summary()
     ref_stack = ref.record.get("stack") or loaded.manifest.get("stack")
     added = [rd.bridge_added(s["set"], ext) for s in result["sets"][1:] for ext in ("json", "parquet")]
-    inputs = file_hashes(rd.root, [rd.bridge_reference, rd.bridge_rows, *added, rd.model_weights, rd.preprocessing])
+    run = Run.open(rd.root)
+    inputs = run.hashes([rd.bridge_reference, rd.bridge_rows, *added, rd.model_weights, rd.preprocessing])
     report = BridgeReport(
         run_id=loaded.manifest["run_id"], created_utc=utc_now(), purpose=purpose, passed=result["passed"],
         stack_hash=loaded.stack["hash"], reference_stack_hash=(ref_stack or {}).get("hash"),
@@ -144,16 +145,14 @@ def run_bridge(loaded, purpose: str = "bridge") -> BridgeReport:
         tolerances=tol, result=result, inputs=inputs, stack=loaded.stack,
     )
     paths = [rd.bridge_report(report.stack_hash, "json"), rd.bridge_report(report.stack_hash, "md")]
-    keep_previous_version(rd.root, paths)  # a second bridge on this stack: the first report stays verifiable
-    write_json(paths[0], asdict(report))
-    write_text(paths[1], to_markdown(report))
     failed = [c["measure"] for c in result["checks"] if not c["passed"]]
-    EventLog(rd.events).append(
-        "bridge_evaluated",
-        {"stack_hash": report.stack_hash, "reference_stack_hash": report.reference_stack_hash, "passed": report.passed,
-         "purpose": purpose, "settings": report.settings, "failed_checks": failed, "n": result["n"],
-         "max_abs_prob_diff": result["measures"]["max_abs_prob_diff"], "flips": result["flips"]},
-        inputs=inputs, outputs=file_hashes(rd.root, paths))
+    # versioned: a second bridge on this stack keeps the first report under versions/, still verifiable
+    run.record_many(
+        {paths[0]: asdict(report), paths[1]: to_markdown(report)}, event="bridge_evaluated",
+        details={"stack_hash": report.stack_hash, "reference_stack_hash": report.reference_stack_hash,
+                 "passed": report.passed, "purpose": purpose, "settings": report.settings, "failed_checks": failed,
+                 "n": result["n"], "max_abs_prob_diff": result["measures"]["max_abs_prob_diff"], "flips": result["flips"]},
+        inputs=inputs)
     return report
 
 

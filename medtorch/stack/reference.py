@@ -10,6 +10,7 @@ evaluated later (the test split, once it has been looked at) are added with ``ad
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from medtorch.errors import IntegrityError, MedtorchError
-from medtorch.run import RunDir, atomic_path, read_json, write_json
+from medtorch.evidence import Run
+from medtorch.run import RunDir, read_json
 
 REFERENCE_VERSION = 1
 
@@ -111,22 +113,25 @@ def predict_rows(preprocessor, network, frame: pd.DataFrame, batch_size: int) ->
     return infer(network, frame, batch_size, preprocessor=preprocessor)
 
 
-def store(rd: RunDir, split_name: str, rows, preprocessor, network, classes: list[str], batch_size: int,
-          stack: dict[str, Any]) -> dict[str, Any]:
-    """Write the bridge set for ``rows`` (a split's ``Rows``); return reference.json's content."""
-    return _write_set(rd, rd.bridge_reference, rd.bridge_rows, split_name, rows, preprocessor, network, classes,
+def store(run: Run, split_name: str, rows, preprocessor, network, classes: list[str], batch_size: int,
+          stack: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Write the bridge set for ``rows`` (a split's ``Rows``); return reference.json's content and the files' hashes."""
+    return _write_set(run, run.rd.bridge_reference, run.rd.bridge_rows, split_name, rows, preprocessor, network, classes,
                       batch_size, stack)
 
 
-def _write_set(rd: RunDir, json_path, rows_path, split_name: str, rows, preprocessor, network, classes: list[str],
-               batch_size: int, stack: dict[str, Any]) -> dict[str, Any]:
+def _write_set(run: Run, json_path, rows_path, split_name: str, rows, preprocessor, network, classes: list[str],
+               batch_size: int, stack: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Record the rows (Parquet) and their reference (JSON); return the reference and ``{json, rows: sha256}``."""
     from medtorch.evaluation.metrics import classification_metrics
-    from medtorch.hashing import sha256_file
 
-    with atomic_path(rows_path) as tmp:
-        rows.frame.to_parquet(tmp, index=False)
+    rd = run.rd
+    buffer = io.BytesIO()
+    rows.frame.to_parquet(buffer, index=False)
+    stored = buffer.getvalue()
+    rows_hash = run.record(rows_path, stored)
     # the reference is computed from the rows as read back, through the same code a bridge runs
-    frame = pd.read_parquet(rows_path)
+    frame = pd.read_parquet(io.BytesIO(stored))
     if not np.array_equal(preprocessor.transform(frame), preprocessor.transform(rows.frame), equal_nan=True):
         raise MedtorchError(f"{rows_path}: the raw rows do not survive a Parquet round trip unchanged; "
                             "check the column types of the data.")
@@ -135,7 +140,7 @@ def _write_set(rd: RunDir, json_path, rows_path, split_name: str, rows, preproce
         "version": REFERENCE_VERSION,
         "split": split_name,
         "rows_file": str(rows_path.relative_to(rd.root)),
-        "rows_sha256": sha256_file(rows_path),
+        "rows_sha256": rows_hash[run.rel(rows_path)],
         "n": len(rows),
         "classes": list(classes),
         "row_ids": rows.ids.tolist(),
@@ -146,8 +151,7 @@ def _write_set(rd: RunDir, json_path, rows_path, split_name: str, rows, preproce
                       "device": str(next(network.parameters()).device.type), "batch_size": batch_size},
         "stack": stack,
     }
-    write_json(json_path, record)
-    return record
+    return record, {**run.record(json_path, record), **rows_hash}
 
 
 def add_rows(loaded, name: str, rows) -> dict[str, Any]:
@@ -157,20 +161,17 @@ def add_rows(loaded, name: str, rows) -> dict[str, Any]:
     ``bridge/reference_<name>.json`` and ``.parquet``, and their hashes are recorded in a
     ``bridge_reference_added`` event (the manifest's artefacts are sealed at training).
     """
-    from medtorch.audit import EventLog, file_hashes
-
     rd = loaded.rd
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
         raise MedtorchError(f"a bridge set name must be lower-case letters, digits and '_' (e.g. 'test'); got {name!r}.")
     json_path, rows_path = rd.bridge_added(name, "json"), rd.bridge_added(name, "parquet")
     if json_path.exists() or name == read_json(rd.bridge_reference)["split"]:
         raise MedtorchError(f"{rd.root}: the bridge set already holds rows named {name!r}; a set is added once.")
-    record = _write_set(rd, json_path, rows_path, name, rows, loaded.preprocessor, loaded.network, loaded.classes,
-                        loaded.eval_batch_size, loaded.stack)
-    EventLog(rd.events).append("bridge_reference_added", {"set": name, "rows": record["n"],
-                                                          "stack_hash": (loaded.stack or {}).get("hash")},
-                               inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
-                               outputs=file_hashes(rd.root, [json_path, rows_path]))
+    run = Run.open(rd.root)
+    record, outputs = _write_set(run, json_path, rows_path, name, rows, loaded.preprocessor, loaded.network,
+                                 loaded.classes, loaded.eval_batch_size, loaded.stack)
+    run.event("bridge_reference_added", {"set": name, "rows": record["n"], "stack_hash": (loaded.stack or {}).get("hash")},
+              inputs=[rd.model_weights, rd.preprocessing], outputs=outputs)
     return record
 
 

@@ -17,9 +17,9 @@ def store_bridge_reference(cfg, run: Run, state: State) -> State:
         rows = reference.rows_from_file(cfg.bridge.reference_file, cfg.bridge.reference_label or cfg.data.target,
                                         p.preprocessor.columns_, p.classes, p.preprocessor.categorical_)
     stack = fingerprint.collect(trainer_precision=str(cfg.trainer.precision))
-    record = reference.store(rd, rows.name, rows, p.preprocessor, state.network, p.classes,
+    record, outputs = reference.store(run, rows.name, rows, p.preprocessor, state.network, p.classes,
                              cfg.trainer.eval_batch_size, stack)
     run.update_manifest(stack=stack)
     run.event("bridge_reference_stored", {"split": rows.name, "rows": record["n"], "stack_hash": stack["hash"]},
-              inputs=[rd.model_weights, rd.preprocessing], outputs=[rd.bridge_reference, rd.bridge_rows])
+              inputs=[rd.model_weights, rd.preprocessing], outputs=outputs)
     return state
