@@ -12,11 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from medtorch.audit import EventLog, file_hashes, utc_now
+from medtorch.audit import EventLog, utc_now
 from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.evaluation import acceptance as A
+from medtorch.evidence import Run
 from medtorch.hashing import sha256_file
-from medtorch.run import read_json, write_json
+from medtorch.run import read_json
 
 
 def _recorded_amendments(rd, events: list[dict[str, Any]]) -> list[Path]:
@@ -74,7 +75,8 @@ def active_criteria(rd, log: EventLog, acceptance_file: str | None) -> tuple[dic
         return record, changed
     after_look = any(e["action"] == "test_evaluated" for e in events)
     new["replaces_sha256"], new["after_test_look"] = record["sha256"], after_look
-    path = write_json(rd.root / "acceptance_amendments" / f"{len(amendments) + 1:03d}.json", new)
-    log.append("acceptance_changed", {"sha256": new["sha256"], "replaces_sha256": record["sha256"], "after_test_look": after_look,
-                                      "criteria": [c["text"] for c in new["criteria"]]}, outputs=file_hashes(rd.root, [path]))
+    Run.open(rd.root).record(rd.root / "acceptance_amendments" / f"{len(amendments) + 1:03d}.json", new,
+                             event="acceptance_changed",
+                             details={"sha256": new["sha256"], "replaces_sha256": record["sha256"],
+                                      "after_test_look": after_look, "criteria": [c["text"] for c in new["criteria"]]})
     return new, changed or after_look

@@ -20,19 +20,20 @@ import numpy as np
 import pandas as pd
 
 from medtorch.artefacts import artefact
-from medtorch.audit import EventLog, file_hashes, utc_now
+from medtorch.audit import utc_now
 from medtorch.errors import EXIT_CRITERIA_FAILED, IntegrityError, MedtorchError
 from medtorch.evaluation import acceptance as A
 from medtorch.evaluation.amendments import active_criteria
 from medtorch.evaluation.assessment import assess, summary_lines, write_plots
 from medtorch.evaluation.test_rows import new_test_rows, sealed_test_rows
+from medtorch.evidence import Run
 from medtorch.locking import exclusive
 from medtorch.registry import binding
 from medtorch.registry.identity import DIGITS_DEFAULT, row_identities
 from medtorch.registry.roles import SECOND_STAGE, decide_role, demotions, display, family_distribution
 from medtorch.registry.roles import summary as roles_summary
 from medtorch.registry.store import Head
-from medtorch.run import read_json, write_json, write_text
+from medtorch.run import read_json
 
 __all__ = ["EXIT_CRITERIA_FAILED", "governed_test_look", "print_evaluation"]
 
@@ -59,9 +60,10 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
                             "fingerprint, so a governed look cannot be recorded for it; retrain it with this version.")
     for path in (rd.sealed_test, rd.acceptance):
         verify_artefact(rd, path, manifest)
-    log = EventLog(rd.events)
     opened = binding.open_for_run(manifest, registry)  # fails early on a bad URL or a missing driver
     with exclusive(rd.root / "test_evaluations"):  # one look at a time on this run, whatever the registry
+        evidence = Run.open(rd.root)  # writes the look's files, hashes them and logs the event
+        log = evidence.log
         log.verify_chain()
         criteria_record, changed_after_look = active_criteria(rd, log, acceptance_file)
         criteria = A.check_record(criteria_record, str(rd.acceptance))
@@ -101,7 +103,7 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
                 "acceptance": results, "passed": all(r["passed"] for r in results),
                 "assessment": assessment,
             }
-            outputs = _write_look(rd, number, evaluation, rows, probs, run.classes)
+            outputs = _write_look(evidence, number, evaluation, rows, probs, run.classes)
             summary = {"evaluation": number, "test_set_sha256": rows.sha256, "role": role["role"], "passed": evaluation["passed"],
                        "criteria_sha256": criteria_record["sha256"], "criteria_changed_after_test_look": changed_after_look,
                        "mcc": assessment["ci"]["mcc"], "failed": [r["criterion"] for r in results if not r["passed"]]}
@@ -113,32 +115,35 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
                                        "outputs": {f"{rd.root.name}/{k}": v for k, v in outputs.items()}},
                               run_id=manifest["run_id"], test_set=rows.sha256)
             seen = Head(head.registry_id, entry["seq"], entry["hash"])
-            evaluation["roles"] = _roles(rd, number, evaluation, [*entries, entry])
-            outputs.update(file_hashes(rd.root, [write_json(rd.test_roles, {"summary": roles_summary(evaluation["roles"]),
-                                                                                      "evaluations": evaluation["roles"]})]))
-            log.append("test_evaluated", {**summary, "registry": {**evaluation["registry"], "head": seen.to_dict()}},
-                       inputs={weights: manifest["artefacts"][weights], "test_set": rows.sha256}, outputs=outputs)
+            evaluation["roles"] = _roles(evidence, number, evaluation, [*entries, entry])
+            outputs.update(evidence.record(rd.test_roles, {"summary": roles_summary(evaluation["roles"]),
+                                                           "evaluations": evaluation["roles"]}))
+            evidence.event("test_evaluated", {**summary, "registry": {**evaluation["registry"], "head": seen.to_dict()}},
+                           inputs={weights: manifest["artefacts"][weights], "test_set": rows.sha256}, outputs=outputs)
     _extend_bridge_set(run, rows, "test" if test_data is None else f"test_look_{number}")
     evaluation["folder"] = str(folder)
     return evaluation
 
 
-def _write_look(rd, number: int, evaluation: dict[str, Any], rows, probs, classes) -> dict[str, str]:
-    write_json(rd.test_evaluation_file(number), evaluation)
+def _write_look(evidence: Run, number: int, evaluation: dict[str, Any], rows, probs, classes) -> dict[str, str]:
+    rd = evidence.rd
     table = pd.DataFrame({"row_id": rows.ids, "true_label": np.asarray(classes, dtype=object)[rows.y],
                           "predicted_label": np.asarray(classes, dtype=object)[probs.argmax(axis=1)]})
     for j, c in enumerate(classes):
         table[f"prob_{c}"] = probs[:, j]
-    write_text(rd.test_evaluation_predictions(number), table.to_csv(index=False, float_format="%.8g"))
     plots = write_plots(evaluation["assessment"], classes, lambda name: rd.at("test_evaluation_plot", n=number, name=name),
                         f"Test evaluation {number}")
-    return file_hashes(rd.root, [rd.test_evaluation_file(number), rd.test_evaluation_predictions(number), *plots])
+    return evidence.record_many({rd.test_evaluation_file(number): evaluation,
+                                 rd.test_evaluation_predictions(number): table.to_csv(index=False, float_format="%.8g")},
+                                also=plots)
 
 
-def _roles(rd, number: int, current: dict[str, Any], looks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One role for each look of this run, the registry's demotions applied (test_roles.json)."""
-    evals = [read_json(p) for p in rd.test_evaluation_files
-             if read_json(p)["evaluation"] != number] + [current]
+def _roles(evidence: Run, number: int, current: dict[str, Any], looks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One role for each look of this run, the registry's demotions applied (test_roles.json); each earlier look's
+    file is read once, checked against the hash its test_evaluated event recorded."""
+    rd = evidence.rd
+    earlier = [evidence.read_json(p) for p in rd.test_evaluation_files if p != rd.test_evaluation_file(number)]
+    evals = [e for e in earlier if e["evaluation"] != number] + [current]
     demoted = demotions([lk for lk in looks if lk["kind"] in binding.LOOK_KINDS])
     for sha, n in demotions(evals).items():
         demoted[sha] = min(demoted.get(sha, n), n)
