@@ -12,9 +12,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from medtorch.audit import EventLog, file_hashes, utc_now
+from medtorch.audit import EventLog, utc_now
 from medtorch.errors import MedtorchError
-from medtorch.hashing import sha256_file
+from medtorch.evidence import Run
 from medtorch.integrity import require_intact
 from medtorch.report.appendix import has_appendix, to_appendix_html
 from medtorch.report.blocks import Files, Image, load_structured
@@ -24,7 +24,7 @@ from medtorch.report.pdf import find_browser, no_browser_message, write_pdf
 from medtorch.report.evidence import Evidence
 from medtorch.report.traceability import Trace, trace
 from medtorch.report.writers import APPENDIX, Header, to_html, to_markdown
-from medtorch.run import RunDir, keep_previous_version, read_json, write_bytes, write_text
+from medtorch.run import RunDir, keep_previous_version, read_json
 
 
 @dataclass
@@ -81,17 +81,19 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
             print(f"medtorch report: {no_browser_message()}", file=sys.stderr, flush=True)
     rd, report = build_report(run_dir)
     generated = [b for s in report.sections for b in s.blocks if isinstance(b, Image) and b.generated]
-    for img in generated:
-        write_bytes(rd.root / img.path, img.data)
+    run = Run.open(rd.root)  # each file below: written, hashed, an earlier version kept under versions/
+    images = run.record_many({rd.root / img.path: img.data for img in generated})
     pdf_path, appendix = rd.report_pdf, rd.root / APPENDIX
-    keep_previous_version(rd.root, [rd.report_md, rd.report_html, pdf_path, appendix])  # earlier reports stay verifiable
     rare = report.rare_levels  # a last privacy net over everything written: no rare category level by name
     written = [appendix] if has_appendix(report.sections) else []
+    # earlier reports stay verifiable: the PDF (written by the browser) and an appendix this report does not replace
+    keep_previous_version(rd.root, [pdf_path, *([] if written else [appendix])])
+    appendix_hash = {}
     if written:  # first: the report names its hash
-        write_text(appendix, redact(to_appendix_html(report.header, report.sections), rare, html.escape))
-        report.header.appendix = sha256_file(appendix)
-    write_text(rd.report_md, redact(to_markdown(report.header, report.sections), rare))
-    write_text(rd.report_html, redact(to_html(report.header, report.sections), rare, html.escape))
+        appendix_hash = run.record(appendix, redact(to_appendix_html(report.header, report.sections), rare, html.escape))
+        report.header.appendix = appendix_hash[run.rel(appendix)]
+    outputs = run.record_many({rd.report_md: redact(to_markdown(report.header, report.sections), rare),
+                               rd.report_html: redact(to_html(report.header, report.sections), rare, html.escape)})
     required, failed = pdf, None
     if pdf:
         try:
@@ -102,14 +104,13 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
     # inputs: the verified artefacts the report showed (unverified ones are flagged in the report, not vouched for here)
     used = sorted({p for s in report.sections for b in s.blocks if isinstance(b, Files) for p, _ in b.rows
                    if p in report.recorded})
-    EventLog(rd.events).append(
+    run.event(
         "report_written",
         {"expectations_present": [t.expectation for t in report.traces if t.present],
          "expectations_missing": [t.expectation for t in report.traces if not t.present],
          "sections_without_evidence": [s.key for s in report.sections if not s.present]},
-        inputs=file_hashes(rd.root, [rd.root / p for p in used]),
-        outputs=file_hashes(rd.root, [rd.report_md, rd.report_html, *([pdf_path] if pdf else []), *written,
-                                      *(rd.root / i.path for i in generated)]),
+        inputs=run.hashes([rd.root / p for p in used]),
+        outputs={**outputs, **run.hashes([pdf_path] if pdf else []), **appendix_hash, **images},
     )
     if failed is not None and required is True:
         raise failed
