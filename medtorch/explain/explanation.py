@@ -18,8 +18,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from medtorch.audit import EventLog, file_hashes
 from medtorch.errors import MedtorchError
+from medtorch.evidence import Run
 from medtorch.explain import sanity
 from medtorch.explain.attention import attention_maps
 from medtorch.explain.attributions import Baselines, MethodResult, attribute, make_baselines
@@ -62,8 +62,9 @@ def _sample(n: int, max_rows: int, must: list[int], ids: np.ndarray, seed: int) 
 
 
 def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir, out: Path,
-                  compare_with=None) -> dict[str, Any]:
-    """Run the configured explanations, write them into ``out`` (inside the run); return the report."""
+                  compare_with=None, run: Run | None = None) -> dict[str, Any]:
+    """Run the configured explanations, write them into ``out`` (inside the run); return the report.
+    ``run``: the training run that records the event (default: the run directory ``rd``, opened)."""
     from omegaconf import DictConfig, OmegaConf
 
     s = OmegaConf.to_container(settings, resolve=True) if isinstance(settings, DictConfig) else dict(settings)
@@ -137,14 +138,14 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
 
     paths = write_outputs(out, report, results, importance, local, local_rows, probs, y, ids, raw, cmap, attention,
                           comparison)
-    EventLog(rd.events).append(
+    (run or Run.open(rd.root)).event(
         "explanation_written",
         {"split": inputs.split, "rows": int(len(x)), "methods": list(s["methods"]), "baseline": s["baseline"],
          "model": inputs.model_name, "compared_with": comparison.baseline_run if comparison else None,
          "compared_with_weights_sha256": compare_with.spec["weights_sha256"] if compare_with else None,
          "directory": str(out.relative_to(rd.root))},
-        inputs=file_hashes(rd.root, [rd.model_weights, rd.preprocessing]),
-        outputs=file_hashes(rd.root, paths),
+        inputs=[rd.model_weights, rd.preprocessing],
+        outputs=paths,  # written by medtorch.explain.outputs (CSV, JSON, plots), hashed here as the event records them
     )
     return report
 

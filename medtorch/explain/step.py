@@ -15,7 +15,7 @@ def subjects_of(extra, column):
     return extra[column].astype(str).to_numpy()
 
 
-def explain_after_training(cfg, network, prepared, rd: RunDir, manifest: dict[str, Any]) -> dict[str, Any] | None:
+def explain_after_training(cfg, network, prepared, rd: RunDir, manifest: dict[str, Any], run=None) -> dict[str, Any] | None:
     e = cfg.explain
     if not e.enabled:
         return None
@@ -33,4 +33,4 @@ def explain_after_training(cfg, network, prepared, rd: RunDir, manifest: dict[st
         from medtorch.stack.gate import require_bridged_stack
 
         baseline = require_bridged_stack(e.compare_with, "explain")
-    return explain_model(inputs, e, rd, rd.explain_dir, baseline)
+    return explain_model(inputs, e, rd, rd.explain_dir, baseline, run=run)

@@ -12,5 +12,5 @@ def explain(cfg, run: Run, state: State) -> State:
         return state
     from medtorch.explain.step import explain_after_training
 
-    explain_after_training(cfg, state.network, state.prepared, run.rd, run.manifest)
+    explain_after_training(cfg, state.network, state.prepared, run.rd, run.manifest, run=run)
     return state
