@@ -73,15 +73,16 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
                  chunk_rows: int = 100_000) -> tuple[dict[str, Any], Path, int]:
     from omegaconf import OmegaConf
 
-    from medtorch.audit import EventLog, utc_now
+    from medtorch.audit import utc_now
     from medtorch.deploy.block import block
     from medtorch.deploy.checks import SpecChecker
     from medtorch.deploy.gather import gather
     from medtorch.deploy.monitor_report import write_report
     from medtorch.deploy.spec import read_run_spec
+    from medtorch.evidence import Run
     from medtorch.hashing import sha256_file
     from medtorch.loading import verify_artefact
-    from medtorch.run import read_json, write_bytes
+    from medtorch.run import read_json
     from medtorch.stack.gate import require_bridged_stack
 
     input_path = Path(input_path)
@@ -138,11 +139,13 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
             "rows": report["rows"], "status": report["status"], "exit_code": code, "report": str(folder.resolve()),
             "alarms": drift + degraded}
     existing = rd.monitoring_log.read_bytes() if rd.monitoring_log.exists() else b""
-    write_bytes(rd.monitoring_log, existing + (json.dumps(line) + "\n").encode("utf-8"))
-    EventLog(rd.events).append("monitored", {"status": report["status"], "exit_code": code, "rows": report["rows"],
-                                             "report": str(folder.resolve())},
-                               inputs={report["input"]: report["input_sha256"]},
-                               outputs={str(p.resolve()): sha256_file(p) for p in files})
+    evidence = Run.open(rd.root)
+    evidence.record(rd.monitoring_log, existing + (json.dumps(line) + "\n").encode("utf-8"))
+    # the report's files are named by absolute path (a report may be written outside the run with --out)
+    evidence.event("monitored", {"status": report["status"], "exit_code": code, "rows": report["rows"],
+                                 "report": str(folder.resolve())},
+                   inputs={report["input"]: report["input_sha256"]},
+                   outputs={str(p.resolve()): sha256_file(p) for p in files})
     if blocking:
         block(rd, f"monitoring found {report['status']}: " + "; ".join((degraded + drift)[:5]), str(folder.resolve()))
     return report, folder, code

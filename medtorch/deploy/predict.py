@@ -87,10 +87,10 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
                  rejected_path: Optional[str | Path] = None, violations_path: Optional[str | Path] = None,
                  chunk_rows: int = 100_000, max_listed: int = 1000,
                  load_options: Optional[dict] = None) -> PredictionSummary:
-    from medtorch.audit import EventLog
     from medtorch.deploy.block import require_unblocked
     from medtorch.deploy.fingerprint import stack_fingerprint
     from medtorch.deploy.spec import read_run_spec
+    from medtorch.evidence import Run
     from medtorch.hashing import sha256_file
     from medtorch.run import atomic_path
     from medtorch.stack.gate import require_bridged_stack
@@ -112,7 +112,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
         rejected_path = Path(rejected_path) if rejected_path else output.with_name(output.stem + ".rejected.csv")
     else:
         rejected_path = None  # refuse: there are no rejected rows to write
-    log = EventLog(rd.events)
+    log = Run.open(rd.root)  # the outputs lie outside the run: the events record their paths and hashes
     ctx = dict(out_sha256=hashlib.sha256(), run=run, checker=checker, spec=spec, spec_sha=spec_sha, fp=fp, id_col=id_col, text_cols=text_cols,
                input_path=input_path, on_invalid=on_invalid, chunk_rows=chunk_rows, violations_path=violations_path)
     refusal = None
@@ -132,9 +132,9 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
         except SpecViolationError as e:
             refusal = e
     if refusal is not None:
-        log.append("prediction_refused", {"input": str(input_path), "violations": tally.total,
-                                          "rows_with_violations": tally.rows, "by_rule": dict(tally.by_rule)},
-                   inputs={str(input_path.resolve()): sha256_file(input_path), rd.data_spec.name: spec_sha})
+        log.event("prediction_refused", {"input": str(input_path), "violations": tally.total,
+                                         "rows_with_violations": tally.rows, "by_rule": dict(tally.by_rule)},
+                  inputs={str(input_path.resolve()): sha256_file(input_path), rd.data_spec.name: spec_sha})
         raise refusal
     summary = PredictionSummary(
         run_id=run_id, input=str(input_path.resolve()), input_sha256=sha256_file(input_path), output=str(output.resolve()),
@@ -144,8 +144,8 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     outputs = {summary.output: ctx["out_sha256"].hexdigest()}  # of every byte written, hashed as it was written
     if rejected_path:
         outputs[summary.rejected_output] = sha256_file(rejected_path)
-    log.append("predicted", {k: v for k, v in asdict(summary).items() if k not in ("input_sha256",)},
-               inputs={summary.input: summary.input_sha256, rd.data_spec.name: spec_sha}, outputs=outputs)
+    log.event("predicted", {k: v for k, v in asdict(summary).items() if k not in ("input_sha256",)},
+              inputs={summary.input: summary.input_sha256, rd.data_spec.name: spec_sha}, outputs=outputs)
     return summary
 
 
