@@ -79,7 +79,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     else:  # new test data: checked against the data specification, refused when not independent
         from medtorch.survival.new_test import new_survival_rows
 
-        frame, y, ids, time, extra, digest = new_survival_rows(rd, cfg_d, test_data)
+        frame, y, ids, time, extra, digest = new_survival_rows(rd, cfg_d, manifest, test_data)
     sd = rd.root / "survival"
     fixed = read_json(sd / "censoring.json")
     censoring = StepFunction(np.asarray(fixed["times"]), np.asarray(fixed["values"]))

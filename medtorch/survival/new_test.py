@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from medtorch.errors import MedtorchError
+from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.run import RunDir
 
 
-def new_survival_rows(rd: RunDir, cfg: dict, path: str | Path):
+def new_survival_rows(rd: RunDir, cfg: dict, manifest: dict, path: str | Path):
     """(frame, event, ids, duration, extra, rows_sha256) of the new test file ``path``."""
     from medtorch.evaluation.development import row_keys, rows_sha256
     from medtorch.evaluation.test_rows import OverlapError
@@ -31,6 +31,9 @@ def new_survival_rows(rd: RunDir, cfg: dict, path: str | Path):
     d = cfg["data"]
     new = load_survival(OmegaConf.create({**d, "source": "table", "path": str(path)}))
     old = load_survival(OmegaConf.create(d))
+    if old.source["sha256"] != manifest["data"]["sha256"]:
+        raise IntegrityError(f"the run's data ({old.source.get('path', old.source.get('name'))}) changed since it was "
+                             "trained, so the new test data cannot be checked for overlap with it. Restore the original file.")
     cols = [c for c in old.frame.columns if c in new.frame.columns]
     hit = np.isin(row_keys(new.frame[cols]), row_keys(old.frame[cols]))
     problems = []
