@@ -205,6 +205,10 @@ ARTEFACTS: tuple[Artefact, ...] = (
        "odds ratios of the transparent logistic model"),
     _a("explanation_plot", "explain/plots/{name}.png", "explain", WRITE_ONCE, OPTIONAL, "explanations",
        "global, local, agreement and attention plots"),
+    _a("survival_later_explanation", "explanations/{name}/risk_attributions.json", "explain (verb)", VERSIONED,
+       OPTIONAL, "explanations", "attributions of the risk score of a survival run, made later by `medtorch explain`"),
+    _a("survival_later_explanation_plot", "explanations/{name}/risk_importance.png", "explain (verb)", VERSIONED,
+       OPTIONAL, "explanations", "the mean absolute attribution of each input to the risk score (survival)"),
     _a("later_explanation", "explanations/{name}/{file}", "explain (verb)", VERSIONED, OPTIONAL, "explanations",
        "an explanation made later by `medtorch explain`, in the same layout as `explain/`"),
     # deployment

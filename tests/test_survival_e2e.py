@@ -148,13 +148,88 @@ def test_governed_test_look_under_the_registry(gbsg2_run):
     assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
 
 
+def _gbsg2_rows(path, shift: float):
+    from lifelines.datasets import load_gbsg2
+
+    rows = load_gbsg2().iloc[::4].reset_index(drop=True)  # 172 patients, events and censored
+    rows["age"] = rows["age"] + shift  # shifted: patients no row of the run's data describes
+    rows.to_csv(path, index=False)
+    return rows
+
+
+def test_evaluate_on_new_test_data(gbsg2_run, tmp_path):
+    sksurv_metrics = pytest.importorskip("sksurv.metrics")
+    overlapping = _gbsg2_rows(tmp_path / "same.csv", 0)  # rows of the run's own data: not independent
+    proc = run_cli("evaluate", str(gbsg2_run), "--test-data", str(tmp_path / "same.csv"))
+    assert proc.returncode == 8, proc.stderr  # EXIT_NOT_INDEPENDENT
+    assert f"{len(overlapping)} row(s) have the same feature values" in proc.stderr
+    before = sorted(p.name for p in (gbsg2_run / "test_evaluations").glob("*"))
+    bad = _gbsg2_rows(tmp_path / "bad.csv", 1)
+    bad.loc[3, "age"] = 500  # outside the data specification: refused, nothing written
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    proc = run_cli("evaluate", str(gbsg2_run), "--test-data", str(tmp_path / "bad.csv"))
+    assert proc.returncode == 2 and "data specification" in proc.stderr and "'age'" in proc.stderr, proc.stderr
+    assert sorted(p.name for p in (gbsg2_run / "test_evaluations").glob("*")) == before
+
+    rows = _gbsg2_rows(tmp_path / "new.csv", 1)
+    proc = run_cli("evaluate", str(gbsg2_run), "--test-data", str(tmp_path / "new.csv"))
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    folder = sorted((gbsg2_run / "test_evaluations").glob("*"))[-1]
+    ev = read_json(folder / "evaluation.json")
+    assert ev["test_set"]["source"] == f"new test data {tmp_path / 'new.csv'}" and ev["test_set"]["rows"] == len(rows)
+    assert ev["role"] == "hold-out test set" and ev["look_on_test_set"] == 1 and ev["hold_out_claim"]
+    a = ev["assessment"]
+    assert a["n"] == len(rows) and a["events"] == int(rows["cens"].sum())
+    # the risk scores are the model's (as predict gives them), and the C-index is scikit-survival's on them
+    predicted = tmp_path / "pred.csv"
+    assert run_cli("predict", str(gbsg2_run), "--input", str(tmp_path / "new.csv"), "--output", str(predicted)).returncode == 0
+    table = pd.read_csv(folder / "predictions.csv")
+    np.testing.assert_allclose(table["risk_score"], pd.read_csv(predicted)["risk_score"], rtol=1e-6)
+    np.testing.assert_array_equal(table["duration"], rows["time"])
+    ref = sksurv_metrics.concordance_index_censored(rows["cens"].astype(bool).to_numpy(), rows["time"].to_numpy(float),
+                                                    table["risk_score"].to_numpy())[0]
+    assert a["overall"]["cindex"]["estimate"] == pytest.approx(ref, abs=1e-9)
+    # the new test set is in the registry beside the sealed one, and the chain still verifies
+    bound = read_json(gbsg2_run / "manifest.json")["registry"]
+    verify = run_cli("registry", "verify", "--registry", bound["url"], str(gbsg2_run))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
+
+
+def test_explain_later_attributes_the_risk_score_like_training(gbsg2_run):
+    proc = run_cli("explain", str(gbsg2_run), "--name", "later")  # the run's own explain settings
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    later = read_json(gbsg2_run / "explanations" / "later" / "risk_attributions.json")
+    trained = read_json(gbsg2_run / "survival" / "explain.json")
+    assert later["split"] == "val" and later["rows"] == trained["rows"] and later["columns"] == trained["columns"]
+    assert set(later["methods"]) == set(trained["methods"])
+    for method in ("integrated_gradients", "feature_ablation"):  # deterministic: the rebuilt rows are the same rows
+        for key in ("mean_abs", "mean_signed"):
+            for col, value in trained["methods"][method][key].items():
+                assert later["methods"][method][key][col] == pytest.approx(value, rel=1e-5, abs=1e-7), (method, col)
+    assert (gbsg2_run / "explanations" / "later" / "risk_importance.png").stat().st_size > 1000
+    assert not (gbsg2_run / "explain").exists()  # nothing in the classification layout
+    refused = run_cli("explain", str(gbsg2_run), "--name", "later")  # an existing name is never overwritten
+    assert refused.returncode == 2 and "exists" in refused.stderr
+    for extra in (["--compare"], ["--method", "lime"]):
+        refused = run_cli("explain", str(gbsg2_run), "--name", "other", *extra)
+        assert refused.returncode == 2 and "survival" in refused.stderr, refused.stderr
+    assert not (gbsg2_run / "explanations" / "other").exists()
+    import json
+
+    events = [json.loads(line) for line in (gbsg2_run / "events.jsonl").read_text().splitlines()]
+    explained = [e for e in events if e["action"] == "explained"]
+    assert len(explained) == 2 and explained[-1]["details"]["name"] == "later"  # training's and this one
+    assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
+
+
 def test_show_prints_the_survival_summary(gbsg2_run):
     proc = run_cli("show", str(gbsg2_run))
     assert proc.returncode == 0, proc.stderr
     assert "Harrell's C" in proc.stdout and "Cox PH baseline" in proc.stdout and "at 5 year" in proc.stdout
 
 
-@pytest.mark.parametrize("verb", ["explain", "compare", "lineage"])
+@pytest.mark.parametrize("verb", ["compare", "lineage"])
 def test_verbs_without_survival_support_refuse_naming_the_verb(gbsg2_run, verb, tmp_path):
     extra = {"predict": ["--input", "x.csv", "--output", str(tmp_path / "p.csv")], "monitor": ["--input", "x.csv"]}
     extra = extra.get(verb, [])

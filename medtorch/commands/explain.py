@@ -68,6 +68,12 @@ def settings_for(config: dict, args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from medtorch.survival.checks import is_survival_run
+
+    if is_survival_run(args.run):  # attributions of the risk score (medtorch/survival/explain_later.py)
+        from medtorch.survival.explain_later import explain_survival_run
+
+        return explain_survival_run(args)
     from medtorch.artefacts import artefact
     from medtorch.explain.explanation import explain_model
     from medtorch.explain.rows import inputs_for_run

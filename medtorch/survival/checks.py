@@ -11,7 +11,8 @@ from medtorch.errors import MedtorchError
 UNITS = ("day", "month", "year")
 MONITORS = ("val/cindex", "val/loss")
 # verbs that work on a survival run directory; every other verb refuses it (see refuse_unsupported_verb)
-SUPPORTED_VERBS = ("audit", "fingerprint", "report", "predict", "monitor", "bridge", "evaluate", "show", "registry")
+SUPPORTED_VERBS = ("audit", "fingerprint", "report", "predict", "monitor", "bridge", "evaluate", "show", "registry",
+                   "explain")
 
 
 def survival_problems(cfg: Any) -> list[str]:

@@ -7,7 +7,7 @@
     distribution, the validation thresholds) -> judge the active acceptance criteria -> decide the
     test set's role from the test-set registry -> write the evaluation, append the registry and the event log
 
-A new test file (``--test-data``) is not yet supported for survival and is refused.
+A new test file (``--test-data``) replaces the sealed rows (``medtorch.survival.new_test``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 
 from medtorch.artefacts import artefact
 from medtorch.audit import EventLog, file_hashes, utc_now
-from medtorch.errors import IntegrityError, MedtorchError
+from medtorch.errors import IntegrityError
 from medtorch.run import RunDir, read_json, write_json, write_text
 
 
@@ -64,9 +64,6 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     from medtorch.survival.predict import load_survival_model
     from medtorch.models.inference import eval_batch_size, infer
 
-    if test_data is not None:
-        raise MedtorchError("--test-data is not yet supported for task=survival runs; evaluate the sealed test split "
-                            "(medtorch evaluate RUN) or retrain with the new data as an external test set later.")
     rd = RunDir(Path(run_dir)).require()
     require_intact(rd.root)
     manifest = read_json(rd.manifest)
@@ -79,7 +76,12 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     log.verify_chain()
     criteria_record, changed_after_look = active_criteria(rd, log, acceptance_file)
     criteria = A.check_record(criteria_record, str(rd.acceptance))
-    frame, y, ids, time, extra, digest = _sealed_rows(rd, cfg_d, manifest)
+    if test_data is None:
+        frame, y, ids, time, extra, digest = _sealed_rows(rd, cfg_d, manifest)
+    else:  # new test data: checked against the data specification, refused when not independent
+        from medtorch.survival.new_test import new_survival_rows
+
+        frame, y, ids, time, extra, digest = new_survival_rows(rd, cfg_d, manifest, test_data)
     fixed = read_json(rd.survival("censoring"))
     censoring = StepFunction(np.asarray(fixed["times"]), np.asarray(fixed["values"]))
     metrics = read_json(rd.metrics)
@@ -114,7 +116,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
             raise IntegrityError(f"{folder} already exists but the event log records only {number - 1} test "
                                  "evaluation(s); it was not written by a recorded look. Move it aside and evaluate again.")
         evaluation = {"evaluation": number, "time_utc": utc_now(), "run_id": manifest["run_id"], "task": "survival",
-                      "test_set": {"source": "sealed test split", "sha256": digest, "rows": int(len(y))},
+                      "test_set": {"source": "sealed test split" if test_data is None else f"new test data {test_data}", "sha256": digest, "rows": int(len(y))},
                       "role": role["role"], "role_reason": role["reason"], "look_on_test_set": len(prior) + 1,
                       "hold_out_claim": role["role"] != SECOND_STAGE,
                       "registry": {"url": opened.registry.public_url, "source": opened.where.source,

@@ -18,7 +18,7 @@ from torch import nn
 
 from medtorch.models.module import _PLAIN_ATTRIBUTES, Classifier
 from medtorch.survival.concordance import harrell_c
-from medtorch.survival.loss import cox_log_partial_likelihood, cox_loss
+from medtorch.survival.loss import cox_log_partial_likelihood
 
 
 class CoxModule(pl.LightningModule):
@@ -51,18 +51,22 @@ class CoxModule(pl.LightningModule):
         # the sums of the partial likelihood in at least float32, also under bf16/fp16 mixed precision
         eta = self.network(x).reshape(-1)
         eta = eta.float() if eta.dtype in (torch.float16, torch.bfloat16) else eta
-        loss = cox_loss(eta, y[:, 0].to(eta.dtype), y[:, 1].to(eta.dtype), self.ties)
-        if loss is None:  # no event in this batch: no partial likelihood, no step
+        time, event = y[:, 0].to(eta.dtype), y[:, 1].to(eta.dtype)
+        events = event.sum()
+        # the step's one host read: whether to step at all. A batch with no event has no partial
+        # likelihood: no step, the batch is counted instead
+        if not events:
             self.skipped_batches += 1
             return None
+        ll = cox_log_partial_likelihood(eta, time, event, self.ties)
+        loss = -ll / events  # per event, as cox_loss
         opt = self.optimizers()
         opt.zero_grad()
         self.manual_backward(loss)
         opt.step()
-        with torch.no_grad():
-            events = y[:, 1].sum().double()
-            self.train_loss_sum.add_(loss.double() * events)
-            self.train_events.add_(events)
+        with torch.no_grad():  # in place, on the device: no host read
+            self.train_loss_sum.sub_(ll.detach().double())
+            self.train_events.add_(events.double())
         return loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
