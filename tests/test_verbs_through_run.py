@@ -19,7 +19,7 @@ CONVERTED = [
     "evaluation/governed.py", "evaluation/amendments.py", "report/build.py", "explain/explanation.py",
     "stack/reference.py", "stack/bridge.py", "data/governance.py", "survival/leakage.py", "survival/monitor.py",
     "survival/report.py", "survival/eda.py", "survival/evaluate.py", "survival/bridge.py", "survival/cox_baseline.py",
-    "deploy/predict.py", "deploy/monitor.py",
+    "deploy/predict.py", "deploy/monitor.py", "survival/governed.py", "survival/explain.py", "survival/explain_later.py",
 ]
 
 

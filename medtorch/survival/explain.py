@@ -15,19 +15,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from medtorch.audit import EventLog, file_hashes
-from medtorch.run import RunDir, write_json
+from medtorch.evidence import Run
 
 METHODS = ("integrated_gradients", "gradient_shap", "feature_ablation")
 
 
-def explain_risk(cfg, network, x_val: torch.Tensor, x_train: torch.Tensor, prep, rd: RunDir, log: EventLog) -> dict | None:
+def explain_risk(cfg, network, x_val: torch.Tensor, x_train: torch.Tensor, prep, run: Run) -> dict | None:
     from medtorch.explain.attributions import attribute, make_baselines
     from medtorch.explain.columns import ColumnMap
 
     e = cfg.explain
     if not e.enabled:
-        log.append("explained", {"status": "disabled"})
+        run.event("explained", {"status": "disabled"})
         return None
     rng = np.random.default_rng(e.seed)
     rows = np.sort(rng.choice(len(x_val), size=min(len(x_val), e.max_rows), replace=False))
@@ -46,11 +45,11 @@ def explain_risk(cfg, network, x_val: torch.Tensor, x_train: torch.Tensor, prep,
             "seconds": round(r.seconds, 3),
             **({"max_abs_convergence_delta": float(np.abs(r.delta).max())} if r.delta is not None else {}),
         }
-    path = rd.survival("explanation")
-    write_json(path, out)
+    rd = run.rd
     plots = [_plot(out, rd.survival("importance_plot"))] if cfg.eda.plots and out["methods"] else []
-    log.append("explained", {"task": "survival", "methods": list(out["methods"]), "rows": out["rows"]},
-               inputs=file_hashes(rd.root, [rd.model_weights]), outputs=file_hashes(rd.root, [path, *plots]))
+    run.record(rd.survival("explanation"), out, also=plots, event="explained",
+               details={"task": "survival", "methods": list(out["methods"]), "rows": out["rows"]},
+               inputs=[rd.model_weights])
     return out
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from medtorch.errors import EXIT_OK, IntegrityError, MedtorchError
-from medtorch.run import RunDir, read_json, write_json
+from medtorch.run import RunDir, read_json
 
 
 def risk_attributions(e: dict, network, x: torch.Tensor, x_train: torch.Tensor, prep) -> dict[str, Any]:
@@ -95,7 +95,8 @@ def _rows(rd: RunDir, cfg: dict, manifest: dict, split: str):
 
 
 def explain_survival_run(args: argparse.Namespace) -> int:
-    from medtorch.audit import EventLog, file_hashes, utc_now
+    from medtorch.audit import utc_now
+    from medtorch.evidence import Run
     from medtorch.integrity import require_intact
     from medtorch.survival.explain import _plot
     from medtorch.survival.predict import load_survival_model
@@ -115,13 +116,11 @@ def explain_survival_run(args: argparse.Namespace) -> int:
                                                            replace=False))
     out = risk_attributions(s, network, x_all[rows], torch.from_numpy(prep.transform(train)), prep)
     out.update({"split": s["split"], "name": name, "run_id": manifest["run_id"], "time_utc": utc_now()})
-    path = rd.at("survival_later_explanation", name=name)
-    write_json(path, out)
     plots = [_plot(out, rd.at("survival_later_explanation_plot", name=name))] if cfg["eda"]["plots"] else []
-    EventLog(rd.events).append("explained", {"task": "survival", "name": name, "split": s["split"],
-                                             "methods": list(out["methods"]), "rows": out["rows"]},
-                               inputs=file_hashes(rd.root, [rd.model_weights]),
-                               outputs=file_hashes(rd.root, [path, *plots]))
+    Run.open(rd.root).record(rd.at("survival_later_explanation", name=name), out, also=plots, event="explained",
+                             details={"task": "survival", "name": name, "split": s["split"],
+                                      "methods": list(out["methods"]), "rows": out["rows"]},
+                             inputs=[rd.model_weights])
     print(f"explained the risk score of {out['rows']} {s['split']} rows with "
           + ", ".join(f"{m} ({e['seconds']:.2f} s)" for m, e in out["methods"].items()))
     print(f"written to {out_dir}")

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from medtorch.artefacts import artefact
-from medtorch.audit import EventLog, file_hashes, utc_now
+from medtorch.audit import EventLog, utc_now
 from medtorch.errors import IntegrityError
-from medtorch.run import RunDir, read_json, write_json, write_text
+from medtorch.evidence import Run
+from medtorch.run import RunDir, read_json
 
 
 def _sealed_rows(rd: RunDir, cfg: dict, manifest: dict):
@@ -124,14 +125,15 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
                       "criteria": criteria_record,
                       "criteria_changed_after_test_look": changed_after_look, "acceptance": results,
                       "passed": all(r["passed"] for r in results), "assessment": test, "cox_baseline": cox}
-        write_json(rd.test_evaluation_file(number), evaluation)
         surv = baseline.survival(eta, hd)
         table = pd.DataFrame({"row_id": ids, "duration": time, "event": y, "risk_score": eta})
         for k, h in enumerate(ev.horizons):
             table[f"survival_at_{h:g}{ev.horizon_unit[0]}"] = surv[:, k]
-        write_text(rd.test_evaluation_predictions(number), table.to_csv(index=False, float_format="%.8g"))
         plots = plot_assessment(test, time, y, eta, baseline, censoring, cfg, folder, "test") if cfg.eda.plots else []
-        outputs = file_hashes(rd.root, [rd.test_evaluation_file(number), rd.test_evaluation_predictions(number), *plots])
+        run = Run.open(rd.root)  # the look's files: written, hashed and entered in the manifest in one call
+        outputs = run.record_many({rd.test_evaluation_file(number): evaluation,
+                                   rd.test_evaluation_predictions(number): table.to_csv(index=False, float_format="%.8g")},
+                                  also=plots)
         summary = {"evaluation": number, "test_set_sha256": digest, "role": role["role"], "passed": evaluation["passed"],
                    "criteria_sha256": criteria_record["sha256"], "criteria_changed_after_test_look": changed_after_look,
                    "cindex": test["overall"]["cindex"], "failed": [r["criterion"] for r in results if not r["passed"]]}
@@ -142,8 +144,8 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
                                    "family": None, "outputs": {f"{rd.root.name}/{k}": v for k, v in outputs.items()}},
                           run_id=manifest["run_id"], test_set=digest)
         seen = Head(head.registry_id, entry["seq"], entry["hash"])
-        log.append("test_evaluated", {**summary, "registry": {**evaluation["registry"], "head": seen.to_dict()}},
-                   inputs={weights: manifest["artefacts"][weights], "test_set": digest}, outputs=outputs)
+        run.event("test_evaluated", {**summary, "registry": {**evaluation["registry"], "head": seen.to_dict()}},
+                  inputs={weights: manifest["artefacts"][weights], "test_set": digest}, outputs=outputs)
     evaluation["folder"] = str(folder)
     return evaluation
 

@@ -63,7 +63,7 @@ def run(cfg: DictConfig, run_dir: str | Path, launch: dict[str, str] | None = No
 
         store_reference(cfg, splits, eta["val"], run)
         _cox_baseline(cfg, splits, prep, metrics, run)
-        _explain(cfg, network, tensors, prep, rd, log)
+        _explain(cfg, network, tensors, prep, run)
         _judge_acceptance(cfg, metrics, run)
     except BaseException as e:
         status = "interrupted" if isinstance(e, (SystemExit, KeyboardInterrupt)) else "failed"
@@ -168,10 +168,10 @@ def _cox_baseline(cfg, splits, prep, metrics: dict, run: Run) -> None:
     fit_cox_baseline(cfg, splits, prep, metrics, run)
 
 
-def _explain(cfg, network, tensors: dict, prep, rd: RunDir, log: EventLog) -> None:
+def _explain(cfg, network, tensors: dict, prep, run: Run) -> None:
     from medtorch.survival.explain import explain_risk
 
-    explain_risk(cfg, network, tensors["val"][0], tensors["train"][0], prep, rd, log)
+    explain_risk(cfg, network, tensors["val"][0], tensors["train"][0], prep, run)
 
 
 def _judge_acceptance(cfg, metrics: dict, run: Run) -> None:
