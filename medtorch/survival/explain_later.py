@@ -116,6 +116,7 @@ def explain_survival_run(args: argparse.Namespace) -> int:
                                                            replace=False))
     out = risk_attributions(s, network, x_all[rows], torch.from_numpy(prep.transform(train)), prep)
     out.update({"split": s["split"], "name": name, "run_id": manifest["run_id"], "time_utc": utc_now()})
+    out_dir.mkdir(parents=True)
     plots = [_plot(out, rd.at("survival_later_explanation_plot", name=name))] if cfg["eda"]["plots"] else []
     Run.open(rd.root).record(rd.at("survival_later_explanation", name=name), out, also=plots, event="explained",
                              details={"task": "survival", "name": name, "split": s["split"],

@@ -129,6 +129,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
         table = pd.DataFrame({"row_id": ids, "duration": time, "event": y, "risk_score": eta})
         for k, h in enumerate(ev.horizons):
             table[f"survival_at_{h:g}{ev.horizon_unit[0]}"] = surv[:, k]
+        folder.mkdir(parents=True, exist_ok=True)
         plots = plot_assessment(test, time, y, eta, baseline, censoring, cfg, folder, "test") if cfg.eda.plots else []
         run = Run.open(rd.root)  # the look's files: written, hashed and entered in the manifest in one call
         outputs = run.record_many({rd.test_evaluation_file(number): evaluation,
