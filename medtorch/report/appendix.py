@@ -21,7 +21,7 @@ from medtorch.report.writers import CSS, LONG_TABLE_ROWS, REPORT_HTML, REPORT_PD
 
 def _long_tables(b: MarkdownText) -> list[str]:
     """The tables of an embedded Markdown artefact that report.html folds (more than LONG_TABLE_ROWS rows)."""
-    page = _markdown_html(b, fold=False)
+    page = _markdown_html(b, fold=False, images=False)  # only its tables are wanted: no chart re-encoded
     return [t for t in re.findall(r"<table>.*?</table>", page, flags=re.S) if t.count("<tr>") - 1 > LONG_TABLE_ROWS]
 
 

@@ -131,11 +131,12 @@ def compact_png(data: bytes) -> bytes:
     return buf.getvalue() if len(buf.getvalue()) < len(data) else data
 
 
-def _markdown_html(b: MarkdownText, fold: bool = True) -> str:
+def _markdown_html(b: MarkdownText, fold: bool = True, images: bool = True) -> str:
+    """``images=False``: the page without its embedded charts (for a caller that only looks at its tables)."""
     from markdown_it import MarkdownIt
 
     out = MarkdownIt("commonmark", {"html": False}).enable("table").render(_demote(b.text))
-    for path, data in b.images.items():  # embed the artefact's images so the page stays self-contained
+    for path, data in (b.images.items() if images else ()):  # embed the images so the page stays self-contained
         uri = "data:image/png;base64," + base64.b64encode(compact_png(data)).decode("ascii")
         out = out.replace(f'src="{html.escape(path)}"', f'src="{uri}"')
     return _fold_long_tables(out) if fold else out
