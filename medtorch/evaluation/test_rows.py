@@ -109,14 +109,21 @@ def _refuse_overlap(run, seal: dict[str, Any], new, path: str) -> None:
     near = _near_duplicates(old.frame[cols], new.frame[cols], ~hit, run)
     if near:
         problems.append(near)
-    subj = run.config["data"].get("subject_column")
-    if subj and subj in new.extra.columns and subj in old.extra.columns:
-        shared = sorted(set(new.extra[subj].dropna().astype(str)) & set(old.extra[subj].dropna().astype(str)))
-        if shared:
-            problems.append(f"{len(shared)} subject(s) in column {subj!r} also occur in the run's data, e.g. {shared[:5]}")
+    shared = shared_subjects(new.extra, old.extra, run.config["data"].get("subject_column"))
+    if shared:
+        problems.append(shared)
     if problems:
         raise OverlapError(f"--test-data {path} is not independent of the data the model was developed on: "
                            + "; ".join(problems) + ". Remove those rows (or subjects) and evaluate again.")
+
+
+def shared_subjects(new_extra: pd.DataFrame, old_extra: pd.DataFrame, column: str | None) -> str | None:
+    """The problem to report when new test data shares subjects with the run's data (both tasks), or None."""
+    if not column or column not in new_extra.columns or column not in old_extra.columns:
+        return None
+    shared = sorted(set(new_extra[column].dropna().astype(str)) & set(old_extra[column].dropna().astype(str)))
+    return f"{len(shared)} subject(s) in column {column!r} also occur in the run's data, e.g. {shared[:5]}" \
+        if shared else None
 
 
 def _near_duplicates(old: pd.DataFrame, new: pd.DataFrame, candidates: np.ndarray, run) -> str | None:

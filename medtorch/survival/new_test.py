@@ -19,7 +19,7 @@ from medtorch.run import RunDir
 def new_survival_rows(rd: RunDir, cfg: dict, manifest: dict, path: str | Path):
     """(frame, event, ids, duration, extra, rows_sha256) of the new test file ``path``."""
     from medtorch.evaluation.development import row_keys, rows_sha256
-    from medtorch.evaluation.test_rows import OverlapError
+    from medtorch.evaluation.test_rows import OverlapError, shared_subjects
     from medtorch.survival.data import DURATION, load_survival
     from medtorch.survival.predict import checked_input
 
@@ -41,11 +41,9 @@ def new_survival_rows(rd: RunDir, cfg: dict, manifest: dict, path: str | Path):
         first = ", ".join(str(r) for r in np.flatnonzero(hit)[:5])
         problems.append(f"{int(hit.sum())} row(s) have the same feature values as rows of the run's data; first at "
                         f"data rows {first}")
-    subj = d.get("subject_column")
-    if subj and subj in new.extra.columns and subj in old.extra.columns:
-        shared = sorted(set(new.extra[subj].dropna().astype(str)) & set(old.extra[subj].dropna().astype(str)))
-        if shared:
-            problems.append(f"{len(shared)} subject(s) in column {subj!r} also occur in the run's data, e.g. {shared[:5]}")
+    shared = shared_subjects(new.extra, old.extra, d.get("subject_column"))
+    if shared:
+        problems.append(shared)
     if problems:
         raise OverlapError(f"--test-data {path} is not independent of the data run {rd.root.name} was developed and "
                            f"sealed on: {'; '.join(problems)}. Evaluate on data from patients the run never saw.")
