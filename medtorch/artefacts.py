@@ -239,7 +239,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
        "events, censoring and follow-up per split and subgroup"),
     _a("survival_eda_summary", "survival/eda.md", "EDA", WRITE_ONCE, SURV, "eda", "the survival EDA in words"),
     _a("survival_explanation", "survival/explain.json", "explain", WRITE_ONCE, OPTIONAL, "explanations",
-       "permutation importance of each input on the risk score"),
+       "Captum attributions of the risk score (mean absolute and signed, per input column)"),
     _a("survival_monitoring_reference", "survival/monitoring_reference.json", "monitoring reference", WRITE_ONCE,
        SURV, "monitoring", "training distributions of the inputs and the risk score"),
     _a("survival_bridge_reference", "survival/bridge_reference.json", "bridge reference", WRITE_ONCE, SURV, "stack",
@@ -259,7 +259,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
     _a("survival_risk_groups_plot", "survival/km_risk_groups_{split}.png", "validate", WRITE_ONCE, OPTIONAL,
        "metrics", "Kaplan-Meier curves of the predicted risk groups"),
     _a("survival_importance_plot", "survival/explain_importance.png", "explain", WRITE_ONCE, OPTIONAL,
-       "explanations", "permutation importance of each input"),
+       "explanations", "the mean absolute attribution of each input to the risk score"),
     # a cross-validation root (the parent folder of K fold runs)
     _a("cv_summary", "cv_summary.json", "cv-summary", VERSIONED, OPTIONAL, "cv",
        "the metric distribution across the folds", scope=CV_ROOT),
