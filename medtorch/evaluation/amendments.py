@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from medtorch.artefacts import artefact
 from medtorch.audit import EventLog, utc_now
 from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.evaluation import acceptance as A
@@ -19,14 +20,16 @@ from medtorch.evidence import Run
 from medtorch.hashing import sha256_file
 from medtorch.run import read_json
 
+AMENDMENTS = artefact("acceptance_amendment").relative(name="x").rsplit("/", 1)[0]  # the folder of amendments
+
 
 def _recorded_amendments(rd, events: list[dict[str, Any]]) -> list[Path]:
     """The amendment files in the order the event log recorded them, each checked against its recorded hash."""
     recorded: dict[str, str] = {}
     for e in events:
         if e["action"] == "acceptance_changed":
-            recorded.update({k: v for k, v in e["outputs"].items() if k.startswith("acceptance_amendments/")})
-    on_disk = sorted((rd.root / "acceptance_amendments").glob("*"))
+            recorded.update({k: v for k, v in e["outputs"].items() if k.startswith(f"{AMENDMENTS}/")})
+    on_disk = sorted((rd.root / AMENDMENTS).glob("*"))  # any file there, not only the declared pattern
     problems = []
     for path in on_disk:
         rel = path.relative_to(rd.root).as_posix()
@@ -75,7 +78,7 @@ def active_criteria(rd, log: EventLog, acceptance_file: str | None) -> tuple[dic
         return record, changed
     after_look = any(e["action"] == "test_evaluated" for e in events)
     new["replaces_sha256"], new["after_test_look"] = record["sha256"], after_look
-    Run.open(rd.root).record(rd.root / "acceptance_amendments" / f"{len(amendments) + 1:03d}.json", new,
+    Run.open(rd.root).record(rd.at("acceptance_amendment", name=f"{len(amendments) + 1:03d}"), new,
                              event="acceptance_changed",
                              details={"sha256": new["sha256"], "replaces_sha256": record["sha256"],
                                       "after_test_look": after_look, "criteria": [c["text"] for c in new["criteria"]]})
