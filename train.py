@@ -9,4 +9,12 @@ when there is one, creates the run directory, and hands both to medtorch.pipelin
 from medtorch.launch import main
 
 if __name__ == "__main__":
-    main()
+    from medtorch.process_exit import run_then_finish
+
+    from medtorch.errors import EXIT_OK
+
+    def _train() -> int:
+        main()  # an error exits through SystemExit with its documented code
+        return EXIT_OK
+
+    run_then_finish(_train)

@@ -88,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OUTPUT_CLOSED
 
 
+def entry() -> None:
+    """The ``medtorch`` console script: ``main`` on the command line, then ``process_exit.finish`` with its status."""
+    from medtorch.process_exit import run_then_finish
+
+    run_then_finish(main)
+
+
 def _refuse_survival(args: argparse.Namespace) -> None:
     """A verb that does not yet handle task=survival runs refuses one (``EXIT_BAD_INPUT``) instead of misreporting it."""
     from medtorch.survival.checks import refuse_unsupported_verb
@@ -97,4 +104,4 @@ def _refuse_survival(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -49,7 +49,7 @@ def network(seed: int):
 def plain(xtr, ytr, xva, yva, epochs: int) -> float:
     torch.use_deterministic_algorithms(True)  # as train.py runs by default
     net = network(0)
-    opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WD)
+    opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WD, foreach=True)  # as medtorch's module steps it
     start = time.perf_counter()
     for epoch in range(epochs):
         net.train()

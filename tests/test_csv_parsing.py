@@ -2,8 +2,9 @@
 
 Training reads a table with ``medtorch.data.sources.read_table``; ``medtorch predict`` and
 ``monitor`` read theirs in chunks with pyarrow (``medtorch.deploy.reading``). pandas' default
-float parser is off by one ulp for many 17-digit decimals, so without ``float_precision=
-"round_trip"`` the same file gave the network different inputs in training and in prediction.
+float parser is off by one ulp for many 17-digit decimals, so when training read with it the
+same file gave the network different inputs in training and in prediction. Training now reads
+through the same pyarrow reader, whose columns are typed as pandas.read_csv types them.
 """
 
 import numpy as np
@@ -23,3 +24,20 @@ def test_training_and_prediction_read_the_same_doubles_from_one_csv(tmp_path):
     predicted = pd.concat(list(read_chunks(path, [], chunk_rows=1000)), ignore_index=True)
     assert np.array_equal(trained[list("abcd")].to_numpy(), frame.to_numpy())  # the written doubles, bit for bit
     assert np.array_equal(predicted[list("abcd")].to_numpy(dtype=float), trained[list("abcd")].to_numpy())
+
+
+def test_training_read_types_columns_as_pandas_does(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("i,f,na_int,b,t,mixed,cat,y\n"
+                    "1,0.5,3,True,a,1,1,0\n"
+                    "2,-1e-3,,False,b,x,2.0,1\n"
+                    "3,inf,5,True,NA,2,,0\n")
+    ours = read_table(path, text_columns=["cat"])
+    ref = pd.read_csv(path)
+    assert list(ours.columns) == list(ref.columns)
+    for c in ["i", "f", "na_int", "b", "y"]:
+        assert ours[c].dtype == ref[c].dtype, c
+        assert ours[c].equals(ref[c]), c
+    assert ours["t"].isna().tolist() == ref["t"].isna().tolist()
+    assert ours["mixed"].astype(str).tolist() == ref["mixed"].astype(str).tolist()
+    assert ours["cat"].tolist()[:2] == ["1", "2"] and pd.isna(ours["cat"].iloc[2])

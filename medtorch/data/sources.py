@@ -100,11 +100,11 @@ def read_table(path: str | Path, fmt: str = "auto", text_columns: list[str] | No
         if fmt == "parquet":
             frame = pd.read_parquet(path)
         else:
-            # round_trip: every decimal parses to the nearest double, as pyarrow (medtorch predict) parses it;
-            # pandas' default parser is off by one ulp for about a third of 17-digit values, so the same CSV
-            # would give training and prediction different inputs
-            frame = pd.read_csv(path, low_memory=False, dtype={c: "string" for c in text_columns or []},
-                                float_precision="round_trip")
+            # the reader medtorch predict and monitor use (pyarrow, every column typed as pandas.read_csv
+            # types it), so training and prediction parse a CSV to the same values bit for bit; in one chunk
+            frame = _whole_csv(path, list(text_columns or []))
+    except MedtorchError:
+        raise
     except Exception as e:  # pandas/pyarrow raise many types for a file that is not a table
         raise MedtorchError(f"{path} could not be read as {fmt.upper()}: {type(e).__name__}: {e}".strip()) from None
     table_checks.header_duplicates(path, fmt, frame)
@@ -114,6 +114,13 @@ def read_table(path: str | Path, fmt: str = "auto", text_columns: list[str] | No
             "(need a header row, a label column and at least one feature column)."
         )
     return frame
+
+
+def _whole_csv(path: Path, text_columns: list[str]) -> pd.DataFrame:
+    from medtorch.deploy.reading import read_chunks
+
+    chunks = list(read_chunks(path, text_columns, chunk_rows=1 << 62))
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
 
 def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes: list[str] | None = None,

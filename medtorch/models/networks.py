@@ -15,6 +15,25 @@ from torch import nn
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU}
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` with its mask drawn from uniforms on the CPU: the same law, drawn 2-4x faster.
+
+    Each unit is kept independently with probability 1 - p (``U >= p`` for U uniform on [0, 1))
+    and a kept unit is scaled by 1 / (1 - p), exactly as ``nn.Dropout``. torch's CPU dropout draws
+    its mask with ``bernoulli_``, which on a 512 x 256 batch took 840 us against 365 us for
+    ``rand_like >= p`` and a multiply (one thread; 3.6 ms against 0.37 ms with two threads on a busy
+    2-core machine): half of an MLP training step. Elsewhere (CUDA's fused kernel), in eval mode, and
+    for p of 0 or 1 it is ``nn.Dropout`` itself. The module has no parameters, so a saved network's
+    state dict is the same with either class.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or x.device.type != "cpu" or self.inplace or not 0.0 < self.p < 1.0:
+            return super().forward(x)
+        keep = (torch.rand_like(x) >= self.p).to(x.dtype).mul_(1.0 / (1.0 - self.p))
+        return x * keep
+
+
 class MLP(nn.Module):
     """Linear -> activation -> dropout, for each hidden width; then a linear head."""
 
@@ -24,7 +43,7 @@ class MLP(nn.Module):
         layers: list[nn.Module] = []
         width = n_features
         for h in hidden:
-            layers += [nn.Linear(width, h), _ACTIVATIONS[activation](), nn.Dropout(dropout)]
+            layers += [nn.Linear(width, h), _ACTIVATIONS[activation](), Dropout(dropout)]
             width = h
         layers.append(nn.Linear(width, n_outputs))
         self.net = nn.Sequential(*layers)
@@ -38,7 +57,7 @@ class Logistic(nn.Module):
 
     def __init__(self, n_features: int, n_outputs: int, dropout: float = 0.0):
         super().__init__()
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.dropout = Dropout(dropout) if dropout > 0 else nn.Identity()
         self.linear = nn.Linear(n_features, n_outputs)
 
     def forward(self, x):
@@ -76,8 +95,8 @@ class AttentionBlock(nn.Module):
         self.norm1 = nn.LayerNorm(d_token)
         self.attn = nn.MultiheadAttention(d_token, n_heads, dropout=attention_dropout, batch_first=True)
         self.norm2 = nn.LayerNorm(d_token)
-        self.ffn = nn.Sequential(nn.Linear(d_token, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d_token))
-        self.drop = nn.Dropout(dropout)
+        self.ffn = nn.Sequential(nn.Linear(d_token, hidden), nn.GELU(), Dropout(dropout), nn.Linear(hidden, d_token))
+        self.drop = Dropout(dropout)
 
     def forward(self, h: torch.Tensor, need_weights: bool = False):
         z = self.norm1(h)
