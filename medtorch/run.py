@@ -85,6 +85,11 @@ class RunDir:
         return sorted(self.root.glob(artefact("hydra_file").glob))
 
     @property
+    def hydra_dir(self) -> Path:
+        """The folder of Hydra's own record of the composition."""
+        return self.at("hydra_file", name="x").parent
+
+    @property
     def not_evidence(self) -> Path:
         return self.at("not_evidence")
 
@@ -200,6 +205,11 @@ class RunDir:
     def test_evaluation(self, number: int) -> Path:
         """The folder of governed test look ``number``."""
         return self.test_evaluation_file(number).parent
+
+    @property
+    def test_evaluations(self) -> Path:
+        """The folder of every governed test look (locked while a look is recorded)."""
+        return self.test_evaluation(0).parent
 
     def test_evaluation_file(self, number: int) -> Path:
         return self.at("test_evaluation", n=number)

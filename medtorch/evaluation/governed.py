@@ -61,7 +61,7 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
     for path in (rd.sealed_test, rd.acceptance):
         verify_artefact(rd, path, manifest)
     opened = binding.open_for_run(manifest, registry)  # fails early on a bad URL or a missing driver
-    with exclusive(rd.root / "test_evaluations"):  # one look at a time on this run, whatever the registry
+    with exclusive(rd.test_evaluations):  # one look at a time on this run, whatever the registry
         evidence = Run.open(rd.root)  # writes the look's files, hashes them and logs the event
         log = evidence.log
         log.verify_chain()
