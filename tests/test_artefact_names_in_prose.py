@@ -75,7 +75,7 @@ def test_the_prose_checker_reads_comments_docstrings_and_config_files(tmp_path):
     (tmp_path / "c.yaml").write_text("# resumes from checkpoints/last.ckpt\nname: logs\n")
     hits = {(line, name) for line, name, _ in names_in_text((tmp_path / "m.py").read_text())}
     assert hits == {(1, "metrics.json"), (2, "predictions_{split}.csv"), (4, "report_{stack}.{ext}"),
-                    (4, "report.html")}
+                    (4, "report.{ext}"), (4, "report.html")}
     assert [(n, name) for n, name, _ in names_in_text((tmp_path / "c.yaml").read_text())] == [(1, "last.ckpt")]
 
 
@@ -83,7 +83,7 @@ def test_the_prose_checker_does_not_flag_unrelated_words():
     text = ("import medtorch.evaluation.metrics  # metrics.py, not the metrics file\n"
             "see medtorch/survival/report.py and medtorch/report/build.py\n"
             "if report.status == 'fail' and report.min_cell > 3: cfg.report.pdf\n"
-            "my_metrics.json, split.jsonl, model.pth, config.yml, predictions.csv.gz\n"
+            "my_metrics.json, split.jsonl, model.pth, config.yml, predictions_csv, lineage.mdx\n"
             "the manifest, the split record, artefact('predictions'), RunDir.bridge_report\n")
     assert names_in_text(text) == []
 
