@@ -18,7 +18,7 @@ from medtorch.artefacts import artefact
 
 
 def discard_unstarted(root: str | Path) -> bool:
-    """Remove a run directory that holds nothing but Hydra's job log (``train.log``): a launch
+    """Remove a run directory that holds nothing but Hydra's job log (``artefact("job_log")``): a launch
     refused before the run started (a config error) leaves nothing behind. Returns whether it did.
     A directory holding anything else (a manifest, the user's files) is left as it is."""
     import logging
@@ -219,7 +219,7 @@ class RunDir:
 
     @property
     def test_evaluation_files(self) -> list[Path]:
-        """Every governed look's ``evaluation.json``, in look order."""
+        """Every governed look's evaluation record, in look order."""
         return sorted(self.root.glob(artefact("test_evaluation").glob))
 
     @property

@@ -1,4 +1,4 @@
-"""Write a monitoring report: report.json (everything), report.md (for people), plots."""
+"""Write a monitoring report: JSON (everything), Markdown (for people), plots."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ its sweep directory and every job in it is taken) or configurations. The first r
 baseline every other run is diffed against; agreement is computed for every pair of runs on
 the rows their prediction files share (``predictions_<split>.csv``, matched by ``row_id``).
 Confidence intervals are shown where a run holds them (``assessment_<split>.json`` or
-``metrics.json``'s ``<split>.ci``: ``<metric>: {lower, upper}``). Runs that share a
+the metrics record's ``<split>.ci``: ``<metric>: {lower, upper}``). Runs that share a
 configuration apart from the seed are summarised per stack, seed-to-seed spread beside the
 differences between stacks (``medtorch.stack.variation``).
 """

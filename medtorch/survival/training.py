@@ -64,7 +64,7 @@ def train(cfg: DictConfig, tensors: dict, rd: RunDir, log: EventLog):
 
 
 def export_best(cfg, module, trainer, n_features: int, prep, run) -> torch.nn.Module:
-    """The best epoch's weights as model.pt (weights only), and model.json, recorded through the ``Run``."""
+    """The best epoch's weights (weights only) and the model spec, recorded through the ``Run``."""
     from medtorch.checkpoints import weights_bytes
     from medtorch.hashing import sha256_bytes
 
