@@ -5,6 +5,9 @@ skipped); an f-string is read with ``{}`` for each interpolated value, so ``f"pr
 is caught. The names looked for are the registry's file names: ``predictions_{split}.csv`` becomes
 a pattern ``predictions_<anything>.csv``. A name that is nothing but placeholders and an extension
 (``{name}.png``) is too generic to look for.
+
+``names_in_text`` reads any text line by line (comments, docstrings, YAML, shell) with the same
+patterns; ``folder_literals`` finds the run directory's declared folders spelt as path components.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from medtorch.artefacts import ARTEFACTS
 
-_PART = r"[\w.*{}\[\]-]+"  # what stands for a placeholder: a value, a glob, or an f-string's {}
+_PART = r"[\w.*{}<>\[\]-]+"  # what stands for a placeholder: a value, a glob, an f-string's {}, or <split>
 
 
 def _extensions() -> str:

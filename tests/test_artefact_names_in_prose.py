@@ -71,11 +71,13 @@ def test_the_prose_checker_reads_comments_docstrings_and_config_files(tmp_path):
     (tmp_path / "m.py").write_text('"""Writes metrics.json."""\n'
                                    "x = 1  # then the predictions_val.csv of the split\n"
                                    "def f():\n"
-                                   '    """Reads ``bridge/report_0123abcd.md`` and report.html."""\n')
+                                   '    """Reads ``bridge/report_0123abcd.md`` and report.html."""\n'
+                                   "# compares predictions_<split>.csv\n")
     (tmp_path / "c.yaml").write_text("# resumes from checkpoints/last.ckpt\nname: logs\n")
     hits = {(line, name) for line, name, _ in names_in_text((tmp_path / "m.py").read_text())}
     assert hits == {(1, "metrics.json"), (2, "predictions_{split}.csv"), (4, "report_{stack}.{ext}"),
-                    (4, "report.{ext}"), (4, "report.html")}
+                    (4, "report.{ext}"), (4, "report.html"),
+                    (5, "predictions_{split}.csv")}
     assert [(n, name) for n, name, _ in names_in_text((tmp_path / "c.yaml").read_text())] == [(1, "last.ckpt")]
 
 

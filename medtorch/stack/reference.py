@@ -158,7 +158,7 @@ def add_rows(loaded, name: str, rows) -> dict[str, Any]:
     """Add ``rows`` (``Rows``-like: frame, y, ids; e.g. the test split once it has been evaluated) to the bridge set.
 
     The rows go through the loaded model on the current (cleared) stack; the files are
-    ``bridge/reference_<name>.json`` and ``.parquet``, and their hashes are recorded in a
+    ``rd.bridge_added(name, ext)`` for ext json and parquet, and their hashes are recorded in a
     ``bridge_reference_added`` event (the manifest's artefacts are sealed at training).
     """
     rd = loaded.rd
