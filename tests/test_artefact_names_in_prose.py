@@ -143,3 +143,15 @@ def test_the_lock_of_the_governed_looks_is_the_declared_one(tmp_path):
     assert lock_path(rd.test_evaluations) == rd.test_evaluations_lock.resolve()
     assert rd.test_evaluation(1).parent == rd.test_evaluations
     assert rd.hydra_dir == tmp_path / ".hydra" and Path(rd.hydra_dir).is_relative_to(tmp_path)
+
+
+def test_plots_inside_a_report_folder_keep_their_paths():
+    """The monitoring and explanation plots now take their folder from the registry: the same paths as before."""
+    from medtorch.artefacts import artefact, of_path
+
+    assert artefact("monitoring_plot").tail(2, plot="psi") == "plots/psi.png"
+    assert artefact("explanation_plot").tail(2, name="global_importance") == "plots/global_importance.png"
+    assert of_path("monitoring/2026-01-01_x/" + artefact("monitoring_plot").tail(2, plot="psi")).key == "monitoring_plot"
+    assert of_path("explain/" + artefact("explanation_plot").tail(2, name="g")).key == "explanation_plot"
+    with pytest.raises(KeyError):
+        artefact("monitoring_plot").tail(2)  # the plot's name must be given
