@@ -35,7 +35,7 @@ class Run:
 
     @property
     def metrics(self) -> dict[str, Any]:
-        """metrics.json: validation metrics, the selected epoch and the epoch history."""
+        """The metrics record: validation metrics, the selected epoch and the epoch history."""
         return self._json(self._rd.metrics)
 
     @property
@@ -47,7 +47,7 @@ class Run:
 
     @property
     def report_path(self) -> Path:
-        """report.html, written at the end of training (``medtorch report`` rewrites it)."""
+        """The HTML evidence report, written at the end of training (``medtorch report`` rewrites it)."""
         return self._rd.report_html
 
     def evaluate(self, test_data: str | Path | None = None, registry: str | None = None) -> dict[str, Any]:

@@ -57,6 +57,11 @@ class Artefact:
         """The last path component, its placeholders filled: ``report.{ext}`` with ext="md" is ``report.md``."""
         return self.path.rsplit("/", 1)[-1].format(**values)
 
+    def tail(self, parts: int, **values: object) -> str:
+        """The last ``parts`` path components, their placeholders filled: a monitoring plot's ``tail(2, plot="psi")``
+        is ``plots/psi.png``, its path inside the folder of one monitoring report."""
+        return "/".join(self.path.split("/")[-parts:]).format(**values)
+
     def relative(self, **values: object) -> str:
         """The path relative to its directory, placeholders filled (all must be given)."""
         missing = [f for f in self.fields if f.split(":")[0] not in values]

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from medtorch.artefacts import artefact
 from medtorch.errors import IntegrityError, MedtorchError
 
 
@@ -64,7 +65,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
-VERSIONS = "versions"  # earlier versions of versioned artefacts: versions/<path>@<first 16 hex of its sha256>
+VERSIONS = artefact("kept_version").path.split("/")[0]  # earlier versions of versioned artefacts: <path>@<first 16 hex of its sha256>
 
 
 def keep_previous_version(root: str | Path, paths: list[Path]) -> list[Path]:

@@ -1,12 +1,12 @@
-"""Append-only, hash-chained event log of a run (``events.jsonl``).
+"""Append-only, hash-chained event log of a run (``artefact("events")``).
 
 Each line is one act on the run: UTC time, user, host, the action, what it did, the hashes
 of the files it read and wrote, the hash of the previous line, and its own hash. Changing,
 inserting or deleting any line breaks the chain, which ``verify_chain`` detects. The head of
 the chain (the number of lines and the last hash) is also kept in a small file beside the log
-(``events.head``), so that removing the last lines, which leaves a valid shorter chain, is
+(``artefact("events_head")``), so that removing the last lines, which leaves a valid shorter chain, is
 detected too. Appends are serialised across processes and threads by a file lock beside the
-log (``events.lock``, ``medtorch.locking.event_log_lock``).
+log (``artefact("events_lock")``, ``medtorch.locking.event_log_lock``).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class EventLog:
         return len(records)
 
     def verify_head(self) -> int:
-        """Check the chain, then that it ends where ``events.head`` says it does (no lines cut off the end)."""
+        """Check the chain, then that it ends where the head file says it does (no lines cut off the end)."""
         n = self.verify_chain()
         if not self.head_path.is_file():
             raise IntegrityError(

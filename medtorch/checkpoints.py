@@ -1,7 +1,7 @@
 """Checkpoints: the last one written every epoch, each hashed into the event log, each verified before a load.
 
 Lightning (since 2.6) writes ``save_last`` only when a top-k checkpoint is written, so after a
-crash ``last.ckpt`` could be many epochs old. medtorch writes ``checkpoints/last.ckpt`` itself at
+crash the last checkpoint could be many epochs old. medtorch writes it (``artefact("checkpoint_last")``) itself at
 the end of every epoch (a second ``ModelCheckpoint`` with no monitor, ordered after the best
 one so it holds the updated best and early-stopping state), and every N optimizer steps with
 ``trainer.checkpoint_every_n_steps``.
@@ -33,7 +33,7 @@ SAVED, REMOVED = "checkpoint_saved", "checkpoint_removed"
 
 
 def weights_bytes(network: torch.nn.Module) -> bytes:
-    """A network's state dict as ``torch.save`` writes it (model.pt), to be recorded through the Run."""
+    """A network's state dict as ``torch.save`` writes it (the model weights), to be recorded through the Run."""
     import io
 
     buffer = io.BytesIO()

@@ -163,7 +163,7 @@ def attach_evidence(loggers, rd, log) -> None:
     """Link experiment trackers back to the evidence: tags and the report on each MLflow run.
 
     Tags ``medtorch.run_id``, ``medtorch.manifest_sha256`` and ``medtorch.run_dir``; artefacts
-    report.html, report.md and manifest.json. Recorded in the run's event log.
+    the HTML and Markdown reports and the manifest. Recorded in the run's event log.
     """
     from medtorch.hashing import sha256_file
     from medtorch.run import read_json

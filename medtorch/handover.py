@@ -6,7 +6,7 @@ still contain that line (a rewritten log does not), and after it:
 - a write-once artefact (as ``medtorch.artefacts`` declares them: the model, the fitted
   preprocessing, the split, the data specification, the acceptance criteria, the sealed test
   split, the config...; and the final checkpoints) recorded at or before the head may not be recorded again with another hash:
-  whoever swapped ``model.pt`` and appended an event saying so is reported, however
+  whoever swapped the model weights and appended an event saying so is reported, however
   well-formed the event (``EXIT_INTEGRITY``);
 - versioned artefacts (the report, bridge reports, evaluations, explanations, monitoring)
   may get new versions, each with its own event; they are listed, not refused;

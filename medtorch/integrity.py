@@ -10,7 +10,7 @@ log names outside the run directory (a prediction's input and output) are listed
 they belong to the user and may move.
 
 Files no event records are listed apart; where evidence lives (``EVIDENCE_LOCATIONS``) each is
-a problem. ``train.log`` and ``logs/`` are declared outside the evidence. Earlier versions of
+a problem. Hydra's job log and the loggers' folder are declared outside the evidence. Earlier versions of
 versioned artefacts kept in ``versions/`` are checked against the hash recorded for them. With
 a hand-over head, ``medtorch.handover`` reports what was recorded after it.
 """
@@ -33,7 +33,7 @@ from medtorch.run import VERSIONS, RunDir, read_json
 _SELF = frozenset({artefact("events").path, artefact("events_head").path}
                   | {a.path for a in ARTEFACTS if a.kind == LOCK and a.scope == RUN})
 # declared outside the evidence: Hydra's job log (written until the process ends, after the last
-# event) and the experiment loggers' folder (its metrics.csv is hashed into the manifest at run end)
+# event) and the experiment loggers' folder (its CSV log is hashed into the manifest at run end)
 OUTSIDE_EVIDENCE = (artefact("job_log").path, Path(artefact("training_log").path).parent.as_posix() + "/*")
 _MANIFEST = artefact("manifest").path
 # where evidence lives: a file here that no event records is a problem (EXIT_INTEGRITY), not a note
@@ -49,7 +49,7 @@ class Recorded:
     """The last hash recorded for one file, and where it was recorded."""
 
     sha256: str
-    where: str  # e.g. "events.jsonl line 7 (validation_evaluated, output)"
+    where: str  # e.g. "<the event log> line 7 (validation_evaluated, output)"
 
 
 @dataclass
@@ -62,7 +62,7 @@ class Verification:
     files: dict[str, Recorded] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     unrecorded: list[str] = field(default_factory=list)  # files no event records (those in evidence locations are problems too)
-    outside_evidence: list[str] = field(default_factory=list)  # train.log, logs/: declared outside the evidence
+    outside_evidence: list[str] = field(default_factory=list)  # the job log, logs/: declared outside the evidence
     external: list[str] = field(default_factory=list)  # files outside the run the log names (e.g. a prediction's output)
     after_head: AfterHead | None = None  # with --head: events after it, write-once artefacts changed after it
 
@@ -129,7 +129,7 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
 
 def mentions(rd: RunDir, records: list[dict[str, Any]], v: Verification):
     """``names(record)``: the (run-relative name, sha256) pairs one event recorded, inputs and outputs; the
-    event that last recorded manifest.json also vouches for the manifest's artefact hashes."""
+    event that last recorded the manifest also vouches for the manifest's artefact hashes."""
     manifest_line = max((n for n, r in enumerate(records, 1) if _MANIFEST in r.get("outputs", {})), default=None)
     artefacts: dict[str, str] = {}
     if manifest_line is not None and rd.manifest.is_file():

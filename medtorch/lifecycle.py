@@ -36,7 +36,7 @@ def config_for_hash(cfg: DictConfig) -> dict[str, Any]:
 
 def record_launch(root: Path, launch: dict[str, str] | None) -> None:
     for name, text in (launch or {}).items():
-        write_text(root / ".hydra" / name, text)
+        write_text(RunDir(root).hydra_dir / name, text)
 
 
 def _command() -> str:

@@ -33,7 +33,7 @@ class LoadedRun:
     rd: RunDir
     manifest: dict[str, Any]
     config: dict[str, Any]
-    spec: dict[str, Any]  # model.json
+    spec: dict[str, Any]  # the model spec
     preprocessor: TabularPreprocessor
     network: nn.Module
     settings: Any = None  # medtorch.stack.settings.InferenceSettings in force (None until put on a stack)
@@ -67,7 +67,7 @@ def verify_artefact(rd: RunDir, path: Path, manifest: dict[str, Any]) -> None:
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    """config.yaml as a dict: the C YAML parser (15x faster than OmegaConf's), OmegaConf where it interpolates."""
+    """The run's config as a dict: the C YAML parser (15x faster than OmegaConf's), OmegaConf where it interpolates."""
     import yaml
 
     text = path.read_text(encoding="utf-8")

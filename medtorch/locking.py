@@ -3,7 +3,7 @@
 ``event_log_lock(path)`` serialises appends to a run's event log across processes and
 threads with the ``filelock`` package (``fcntl.flock`` on POSIX, ``msvcrt`` locking on
 Windows), so N writers appending M events each leave exactly N x M lines and a valid chain.
-The lock file ``events.lock`` sits beside the log; it holds nothing and is not evidence.
+The lock file (``artefact("events_lock")``) sits beside the log; it holds nothing and is not evidence.
 
 ``exclusive(path)`` below is the test-set ledger's lock.
 

@@ -1,4 +1,4 @@
-"""The run's manifest (``manifest.json``) as a typed record with a format version.
+"""The run's manifest (``artefact("manifest")``) as a typed record with a format version.
 
 Format 2 (this code) carries ``format_version: 2``. A manifest without the field was written
 before the field existed (format 1); its keys are the same, so it reads as format 1 and is

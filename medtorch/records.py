@@ -48,7 +48,7 @@ class _Record:
 
 @dataclass(frozen=True)
 class SplitRecord(_Record):
-    """``split.json``: how the rows were split, and each part's size, class counts and row-id hash."""
+    """The split record: how the rows were split, and each part's size, class counts and row-id hash."""
 
     strategy: str
     seed: int
@@ -66,7 +66,7 @@ class SplitRecord(_Record):
 
 @dataclass(frozen=True)
 class ModelSpec(_Record):
-    """``model.json``: what is needed to rebuild the network, and how its epoch (or C) was chosen."""
+    """The model spec: what is needed to rebuild the network, and how its epoch (or C) was chosen."""
 
     model: dict[str, Any]
     n_features: int
@@ -85,7 +85,7 @@ class ModelSpec(_Record):
 
 @dataclass(frozen=True)
 class MetricsRecord(_Record):
-    """``metrics.json``: the validation metrics, the sealed test's status and the training history."""
+    """The metrics record: the validation metrics, the sealed test's status and the training history."""
 
     val: dict[str, Any]
     test: Any

@@ -1,7 +1,7 @@
 """Resuming an interrupted run in its own run directory.
 
 ``python train.py <the same overrides> hydra.run.dir=RUN_DIR ckpt_path=last`` continues a
-killed or timed-out run from ``checkpoints/last.ckpt``. The config must be the one the run
+killed or timed-out run from its last checkpoint (``artefact("checkpoint_last")``). The config must be the one the run
 started with (apart from ``ckpt_path``); the data, split and fitted preprocessing are
 recomputed and must hash to what the run recorded. The checkpoint carries the optimizer,
 the loop and callback state, and (see ``Classifier.on_save_checkpoint``) the random
@@ -12,7 +12,7 @@ On SLURM, requeueing belongs to submitit: SLURM sends the job its warning signal
 ``signal_delay_s`` before the time limit, submitit's handler asks Hydra's launcher for a
 checkpoint (a resubmission of the same job: same config, same output directory), requeues it
 and exits; Lightning's own SLURM auto-requeue is switched off so the two never race. The
-requeued job finds its interrupted run and resumes from ``last.ckpt`` by itself: a job is
+requeued job finds its interrupted run and resumes from the last checkpoint by itself: a job is
 taken as requeued when SLURM says so (``SLURM_RESTART_COUNT`` > 0) or when it runs under
 submitit (``SUBMITIT_EXECUTOR``, also set by ``hydra/launcher=submitit_local``, which requeues
 the same way) and its run directory holds a run that did not complete. A fresh sweep job

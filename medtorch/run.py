@@ -18,7 +18,7 @@ from medtorch.artefacts import artefact
 
 
 def discard_unstarted(root: str | Path) -> bool:
-    """Remove a run directory that holds nothing but Hydra's job log (``train.log``): a launch
+    """Remove a run directory that holds nothing but Hydra's job log (``artefact("job_log")``): a launch
     refused before the run started (a config error) leaves nothing behind. Returns whether it did.
     A directory holding anything else (a manifest, the user's files) is left as it is."""
     import logging
@@ -83,6 +83,11 @@ class RunDir:
     def hydra_files(self) -> list[Path]:
         """Hydra's own record of the composition (config, hydra settings, overrides)."""
         return sorted(self.root.glob(artefact("hydra_file").glob))
+
+    @property
+    def hydra_dir(self) -> Path:
+        """The folder of Hydra's own record of the composition."""
+        return self.at("hydra_file", name="x").parent
 
     @property
     def not_evidence(self) -> Path:
@@ -201,6 +206,11 @@ class RunDir:
         """The folder of governed test look ``number``."""
         return self.test_evaluation_file(number).parent
 
+    @property
+    def test_evaluations(self) -> Path:
+        """The folder of every governed test look (locked while a look is recorded)."""
+        return self.test_evaluation(0).parent
+
     def test_evaluation_file(self, number: int) -> Path:
         return self.at("test_evaluation", n=number)
 
@@ -209,7 +219,7 @@ class RunDir:
 
     @property
     def test_evaluation_files(self) -> list[Path]:
-        """Every governed look's ``evaluation.json``, in look order."""
+        """Every governed look's evaluation record, in look order."""
         return sorted(self.root.glob(artefact("test_evaluation").glob))
 
     @property

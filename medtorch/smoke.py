@@ -2,8 +2,8 @@
 
 Lightning's fast_dev_run trains and validates a few batches with checkpointing off. medtorch
 still writes the run directory (so a user sees every artefact appear), but marks it not
-evidence in three places a reader cannot miss: ``manifest.json`` (``"evidence": false`` and
-the reason), a ``NOT_EVIDENCE.txt`` file at the top of the directory, and the report header.
+evidence in three places a reader cannot miss: the manifest (``"evidence": false`` and
+the reason), a file at the top of the directory (``artefact("not_evidence")``), and the report header.
 A smoke run never looks at the test set: ``evaluation.test_look`` is refused with it and
 ``medtorch evaluate`` refuses the directory, so the test-set ledger/registry is never touched.
 """

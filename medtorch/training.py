@@ -3,7 +3,7 @@
 ``set_determinism`` seeds every generator and fixes the numeric settings; ``train`` builds the
 module, the index-slice loaders and the Trainer (checkpoints, early stopping, the CSV log) and
 fits, resuming from a checkpoint when given one; ``export_best`` restores the best epoch and
-writes ``model.pt`` (weights only) with ``model.json``. Each records what it did in the event log.
+writes the model weights (weights only) with the model spec. Each records what it did in the event log.
 The ``*_step`` functions are their ``step(cfg, run, state) -> state`` form (medtorch.steps):
 determinism and training run on every DDP rank, the export on rank 0.
 """
@@ -128,7 +128,7 @@ def train(cfg: DictConfig, prepared: Prepared, run: Run, resume_from: Path | Non
 
 
 def export_best(cfg, module, trainer, prepared: Prepared, run: Run) -> tuple[torch.nn.Module, dict]:
-    """Load the best epoch's weights and save them as model.pt (weights only) with model.json; (network, selected_by)."""
+    """Load the best epoch's weights and save them (weights only) with the model spec; (network, selected_by)."""
     ckpt_cb = trainer.checkpoint_callback
     if cfg.trainer.fast_dev_run:  # Lightning checkpoints nothing in a smoke run: the last weights, not a selection
         from medtorch.smoke import smoke_checkpoint

@@ -18,7 +18,7 @@ Prints the times and the ratios subject-level / row-level (target: at most 1.5) 
 times, on a finished run's validation predictions, what the intervals cost that run: the
 assessment's intervals (``bootstrap_cis`` with the run's settings) and the transparent
 comparison (logistic fit over the C grid and the paired bootstrap), against the run's wall time
-(manifest.json: started to finished).
+(the manifest: started to finished).
 """
 
 from __future__ import annotations
@@ -101,14 +101,14 @@ def run_overhead(run_dir: str) -> None:
     from medtorch.explain.rows import inputs_for_run
     from medtorch.explain.explanation import _compare
     from medtorch.loading import load_run
-    from medtorch.run import read_json
+    from medtorch.run import RunDir, read_json
 
     root = Path(run_dir)
-    man, cfg = read_json(root / "manifest.json"), load_run(root).config
+    man, cfg = read_json(RunDir(root).manifest), load_run(root).config
     wall = (datetime.fromisoformat(man["finished_utc"].replace("Z", "+00:00"))
             - datetime.fromisoformat(man["started_utc"].replace("Z", "+00:00"))).total_seconds()
-    pred = pd.read_csv(root / "predictions_val.csv")
-    classes = read_json(root / "model.json")["classes"]
+    pred = pd.read_csv(RunDir(root).predictions("val"))
+    classes = read_json(RunDir(root).model_spec)["classes"]
     y = pred["true_label"].map({c: j for j, c in enumerate(classes)}).to_numpy()
     probs = pred[[f"prob_{c}" for c in classes]].to_numpy()
     ev = cfg["evaluation"]

@@ -109,12 +109,14 @@ def medtorch_cmd(csv: Path, out: Path, epochs: int) -> list[str]:
 
 def step_costs(run_dir: Path, start: float, end: float) -> dict[str, float]:
     """Seconds per step of one medtorch run, from the gaps between its events' timestamps."""
+    from medtorch.run import RunDir  # the run's paths come from the artefact registry
+
     def epoch(stamp: str) -> float:
         return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
     costs: dict[str, float] = {}
     before = start
-    for line in (run_dir / "events.jsonl").read_text().splitlines():
+    for line in RunDir(run_dir).events.read_text().splitlines():
         event = json.loads(line)
         t = epoch(event["time_utc"])
         action = "training_finished" if event["action"] == "checkpoint_saved" else event["action"]
@@ -160,7 +162,7 @@ def main() -> None:
         print(f"(b) medtorch train.py,  median {statistics.median(m for _, m in pairs):.2f} s")
         print(f"ratio (b)/(a), median of the {len(ratios)} paired ratios: {statistics.median(ratios):.3f} "
               f"(range {ratios[0]:.3f}-{ratios[-1]:.3f})")
-        print("medtorch run, seconds per step (median over repeats; the gap before each event of events.jsonl):")
+        print("medtorch run, seconds per step (median over repeats; the gap before each event of the event log):")
         names = list(dict.fromkeys(k for s in steps for k in s))
         for name in names:
             cost = statistics.median(s.get(name, 0.0) for s in steps)

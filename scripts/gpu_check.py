@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from medtorch.run import RunDir
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -48,7 +50,7 @@ def main() -> int:
     results: list[dict] = []
     for precision in ("32-true", "bf16-mixed", "16-mixed"):
         code, tail, rd = _train(out, f"train_{precision}", args.epochs, f"trainer.precision={precision}")
-        mcc = json.loads((rd / "metrics.json").read_text())["val"]["mcc"] if code == 0 else None
+        mcc = json.loads(RunDir(rd).metrics.read_text())["val"]["mcc"] if code == 0 else None
         results.append({"step": f"train {precision}", "exit": code, "val_mcc": mcc, "tail": tail if code else ""})
     ref = out / "train_32-true"
     for step, cmd in (("explain", ["explain", str(ref), "--device", "cuda"]),
@@ -56,7 +58,7 @@ def main() -> int:
         code, tail = _run([sys.executable, "-m", "medtorch.cli", *cmd])
         results.append({"step": step, "exit": code, "tail": tail})
     code, tail, again = _train(out, "train_32-true_again", args.epochs, "trainer.precision=32-true")
-    same = code == 0 and (again / "predictions_val.csv").read_bytes() == (ref / "predictions_val.csv").read_bytes()
+    same = code == 0 and RunDir(again).predictions("val").read_bytes() == RunDir(ref).predictions("val").read_bytes()
     results.append({"step": "determinism (same seed twice)", "exit": 0 if same else 1, "tail": "" if same else tail})
     if (REPO / "tests" / "test_gpu.py").is_file():  # a source checkout with the dev extras: the CUDA tests too
         code, tail = _run([sys.executable, "-m", "pytest", "-q", "tests/test_gpu.py", "tests/test_module.py"])

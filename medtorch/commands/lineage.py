@@ -2,7 +2,7 @@
 
 ``--replay`` loads the source again with the run's recorded config (or FILE in its place),
 splits it again and compares the source hash and each split's row-identity hash with
-``lineage.json``; a difference exits with ``EXIT_INTEGRITY``. The replay is appended to the run's event log.
+the recorded lineage; a difference exits with ``EXIT_INTEGRITY``. The replay is appended to the run's event log.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``medtorch report RUN``: write report.md and a self-contained report.html into the run.
+"""``medtorch report RUN``: write the Markdown and a self-contained HTML report into the run.
 
 The run's audit trail is verified first; a changed artefact is refused (``EXIT_INTEGRITY``).
 """

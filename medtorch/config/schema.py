@@ -35,7 +35,7 @@ class MedtorchConfig:
     bridge: BridgeConfig = field(default_factory=BridgeConfig)
     explain: ExplainConfig = field(default_factory=ExplainConfig)
     experiment: str = "default"  # name of the applied experiment, set by experiment files
-    ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from checkpoints/last.ckpt
+    ckpt_path: Optional[str] = None  # "last" resumes the run in hydra.run.dir from its last checkpoint
     spec: SpecConfig = field(default_factory=SpecConfig)
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     card: CardConfig = field(default_factory=CardConfig)  # model card text for the report

@@ -117,7 +117,7 @@ class ReportConfig:
     """What the evidence report may show and what it writes."""
 
     min_cell: int = 5  # data-distribution counts below this are suppressed ("<5")
-    pdf: str = "auto"  # auto: write report.pdf when a headless Chromium is found | off
+    pdf: str = "auto"  # auto: write the PDF report when a headless Chromium is found | off
 
 
 @dataclass

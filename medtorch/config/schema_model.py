@@ -19,7 +19,7 @@ class MLPConfig:
 class LogisticConfig:
     """Multinomial logistic regression fitted to convergence (scikit-learn, L-BFGS): the transparent baseline.
 
-    Exported as one linear layer (model.pt). The L2 strength C is the one of ``c_grid`` with
+    Exported as one linear layer (the model weights). The L2 strength C is the one of ``c_grid`` with
     the lowest validation log-loss (medtorch/models/transparent.py).
     """
 
@@ -115,7 +115,7 @@ class TrainerConfig:
     num_threads: Optional[int] = None  # torch intra-op threads; None keeps torch's default
     enable_progress_bar: bool = True
     matmul_precision: str = "highest"  # highest keeps TF32 off on GPUs
-    checkpoint_every_n_steps: Optional[int] = None  # also write checkpoints/last.ckpt every N optimizer steps (it is written every epoch)
+    checkpoint_every_n_steps: Optional[int] = None  # also write the last checkpoint every N optimizer steps (it is written every epoch)
     # Lightning's own flags, passed to its Trainer (checked in medtorch/extensions.py)
     fast_dev_run: Any = False  # true or N: a smoke run of N batches; its run directory is marked not evidence
     limit_train_batches: Any = 1.0  # a fraction (float) or a number of batches (int)

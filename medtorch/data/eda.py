@@ -4,8 +4,8 @@ Per split: rows, class counts and proportions, missingness per column, numeric s
 category frequencies. Representativeness: rows and label rates per subgroup value (sex, age
 band, site, ...), compared with reference population shares when the config gives them, with
 under-representation beyond the tolerance flagged. The calendar distribution when a time
-column exists. The class-imbalance ratio and the mitigation chosen. Written as ``eda.json``,
-PNG plots and ``eda.md``; everything is computed on raw (untransformed) values.
+column exists. The class-imbalance ratio and the mitigation chosen. Written as JSON (``artefact("eda")``),
+PNG plots and a Markdown summary; everything is computed on raw (untransformed) values.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the axes: balanced classes leave no free corner
     paths.append(save(fig, "classes"))
     miss = sorted(((c, v) for c, v in splits["train"]["missing_share"].items() if v > 0), key=lambda kv: -kv[1])[:30]
-    if miss:  # nothing missing: no empty chart (eda.md and the report say so in a sentence)
+    if miss:  # nothing missing: no empty chart (the EDA summary and the report say so in a sentence)
         fig, ax = plt.subplots(figsize=(6, 0.25 * len(miss) + 1))
         ax.barh([c for c, _ in miss][::-1], [v for _, v in miss][::-1])
         ax.set_xlim(0, max(v for _, v in miss) * 1.1)

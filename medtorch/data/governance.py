@@ -25,7 +25,7 @@ class LeakageError(MedtorchError):
 
 
 def check_leakage(cfg: Any, splits: Splits, run: Run, classes: list[str] | None = None):
-    """Run every check, write leakage.json; stop the run (``EXIT_LEAKAGE``) on a failed check if configured."""
+    """Run every check, write the leakage record; stop the run (``EXIT_LEAKAGE``) on a failed check if configured."""
     from medtorch.data.leakage import run_checks
 
     rd = run.rd

@@ -2,7 +2,7 @@
 
 ``build_lineage`` gathers what the pipeline did (source and its hash, rows dropped and why, the
 split with a hash of each split's row identities, every fitted transform with the split it was
-fitted on, the features in model order, rebalancing and augmentation) into ``lineage.json``;
+fitted on, the features in model order, rebalancing and augmentation) into the lineage record;
 ``lineage_markdown`` renders the same for a reader. ``replay_split`` loads the source again
 with the run's recorded config, splits it again and compares the row-identity hashes: the
 same file and config must give the same split.
@@ -82,7 +82,7 @@ def lineage_markdown(lineage: dict[str, Any]) -> str:
 
 
 def replay_split(run_dir: str | Path, data_path: str | None = None) -> dict[str, Any]:
-    """Load the source again, split it again with the run's config; compare with lineage.json.
+    """Load the source again, split it again with the run's config; compare with the recorded lineage.
 
     Raises ``IntegrityError`` when the source hash or any split hash differs.
     """

@@ -68,7 +68,7 @@ class Splits:
         return {"train": self.train, "val": self.val, "test": self.test}
 
     def record(self, classes: list[str]) -> dict[str, Any]:
-        """What the split did, for split.json and the manifest."""
+        """What the split did, for the split record and the manifest."""
         out: dict[str, Any] = {"strategy": self.strategy, "seed": self.seed, "fractions": self.fractions,
                                "subject_column": self.subject, "time_column": self.time, **(self.options or {}),
                                "parts": {}}

@@ -3,7 +3,7 @@
 Follows scikit-learn's contract: everything learned from data is set only in ``fit``, is
 named with a trailing underscore, and ``transform`` refuses to run before ``fit``. ``fit``
 accepts only ``TrainRows`` (see ``medtorch.data.split``). The fitted state is plain JSON
-(``preprocessing.json``), readable by a reviewer and loadable without pickle.
+(``artefact("preprocessing")``), readable by a reviewer and loadable without pickle.
 
 - numeric columns: missing values -> training median; then (x - mean) / scale, with the
   training mean and population standard deviation (scale 1 where it is 0);

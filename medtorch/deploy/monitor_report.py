@@ -1,4 +1,4 @@
-"""Write a monitoring report: report.json (everything), report.md (for people), plots."""
+"""Write a monitoring report: JSON (everything), Markdown (for people), plots."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def plots(r: dict[str, Any], folder: Path, classes: list[str]) -> list[Path]:
     ax.barh([f["column"] for f in feats], vals, color=["tab:red" if f["drift"] else "tab:blue" for f in feats])
     ax.axvline(r["plan"]["psi_threshold"], color="k", ls="--", label="threshold")
     ax.set_xlabel("population stability index"), ax.legend(), ax.invert_yaxis()
-    paths.append(_save(fig, folder / "plots" / "psi.png"))
+    paths.append(_save(fig, folder / _plot("psi")))
     pr = r["overall"]["prediction"]
     if pr.get("classes"):
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -85,7 +85,7 @@ def plots(r: dict[str, Any], folder: Path, classes: list[str]) -> list[Path]:
         ax.bar(x - 0.2, ref / max(ref.sum(), 1), 0.4, label="training")
         ax.bar(x + 0.2, new / max(new.sum(), 1), 0.4, label="new")
         ax.set_xticks(x, pr["classes"]), ax.set_ylabel("share of rows"), ax.set_title("Predicted class"), ax.legend()
-        paths.append(_save(fig, folder / "plots" / "predicted_class.png"))
+        paths.append(_save(fig, folder / _plot("predicted_class")))
     windows = [w for w in r["windows"] if w["degradation"]]
     if windows:
         fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -97,8 +97,13 @@ def plots(r: dict[str, Any], folder: Path, classes: list[str]) -> list[Path]:
             ax.axhline(r["plan"]["min_mcc"], color="tab:red", ls="--", label="threshold")
             ax.legend()
         ax.set_ylabel("MCC"), ax.set_title("MCC by calendar window")
-        paths.append(_save(fig, folder / "plots" / "mcc_by_window.png"))
+        paths.append(_save(fig, folder / _plot("mcc_by_window")))
     return paths
+
+
+def _plot(name: str) -> str:
+    """A plot's path inside the folder of one monitoring report, from its declaration."""
+    return artefact("monitoring_plot").tail(2, plot=name)
 
 
 def _save(fig, path: Path) -> Path:

@@ -6,7 +6,7 @@ given. It is either *derived* at training time from the training rows and the ``
 config (observed range widened by ``spec.range_margin``, not below 0 for a column that
 was never negative; or ``spec.limits``), or
 *pre-defined*: a file written and locked (``spec.sha256``) before training, which the run
-records and enforces on its own data. Either way it is saved as ``data_spec.json`` in the
+records and enforces on its own data. Either way it is saved as ``artefact("data_spec")`` in the
 run directory, hashed in the manifest, and every later input is checked against it
 (``medtorch.deploy.checks``).
 
@@ -69,7 +69,7 @@ class DataSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str) -> "DataSpec":
-        """Read a specification (a run's data_spec.json or a user's file); fail naming what is wrong."""
+        """Read a specification (a run's data specification or a user's file); fail naming what is wrong."""
         if not isinstance(d, dict) or not isinstance(d.get("columns"), list) or not d["columns"]:
             raise MedtorchError(f"{where}: a data specification needs a non-empty 'columns' list.")
         problems, cols = [], []

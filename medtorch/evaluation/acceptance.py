@@ -1,7 +1,7 @@
 """Acceptance criteria fixed a priori: parsed, frozen (content + hash), then judged.
 
 A criterion is one line ``QUANTITY OP THRESHOLD`` (``mcc_lower_ci >= 0.6``). The criteria of
-a run are frozen when training starts, before any look at the test set: ``acceptance.json``
+a run are frozen when training starts, before any look at the test set: the acceptance record
 holds them with their hash, and the event log records the hash. An evaluation judges the
 active criteria against what it observed; a criterion whose quantity cannot be observed
 (``max_subgroup_mcc_gap`` without subgroup columns) fails, because it was not shown to hold.
@@ -80,7 +80,7 @@ def criteria_problems(lines: Iterable[str]) -> list[str]:
 
 
 def frozen_record(name: str, lines: Iterable[str], frozen_utc: str) -> dict[str, Any]:
-    """What acceptance.json holds: the criteria, their hash, and when they were frozen."""
+    """What the acceptance record holds: the criteria, their hash, and when they were frozen."""
     criteria = [asdict(parse_criterion(x)) | {"text": parse_criterion(x).text} for x in lines]
     body = {"name": name, "criteria": criteria}
     return {**body, "sha256": sha256_json(body), "frozen_utc": frozen_utc}

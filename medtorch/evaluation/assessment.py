@@ -1,7 +1,7 @@
 """The full performance assessment of one set of predictions (validation or test).
 
 Metrics with bootstrap CIs, the per-class table, one sensitivity table per subgroup column
-and one per calendar period, and calibration; written as ``assessment_<split>.json`` (or into
+and one per calendar period, and calibration; written as ``rd.assessment(split)`` (or into
 a test evaluation's folder) with forest plots and reliability diagrams beside it.
 """
 

@@ -4,8 +4,8 @@
 never looked at), divides the development rows (train + validation) into 5 stratified folds
 (grouped by subject when ``data.subject_column`` is set), trains one model per fold as a
 separate run directory ``fold_<i>/`` inside the parent directory, and writes the per-fold
-metrics and their distribution (mean, SD, min, max) with a plot to ``cv_summary.json`` and
-``plots/cv_distribution.png``. Folds can also run in parallel, one per job
+metrics and their distribution (mean, SD, min, max) with a plot to the CV summary (``artefact("cv_summary")``) and
+its distribution plot. Folds can also run in parallel, one per job
 (``cv.fold=0,1,2,3,4`` in a multirun), then ``medtorch cv-summary PARENT`` summarises.
 """
 
@@ -57,7 +57,7 @@ PER_CLASS = ("sensitivity", "specificity", "precision")
 
 
 def summarize(parent: Path) -> dict[str, Any]:
-    """Collect the fold runs below ``parent``; write cv_summary.json and the distribution plot."""
+    """Collect the fold runs below ``parent``; write the CV summary and the distribution plot."""
     from medtorch.evaluation.assessment_plots import plot_distribution
 
     parent = Path(parent)

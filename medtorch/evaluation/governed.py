@@ -61,7 +61,7 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
     for path in (rd.sealed_test, rd.acceptance):
         verify_artefact(rd, path, manifest)
     opened = binding.open_for_run(manifest, registry)  # fails early on a bad URL or a missing driver
-    with exclusive(rd.root / "test_evaluations"):  # one look at a time on this run, whatever the registry
+    with exclusive(rd.test_evaluations):  # one look at a time on this run, whatever the registry
         evidence = Run.open(rd.root)  # writes the look's files, hashes them and logs the event
         log = evidence.log
         log.verify_chain()
@@ -139,7 +139,7 @@ def _write_look(evidence: Run, number: int, evaluation: dict[str, Any], rows, pr
 
 
 def _roles(evidence: Run, number: int, current: dict[str, Any], looks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One role for each look of this run, the registry's demotions applied (test_roles.json); each earlier look's
+    """One role for each look of this run, the registry's demotions applied (the test roles record); each earlier look's
     file is read once, checked against the hash its test_evaluated event recorded."""
     rd = evidence.rd
     earlier = [evidence.read_json(p) for p in rd.test_evaluation_files if p != rd.test_evaluation_file(number)]

@@ -1,6 +1,6 @@
 """The rows a governed look evaluates: the sealed test split, or a new independent test file.
 
-The sealed test split is recorded at training time (``sealed_test.json``: its row ids and the
+The sealed test split is recorded at training time (``artefact("sealed_test")``: its row ids and the
 hash of its rows); evaluation reloads the data, checks that it is the data the run was trained
 on, takes those rows and checks their hash. A new test file is read with the run's data
 settings and refused if any of its rows (or subjects) also occur in the run's data: the
@@ -41,7 +41,7 @@ class TestRows:
 
 
 def seal_record(test, data_sha256: str) -> dict[str, Any]:
-    """What sealed_test.json holds for the test split made at training time."""
+    """What the sealed-test record holds for the test split made at training time."""
     return {"ids": np.sort(test.ids).tolist(), "rows": len(test.y), "rows_sha256": rows_sha256(test.frame, test.y, test.ids),
             "ids_sha256": test.ids_sha256, "data_sha256": data_sha256}
 

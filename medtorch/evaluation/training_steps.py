@@ -1,12 +1,12 @@
 """The assessment steps a training run takes, each ``step(cfg, run, state) -> state`` (medtorch.steps).
 
 - ``freeze_acceptance``: before anything is trained, the acceptance criteria are frozen
-  (acceptance.json: content + hash; the hash goes to the event log).
+  (the acceptance record: content + hash; the hash goes to the event log).
 - ``record_development``: the run's development fingerprint (config, code, data hashes) in the manifest.
-- ``seal_test``: the test split's row ids and row hash are written to sealed_test.json.
-- ``evaluate_validation``: validation metrics, predictions and confusion plots (metrics.json).
+- ``seal_test``: the test split's row ids and row hash are written to the sealed-test record.
+- ``evaluate_validation``: validation metrics, predictions and confusion plots (the metrics record).
 - ``assess_validation``: bootstrap CIs, sensitivity analyses and calibration of the
-  validation predictions (assessment_val.json and plots).
+  validation predictions (the validation assessment and plots).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def evaluate_validation(cfg, run: Run, state: State) -> State:
         "val": val,
         "test": None,
         "test_status": "sealed: not evaluated by training",
-        "selected_epoch": state.metrics.pop("selected_by"),  # handed over by the export, not read back from model.json
+        "selected_epoch": state.metrics.pop("selected_by"),  # handed over by the export, not read back from disk
         "epochs_trained": state.trainer.current_epoch if state.trainer is not None else None,
         "history": state.module.history if state.module is not None else [],
     }

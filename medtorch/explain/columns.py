@@ -1,6 +1,6 @@
 """Model inputs back to the user's columns.
 
-``model.json``'s ``feature_sources`` names, for every model input, the original column it
+The model spec's ``feature_sources`` names, for every model input, the original column it
 came from (a numeric column is one input; a categorical column is one input per level of its
 one-hot encoding). Gradient methods attribute each input, so a column's attribution is the sum
 of its parts; perturbation methods perturb a whole column at once (through the feature mask

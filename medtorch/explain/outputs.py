@@ -35,7 +35,7 @@ def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.Dat
         files["plots"][key] = str(path.relative_to(out))
 
     def png(name: str) -> Path:
-        return out / "plots" / f"{name}.png"
+        return out / artefact("explanation_plot").tail(2, name=name)
 
     table("global_importance", artefact("explanation_importance").name, importance)
     long = [pd.DataFrame({"method": r.method, "row_id": np.repeat(ids, len(columns)), "class": classes[c],

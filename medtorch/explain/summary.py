@@ -1,4 +1,4 @@
-"""The Markdown summary of an explanation (RUN/explain/summary.md), from its report alone."""
+"""The Markdown summary of an explanation (``artefact("explanation_summary")``), from its report alone."""
 
 from __future__ import annotations
 

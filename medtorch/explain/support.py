@@ -7,7 +7,7 @@ step (rounding, argmax, a lookup) lacks. Attention maps need a network that says
 a class attribute ``supports_attention = True`` and ``forward(x, return_attention=True)``
 returning ``(logits, [per-layer (rows, heads, tokens, tokens) weights])``, with token 0 a
 class token and token j + 1 input feature j (the shipped attention model does). An explanation
-that cannot run is skipped, and the reason is written into explanation.json and summary.md.
+that cannot run is skipped, and the reason is written into the explanation and its summary.
 """
 
 from __future__ import annotations

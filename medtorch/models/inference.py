@@ -7,7 +7,7 @@ exactly the batch path ``predict`` runs: the same preprocessing, the same batch 
 same dtype and device, the same softmax.
 
 The batch size is one setting, ``trainer.eval_batch_size``, recorded with the run in its
-``config.yaml``; ``eval_batch_size`` reads it, and its default is ``TrainerConfig``'s.
+config; ``eval_batch_size`` reads it, and its default is ``TrainerConfig``'s.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def predict_proba(network: nn.Module, x: np.ndarray | torch.Tensor, batch_size: 
 
 
 def load_network(spec: dict[str, Any], weights_path: Path) -> nn.Module:
-    """Rebuild the network from model.json's spec and load model.pt (weights only, no pickle)."""
+    """Rebuild the network from the model spec and load the model weights (weights only, no pickle)."""
     net = build_network(spec["model"], spec["n_features"], spec["n_classes"])
     try:
         state = torch.load(weights_path, map_location="cpu", weights_only=True)

@@ -3,7 +3,7 @@
 The transparent baseline must be the best logistic regression the data allow, not whatever
 epoch early stopping kept: scikit-learn's L-BFGS fits it to convergence for each L2 strength C
 of ``model.c_grid`` and the validation rows pick C (``medtorch.models.transparent``). The fit
-is exported like any run's model, ``model.pt`` holding one linear layer and ``model.json`` its
+is exported like any run's model, the model weights holding one linear layer and the model spec its
 spec, so predict, bridge, explain and monitor need nothing special for it.
 """
 
@@ -19,7 +19,7 @@ from medtorch.models.transparent import fit_logistic, to_network
 
 
 def fit_and_export(cfg, prepared: Prepared, run: Run) -> tuple[torch.nn.Module, dict]:
-    """Fit the logistic regression on the training rows, choose C on validation, write model.pt and model.json;
+    """Fit the logistic regression on the training rows, choose C on validation, write the weights and spec;
     returns the network and how it was selected."""
     from medtorch.checkpoints import weights_bytes
 

@@ -141,7 +141,7 @@ class FeatureTokenTransformer(nn.Module):
 
 
 def build_network(model_cfg: Mapping[str, Any], n_features: int, n_outputs: int) -> nn.Module:
-    """Build the network of a ``model`` config (its ``_target_`` plus arguments); model.json keeps the config.
+    """Build the network of a ``model`` config (its ``_target_`` plus arguments); the model spec keeps the config.
 
     Configs written before networks were named by ``_target_`` (``name`` only) are read through
     the shipped networks' import paths, so older runs still load.

@@ -1,4 +1,4 @@
-"""Networks named by ``_target_``: check a class's signature, build it, rebuild it from model.json.
+"""Networks named by ``_target_``: check a class's signature, build it, rebuild it from a model spec.
 
 ``model._target_`` is the import path of any ``torch.nn.Module`` class (or a function returning
 one); the other keys of ``model`` are its constructor arguments, except ``name`` (a short label
@@ -26,7 +26,7 @@ RESERVED = ("_target_", "name")
 FIT_SETTINGS = {"logistic": ("c_grid", "tol", "max_iter")}
 # what medtorch passes to every network, by name
 PROVIDED = ("n_features", "n_outputs")
-# configs written before the _target_ form (model.json of older runs): name -> import path
+# configs written before the _target_ form (model specs of older runs): name -> import path
 SHIPPED = {
     "mlp": "medtorch.models.networks.MLP",
     "logistic": "medtorch.models.networks.Logistic",

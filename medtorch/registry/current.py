@@ -3,7 +3,7 @@
 Used by ``medtorch show`` and the report, so every output gives one role per test set once it
 is demoted (an earlier hold-out look reads "hold-out at the time, superseded by look N"). The
 run's bound registry is consulted when it can be reached (another run may have demoted the
-test set since); otherwise the roles as of the run's last look (``test_roles.json``) are used.
+test set since); otherwise the roles as of the run's last look (``artefact("test_roles")``) are used.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""The evidence report of a run: ``report.md`` and a self-contained ``report.html``."""
+"""The evidence report of a run: Markdown and a self-contained HTML page."""

@@ -1,8 +1,8 @@
-"""``report_appendix.html``: the long appendices in full, beside the report.
+"""The report's appendix (``artefact("report_appendix")``): the long appendices in full, beside the report.
 
-``report.html`` folds the per-event audit log, the recorded hashes, the package versions, the
+The HTML report folds the per-event audit log, the recorded hashes, the package versions, the
 per-column tables of more than 12 rows and each section's list of evidence files into
-``<details>`` elements (click to open). A printed page cannot be clicked, so ``report.pdf``
+``<details>`` elements (click to open). A printed page cannot be clicked, so the PDF report
 shows only their one-line summaries; this page holds them expanded, section by section, so
 that what the PDF leaves out is still one self-contained file, hashed and linked from the
 report's header. Nothing new is computed here: the blocks are the report's own.
@@ -20,7 +20,7 @@ from medtorch.report.writers import CSS, LONG_TABLE_ROWS, REPORT_HTML, REPORT_PD
 
 
 def _long_tables(b: MarkdownText) -> list[str]:
-    """The tables of an embedded Markdown artefact that report.html folds (more than LONG_TABLE_ROWS rows)."""
+    """The tables of an embedded Markdown artefact that the HTML report folds (more than LONG_TABLE_ROWS rows)."""
     page = _markdown_html(b, fold=False, images=False)  # only its tables are wanted: no chart re-encoded
     return [t for t in re.findall(r"<table>.*?</table>", page, flags=re.S) if t.count("<tr>") - 1 > LONG_TABLE_ROWS]
 

@@ -33,7 +33,7 @@ class Table:
     headers: list[str]
     rows: list[list[Any]]
     caption: str = ""
-    collapsed: bool = False  # a long appendix: folded in report.html, in full in report_appendix.html, not in the PDF
+    collapsed: bool = False  # a long appendix: folded in the HTML report, in full in its appendix, not in the PDF
     css: str = ""  # an HTML class for the print stylesheet (e.g. "checklist": narrow columns that never wrap)
 
 
@@ -47,7 +47,7 @@ class Image:
 
 @dataclass
 class MarkdownText:
-    """Markdown written by another part of medtorch (e.g. eda.md), shown as it is."""
+    """Markdown written by another part of medtorch (e.g. the EDA summary), shown as it is."""
 
     text: str
     source: str

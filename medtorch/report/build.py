@@ -1,4 +1,4 @@
-"""Write ``report.md`` and ``report.html`` for a run directory.
+"""Write the Markdown and HTML evidence report for a run directory.
 
 The run's audit trail is verified first: a report is never written from a changed artefact.
 The report records in the event log which artefacts (by hash) it was built from and the
@@ -67,7 +67,7 @@ def build_report(run_dir: str | Path) -> tuple[RunDir, Report]:
 def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Path]:
     """Verify, build and write the report; append one event naming its inputs and outputs.
 
-    ``pdf``: None writes report.pdf when the config's ``report.pdf`` is auto and a headless
+    ``pdf``: None writes the PDF report when ``cfg.report.pdf`` is auto and a headless
     Chromium is found (saying once on stderr when none is); True requires it (a clear error
     when no browser is found); False writes HTML and Markdown only."""
     rd = RunDir(Path(run_dir)).require()

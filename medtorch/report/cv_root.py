@@ -1,7 +1,7 @@
 """The report of a cross-validation root: the folds, the distribution of their validation
 metrics, and a link to each fold's own report.
 
-A CV root holds ``cv_summary.json``, ``plots/cv_distribution.png``, its event log and one run
+A CV root holds its summary, the distribution plot, its event log and one run
 directory per fold; it has no manifest of its own. The summary is checked against the hash the
 root's event log recorded when it was written, so a changed summary is refused.
 """

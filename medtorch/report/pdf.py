@@ -1,4 +1,4 @@
-"""``report.pdf``: the same ``report.html`` printed by a headless Chromium found on the machine.
+"""The PDF report: the same HTML report printed by a headless Chromium found on the machine.
 
 Chromium rather than WeasyPrint: it is the engine the browser tests already drive, so the PDF
 is the page the reader sees, it honours CSS ``@page`` margin boxes (page numbers, a footer with

@@ -52,7 +52,7 @@ def _json(ev: "Evidence", rel: str) -> Any:
 
 
 def eda(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list[Block], set[str]]:
-    """The exploratory analysis from eda.json, under the rules above. eda.md and per-column Markdown
+    """The exploratory analysis from the EDA record, under the rules above. Its summary and per-column Markdown
     are not embedded: they carry minima and maxima."""
     handled = {rel for rel, _ in found if rel.endswith((".md", ".json"))}
     rec = _json(ev, ev.rel(ev.rd.eda))

@@ -19,7 +19,7 @@ from medtorch.report.blocks import fmt, load_structured, select
 if TYPE_CHECKING:
     from medtorch.report.evidence import Evidence
 
-# a bridge report's JSON, its stack hash captured: bridge/report_<hash>.json
+# a bridge report's JSON, its stack hash captured from the declared path
 _BRIDGE_JSON = re.compile(re.escape(artefact("bridge_report").glob_of(ext="json")).replace(r"\*", "([^/]+)") + "$")
 
 

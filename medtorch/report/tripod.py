@@ -219,7 +219,7 @@ def tripod(ev: "Evidence", found: list[tuple[str, str | None]]) -> tuple[list[Bl
             counts["open"] += 1
         rows.append([item, topic, asks, text, source])
     items = len({i.rstrip("abcdefg") for i, *_ in ITEMS})
-    # printed in full (report.pdf too): an assessor files the checklist with the report
+    # printed in full (the PDF too): an assessor files the checklist with the report
     return [Para(f"TRIPOD+AI (Collins et al., BMJ 2024): {items} items, {len(ITEMS)} rows with sub-items. "
                  f"{counts['run']} filled from this run's evidence (source: run), {counts['author']} from the author's "
                  f"text in the config (source: author, card.tripod), {counts['open']} to be completed by the author "

@@ -1,5 +1,5 @@
-"""Write rendered sections as Markdown (``report.md``) and as one self-contained HTML page
-(``report.html``: styles inline, images as data URIs, links only to its own sections, so it
+"""Write rendered sections as Markdown and as one self-contained HTML page
+(styles inline, images as data URIs, links only to its own sections, so it
 opens offline in any browser)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from medtorch.report.blocks import Block, Files, Image, Link, MarkdownText, Miss
 from medtorch.report.compose import Rendered
 
 
-APPENDIX = artefact("report_appendix").name  # the long tables folded in report.html and left out of report.pdf, in full
+APPENDIX = artefact("report_appendix").name  # the long tables folded in the HTML and left out of the PDF, in full
 REPORT_HTML, REPORT_PDF = artefact("report_html").name, artefact("report_pdf").name
 
 
@@ -24,7 +24,7 @@ REPORT_HTML, REPORT_PDF = artefact("report_html").name, artefact("report_pdf").n
 class Header:
     title: str
     facts: list[tuple[str, str]]  # run id, experiment, status, generated, integrity ...
-    appendix: str | None = None  # sha256 of report_appendix.html when one was written beside the report
+    appendix: str | None = None  # sha256 of the report's appendix when one was written beside the report
 
 
 def _demote(md: str, by: int = 2) -> str:

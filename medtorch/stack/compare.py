@@ -3,9 +3,9 @@
 Used to compare one experiment trained on different stacks, seeds (a Hydra multirun: pass
 its sweep directory and every job in it is taken) or configurations. The first run is the
 baseline every other run is diffed against; agreement is computed for every pair of runs on
-the rows their prediction files share (``predictions_<split>.csv``, matched by ``row_id``).
-Confidence intervals are shown where a run holds them (``assessment_<split>.json`` or
-``metrics.json``'s ``<split>.ci``: ``<metric>: {lower, upper}``). Runs that share a
+the rows their prediction files share (``rd.predictions(split)``, matched by ``row_id``).
+Confidence intervals are shown where a run holds them (its assessment of the split or
+the metrics record's ``<split>.ci``: ``<metric>: {lower, upper}``). Runs that share a
 configuration apart from the seed are summarised per stack, seed-to-seed spread beside the
 differences between stacks (``medtorch.stack.variation``).
 """
@@ -69,7 +69,7 @@ def _load(path: Path) -> dict[str, Any]:
             if str(f.relative_to(rd.root)) in manifest.get("artefacts", {}):
                 verify_artefact(rd, f, manifest)
             preds[split] = pd.read_csv(f)
-    # confidence intervals: assessment_<split>.json (bootstrap, medtorch.evaluation) when the run has one
+    # confidence intervals: the split's assessment (bootstrap, medtorch.evaluation) when the run has one
     cis = {split: read_json(rd.assessment(split)).get("ci") for split in SPLITS if rd.assessment(split).is_file()}
     return {"path": str(path), "manifest": manifest, "metrics": read_json(rd.metrics), "ci": cis,
             "config": OmegaConf.to_container(OmegaConf.load(rd.config), resolve=True), "predictions": preds}

@@ -1,8 +1,8 @@
 """The bridge set: raw rows, with the model's reference probabilities and metrics, all hashed.
 
 Stored when a run finishes validation (``store``): the validation rows (or the rows of the
-file named by ``bridge.reference_file``) exactly as they were read (``bridge/reference_rows.parquet``: raw values and dtypes, before any preprocessing, so
-a bridge re-runs preprocessing too) and ``bridge/reference.json`` (row ids, labels, the
+file named by ``bridge.reference_file``) exactly as they were read (``artefact("bridge_rows")``: raw values and dtypes, before any preprocessing, so
+a bridge re-runs preprocessing too) and the bridge reference (``artefact("bridge_reference")``: row ids, labels, the
 probabilities the model gave them on the training stack, the metrics, and that stack's
 fingerprint). Both files go into the manifest's artefacts, so ``load`` refuses a changed one. Rows
 evaluated later (the test split, once it has been looked at) are added with ``add_rows``.
@@ -33,7 +33,7 @@ class Reference:
 
     @property
     def record(self) -> dict[str, Any]:
-        """reference.json, the set stored at training."""
+        """The bridge reference, the set stored at training."""
         return self.sets[0][0]
 
     @property
@@ -115,7 +115,7 @@ def predict_rows(preprocessor, network, frame: pd.DataFrame, batch_size: int) ->
 
 def store(run: Run, split_name: str, rows, preprocessor, network, classes: list[str], batch_size: int,
           stack: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Write the bridge set for ``rows`` (a split's ``Rows``); return reference.json's content and the files' hashes."""
+    """Write the bridge set for ``rows`` (a split's ``Rows``); return the reference's content and the files' hashes."""
     return _write_set(run, run.rd.bridge_reference, run.rd.bridge_rows, split_name, rows, preprocessor, network, classes,
                       batch_size, stack)
 
@@ -158,7 +158,7 @@ def add_rows(loaded, name: str, rows) -> dict[str, Any]:
     """Add ``rows`` (``Rows``-like: frame, y, ids; e.g. the test split once it has been evaluated) to the bridge set.
 
     The rows go through the loaded model on the current (cleared) stack; the files are
-    ``bridge/reference_<name>.json`` and ``.parquet``, and their hashes are recorded in a
+    ``rd.bridge_added(name, ext)`` for ext json and parquet, and their hashes are recorded in a
     ``bridge_reference_added`` event (the manifest's artefacts are sealed at training).
     """
     rd = loaded.rd

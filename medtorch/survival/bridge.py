@@ -1,7 +1,7 @@
 """Bridge re-evaluation of a task=survival model on another software/hardware stack.
 
 At training, the validation rows (raw, as read) and their risk scores on the training stack are
-stored (``survival/bridge_rows.csv``, ``survival/bridge_reference.json``, with the follow-up times
+stored (``rd.survival("bridge_rows")``, ``rd.survival("bridge_reference")``, with the follow-up times
 and events of those rows and the stack fingerprint). ``medtorch bridge RUN`` on any stack verifies the
 run, recomputes the risk scores of the same rows through the stored preprocessing and weights, and
 compares: the largest and mean absolute risk-score difference, the rank agreement (Kendall's tau

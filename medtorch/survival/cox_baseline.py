@@ -53,7 +53,7 @@ def fit_cox_baseline(cfg, splits, prep, metrics: dict, run: Run) -> dict:
     path = rd.survival("cox_baseline")
     outputs = run.record(path, record)
     metrics["cox_baseline"] = {"val": val, "path": str(path.relative_to(rd.root))}
-    # metrics.json gains the baseline's results in place: the validation step wrote it moments ago, in this run
+    # the metrics record gains the baseline's results in place: the validation step wrote it moments ago, in this run
     outputs.update(run.record(rd.metrics, metrics, kind=REPLACE))
     run.event("cox_baseline_fitted", {"cindex": val["overall"]["cindex"]["estimate"],
                                       "network_cindex": metrics["val"]["overall"]["cindex"]["estimate"]}, outputs=outputs)

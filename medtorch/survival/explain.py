@@ -4,7 +4,7 @@ The network has one output, the log relative hazard, so each method attributes t
 (target 0) of the validation rows (a seeded sample of at most ``explain.max_rows``) against
 baselines from the training rows only. Per original column: the mean absolute attribution (global
 importance) and the mean signed attribution (positive: the column raises the risk on average), for
-each configured method that applies to a single output; written to ``survival/explain.json`` with a
+each configured method that applies to a single output; written to ``rd.survival("explanation")`` with a
 bar plot. Integrated Gradients' completeness is reported as the largest |convergence delta|.
 """
 

@@ -5,7 +5,7 @@ one output, the log relative hazard, for a seeded sample of the chosen split's r
 from the training rows only; per original column the mean absolute and the mean signed attribution.
 The run is verified first (every recorded hash), its rows are rebuilt from its data and split config
 and checked against the recorded data and split hashes, and the result goes to its own directory
-``RUN/explanations/NAME/`` (``risk_attributions.json`` and a bar plot), never over the training-time
+``RUN/explanations/NAME/`` (the risk attributions and a bar plot), never over the training-time
 one, with one event in the run's log. Options that only mean something for classification
 (``--compare``, ``--transparent``, ``--rows``) are refused, as are methods the training-time
 explanation does not run on a single output.

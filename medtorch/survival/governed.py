@@ -105,7 +105,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     results = A.judge(criteria, observed_quantities(test, ev.horizon_unit))
     opened = binding.open_for_run(manifest, registry)  # fails early on a bad URL or a missing driver
     bound = manifest.get("registry") or {}
-    with exclusive(rd.root / "test_evaluations"), opened.registry.transaction() as tx:  # one look at a time on this run
+    with exclusive(rd.test_evaluations), opened.registry.transaction() as tx:  # one look at a time on this run
         head, entries = tx.verify()
         events = log.records()
         binding.check_continuity(opened, head, entries, manifest, events)

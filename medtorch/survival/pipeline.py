@@ -132,7 +132,7 @@ def _check_leakage(cfg, splits, run: Run):
 
 
 def _record_lineage(cfg, raw, splits, prep, leakage, run: Run) -> None:
-    """lineage.json / lineage.md as for classification; the event column is the label, the duration a dropped column."""
+    """Lineage and its summary as for classification; the event column is the label, the duration a dropped column."""
     from omegaconf import OmegaConf
 
     from medtorch.data.lineage import build_lineage, lineage_markdown
@@ -185,7 +185,7 @@ def _judge_acceptance(cfg, metrics: dict, run: Run) -> None:
     results = judge(criteria, observed_quantities(metrics["val"], cfg.evaluation.horizon_unit))
     metrics["val_acceptance"] = {"judged_on": "validation (not a test-set claim: the test split stays sealed)",
                                  "results": results, "passed": all(r["passed"] for r in results)}
-    # metrics.json gains the judgement in place: the validation step wrote it moments ago, in this run
+    # the metrics record gains the judgement in place: the validation step wrote it moments ago, in this run
     run.record(rd.metrics, metrics, kind=REPLACE, event="acceptance_judged_on_validation",
                details={"passed": metrics["val_acceptance"]["passed"],
                         "results": [[r["criterion"], r["passed"]] for r in results]})

@@ -1,4 +1,4 @@
-"""The evidence report of a ``task=survival`` run: report.md and a self-contained report.html.
+"""The evidence report of a ``task=survival`` run: Markdown and a self-contained HTML page.
 
 Built only from a run whose audit trail verifies (``medtorch.integrity.require_intact``); summaries
 only, no row-level data. Sections: data and split, survival EDA, leakage, training, validation

@@ -47,7 +47,7 @@ def train(cfg: DictConfig, tensors: dict, rd: RunDir, log: EventLog):
     trainer = pl.Trainer(
         accelerator=t.accelerator, devices=1, strategy=t.strategy,  # one device: see survival/checks.py num_nodes=t.num_nodes,
         precision=t.precision, max_epochs=t.max_epochs, min_epochs=t.min_epochs, deterministic=t.deterministic,
-        callbacks=callbacks, logger=CSVLogger(save_dir=str(rd.root), name="logs", version=""),
+        callbacks=callbacks, logger=CSVLogger(save_dir=str(rd.root), name=rd.training_log.parent.name, version=""),
         enable_progress_bar=t.enable_progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
         default_root_dir=str(rd.root),
     )
@@ -64,7 +64,7 @@ def train(cfg: DictConfig, tensors: dict, rd: RunDir, log: EventLog):
 
 
 def export_best(cfg, module, trainer, n_features: int, prep, run) -> torch.nn.Module:
-    """The best epoch's weights as model.pt (weights only), and model.json, recorded through the ``Run``."""
+    """The best epoch's weights (weights only) and the model spec, recorded through the ``Run``."""
     from medtorch.checkpoints import weights_bytes
     from medtorch.hashing import sha256_bytes
 
