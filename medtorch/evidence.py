@@ -240,6 +240,10 @@ class Run:
         self.event("run_" + status, {"error": error} if error else {}, outputs=[self.rd.manifest])
 
     # ------------------------------------------------------------------ verified reading
+    def forget_log_hashes(self) -> None:
+        """Read the event log afresh at the next verified read (another process appended to it)."""
+        self._log_hashes = None
+
     def recorded_hash(self, path: str | Path) -> str:
         name = self.rel(path)
         if name in self.recorded:

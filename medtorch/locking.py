@@ -36,6 +36,17 @@ _event_locks: dict[Path, Any] = {}  # lock path -> filelock.FileLock
 _event_locks_guard = threading.Lock()
 
 
+def _forget_event_locks() -> None:
+    """In a forked child: new lock objects (filelock refuses one inherited across fork), a fresh guard."""
+    global _event_locks_guard
+    _event_locks.clear()
+    _event_locks_guard = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_event_locks)
+
+
 def event_log_lock(path: str | Path):
     """The process-wide, re-entrant lock of the event log at ``path`` (a ``filelock.FileLock``).
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
+from medtorch.background import abandon_all
 from medtorch.config import validate
 from medtorch.data import steps as data
 from medtorch.deploy import record as deploy
@@ -53,12 +54,14 @@ STEPS: tuple[Step, ...] = (
     Step("train", training.train_step, EVERY_RANK, progress="pause"),  # Lightning draws its own progress bar
     Step("restore and export the best epoch", training.export_step, RANK_ZERO,
          progress="restoring the best epoch, recording the monitoring reference"),
+    # in a forked process beside the next four steps where that is safe (medtorch.background)
+    Step("start the explanations", explain.start_explaining, RANK_ZERO),
     Step("record the monitoring reference", deploy.record_monitoring_reference, RANK_ZERO),
     Step("evaluate on validation", evaluation.evaluate_validation, RANK_ZERO,
          progress="evaluating on validation (bootstrap confidence intervals, analyses)"),
     Step("assess validation", evaluation.assess_validation, RANK_ZERO),
-    Step("explain", explain.explain, RANK_ZERO, progress="explaining the model, storing the bridge reference"),
     Step("store the bridge reference", stack.store_bridge_reference, RANK_ZERO),
+    Step("collect the explanations", explain.collect_explanations, RANK_ZERO, progress="explaining the model"),
 )
 
 
@@ -103,6 +106,7 @@ def _run_rank_zero(cfg: DictConfig, rd: RunDir, launch: dict[str, str] | None, r
         state = run_steps(cfg, run, state, STEPS, rank_zero=True, progress=progress)
     except BaseException as e:
         progress.end()
+        abandon_all()  # explanations still at work write nothing more into a failed run
         # a signal-driven exit (submitit requeueing on a time limit, Ctrl-C) is an interruption, not a failure
         status = "interrupted" if isinstance(e, (SystemExit, KeyboardInterrupt)) else "failed"
         finish(run, status=status, error=f"{type(e).__name__}: {e}")

@@ -78,6 +78,8 @@ class ExplainConfig:
     confidence: float = 0.95
     seed: int = 0
     transparent: list[str] = field(default_factory=lambda: ["logistic"])  # fitted in the run: logistic | ebm | tree
+    # at training, in a forked process beside the validation steps (Linux, CPU, one process); false: in line
+    in_background: bool = True
     tree_depths: list[int] = field(default_factory=lambda: [1, 2, 3, 4])  # tree: depth chosen on validation
     ebm: Dict[str, Any] = field(default_factory=dict)  # ebm: ExplainableBoostingClassifier arguments: +explain.ebm={interactions:0}
 

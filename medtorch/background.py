@@ -1,0 +1,120 @@
+"""A step run in a forked process beside the steps after it, collected before the run is finished.
+
+The explanations (Captum attributions, their sanity checks, the transparent baseline's fit and
+their plots) need only the trained network and the prepared data, and nothing after them needs
+them before the report. On Linux, with the network on the CPU and one process, they run in a
+child made by ``os.fork`` while this process records the monitoring reference, evaluates and
+assesses validation and stores the bridge reference: on the 2-core benchmark machine the two
+halves took about the same time, so one hides most of the other. The child is a copy of this
+process, so it computes what the step computes in line (same network, data and seeds; on one
+torch thread, so values can differ from an in-line run's in the last bits, as any change of
+thread count allows); it writes its files and appends its events itself (the event log is locked
+across processes) and hands back what it recorded, which ``collect`` adds to this run's manifest.
+
+Sequential, in this process, where a fork is not safe or not possible: not Linux, CUDA
+initialised (a forked child cannot use it), a distributed process group, or
+``explain.in_background=false``. An error in the child is raised here, from ``collect``, as the
+same exception; a child that dies without a word is an error naming its signal.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from medtorch.errors import MedtorchError
+
+_LIVE: set[int] = set()  # children not yet collected (abandoned when the run fails)
+
+
+@dataclass
+class Pending:
+    """A forked child at work; ``result`` is set instead when the work ran in this process."""
+
+    name: str
+    pid: int | None = None
+    fd: int | None = None
+    result: Any = None
+
+
+def can_fork() -> bool:
+    """Linux, no CUDA context in this process, no distributed process group."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return False
+    import torch
+
+    if torch.cuda.is_initialized():
+        return False
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized())
+
+
+def start(name: str, work: Callable[[], Any], background: bool = True) -> Pending:
+    """Run ``work`` in a forked child (or here, when ``background`` is off or a fork is not safe)."""
+    if not (background and can_fork()):
+        return Pending(name, result=work())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: do the work, send its result or its exception, and end without cleanup
+        os.close(read)
+        code = 0
+        try:
+            import torch
+
+            from medtorch.progress import configure
+
+            # a forked child cannot use the parent's OpenMP thread pool (its first parallel region
+            # waits for threads that were not copied, for ever): one thread, as DataLoader's workers
+            torch.set_num_threads(1)
+            configure("off")  # the parent owns the terminal
+            payload = pickle.dumps(("ok", work()))
+        except BaseException as e:  # every failure goes back to the parent, which raises it
+            code = 1
+            try:
+                payload = pickle.dumps(("error", e))
+            except Exception:  # an exception that does not pickle: its type and text
+                payload = pickle.dumps(("error", MedtorchError(f"{name}: {type(e).__name__}: {e}")))
+        with os.fdopen(write, "wb") as out:
+            out.write(payload)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # never the parent's atexit handlers, loggers or Hydra's teardown
+    os.close(write)
+    _LIVE.add(pid)
+    return Pending(name, pid=pid, fd=read)
+
+
+def collect(pending: Pending) -> Any:
+    """Wait for the child; return its result or raise its exception."""
+    if pending.pid is None:
+        return pending.result
+    with os.fdopen(pending.fd, "rb") as inp:
+        payload = inp.read()
+    _, status = os.waitpid(pending.pid, 0)
+    _LIVE.discard(pending.pid)
+    if not payload:
+        how = (f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exited {os.WEXITSTATUS(status)}")
+        raise MedtorchError(f"{pending.name}: the process computing them {how} without a result "
+                            "(out of memory?); rerun with explain.in_background=false to see the error in line.")
+    kind, value = pickle.loads(payload)
+    if kind == "error":
+        raise value
+    return value
+
+
+def abandon_all() -> None:
+    """Stop and reap every child not yet collected (the run failed: nothing more may be written into it)."""
+    import signal
+
+    for pid in list(_LIVE):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        _LIVE.discard(pid)

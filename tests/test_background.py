@@ -1,0 +1,53 @@
+"""medtorch.background: a step in a forked child, its result or its error handed back, never left running."""
+
+import os
+import signal
+import time
+
+import pytest
+import torch
+
+from medtorch import background
+from medtorch.errors import EXIT_INTEGRITY, IntegrityError, MedtorchError
+
+pytestmark = pytest.mark.skipif(not background.can_fork(), reason="forks only on Linux without CUDA or DDP")
+
+
+def test_the_child_computes_with_torch_and_hands_back_its_result():
+    torch.set_num_threads(2)
+    torch.ones(256, 256) @ torch.ones(256, 256)  # the parent has used its thread pool before the fork
+    parent = os.getpid()
+    pending = background.start("work", lambda: (os.getpid(), float((torch.ones(64, 64) @ torch.ones(64, 64)).sum())))
+    assert pending.pid is not None
+    pid, total = background.collect(pending)
+    assert pid != parent and total == 64.0 * 64 * 64
+
+
+def test_an_error_in_the_child_is_raised_in_the_parent_with_its_type_and_exit_code():
+    def fail():
+        raise IntegrityError("model.pt: sha256 differs from the recorded one")
+
+    with pytest.raises(IntegrityError, match="sha256 differs") as caught:
+        background.collect(background.start("explanations", fail))
+    assert caught.value.exit_code == EXIT_INTEGRITY
+
+
+def test_a_child_that_dies_is_an_error_naming_the_signal():
+    pending = background.start("explanations", lambda: os.kill(os.getpid(), signal.SIGKILL))
+    with pytest.raises(MedtorchError, match="killed by signal 9"):
+        background.collect(pending)
+
+
+def test_in_line_when_background_is_off():
+    pending = background.start("work", lambda: os.getpid(), background=False)
+    assert pending.pid is None and background.collect(pending) == os.getpid()
+
+
+def test_a_failed_run_abandons_its_children(tmp_path):
+    marker = tmp_path / "late"
+    pending = background.start("work", lambda: (time.sleep(5), marker.write_text("written after the failure")))
+    background.abandon_all()
+    time.sleep(0.2)
+    assert not marker.exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pending.pid, 0)  # reaped: no zombie left behind
