@@ -183,3 +183,22 @@ def test_breast_cancer_is_not_stopped():
 def _run(root) -> Run:
     """A run directory that records what a step writes (each call its own: leakage.json is write-once)."""
     return Run(RunDir(root), Manifest(run_id=""))
+
+
+def test_grouped_aurocs_equal_scikit_learns_roc_auc_score_with_ties():
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from medtorch.data.leakage_probe import grouped_aurocs
+
+    rng = np.random.default_rng(3)
+    for n_classes, n_groups in [(2, 5), (3, 40), (4, 300)]:
+        y = rng.integers(0, n_classes, 5000)
+        group = rng.integers(0, n_groups, 5000)
+        scores = rng.integers(0, 7, (n_groups, n_classes)) / 7.0  # few values: many ties, across groups too
+        ours = grouped_aurocs(group, scores, y, n_classes)
+        ref = [roc_auc_score(y == k, scores[group, k]) for k in range(n_classes)]
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
+    # a constant score: 0.5
+    y = rng.integers(0, 2, 100)
+    assert grouped_aurocs(np.zeros(100, dtype=np.int64), np.full((1, 2), 0.3), y, 2).tolist() == [0.5, 0.5]

@@ -79,14 +79,36 @@ def solo_aurocs(x: np.ndarray, categorical: bool, y: np.ndarray, n_classes: int,
     top = int(bins.max()) + 1 if len(bins) else 1
     bins = np.where(missing, top, bins)
     n_bins = top + 1
-    scores = np.zeros((len(y), n_classes))
-    for train_idx, test_idx in folds:
+    group = np.zeros(len(y), dtype=np.int64)  # (fold, bin): every row of one has one score
+    group_scores = np.zeros((len(folds) * n_bins, n_classes))
+    for f, (train_idx, test_idx) in enumerate(folds):
         counts = np.bincount(bins[train_idx] * n_classes + y[train_idx], minlength=n_bins * n_classes)
         counts = counts.reshape(n_bins, n_classes).astype(np.float64)
         prior = counts.sum(axis=0) / max(counts.sum(), 1.0)
-        rates = (counts + prior) / (counts.sum(axis=1, keepdims=True) + 1.0)
-        scores[test_idx] = rates[bins[test_idx]]
-    return _aurocs(y, scores)
+        group_scores[f * n_bins:(f + 1) * n_bins] = (counts + prior) / (counts.sum(axis=1, keepdims=True) + 1.0)
+        group[test_idx] = f * n_bins + bins[test_idx]
+    return grouped_aurocs(group, group_scores, y, n_classes)
+
+
+def grouped_aurocs(group: np.ndarray, group_scores: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """One-vs-rest AUROC per class when each row's score is its group's: ``group_scores[group[i], k]``.
+
+    The Mann-Whitney statistic with ties counted one half, which is what scikit-learn's
+    ``roc_auc_score`` computes (tested equal), from per-group class counts: O(rows) and a sort of
+    the few distinct scores, where ``roc_auc_score`` sorts every row (64 calls cost 0.5-0.8 s of
+    the default run's leakage checks; this, 0.01 s).
+    """
+    counts = np.bincount(group * n_classes + y, minlength=group_scores.shape[0] * n_classes)
+    counts = counts.reshape(-1, n_classes).astype(np.float64)
+    total = counts.sum(axis=1)
+    out = np.empty(n_classes)
+    for k in range(n_classes):
+        values, where = np.unique(group_scores[:, k], return_inverse=True)
+        pos = np.bincount(where, weights=counts[:, k], minlength=len(values))
+        neg = np.bincount(where, weights=total - counts[:, k], minlength=len(values))
+        below = np.cumsum(neg) - neg  # negatives scored strictly lower
+        out[k] = float((pos * (below + 0.5 * neg)).sum() / (pos.sum() * neg.sum()))
+    return out
 
 
 def others_aurocs(x: np.ndarray, y: np.ndarray, categorical: np.ndarray, folds: list, seed: int) -> np.ndarray:
