@@ -105,10 +105,13 @@ class TabularPreprocessor:
                 bad = [c for c in self.numeric_ if not pd.api.types.is_numeric_dtype(frame[c])]
                 raise MedtorchError(f"numeric column(s) {bad} hold non-numeric values: {e}") from None
             med = np.array([self.medians_[c] for c in self.numeric_])
-            x = np.where(np.isnan(x), med, x)
             mean = np.array([self.means_[c] for c in self.numeric_])
             scale = np.array([self.scales_[c] for c in self.numeric_])
-            out[:, : len(self.numeric_)] = (x - mean) / scale
+            # (where(isnan, median, x) - mean) / scale, in place on where's new matrix (not two more)
+            x = np.where(np.isnan(x), med, x)
+            x -= mean
+            x /= scale
+            out[:, : len(self.numeric_)] = x
         j = len(self.numeric_)
         for col in self.categorical_:
             lv = self.levels_[col]
