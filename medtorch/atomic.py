@@ -19,8 +19,18 @@ from medtorch.artefacts import artefact
 from medtorch.errors import IntegrityError, MedtorchError
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _jsonable(obj: Any) -> Any:
     """Turn NaN/inf into None and numpy scalars into Python ones, recursively."""
+    t = type(obj)
+    if t is float:  # the common leaves first, by exact type (a list of 160,000 floats took 0.4 s by hasattr)
+        return obj if math.isfinite(obj) else None
+    if t in _PLAIN:
+        return obj
+    if t is list and all(type(v) is float for v in obj):
+        return [v if math.isfinite(v) else None for v in obj]
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -95,8 +105,38 @@ def write_text(path: str | Path, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 
 
+def dumps(obj: Any) -> str:
+    """JSON indented by two spaces, each list of plain values on one line; NaN/inf as null.
+
+    A list of numbers on one line reads better than one number a line, and it is encoded by
+    json's C encoder: ``json.dumps(indent=2)`` always takes the pure-Python encoder, which took
+    1.1 s for the monitoring reference's 160,000 numbers. ``json.loads`` reads back the same values.
+    """
+    return _dumps(_jsonable(obj), 0)
+
+
+def _numbers(v: Any) -> bool:
+    return type(v) is list and all(type(x) in (int, float, type(None)) for x in v)
+
+
+def _dumps(o: Any, level: int) -> str:
+    inner, outer = "\n" + "  " * (level + 1), "\n" + "  " * level
+    if type(o) is list and o and all(_numbers(v) for v in o):  # a matrix of numbers: one row a line, one C call
+        return "[" + inner + json.dumps(o, allow_nan=False)[1:-1].replace("], [", "]," + inner + "[") + outer + "]"
+    if isinstance(o, dict):
+        parts = [json.dumps(str(k)) + ": " + _dumps(v, level + 1) for k, v in o.items()]
+    elif isinstance(o, list) and any(isinstance(v, (dict, list)) for v in o):
+        parts = [_dumps(v, level + 1) for v in o]
+    else:
+        return json.dumps(o, allow_nan=False)
+    if not parts:
+        return "{}" if isinstance(o, dict) else "[]"
+    opening, closing = ("{", "}") if isinstance(o, dict) else ("[", "]")
+    return opening + inner + ("," + inner).join(parts) + outer + closing
+
+
 def write_json(path: str | Path, obj: Any) -> Path:
-    return write_text(path, json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
+    return write_text(path, dumps(obj) + "\n")
 
 
 def read_json(path: str | Path) -> Any:

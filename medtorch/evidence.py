@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from medtorch.atomic import _jsonable, keep_previous_version, write_bytes
+from medtorch.atomic import dumps, keep_previous_version, write_bytes
 from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.hashing import sha256_bytes
@@ -89,7 +89,7 @@ def encode(obj: Any) -> bytes:
         return obj.encode("utf-8")
     if hasattr(obj, "to_dict"):
         obj = obj.to_dict()
-    return (json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n").encode("utf-8")
+    return (dumps(obj) + "\n").encode("utf-8")
 
 
 @dataclass
