@@ -61,6 +61,7 @@ def start(name: str, work: Callable[[], Any], background: bool = True) -> Pendin
     pid = os.fork()
     if pid == 0:  # the child: do the work, send its result or its exception, and end without cleanup
         os.close(read)
+        _default_signals()
         code = 0
         try:
             import torch
@@ -86,6 +87,16 @@ def start(name: str, work: Callable[[], Any], background: bool = True) -> Pendin
     os.close(write)
     _LIVE.add(pid)
     return Pending(name, pid=pid, fd=read)
+
+
+def _default_signals() -> None:
+    """The child does not inherit the parent's handlers (a scheduler's requeue on SIGUSR2, Ctrl-C's
+    KeyboardInterrupt): a signal ends it, and the parent, which handles the signal, abandons it."""
+    import signal
+
+    for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
 def collect(pending: Pending) -> Any:

@@ -51,3 +51,17 @@ def test_a_failed_run_abandons_its_children(tmp_path):
     assert not marker.exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pending.pid, 0)  # reaped: no zombie left behind
+
+
+def test_the_child_does_not_run_the_parents_signal_handlers():
+    import signal as sig
+
+    calls = []
+    previous = sig.signal(sig.SIGUSR2, lambda *a: calls.append("parent handler"))  # e.g. a scheduler's requeue
+    try:
+        pending = background.start("work", lambda: (os.kill(os.getpid(), sig.SIGUSR2), time.sleep(5)))
+        with pytest.raises(MedtorchError, match=f"killed by signal {int(sig.SIGUSR2)}"):
+            background.collect(pending)
+    finally:
+        sig.signal(sig.SIGUSR2, previous)
+    assert calls == []
