@@ -12,8 +12,9 @@ thread count allows); it writes its files and appends its events itself (the eve
 across processes) and hands back what it recorded, which ``collect`` adds to this run's manifest.
 
 Sequential, in this process, where a fork is not safe or not possible: not Linux, CUDA
-initialised (a forked child cannot use it), a distributed process group, or
-``explain.in_background=false``. An error in the child is raised here, from ``collect``, as the
+initialised (a forked child cannot use it), a distributed process group, a process not
+started by ``train.py`` or the ``medtorch`` command (the Python API in a notebook kernel or a
+test is never forked), or ``explain.in_background=false``. An error in the child is raised here, from ``collect``, as the
 same exception; a child that dies without a word is an error naming its signal.
 """
 
@@ -81,8 +82,9 @@ def start(name: str, work: Callable[[], Any], background: bool = True) -> Pendin
                 payload = pickle.dumps(("error", MedtorchError(f"{name}: {type(e).__name__}: {e}")))
         with os.fdopen(write, "wb") as out:
             out.write(payload)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.__stdout__, sys.__stderr__):  # the process's own streams, not a replacement's
+            if stream is not None:
+                stream.flush()
         os._exit(code)  # never the parent's atexit handlers, loggers or Hydra's teardown
     os.close(write)
     _LIVE.add(pid)

@@ -22,6 +22,14 @@ import threading
 from typing import Callable, NoReturn
 
 
+_ENTRY_POINT = False  # set by run_then_finish: this process is a train.py or medtorch command, not a library caller
+
+
+def entry_point() -> bool:
+    """Whether this process was started by ``train.py`` or the ``medtorch`` console script (``run_then_finish``)."""
+    return _ENTRY_POINT
+
+
 def exit_code(code: object) -> int:
     """The status ``sys.exit(code)`` would give: None is 0, an int itself, anything else printed and 1."""
     if code is None:
@@ -50,6 +58,8 @@ def finish(code: int) -> NoReturn:
 
 def run_then_finish(command: Callable[[], object]) -> NoReturn:
     """Run ``command``; its return value (or ``SystemExit``) is the exit status, as for ``sys.exit(command())``."""
+    global _ENTRY_POINT
+    _ENTRY_POINT = True
     try:
         code = exit_code(command())
     except SystemExit as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from medtorch import background
 from medtorch.evidence import Run
+from medtorch.process_exit import entry_point
 from medtorch.steps import State
 
 
@@ -24,7 +25,10 @@ def start_explaining(cfg, run: Run, state: State) -> State:
         return ({k: v for k, v in run.recorded.items() if recorded.get(k) != v},
                 {k: v for k, v in run.manifest.artefacts.items() if artefacts.get(k) != v})
 
-    state.explaining = background.start("explanations", work, bool(cfg.explain.get("in_background", True)))
+    # in the background only in a train.py / medtorch process: a library caller's process (a notebook
+    # kernel, a test) is not forked
+    wanted = bool(cfg.explain.get("in_background", True)) and entry_point()
+    state.explaining = background.start("explanations", work, wanted)
     return state
 
 
