@@ -127,3 +127,15 @@ def read_json_lines(path: Path) -> list[dict]:
     import json
 
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_without_posix_spawn_one_print_to_pdf_command_prints_and_fails_the_same_way(tmp_path, monkeypatch):
+    monkeypatch.setattr(printer_mod.Printer, "SUPPORTED", False)
+    html = tmp_path / "report.html"
+    html.write_text(PAGE)
+    exe = _fake(tmp_path, 'echo "no display" >&2; exit 4')
+    with pytest.raises(MedtorchError, match=r"exited 4 without a PDF \(no display\); report.html is written"):
+        write_pdf(html, tmp_path / "report.pdf", "run", str(exe))
+    assert pdf_mod.start_printer(str(exe)) is None
+    pdf = write_pdf(html, tmp_path / "report.pdf", "run", _browser()).read_bytes()
+    assert pdf.startswith(b"%PDF") and b"/Count 2" in pdf

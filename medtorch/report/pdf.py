@@ -17,7 +17,7 @@ from pathlib import Path
 
 from medtorch.artefacts import artefact
 from medtorch.errors import MedtorchError
-from medtorch.report.printer import Printer, PrintFailed
+from medtorch.report.printer import Printer, PrintFailed, print_once
 from medtorch.run import write_bytes
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -65,8 +65,8 @@ def write_pdf(html_path: Path, pdf_path: Path, run_id: str, browser: str | None 
         src = Path(tmp) / html_path.name
         src.write_bytes(styled)
         try:
-            printer = printer or Printer(browser)
-            data = printer.print_pdf(src, TIMEOUT_S)
+            printer = printer or (Printer(browser) if Printer.SUPPORTED else None)
+            data = printer.print_pdf(src, TIMEOUT_S) if printer else print_once(browser, src, TIMEOUT_S)
         except PrintFailed as e:
             if e.timed_out:
                 raise MedtorchError(f"cannot write {pdf_path}: {browser} did not finish printing within {TIMEOUT_S} s; "
@@ -90,6 +90,6 @@ def start_printer(browser: str | None) -> Printer | None:
     """A browser started now to print later (its start-up overlaps the caller's work); None when
     there is no browser or it cannot start (``write_pdf`` then starts one and reports why it fails)."""
     try:
-        return Printer(browser) if browser else None
+        return Printer(browser) if browser and Printer.SUPPORTED else None
     except PrintFailed:
         return None

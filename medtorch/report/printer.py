@@ -17,12 +17,12 @@ pipes on 3 and 4) rather than with a ``preexec_fn``, which is unsafe in a proces
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import select
 import shutil
 import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -47,12 +47,31 @@ class PrintFailed(Exception):
 
 def _high(fd: int) -> int:
     """``fd`` moved above 9 (close-on-exec), so that placing it on 3 or 4 in the browser never clobbers the other."""
+    import fcntl
+
     moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
     os.close(fd)
     return moved
 
 
+def print_once(browser: str, page: Path, timeout_s: float) -> bytes:
+    """Where ``Printer`` cannot run (no ``os.posix_spawn``, e.g. Windows): one ``--print-to-pdf`` command."""
+    with tempfile.TemporaryDirectory(prefix="medtorch-pdf-") as tmp:
+        out = Path(tmp) / "report.pdf"
+        cmd = [browser, *FLAGS, f"--user-data-dir={Path(tmp) / 'profile'}", "--no-pdf-header-footer",
+               f"--print-to-pdf={out}", page.resolve().as_uri()]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise PrintFailed("no PDF", timed_out=True) from None
+        if not out.is_file() or out.stat().st_size == 0:
+            raise PrintFailed("no PDF", returncode=proc.returncode, stderr=proc.stderr.strip())
+        return out.read_bytes()
+
+
 class Printer:
+    SUPPORTED = hasattr(os, "posix_spawn") and os.name == "posix"
+
     def __init__(self, browser: str):
         self.browser = browser
         self.returncode: int | None = None
