@@ -102,3 +102,17 @@ def test_explanation_plots_are_written_as_compact_pngs(tmp_path, name):
     path = call[name](tmp_path / f"{name}.png")
     with PILImage.open(path) as im:
         assert im.mode == "P" and min(im.size) > 200
+
+
+@pytest.mark.parametrize("colours", [2, 200, 256])
+def test_an_image_of_256_colours_or_fewer_round_trips_exactly(colours):
+    from medtorch.png_canvas import encode_compact
+
+    rng = np.random.default_rng(colours)
+    palette = rng.integers(0, 256, size=(colours, 3), dtype=np.uint8)
+    rgb = palette[rng.permutation(np.arange(300 * 40) % colours).reshape(300, 40)]
+    rgba = np.concatenate([rgb, np.full((300, 40, 1), 255, np.uint8)], axis=2)
+    out = io.BytesIO()
+    encode_compact(PILImage.fromarray(rgba, "RGBA"), out)
+    with PILImage.open(io.BytesIO(out.getvalue())) as im:
+        assert im.mode == "P" and np.array_equal(np.asarray(im.convert("RGB")), rgb)
