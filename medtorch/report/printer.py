@@ -198,7 +198,11 @@ class Printer:
         with self._lock:
             deadline = time.monotonic() + wait_s
             while self.pid is not None:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                try:
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                except ChildProcessError:  # already reaped elsewhere (SIGCHLD ignored): gone, exit code unknown
+                    self.pid = None
+                    break
                 if pid:
                     self.returncode, self.pid = os.waitstatus_to_exitcode(status), None
                 elif time.monotonic() > deadline:
