@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from medtorch.data.split import Rows
-from medtorch.figures import pyplot, save_png
+from medtorch.figures import save_png, subplots
 
 
 def explore(parts: dict[str, Rows], classes: list[str], subgroups: list[str], time: str | None, cfg: Any,
@@ -208,7 +208,6 @@ def eda_markdown(eda: dict[str, Any], limitations: str | None, mixup_limitations
 
 def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
     """Class proportions per split, missingness, subgroup shares and the calendar, as PNGs."""
-    plt = pyplot()
 
     def save(fig, name: str) -> Path:
         return save_png(fig, path_for(name), dpi=100, bbox_inches="tight")
@@ -216,7 +215,7 @@ def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
     paths = []
     splits = eda["splits"]
     classes = list(splits["train"]["class_counts"])
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = subplots(figsize=(6, 3.5))
     width = 0.8 / len(splits)
     for i, (name, s) in enumerate(splits.items()):
         ax.bar(np.arange(len(classes)) + i * width, [s["class_proportions"][c] for c in classes], width, label=name)
@@ -226,14 +225,14 @@ def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
     paths.append(save(fig, "classes"))
     miss = sorted(((c, v) for c, v in splits["train"]["missing_share"].items() if v > 0), key=lambda kv: -kv[1])[:30]
     if miss:  # nothing missing: no empty chart (the EDA summary and the report say so in a sentence)
-        fig, ax = plt.subplots(figsize=(6, 0.25 * len(miss) + 1))
+        fig, ax = subplots(figsize=(6, 0.25 * len(miss) + 1))
         ax.barh([c for c, _ in miss][::-1], [v for _, v in miss][::-1])
         ax.set_xlim(0, max(v for _, v in miss) * 1.1)
         ax.set_xlabel("share missing (train)"), ax.set_title("Missing values")
         paths.append(save(fig, "missingness"))
     for col, r in eda["representativeness"].items():
         levels = sorted({lv for s in r["splits"].values() for lv in s} | set(r["reference"]))
-        fig, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = subplots(figsize=(6, 3.5))
         series = {**{n: [s.get(lv, {}).get("share", 0) for lv in levels] for n, s in r["splits"].items()},
                   **({"reference": [r["reference"].get(lv, 0) for lv in levels]} if r["reference"] else {})}
         width = 0.8 / len(series)
@@ -244,7 +243,7 @@ def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the axes: never over a bar
         paths.append(save(fig, f"subgroup_{''.join(ch if ch.isalnum() else '_' for ch in col)}"))
     if eda["calendar"]:
-        fig, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = subplots(figsize=(6, 3.5))
         periods = sorted({k for c in eda["calendar"].values() for k in c})
         bottom = np.zeros(len(periods))
         for name, c in eda["calendar"].items():  # stacked: each period's rows split by split

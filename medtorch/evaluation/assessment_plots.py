@@ -7,13 +7,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from medtorch.figures import pyplot, save_png
+from medtorch.figures import save_png, subplots
 
 
 def plot_forest(table: dict[str, Any], overall: dict[str, Any], path: Path, title: str) -> Path:
-    plt = pyplot()
     cells = table["cells"]
-    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.45 * len(cells)))
+    fig, ax = subplots(figsize=(7, 1.2 + 0.45 * len(cells)))
     for i, c in enumerate(cells):
         m = c["mcc"]
         y = len(cells) - 1 - i
@@ -35,8 +34,7 @@ def plot_reliability(calib: dict[str, Any], classes: Sequence[str], path: Path, 
     """Quantile bins of at least 10 rows (``calibration.quantile_bins``): each point is one bin at
     its mean predicted probability, with its Wilson interval and its n written beside it. With
     two classes one curve says everything (the other is its mirror image), so only the first is drawn."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 5))
+    fig, ax = subplots(figsize=(6.5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
     diagram = calib.get("diagram_bins") or {}
     shown = list(classes)[:1] if len(classes) == 2 else list(classes)
@@ -63,9 +61,8 @@ def plot_reliability(calib: dict[str, Any], classes: Sequence[str], path: Path, 
 
 def plot_distribution(values: dict[str, list[float]], path: Path, title: str) -> Path:
     """One strip of per-fold values per metric, with mean and +-1 SD."""
-    plt = pyplot()
     names = list(values)
-    fig, ax = plt.subplots(figsize=(max(5, 1.1 * len(names) + 2), 4.5))
+    fig, ax = subplots(figsize=(max(5, 1.1 * len(names) + 2), 4.5))
     for i, name in enumerate(names):
         v = np.asarray([x for x in values[name] if x is not None], dtype=float)
         v = v[~np.isnan(v)]

@@ -7,11 +7,10 @@ from typing import Sequence
 
 import numpy as np
 
-from medtorch.figures import pyplot, save_png
+from medtorch.figures import save_png, subplots
 
 
 def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: Path, normalized: bool, title: str) -> Path:
-    plt = pyplot()
     cm = np.asarray(cm, dtype=np.float64)
     k = len(class_names)
     if normalized:
@@ -20,7 +19,7 @@ def plot_confusion(cm: np.ndarray, class_names: Sequence[str], path: Path, norma
     else:
         values = cm
     size = max(4.0, 0.6 * k + 2.5)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig, ax = subplots(figsize=(size + 1, size))
     im = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalized else max(values.max(), 1))
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class" if normalized else "rows")
     ax.set_xticks(range(k), labels=class_names, rotation=45 if k > 3 else 0, ha="right" if k > 3 else "center")

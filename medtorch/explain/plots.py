@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from medtorch.figures import pyplot, save_png
+from medtorch.figures import save_png, subplots
 
 TOP = 15
 
@@ -38,12 +38,11 @@ def _suptitle(fig, title: str, n: int, columns: list[str]) -> None:
 def plot_global(mean_abs: np.ndarray, std_abs: np.ndarray, columns: list[str], classes: list[str], title: str,
                 path: Path) -> Path:
     """Bars of mean |attribution| (with its standard deviation) per column, one panel per class."""
-    plt = pyplot()
     k = len(classes)
     n = min(TOP, len(columns))
     ncols = min(k, 3)
     nrows = -(-k // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols + 1.5, (0.38 * n + 1.4) * nrows + 0.4), squeeze=False,
+    fig, axes = subplots(nrows, ncols, figsize=(5.2 * ncols + 1.5, (0.38 * n + 1.4) * nrows + 0.4), squeeze=False,
                              layout="constrained")
     for ax in axes.ravel()[k:]:
         ax.set_visible(False)
@@ -59,10 +58,9 @@ def plot_global(mean_abs: np.ndarray, std_abs: np.ndarray, columns: list[str], c
 
 def plot_local(values: np.ndarray, labels: list[str], title: str, path: Path) -> Path:
     """Signed attributions of one row's predicted class: red pushes towards it, blue away."""
-    plt = pyplot()
     order, names = _top(values, labels)
     v = values[order]
-    fig, ax = plt.subplots(figsize=(8.5, 0.38 * len(order) + 1.8), layout="constrained")
+    fig, ax = subplots(figsize=(8.5, 0.38 * len(order) + 1.8), layout="constrained")
     _bars(ax, v, names, "attribution to the predicted class (red: towards it, blue: against it)",
           color=np.where(v >= 0, "#c44e52", "#4c72b0"))
     ax.axvline(0, color="black", lw=0.8)
@@ -71,9 +69,8 @@ def plot_local(values: np.ndarray, labels: list[str], title: str, path: Path) ->
 
 
 def plot_agreement(matrix: np.ndarray, labels: list[str], title: str, path: Path) -> Path:
-    plt = pyplot()
     k = len(labels)
-    fig, ax = plt.subplots(figsize=(1.3 * k + 3, 1.1 * k + 2), layout="constrained")
+    fig, ax = subplots(figsize=(1.3 * k + 3, 1.1 * k + 2), layout="constrained")
     im = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="Spearman rank correlation")
     ax.set_xticks(range(k), labels=labels, rotation=30, ha="right", fontsize=9)
@@ -89,9 +86,8 @@ def plot_agreement(matrix: np.ndarray, labels: list[str], title: str, path: Path
 
 def plot_attention_bars(cls_mean: np.ndarray, rollout: np.ndarray, columns: list[str], title: str, path: Path) -> Path:
     """Two panels: class-token attention (mean over heads and layers) and attention rollout."""
-    plt = pyplot()
     n = min(TOP, len(columns))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.38 * n + 1.8), layout="constrained")
+    fig, axes = subplots(1, 2, figsize=(12, 0.38 * n + 1.8), layout="constrained")
     for ax, values, label in ((axes[0], cls_mean, "class-token attention (mean over heads and layers)"),
                               (axes[1], rollout, "attention rollout (share of the class token)")):
         order, names = _top(values, columns, n)
@@ -102,11 +98,10 @@ def plot_attention_bars(cls_mean: np.ndarray, rollout: np.ndarray, columns: list
 
 def plot_layer_head(cls_attention: np.ndarray, columns: list[str], title: str, path: Path) -> Path:
     """Heatmap: one line per (layer, head), one column per feature column; class-token attention."""
-    plt = pyplot()
     layers, heads, n_cols = cls_attention.shape
     order = np.argsort(-cls_attention.mean(axis=(0, 1)), kind="stable")[: min(25, n_cols)]
     grid = cls_attention[:, :, order].reshape(layers * heads, len(order))
-    fig, ax = plt.subplots(figsize=(0.42 * len(order) + 3.5, 0.42 * layers * heads + 3.2), layout="constrained")
+    fig, ax = subplots(figsize=(0.42 * len(order) + 3.5, 0.42 * layers * heads + 3.2), layout="constrained")
     im = ax.imshow(grid, cmap="viridis", aspect="auto")
     fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02, label="attention weight from the class token")
     ax.set_xticks(range(len(order)), labels=[columns[i] for i in order], rotation=60, ha="right", fontsize=8)

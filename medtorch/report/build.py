@@ -20,7 +20,8 @@ from medtorch.report.appendix import has_appendix, to_appendix_html
 from medtorch.report.blocks import Files, Image, load_structured
 from medtorch.report.compose import Rendered, render_all
 from medtorch.report.privacy import rare_levels, redact
-from medtorch.report.pdf import find_browser, no_browser_message, write_pdf
+from medtorch.report.pdf import find_browser, no_browser_message, start_printer, write_pdf
+from medtorch.report.printer import Printer
 from medtorch.report.evidence import Evidence
 from medtorch.report.traceability import Trace, trace
 from medtorch.report.writers import APPENDIX, Header, to_html, to_markdown
@@ -79,6 +80,15 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
         pdf = wanted and browser is not None
         if wanted and not pdf:
             print(f"medtorch report: {no_browser_message()}", file=sys.stderr, flush=True)
+    printer = start_printer(browser) if pdf else None  # starts while the report is verified and built
+    try:
+        return _write(run_dir, pdf, printer)
+    finally:
+        if printer is not None:
+            printer.close()
+
+
+def _write(run_dir: str | Path, pdf: bool, printer: Printer | None) -> tuple[Path, Path]:
     rd, report = build_report(run_dir)
     generated = [b for s in report.sections for b in s.blocks if isinstance(b, Image) and b.generated]
     run = Run.open(rd.root)  # each file below: written, hashed, an earlier version kept under versions/
@@ -97,7 +107,7 @@ def write_report(run_dir: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
     required, failed = pdf, None
     if pdf:
         try:
-            write_pdf(rd.report_html, pdf_path, dict(report.header.facts)["run id"], browser)
+            write_pdf(rd.report_html, pdf_path, dict(report.header.facts)["run id"], printer=printer)
         except MedtorchError as e:  # the HTML and Markdown are still recorded below
             pdf, failed = False, e
             print(f"medtorch report: {e}", file=sys.stderr, flush=True)

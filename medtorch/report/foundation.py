@@ -5,11 +5,11 @@ and returns blocks plus the artefact paths it showed; anything else found is sho
 
 from __future__ import annotations
 
-import io
 from fnmatch import fnmatch
 from typing import TYPE_CHECKING, Any
 
 from medtorch.artefacts import artefact
+from medtorch.figures import png_bytes
 from medtorch.report.blocks import Block, Image, Missing, Para, Sub, Table, file_blocks, fmt, load_structured
 
 if TYPE_CHECKING:
@@ -140,9 +140,7 @@ def _history_plot(history: list[dict[str, Any]]) -> bytes:
         ax.set_title(title)
         ax.legend()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return buf.getvalue()
+    return png_bytes(fig, dpi=100)  # compact, as every figure of the run (medtorch.png_canvas)
 
 
 def training(ev: "Evidence", found: Found) -> tuple[list[Block], set[str]]:

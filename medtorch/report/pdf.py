@@ -12,12 +12,12 @@ import hashlib
 import html
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from medtorch.artefacts import artefact
 from medtorch.errors import MedtorchError
+from medtorch.report.printer import Printer, PrintFailed, print_once
 from medtorch.run import write_bytes
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -47,29 +47,49 @@ def _css_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_pdf(html_path: Path, pdf_path: Path, run_id: str, browser: str | None = None) -> Path:
-    """Print ``html_path`` to ``pdf_path`` (A4, footer with run id, report hash and page numbers)."""
-    browser = browser or find_browser()
+def write_pdf(html_path: Path, pdf_path: Path, run_id: str, browser: str | None = None,
+              printer: Printer | None = None) -> Path:
+    """Print ``html_path`` to ``pdf_path`` (A4, footer with run id, report hash and page numbers).
+
+    ``printer``: a browser already started for this (``start_printer``; the caller closes it);
+    None starts one and closes it here."""
+    browser = browser or (printer.browser if printer else find_browser())
     if browser is None:
         raise MedtorchError(f"cannot write {pdf_path}: " + no_browser_message())
     page = html_path.read_bytes()
     digest = hashlib.sha256(page).hexdigest()
     styled = page.replace(b"</head>", f"<style>{html.escape(_footer_css(run_id, digest), quote=False)}</style></head>"
                           .encode(), 1)
+    own = printer is None
     with tempfile.TemporaryDirectory(prefix="medtorch-pdf-") as tmp:
-        src, out = Path(tmp) / html_path.name, Path(tmp) / pdf_path.name
+        src = Path(tmp) / html_path.name
         src.write_bytes(styled)
-        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-               "--no-first-run", "--disable-background-networking", "--disable-component-update",
-               f"--user-data-dir={Path(tmp) / 'profile'}", "--no-pdf-header-footer", f"--print-to-pdf={out}",
-               src.as_uri()]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise MedtorchError(f"cannot write {pdf_path}: {browser} did not finish printing within {TIMEOUT_S} s; "
-                                f"{html_path.name} is written. Retry with medtorch report RUN --pdf.") from None
-        if not out.is_file() or out.stat().st_size == 0:
-            raise MedtorchError(f"cannot write {pdf_path}: {browser} exited {proc.returncode} without a PDF "
-                                f"({proc.stderr.strip()[-300:]}); {html_path.name} is written.")
-        write_bytes(pdf_path, out.read_bytes())
+            printer = printer or (Printer(browser) if Printer.SUPPORTED else None)
+            data = printer.print_pdf(src, TIMEOUT_S) if printer else print_once(browser, src, TIMEOUT_S)
+        except PrintFailed as e:
+            if e.timed_out:
+                raise MedtorchError(f"cannot write {pdf_path}: {browser} did not finish printing within {TIMEOUT_S} s; "
+                                    f"{html_path.name} is written. Retry with medtorch report RUN --pdf.") from None
+            data, failure = b"", e
+        else:
+            failure = None
+        finally:
+            if own and printer is not None:
+                printer.close()
+        if not data:
+            how = f"exited {failure.returncode}" if failure and failure.returncode is not None else "stopped"
+            detail = (failure.stderr or str(failure)) if failure else "it returned an empty document"
+            raise MedtorchError(f"cannot write {pdf_path}: {browser} {how} without a PDF ({detail[-300:]}); "
+                                f"{html_path.name} is written.")
+        write_bytes(pdf_path, data)
     return pdf_path
+
+
+def start_printer(browser: str | None) -> Printer | None:
+    """A browser started now to print later (its start-up overlaps the caller's work); None when
+    there is no browser or it cannot start (``write_pdf`` then starts one and reports why it fails)."""
+    try:
+        return Printer(browser) if browser and Printer.SUPPORTED else None
+    except PrintFailed:
+        return None

@@ -5,6 +5,7 @@ opens offline in any browser)."""
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import re
@@ -116,9 +117,18 @@ def _cell(v: Any, tag: str) -> str:
     return f"<{tag}{cls}>{html.escape(text)}</{tag}>"
 
 
+def is_palette_png(data: bytes) -> bool:
+    """Whether ``data`` is a PNG whose header says palette colour (type 3): already compact."""
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) > 25 and data[25] == 3
+
+
 def compact_png(data: bytes) -> bytes:
     """A chart re-encoded with a 256-colour palette (Pillow, which matplotlib ships with): plots
-    have few colours, so this cuts the embedded size about threefold with no visible change."""
+    have few colours, so this cuts the embedded size about threefold with no visible change.
+    A palette PNG is embedded as it is: medtorch writes its figures so (``medtorch.png_canvas``),
+    and re-encoding them cost about 60 ms a figure; older runs' RGBA figures are still re-encoded."""
+    if is_palette_png(data):
+        return data
     from PIL import Image as PILImage
 
     try:
@@ -131,11 +141,17 @@ def compact_png(data: bytes) -> bytes:
     return buf.getvalue() if len(buf.getvalue()) < len(data) else data
 
 
-def _markdown_html(b: MarkdownText, fold: bool = True, images: bool = True) -> str:
-    """``images=False``: the page without its embedded charts (for a caller that only looks at its tables)."""
+@functools.lru_cache(maxsize=32)
+def _render_markdown(text: str) -> str:
+    """An embedded Markdown artefact as HTML; cached, as the report and its appendix both render it."""
     from markdown_it import MarkdownIt
 
-    out = MarkdownIt("commonmark", {"html": False}).enable("table").render(_demote(b.text))
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(_demote(text))
+
+
+def _markdown_html(b: MarkdownText, fold: bool = True, images: bool = True) -> str:
+    """``images=False``: the page without its embedded charts (for a caller that only looks at its tables)."""
+    out = _render_markdown(b.text)
     for path, data in (b.images.items() if images else ()):  # embed the images so the page stays self-contained
         uri = "data:image/png;base64," + base64.b64encode(compact_png(data)).decode("ascii")
         out = out.replace(f'src="{html.escape(path)}"', f'src="{uri}"')
