@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from medtorch.artefacts import artefact
+
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-extensions", "--disable-sync",
          "--disable-default-apps", "--mute-audio", "--disable-breakpad"]
@@ -57,7 +59,7 @@ def _high(fd: int) -> int:
 def print_once(browser: str, page: Path, timeout_s: float) -> bytes:
     """Where ``Printer`` cannot run (no ``os.posix_spawn``, e.g. Windows): one ``--print-to-pdf`` command."""
     with tempfile.TemporaryDirectory(prefix="medtorch-pdf-") as tmp:
-        out = Path(tmp) / "report.pdf"
+        out = Path(tmp) / artefact("report_pdf").name
         cmd = [browser, *FLAGS, f"--user-data-dir={Path(tmp) / 'profile'}", "--no-pdf-header-footer",
                f"--print-to-pdf={out}", page.resolve().as_uri()]
         try:
