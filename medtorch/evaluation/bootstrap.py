@@ -53,18 +53,38 @@ def _digest(*arrays: np.ndarray | None) -> str:
     return h.hexdigest()
 
 
-def resample_indices(y: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
-    """(n_resamples, n) row indices; each row is one class-stratified resample of ``y``."""
+def _index_dtype(n: int):
+    return np.int32 if n < 2**31 else np.int64  # half the memory and time of int64 for any realistic n
+
+
+def class_draws(y: np.ndarray, n_resamples: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per class (in sorted order): its row indices and an (n_resamples, n_c) draw of positions among them.
+
+    The random numbers of ``resample_indices``, left per class: counting codes needs no (n_resamples, n)
+    matrix of row indices, whose gather and strided copy took 0.45 of 0.7 s at 1,000 x 30,000 rows.
+    """
     y = np.asarray(y)
     rng = np.random.default_rng(seed)
-    dtype = np.int32 if len(y) < 2**31 else np.int64  # half the memory and time of int64 for any realistic n
-    out = np.empty((n_resamples, len(y)), dtype=dtype)
-    col = 0
+    dtype = _index_dtype(len(y))
+    parts = []
     for c in np.unique(y):
         rows = np.flatnonzero(y == c).astype(dtype)
-        out[:, col : col + len(rows)] = rows[rng.integers(0, len(rows), size=(n_resamples, len(rows)), dtype=dtype)]
+        parts.append((rows, rng.integers(0, len(rows), size=(n_resamples, len(rows)), dtype=dtype)))
+    return parts
+
+
+def _assemble(parts: list[tuple[np.ndarray, np.ndarray]], n_resamples: int, n: int) -> np.ndarray:
+    out = np.empty((n_resamples, n), dtype=_index_dtype(n))
+    col = 0
+    for rows, draws in parts:
+        out[:, col : col + len(rows)] = rows[draws]
         col += len(rows)
     return out
+
+
+def resample_indices(y: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """(n_resamples, n) row indices; each row is one class-stratified resample of ``y``."""
+    return _assemble(class_draws(y, n_resamples, seed), n_resamples, len(y))
 
 
 def subject_draws(n_subjects: int, n_resamples: int, seed: int) -> np.ndarray:
@@ -98,13 +118,22 @@ class Resampling:
             _, self.unit = np.unique(np.asarray(subjects).astype(str), return_inverse=True)
             self.units = int(self.unit.max()) + 1 if self.n else 0
             self.draws = subject_draws(self.units, self.resamples, seed)
-            self.idx = None
+            self.parts = None
             self.kind = "subjects"
         else:
             self.unit, self.units = np.arange(self.n), self.n
-            self.idx = resample_indices(y, self.resamples, seed)
+            self.parts = class_draws(y, self.resamples, seed)
             self.kind = "rows"
         self.block, self.blocks = jackknife_blocks(self.unit, self.units, seed)
+
+    @property
+    def idx(self) -> np.ndarray | None:
+        """(resamples, n) row indices of a row bootstrap (as ``resample_indices``); None for subjects."""
+        return None if self.parts is None else _assemble(self.parts, self.resamples, self.n)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(d.nbytes for _, d in self.parts) if self.parts is not None else self.draws.nbytes
 
     @property
     def description(self) -> str:
@@ -119,8 +148,12 @@ class Resampling:
 
     def tables(self, codes: np.ndarray, width: int, start: int, stop: int) -> np.ndarray:
         """(stop - start, width) counts of ``codes`` in resamples start..stop."""
-        if self.idx is not None:
-            return _counts(codes, self.idx[start:stop], width).astype(np.float64)
+        if self.parts is not None:  # per class: the class's codes at the drawn positions
+            total = None
+            for rows, draws in self.parts:
+                part = _counts(codes[rows], draws[start:stop], width)
+                total = part if total is None else total + part
+            return (total if total is not None else np.zeros((0, width))).astype(np.float64)
         per_subject = self._per(self.unit, self.units, codes, width)  # (G, width), n non-zeros
         return np.asarray((per_subject.T @ self.draws[start:stop].T.astype(np.float64)).T)
 
@@ -137,7 +170,7 @@ def resampling(y: np.ndarray, n_resamples: int, seed: int, subjects: np.ndarray 
     if _resampling_kept and _resampling_kept[0].key == key:
         return _resampling_kept[0]
     res = Resampling(y, n_resamples, seed, subjects)
-    size = res.idx.nbytes if res.idx is not None else res.draws.nbytes
+    size = res.nbytes
     _resampling_kept[:] = [res] if size <= _KEEP_BYTES else []
     return res
 
