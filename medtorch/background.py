@@ -63,6 +63,7 @@ def start(name: str, work: Callable[[], Any], background: bool = True) -> Pendin
     if pid == 0:  # the child: do the work, send its result or its exception, and end without cleanup
         os.close(read)
         _default_signals()
+        _own_streams()
         code = 0
         try:
             import torch
@@ -82,13 +83,29 @@ def start(name: str, work: Callable[[], Any], background: bool = True) -> Pendin
                 payload = pickle.dumps(("error", MedtorchError(f"{name}: {type(e).__name__}: {e}")))
         with os.fdopen(write, "wb") as out:
             out.write(payload)
-        for stream in (sys.__stdout__, sys.__stderr__):  # the process's own streams, not a replacement's
-            if stream is not None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
                 stream.flush()
+            except (OSError, ValueError):
+                pass
         os._exit(code)  # never the parent's atexit handlers, loggers or Hydra's teardown
     os.close(write)
     _LIVE.add(pid)
     return Pending(name, pid=pid, fd=read)
+
+
+def _own_streams() -> None:
+    """New stdout/stderr objects on duplicates of descriptors 1 and 2: a lock of the inherited ones may be
+    held for ever (a parent's thread, e.g. a terminal's progress line, was writing at the fork), and a
+    replaced ``sys.stdout`` (a notebook's) is not written from a fork."""
+    import io
+
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        try:
+            raw = io.FileIO(os.dup(fd), "w")
+        except OSError:  # the descriptor is closed: write nowhere
+            raw = io.FileIO(os.open(os.devnull, os.O_WRONLY), "w")
+        setattr(sys, name, io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", line_buffering=True))
 
 
 def _default_signals() -> None:

@@ -65,3 +65,25 @@ def test_the_child_does_not_run_the_parents_signal_handlers():
     finally:
         sig.signal(sig.SIGUSR2, previous)
     assert calls == []
+
+
+def test_the_child_writes_through_its_own_streams_even_when_a_thread_held_stderrs_lock(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, threading, time\n"
+        "from medtorch import background\n"
+        "stop = threading.Event()\n"
+        "def spam():\n"
+        "    while not stop.is_set():\n"
+        "        sys.stderr.write('.' * 4096); sys.stderr.flush()\n"
+        "threading.Thread(target=spam, daemon=True).start()\n"
+        "time.sleep(0.2)\n"
+        "for i in range(20):\n"
+        "    p = background.start('work', lambda: (print('child says hi', file=sys.stderr), 42)[1])\n"
+        "    assert background.collect(p) == 42\n"
+        "stop.set(); print('done')\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "done" and proc.stderr.count("child says hi") == 20
