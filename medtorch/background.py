@@ -4,8 +4,10 @@ The explanations (Captum attributions, their sanity checks, the transparent base
 their plots) need only the trained network and the prepared data, and nothing after them needs
 them before the report. On Linux, with the network on the CPU and one process, they run in a
 child made by ``os.fork`` while this process records the monitoring reference, evaluates and
-assesses validation and stores the bridge reference: on the 2-core benchmark machine the two
-halves took about the same time, so one hides most of the other. The child is a copy of this
+assesses validation and stores the bridge reference. On the 2-core benchmark machine this hides
+only part of them, since the parent's torch threads and the child share the two cores (from the
+export to the finished run 5.6-7.5 s against 6.4-8.4 s in line); with more cores, most of them.
+The child is a copy of this
 process, so it computes what the step computes in line (same network, data and seeds; on one
 torch thread, so values can differ from an in-line run's in the last bits, as any change of
 thread count allows); it writes its files and appends its events itself (the event log is locked
@@ -14,8 +16,9 @@ across processes) and hands back what it recorded, which ``collect`` adds to thi
 Sequential, in this process, where a fork is not safe or not possible: not Linux, CUDA
 initialised (a forked child cannot use it), a distributed process group, a process not
 started by ``train.py`` or the ``medtorch`` command (the Python API in a notebook kernel or a
-test is never forked), or ``explain.in_background=false``. An error in the child is raised here, from ``collect``, as the
-same exception; a child that dies without a word is an error naming its signal.
+test is never forked), or ``explain.in_background=false``. An error in the child is raised
+here, from ``collect``, as the same exception; a child that dies without a word is an error
+naming its signal.
 """
 
 from __future__ import annotations
