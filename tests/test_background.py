@@ -14,13 +14,17 @@ pytestmark = pytest.mark.skipif(not background.can_fork(), reason="forks only on
 
 
 def test_the_child_computes_with_torch_and_hands_back_its_result():
-    torch.set_num_threads(2)
-    torch.ones(256, 256) @ torch.ones(256, 256)  # the parent has used its thread pool before the fork
-    parent = os.getpid()
-    pending = background.start("work", lambda: (os.getpid(), float((torch.ones(64, 64) @ torch.ones(64, 64)).sum())))
-    assert pending.pid is not None
-    pid, total = background.collect(pending)
-    assert pid != parent and total == 64.0 * 64 * 64
+    threads = torch.get_num_threads()  # the process's setting: part of its stack fingerprint, put back below
+    try:
+        torch.set_num_threads(2)
+        torch.ones(256, 256) @ torch.ones(256, 256)  # the parent has used its thread pool before the fork
+        parent = os.getpid()
+        pending = background.start("work", lambda: (os.getpid(), float((torch.ones(64, 64) @ torch.ones(64, 64)).sum())))
+        assert pending.pid is not None
+        pid, total = background.collect(pending)
+        assert pid != parent and total == 64.0 * 64 * 64
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_an_error_in_the_child_is_raised_in_the_parent_with_its_type_and_exit_code():
