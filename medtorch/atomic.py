@@ -25,7 +25,7 @@ _PLAIN = (str, int, bool, type(None))
 def _jsonable(obj: Any) -> Any:
     """Turn NaN/inf into None and numpy scalars into Python ones, recursively."""
     t = type(obj)
-    if t is float:  # the common leaves first, by exact type (a list of 160,000 floats took 0.4 s by hasattr)
+    if t is float:  # the common leaves first, by exact type (160,000 numbers: 0.006 s, against 0.026 s by hasattr)
         return obj if math.isfinite(obj) else None
     if t in _PLAIN:
         return obj
@@ -109,8 +109,8 @@ def dumps(obj: Any) -> str:
     """JSON indented by two spaces, each list of plain values on one line; NaN/inf as null.
 
     A list of numbers on one line reads better than one number a line, and it is encoded by
-    json's C encoder: ``json.dumps(indent=2)`` always takes the pure-Python encoder, which took
-    1.1 s for the monitoring reference's 160,000 numbers. ``json.loads`` reads back the same values.
+    json's C encoder: ``json.dumps(indent=2)`` always takes the pure-Python encoder (the monitoring
+    reference's 160,000 numbers: 0.06 s, against 0.11 s). ``json.loads`` reads back the same values.
     """
     return _dumps(_jsonable(obj), 0)
 

@@ -15,7 +15,6 @@ callers never do.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import sys
 import threading
@@ -46,8 +45,7 @@ def finish(code: int) -> NoReturn:
     for t in threading.enumerate():
         if t is not main and not t.daemon and t.is_alive():
             t.join()
-    atexit._run_exitfuncs()  # what the interpreter would run next; public handlers, private runner (no public one)
-    logging.shutdown()
+    atexit._run_exitfuncs()  # what the interpreter would run next (logging's shutdown among them); no public runner
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -41,3 +41,20 @@ def test_training_read_types_columns_as_pandas_does(tmp_path):
     assert ours["t"].isna().tolist() == ref["t"].isna().tolist()
     assert ours["mixed"].astype(str).tolist() == ref["mixed"].astype(str).tolist()
     assert ours["cat"].tolist()[:2] == ["1", "2"] and pd.isna(ours["cat"].iloc[2])
+
+
+def test_a_column_whose_first_block_is_whole_numbers_but_later_is_not_reads_as_pandas_reads_it(tmp_path):
+    # the reader types columns from the file's first block (1 MiB): later cells that do not fit that type
+    # (a decimal, a word) must still give pandas' types and values, not an error or a truncated number
+    n = 120_000  # well past the first block
+    frame = pd.DataFrame({"a": np.arange(n), "b": np.arange(n), "c": np.arange(n) % 7, "y": np.arange(n) % 2})
+    frame["a"] = frame["a"].astype(object)
+    frame.loc[n - 1, "a"] = 2.5
+    frame["b"] = frame["b"].astype(object)
+    frame.loc[n - 2, "b"] = "unknown"
+    path = tmp_path / "late.csv"
+    frame.to_csv(path, index=False)
+    ours, ref = read_table(path), pd.read_csv(path)
+    assert ours["a"].dtype == ref["a"].dtype == np.float64 and ours["a"].equals(ref["a"])
+    assert ours["b"].astype(str).tolist() == ref["b"].astype(str).tolist()
+    assert ours["c"].dtype == ref["c"].dtype and ours["c"].equals(ref["c"])

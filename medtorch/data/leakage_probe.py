@@ -95,8 +95,8 @@ def grouped_aurocs(group: np.ndarray, group_scores: np.ndarray, y: np.ndarray, n
 
     The Mann-Whitney statistic with ties counted one half, which is what scikit-learn's
     ``roc_auc_score`` computes (tested equal), from per-group class counts: O(rows) and a sort of
-    the few distinct scores, where ``roc_auc_score`` sorts every row (64 calls cost 0.5-0.8 s of
-    the default run's leakage checks; this, 0.01 s).
+    the few distinct scores, where ``roc_auc_score`` sorts every row (the solo AUROCs of 32 columns
+    on the probe's 20,000 sampled rows, binning included: 0.07 s, against 0.37 s with ``roc_auc_score``).
     """
     counts = np.bincount(group * n_classes + y, minlength=group_scores.shape[0] * n_classes)
     counts = counts.reshape(-1, n_classes).astype(np.float64)

@@ -61,7 +61,8 @@ def class_draws(y: np.ndarray, n_resamples: int, seed: int) -> list[tuple[np.nda
     """Per class (in sorted order): its row indices and an (n_resamples, n_c) draw of positions among them.
 
     The random numbers of ``resample_indices``, left per class: counting codes needs no (n_resamples, n)
-    matrix of row indices, whose gather and strided copy took 0.45 of 0.7 s at 1,000 x 30,000 rows.
+    matrix of row indices (at 1,000 x 30,001 rows: 0.34 s against 0.70 s the first time in a process,
+    0.07 s against 0.18 s after; the counting itself takes 0.16-0.19 s either way).
     """
     y = np.asarray(y)
     rng = np.random.default_rng(seed)
