@@ -51,6 +51,15 @@ def test_clipping_with_deepspeed_is_refused_not_dropped(tmp_path):
     assert rd is None or not (rd / "manifest.json").exists()
 
 
+def test_a_data_file_without_the_table_source_is_refused(tmp_path):
+    # without data=table the default source is the built-in breast-cancer table, which would have
+    # trained while the user believed their file was used
+    path = _table(tmp_path, a=np.arange(50.0), y=[0, 1] * 25)
+    proc, rd = run_train(tmp_path, f"data.path={path}", "data.target=y", check=False)
+    _assert_refused(proc, rd, "data.path must be unset with data.source='breast_cancer'", "data=table", code=2)
+    assert rd is None or not (rd / "manifest.json").exists()
+
+
 def _table(tmp_path, **cols) -> str:
     path = tmp_path / "data.csv"
     pd.DataFrame(cols).to_csv(path, index=False)

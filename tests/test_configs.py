@@ -72,3 +72,20 @@ def test_validation_reports_every_problem_at_once():
         validate(cfg)
     msg = str(e.value)
     assert "model.dropout" in msg and "trainer.max_epochs" in msg and "early_stopping.monitor" in msg
+
+
+@pytest.mark.parametrize("overrides, key", [
+    (["data.path=mine.csv"], "data.path"),  # the default source is the built-in breast-cancer table
+    (["data=synthetic_cohort", "data.path=mine.csv"], "data.path"),
+    (["data.target=diagnosis"], "data.target"),
+    (["task=survival", "data=gbsg2", "data.target=cens"], "data.target"),
+])
+def test_a_file_key_with_a_built_in_source_is_refused_not_ignored(overrides, key):
+    with pytest.raises(MedtorchError) as e:
+        validate(_compose(*overrides))
+    assert f"{key} must be unset with data.source=" in str(e.value) and "data=table" in str(e.value)
+
+
+def test_the_table_source_still_takes_its_file_keys():
+    validate(_compose("data=table", "data.path=mine.csv", "data.target=y"))
+    validate(_compose("data=synthetic_cohort", "data.target=progression"))  # a cohort column: still a choice

@@ -30,6 +30,14 @@ def validate(cfg: DictConfig) -> None:
         need(bool(d.path), "data.path", "a CSV or Parquet file (data.path=FILE)", d.path)
         if not survival:  # a survival table has data.event_column and data.duration_column instead
             need(bool(d.target), "data.target", "the label column (data.target=COLUMN)", d.target)
+    elif d.source in SOURCES:
+        # a built-in source never reads a file: a data.path given with it would be silently ignored
+        # and the run would train on the built-in table instead of the user's file
+        need(d.path is None, "data.path", f"unset with data.source={d.source!r}, which is built in (a file is read by "
+             "data=table or +experiment=table: data=table data.path=FILE data.target=COLUMN)", d.path)
+        if d.source in ("breast_cancer", "gbsg2"):  # their outcome columns are fixed
+            need(d.target is None, "data.target", f"unset with data.source={d.source!r} (its outcome is fixed; "
+                 "data.target names the label column of data=table)", d.target)
     need(d.format in ("auto", "csv", "parquet"), "data.format", "one of 'auto', 'csv', 'parquet'", d.format)
     need(d.get("nonfinite", "refuse") in ("refuse", "missing"), "data.nonfinite", "'refuse' or 'missing'", d.get("nonfinite"))
 
