@@ -17,9 +17,11 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from medtorch import heap
 from medtorch.artefacts import artefact
 from medtorch.config import register_configs
 from medtorch.errors import EXIT_CRITERIA_FAILED, MedtorchError
+from medtorch.process_exit import entry_point
 from medtorch.run import discard_unstarted
 
 CONF_DIR = Path(__file__).resolve().parent / "conf"
@@ -78,6 +80,8 @@ def _train(cfg: DictConfig) -> float:
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
         discard_unstarted(hc.runtime.output_dir)  # refused before the run started: leave nothing behind
         sys.exit(e.exit_code)
+    finally:
+        heap.release()  # normally done at the first training batch; a run that never got there ends here
     if metrics.get("test_look") and not metrics["test_look"]["passed"]:
         sys.exit(EXIT_CRITERIA_FAILED)  # the governed test look failed an acceptance criterion (printed above)
     if metrics.get("task") == "survival":
@@ -87,6 +91,8 @@ def _train(cfg: DictConfig) -> float:
 
 def main(argv: list[str] | None = None, prog: str | None = None):
     """Run Hydra on ``argv`` (default: the command line) with the packaged configs."""
+    if entry_point():  # train.py or ``medtorch train``: no collection while the libraries import (medtorch.heap)
+        heap.hold()
     register()
     args = sys.argv[1:] if argv is None else list(argv)
     try:

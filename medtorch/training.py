@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from medtorch import heap
 from medtorch.checkpoints import checkpoint_callbacks, checkpoint_io, load_verified, weights_bytes
 from medtorch.config import to_container
 from medtorch.data.tensors import TensorLoader
@@ -121,6 +122,7 @@ def train(cfg: DictConfig, prepared: Prepared, run: Run, resume_from: Path | Non
     log.append("training_started", {"model": to_container(cfg.model), "optim": to_container(cfg.optim),
                                     "trainer": to_container(cfg.trainer), "early_stopping": to_container(es),
                                     "parameters": sum(p.numel() for p in network.parameters())})
+    heap.release()  # Lightning and the data steps' libraries are in (medtorch.heap)
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
                 ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
     log.append("training_finished", {"epochs": trainer.current_epoch, "stopped_early": bool(trainer.should_stop and trainer.current_epoch < t.max_epochs)})

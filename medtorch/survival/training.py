@@ -58,6 +58,9 @@ def train(cfg: DictConfig, tensors: dict, rd: RunDir, log: EventLog):
                                     "optim": to_container(o), "trainer": to_container(t),
                                     "monitor": {"metric": name, "mode": mode},
                                     "parameters": sum(p.numel() for p in network.parameters())})
+    from medtorch import heap
+
+    heap.release()  # Lightning and the data steps' libraries are in (medtorch.heap)
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
     log.append("training_finished", {"epochs": trainer.current_epoch, "skipped_batches": module.skipped_batches})
     return module, trainer
