@@ -13,6 +13,14 @@ torch thread, so values can differ from an in-line run's in the last bits, as an
 thread count allows); it writes its files and appends its events itself (the event log is locked
 across processes) and hands back what it recorded, which ``collect`` adds to this run's manifest.
 
+The transparent baselines of the comparison (``explain.transparent``) need only the prepared rows,
+so they start earlier: before training, in a child at idle priority (``start(..., idle=True)``)
+that takes only the cycles training leaves unused. When the explanations start, it is raised to
+the normal priority and its result goes straight to the explanations' child (``receive``; the
+parent reaps it, ``hand_over``). On the 2-core benchmark machine training leaves few cycles (its
+torch threads spin between kernels), so there most of the fit still happens beside the validation
+steps; on a machine with cores to spare it is done by the end of training.
+
 Sequential, in this process, where a fork is not safe or not possible: not Linux, CUDA
 initialised (a forked child cannot use it), a distributed process group, a process not
 started by ``train.py`` or the ``medtorch`` command (the Python API in a notebook kernel or a
@@ -42,6 +50,8 @@ class Pending:
     pid: int | None = None
     fd: int | None = None
     result: Any = None
+    idle: bool = False  # the child runs at idle priority until its result is wanted
+    after: list["Pending"] | None = None  # children whose result a sibling received: reaped when this one is collected
 
 
 def can_fork() -> bool:
@@ -55,8 +65,13 @@ def can_fork() -> bool:
     return not (torch.distributed.is_available() and torch.distributed.is_initialized())
 
 
-def start(name: str, work: Callable[[], Any], background: bool = True) -> Pending:
-    """Run ``work`` in a forked child (or here, when ``background`` is off or a fork is not safe)."""
+def start(name: str, work: Callable[[], Any], background: bool = True, idle: bool = False) -> Pending:
+    """Run ``work`` in a forked child (or here, when ``background`` is off or a fork is not safe).
+
+    ``idle``: the child runs at idle priority (``SCHED_IDLE``: only on a core nothing else of the
+    machine wants) until ``collect`` asks for its result, so work started beside training takes
+    the cycles training leaves unused (its Python between kernels) and does not slow it.
+    """
     if not (background and can_fork()):
         return Pending(name, result=work())
     sys.stdout.flush()
@@ -94,7 +109,18 @@ def start(name: str, work: Callable[[], Any], background: bool = True) -> Pendin
         os._exit(code)  # never the parent's atexit handlers, loggers or Hydra's teardown
     os.close(write)
     _LIVE.add(pid)
-    return Pending(name, pid=pid, fd=read)
+    if idle:  # set here, not in the child, so that a later ``wanted`` cannot come first
+        _set_priority(pid, idle=True)
+    return Pending(name, pid=pid, fd=read, idle=idle)
+
+
+def _set_priority(pid: int, idle: bool) -> None:
+    """``SCHED_IDLE`` (idle) or back to the normal policy for the child ``pid``; best effort: a system that
+    refuses leaves the priority as it was (an idle child then still finishes once its parent waits)."""
+    try:
+        os.sched_setscheduler(pid, os.SCHED_IDLE if idle else os.SCHED_OTHER, os.sched_param(0))
+    except (AttributeError, OSError, ProcessLookupError):
+        pass
 
 
 def _own_streams() -> None:
@@ -121,16 +147,60 @@ def _default_signals() -> None:
             signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
+def wanted(pending: Pending) -> None:
+    """Its result is wanted now: an idle child competes for the cores as any process does from here on."""
+    if pending.pid is not None and pending.idle:
+        _set_priority(pending.pid, idle=False)
+        pending.idle = False
+
+
 def collect(pending: Pending) -> Any:
     """Wait for the child; return its result or raise its exception."""
     if pending.pid is None:
         return pending.result
-    with os.fdopen(pending.fd, "rb") as inp:
-        payload = inp.read()
+    wanted(pending)
+    try:
+        return _unpickle(pending, _read(pending.fd), lambda: _reap(pending))
+    finally:
+        for other in pending.after or []:
+            _reap(other)
+
+
+def receive(pending: Pending) -> Any:
+    """In another child of the same parent (a sibling): read the child's result or raise its exception. The
+    parent reaps it (``hand_over``)."""
+    if pending.pid is None:
+        return pending.result
+    return _unpickle(pending, _read(pending.fd), lambda: None)
+
+
+def hand_over(pending: Pending, to: Pending) -> None:
+    """``pending``'s result goes to the sibling ``to`` (which calls ``receive``): close this process's end of
+    the pipe, and reap ``pending`` when ``to`` is collected. ``to`` in line: ``pending`` is reaped now."""
+    if pending.pid is None:
+        return
+    if to.pid is None:
+        _reap(pending)
+        return
+    os.close(pending.fd)
+    to.after = [*(to.after or []), pending]
+
+
+def _read(fd: int) -> bytes:
+    with os.fdopen(fd, "rb") as inp:
+        return inp.read()
+
+
+def _reap(pending: Pending) -> int:
     _, status = os.waitpid(pending.pid, 0)
     _LIVE.discard(pending.pid)
+    return status
+
+
+def _unpickle(pending: Pending, payload: bytes, reap: Callable[[], Any]) -> Any:
+    status = reap()
     if not payload:
-        how = (f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+        how = ("died" if status is None else f"was killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
                else f"exited {os.WEXITSTATUS(status)}")
         raise MedtorchError(f"{pending.name}: the process computing them {how} without a result "
                             "(out of memory?); rerun with explain.in_background=false to see the error in line.")

@@ -51,6 +51,8 @@ STEPS: tuple[Step, ...] = (
     Step("record the lineage", data.record_lineage, RANK_ZERO),
     Step("explore the data", data.explore, RANK_ZERO),
     Step("specify the data", deploy.specify_data, RANK_ZERO),
+    # in a forked process at idle priority beside training where that is safe (medtorch.background)
+    Step("start the transparent baselines", explain.start_transparent, RANK_ZERO),
     Step("train", training.train_step, EVERY_RANK, progress="pause"),  # Lightning draws its own progress bar
     Step("restore and export the best epoch", training.export_step, RANK_ZERO,
          progress="restoring the best epoch, recording the monitoring reference"),

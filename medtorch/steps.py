@@ -33,6 +33,7 @@ class State:
     trainer: Any = None
     network: Any = None
     val_probs: Any = None  # validation probabilities, computed once
+    transparent: Any = None  # medtorch.background.Pending: the transparent baselines, fitted beside training
     explaining: Any = None  # medtorch.background.Pending: explanations at work beside the validation steps
     metrics: dict[str, Any] = field(default_factory=dict)
 

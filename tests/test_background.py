@@ -91,3 +91,56 @@ def test_the_child_writes_through_its_own_streams_even_when_a_thread_held_stderr
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "done" and proc.stderr.count("child says hi") == 20
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_sibling_receives_a_childs_result_and_the_parent_reaps_both():
+    first = background.start("transparent models", lambda: [os.getpid(), 41], idle=True)
+    second = background.start("explanations", lambda: background.receive(first) + [os.getpid()])
+    background.hand_over(first, second)
+    a, value, b = background.collect(second)
+    assert (a, b) == (first.pid, second.pid) and value == 41
+    assert _reaped(first.pid) and _reaped(second.pid)  # no zombie: the parent reaped the one it did not read
+
+
+def test_a_childs_error_reaches_the_parent_through_the_sibling_that_received_it():
+    def fail():
+        raise IntegrityError("preprocessing.json: sha256 differs")
+
+    first = background.start("transparent models", fail, idle=True)
+    second = background.start("explanations", lambda: background.receive(first))
+    background.hand_over(first, second)
+    with pytest.raises(IntegrityError, match="sha256 differs"):
+        background.collect(second)
+    assert _reaped(first.pid)
+
+
+def test_an_idle_child_runs_at_idle_priority_until_its_result_is_wanted(tmp_path):
+    go = tmp_path / "go"
+
+    def work():
+        while not go.exists():
+            time.sleep(0.01)
+        return os.sched_getscheduler(0)
+
+    pending = background.start("transparent models", work, idle=True)
+    assert pending.idle and os.sched_getscheduler(pending.pid) == os.SCHED_IDLE
+    background.wanted(pending)
+    assert os.sched_getscheduler(pending.pid) == os.SCHED_OTHER
+    go.write_text("")
+    assert background.collect(pending) == os.SCHED_OTHER
+
+
+def test_a_result_handed_to_an_in_line_step_is_reaped_at_once():
+    first = background.start("transparent models", lambda: 7, idle=True)
+    second = background.start("explanations", lambda: background.receive(first), background=False)
+    assert second.result == 7
+    background.hand_over(first, second)
+    assert _reaped(first.pid)

@@ -202,6 +202,13 @@ def test_cli_compare_fits_transparent_models_and_names_the_best(default_run):
     assert c["verdict"] in proc.stdout and c["rows"] == read_json(default_run / "metrics.json")["val"]["n"]
     summary = (default_run / "explanations" / "vs_transparent" / "summary.md").read_text()
     assert "(best)" in summary and "AUROC gain" in summary
+    # train.py fitted its logistic baseline beside training, in a forked child (medtorch.background); fitted
+    # again here in line, it is the same model with the same validation figures
+    at_training = read_json(default_run / "explain" / "explanation.json")["comparison"]["candidates"][0]
+    again = c["candidates"][0]
+    assert at_training["model"] == again["model"] == "logistic"
+    assert at_training["settings"] == again["settings"]
+    assert (at_training["mcc"], at_training["auroc"]) == (again["mcc"], again["auroc"])
 
 
 def test_bad_interval_and_transparent_settings_are_refused_together():

@@ -62,9 +62,11 @@ def _sample(n: int, max_rows: int, must: list[int], ids: np.ndarray, seed: int) 
 
 
 def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir, out: Path,
-                  compare_with=None, run: Run | None = None) -> dict[str, Any]:
+                  compare_with=None, run: Run | None = None, transparent=None) -> dict[str, Any]:
     """Run the configured explanations, write them into ``out`` (inside the run); return the report.
-    ``run``: the training run that records the event (default: the run directory ``rd``, opened)."""
+    ``run``: the training run that records the event (default: the run directory ``rd``, opened).
+    ``transparent``: the ``transparent_fits`` of these inputs made earlier, or a call that returns them when the
+    comparison needs them (default: fitted here)."""
     from omegaconf import DictConfig, OmegaConf
 
     s = OmegaConf.to_container(settings, resolve=True) if isinstance(settings, DictConfig) else dict(settings)
@@ -130,7 +132,7 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
     if s["sanity"]:
         report["sanity"] = _sanity(net, results, x, k, base, cmap, pred, inputs.model_name, kwargs)
     attention = attention_maps(net, x, cmap) if attention_skip_reason(net) is None else None
-    comparison = _compare(inputs, net, s, compare_with)
+    comparison = _compare(inputs, net, s, compare_with, transparent)
     if comparison is not None:
         report["comparison"] = comparison.to_dict()
 
@@ -155,20 +157,31 @@ def transparent_names(model_name: str, s: Mapping[str, Any]) -> list[str]:
     return [t for t in (s.get("transparent") or []) if not (t == "logistic" and model_name == "logistic")]
 
 
-def _compare(inputs: ExplainInputs, net, s: Mapping[str, Any], compare_with):
-    """The run against the transparent models fitted here (and the ``compare_with`` run) on the split's rows."""
+def transparent_fits(inputs: ExplainInputs, s: Mapping[str, Any]) -> list:
+    """The transparent models of ``explain.transparent`` fitted on the training rows, tuned on the split's
+    (validation only: the test split is sealed). Needs no network: a run fits them beside training."""
     from medtorch.config import LogisticConfig
-    from medtorch.explain.comparison import Candidate, compare, odds_ratios
-    from medtorch.models.transparent import fit_transparent, to_network
+    from medtorch.models.transparent import fit_transparent
 
     names = transparent_names(inputs.model_name, s) if inputs.split == "val" and inputs.y_train is not None else []
-    if not names and compare_with is None:
-        return None
+    if not names:
+        return []
     lc = LogisticConfig()
-    fits = fit_transparent(names, inputs.x_train.double().numpy(), inputs.y_train, inputs.x.double().numpy(), inputs.y,
+    return fit_transparent(names, inputs.x_train.double().numpy(), inputs.y_train, inputs.x.double().numpy(), inputs.y,
                            len(inputs.classes), c_grid=lc.c_grid, tol=lc.tol, max_iter=lc.max_iter,
                            tree_depths=list(s.get("tree_depths") or [1, 2, 3, 4]), seed=int(s["seed"]),
                            feature_names=inputs.feature_names, ebm=dict(s.get("ebm") or {}))
+
+
+def _compare(inputs: ExplainInputs, net, s: Mapping[str, Any], compare_with, fits=None):
+    """The run against the transparent models (``fits``: a list, or a call that returns it; else fitted here) and the
+    ``compare_with`` run, on the split's rows."""
+    from medtorch.explain.comparison import Candidate, compare, odds_ratios
+    from medtorch.models.transparent import to_network
+
+    fits = transparent_fits(inputs, s) if fits is None else fits() if callable(fits) else fits
+    if not fits and compare_with is None:
+        return None
     x = inputs.x.double().numpy()
     candidates = [Candidate(f.name, "fitted in this run", f.predict_proba(x),
                             {k: v for k, v in f.settings.items() if k != "grid"}) for f in fits]

@@ -13,22 +13,58 @@ from medtorch.process_exit import entry_point
 from medtorch.steps import State
 
 
+def _explaining(cfg) -> bool:
+    return bool(cfg.explain.enabled) and not cfg.trainer.fast_dev_run  # a smoke run proves the path; explanations only cost time
+
+
+def _in_background(cfg) -> bool:
+    # only in a train.py / medtorch process: a library caller's process (a notebook kernel, a test) is not forked
+    return bool(cfg.explain.get("in_background", True)) and entry_point()
+
+
+def start_transparent(cfg, run: Run, state: State) -> State:
+    """The transparent baselines need only the prepared rows: where a fork is safe they are fitted beside
+    training, in a child at idle priority that takes the cycles training leaves unused (medtorch.background).
+    Elsewhere they are fitted with the explanations, as before; the fits are the same either way."""
+    if not (_explaining(cfg) and _in_background(cfg) and background.can_fork()):
+        return state
+    from omegaconf import OmegaConf
+
+    from medtorch.explain.explanation import transparent_fits, transparent_names
+    from medtorch.explain.step import explain_inputs
+
+    settings = OmegaConf.to_container(cfg.explain, resolve=True)
+    if cfg.explain.split != "val" or not transparent_names(cfg.model.name, settings):
+        return state
+    inputs = explain_inputs(cfg, None, state.prepared, run.manifest)
+    state.transparent = background.start("transparent models", lambda: transparent_fits(inputs, settings), idle=True)
+    return state
+
+
 def start_explaining(cfg, run: Run, state: State) -> State:
     """Attributions, attention maps and sanity checks as configured in ``explain`` (medtorch/explain)."""
-    if cfg.trainer.fast_dev_run or not cfg.explain.enabled:  # a smoke run proves the path; explanations would only cost time
+    if not _explaining(cfg):
         return state
     from medtorch.explain.step import explain_after_training
 
+    fork = _in_background(cfg) and background.can_fork()
+    fitting, state.transparent = state.transparent, None  # the transparent baselines, when fitted beside training
+    if fitting is not None:
+        background.wanted(fitting)
+        if not fork:  # the explanations run here (CUDA is now initialised, say): the fits come here
+            fitting = background.collect(fitting)
+
     def work() -> tuple[dict[str, str], dict[str, str]]:
+        # forked: the fits come straight to this child, read when the comparison needs them (after the attributions)
+        transparent = (lambda: background.receive(fitting)) if isinstance(fitting, background.Pending) else fitting
         recorded, artefacts = dict(run.recorded), dict(run.manifest.artefacts)
-        explain_after_training(cfg, state.network, state.prepared, run.rd, run.manifest, run=run)
+        explain_after_training(cfg, state.network, state.prepared, run.rd, run.manifest, run=run, transparent=transparent)
         return ({k: v for k, v in run.recorded.items() if recorded.get(k) != v},
                 {k: v for k, v in run.manifest.artefacts.items() if artefacts.get(k) != v})
 
-    # in the background only in a train.py / medtorch process: a library caller's process (a notebook
-    # kernel, a test) is not forked
-    wanted = bool(cfg.explain.get("in_background", True)) and entry_point()
-    state.explaining = background.start("explanations", work, wanted)
+    state.explaining = background.start("explanations", work, fork)
+    if isinstance(fitting, background.Pending):
+        background.hand_over(fitting, state.explaining)
     return state
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -31,12 +31,18 @@ from medtorch.errors import MedtorchError
 
 @dataclass
 class TransparentFit:
+    """One fitted transparent model; it pickles (the fit can be made in another process, medtorch.background)."""
+
     name: str
-    predict_proba: Callable[[np.ndarray], np.ndarray]
+    model: Any  # the fitted scikit-learn / interpret estimator
+    k: int  # classes of the run (a class absent from training gets probability 0)
     settings: dict[str, Any]  # what was chosen, from which grid, by which validation score
     coef: np.ndarray | None = None  # logistic: (classes, inputs) as softmax weights
     intercept: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return _full_proba(self.model, x, self.k)
 
 
 def _log_loss(y: np.ndarray, probs: np.ndarray) -> float:
@@ -133,7 +139,7 @@ def fit_logistic(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_
                 "selected_by": "lowest validation log-loss", "search_solver": search, "converged": converged,
                 "iterations": int(np.max(m.n_iter_)), "val_log_loss": _log_loss(y_val, _full_proba(m, x_val, k)),
                 "grid": scores}
-    return TransparentFit("logistic", lambda x: _full_proba(m, x, k), settings, coef=w, intercept=b)
+    return TransparentFit("logistic", m, k, settings, coef=w, intercept=b)
 
 
 def fit_tree(x_train, y_train, x_val, y_val, k: int, depths: Sequence[int], seed: int) -> TransparentFit:
@@ -150,7 +156,7 @@ def fit_tree(x_train, y_train, x_val, y_val, k: int, depths: Sequence[int], seed
         fits.append(m)
     best = min(range(len(fits)), key=lambda i: (scores[i]["val_brier"], scores[i]["max_depth"]))
     m = fits[best]
-    return TransparentFit("tree", lambda x: _full_proba(m, x, k),
+    return TransparentFit("tree", m, k,
                           {"max_depth": scores[best]["max_depth"], "selected_by": "lowest validation Brier score",
                            "grid": scores, "leaves": int(m.get_n_leaves())})
 
@@ -169,7 +175,7 @@ def fit_ebm(x_train, y_train, k: int, seed: int, feature_names: Sequence[str], o
     except TypeError as e:
         raise MedtorchError(f"explain.ebm: {e}; the keys must be arguments of interpret's ExplainableBoostingClassifier.") from None
     m.fit(np.asarray(x_train, dtype=np.float64), y_train)
-    return TransparentFit("ebm", lambda x: _full_proba(m, x, k),
+    return TransparentFit("ebm", m, k,
                           {"package": "interpret-core", "terms": len(m.term_names_), "interactions":
                            sum(1 for t in m.term_features_ if len(t) > 1), "options": kwargs})
 
