@@ -14,12 +14,13 @@ thread count allows); it writes its files and appends its events itself (the eve
 across processes) and hands back what it recorded, which ``collect`` adds to this run's manifest.
 
 The transparent baselines of the comparison (``explain.transparent``) need only the prepared rows,
-so they start earlier: before training, in a child at idle priority (``start(..., idle=True)``)
-that takes only the cycles training leaves unused. When the explanations start, it is raised to
-the normal priority and its result goes straight to the explanations' child (``receive``; the
+so they start earlier, as soon as the split is preprocessed: in a child beside the data steps
+(leakage checks, EDA: one core's work), at idle priority while training runs (``pause``: it takes
+only the cycles training leaves unused), and at the normal priority again from the start of the
+explanations (``wanted``). Its result goes straight to the explanations' child (``receive``; the
 parent reaps it, ``hand_over``). On the 2-core benchmark machine training leaves few cycles (its
-torch threads spin between kernels), so there most of the fit still happens beside the validation
-steps; on a machine with cores to spare it is done by the end of training.
+torch threads spin between kernels), so there the fit runs mostly beside the data steps; on a
+machine with cores to spare it is done by the end of training.
 
 Sequential, in this process, where a fork is not safe or not possible: not Linux, CUDA
 initialised (a forked child cannot use it), a distributed process group, a process not
@@ -109,9 +110,10 @@ def start(name: str, work: Callable[[], Any], background: bool = True, idle: boo
         os._exit(code)  # never the parent's atexit handlers, loggers or Hydra's teardown
     os.close(write)
     _LIVE.add(pid)
+    pending = Pending(name, pid=pid, fd=read)
     if idle:  # set here, not in the child, so that a later ``wanted`` cannot come first
-        _set_priority(pid, idle=True)
-    return Pending(name, pid=pid, fd=read, idle=idle)
+        pause(pending)
+    return pending
 
 
 def _set_priority(pid: int, idle: bool) -> None:
@@ -152,6 +154,13 @@ def wanted(pending: Pending) -> None:
     if pending.pid is not None and pending.idle:
         _set_priority(pending.pid, idle=False)
         pending.idle = False
+
+
+def pause(pending: Pending) -> None:
+    """Until ``wanted``: the child runs at idle priority, only on cores nothing else wants (say, while training runs)."""
+    if pending.pid is not None and not pending.idle:
+        _set_priority(pending.pid, idle=True)
+        pending.idle = True
 
 
 def collect(pending: Pending) -> Any:

@@ -44,6 +44,8 @@ STEPS: tuple[Step, ...] = (
     Step("load the data", data.load, EVERY_RANK),
     Step("fingerprint the development", evaluation.record_development, RANK_ZERO),
     Step("split early, fit preprocessing on train", data.split_and_fit, EVERY_RANK),
+    # in a forked process beside the data steps where that is safe (medtorch.background)
+    Step("start the transparent baselines", explain.start_transparent, RANK_ZERO),
     Step("seal the test split", evaluation.seal_test, RANK_ZERO),
     Step("bind the test-set registry", registry.bind_registry, RANK_ZERO),
     Step("check for leakage", data.check_leakage, RANK_ZERO),
@@ -51,8 +53,8 @@ STEPS: tuple[Step, ...] = (
     Step("record the lineage", data.record_lineage, RANK_ZERO),
     Step("explore the data", data.explore, RANK_ZERO),
     Step("specify the data", deploy.specify_data, RANK_ZERO),
-    # in a forked process at idle priority beside training where that is safe (medtorch.background)
-    Step("start the transparent baselines", explain.start_transparent, RANK_ZERO),
+    # the transparent baselines yield the cores to training (idle priority) until the explanations want them
+    Step("let training have the cores", explain.pause_transparent, RANK_ZERO),
     Step("train", training.train_step, EVERY_RANK, progress="pause"),  # Lightning draws its own progress bar
     Step("restore and export the best epoch", training.export_step, RANK_ZERO,
          progress="restoring the best epoch, recording the monitoring reference"),

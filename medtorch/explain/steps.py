@@ -23,9 +23,9 @@ def _in_background(cfg) -> bool:
 
 
 def start_transparent(cfg, run: Run, state: State) -> State:
-    """The transparent baselines need only the prepared rows: where a fork is safe they are fitted beside
-    training, in a child at idle priority that takes the cycles training leaves unused (medtorch.background).
-    Elsewhere they are fitted with the explanations, as before; the fits are the same either way."""
+    """The transparent baselines need only the prepared rows: where a fork is safe they are fitted in a child
+    beside the data steps and training (medtorch.background). Elsewhere they are fitted with the explanations,
+    as before; the fits are the same either way."""
     if not (_explaining(cfg) and _in_background(cfg) and background.can_fork()):
         return state
     from omegaconf import OmegaConf
@@ -37,7 +37,14 @@ def start_transparent(cfg, run: Run, state: State) -> State:
     if cfg.explain.split != "val" or not transparent_names(cfg.model.name, settings):
         return state
     inputs = explain_inputs(cfg, None, state.prepared, run.manifest)
-    state.transparent = background.start("transparent models", lambda: transparent_fits(inputs, settings), idle=True)
+    state.transparent = background.start("transparent models", lambda: transparent_fits(inputs, settings))
+    return state
+
+
+def pause_transparent(cfg, run: Run, state: State) -> State:
+    """While training runs, the transparent baselines take only the cycles it leaves unused (idle priority)."""
+    if state.transparent is not None:
+        background.pause(state.transparent)
     return state
 
 
