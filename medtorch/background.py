@@ -100,8 +100,11 @@ def start(name: str, work: Callable[[], Any], background: bool = True, idle: boo
                 payload = pickle.dumps(("error", e))
             except Exception:  # an exception that does not pickle: its type and text
                 payload = pickle.dumps(("error", MedtorchError(f"{name}: {type(e).__name__}: {e}")))
-        with os.fdopen(write, "wb") as out:
-            out.write(payload)
+        try:
+            with os.fdopen(write, "wb") as out:
+                out.write(payload)
+        except OSError:  # no reader left (the sibling meant to receive it failed first): nothing to hand back
+            code = 1
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -170,9 +173,14 @@ def collect(pending: Pending) -> Any:
     wanted(pending)
     try:
         return _unpickle(pending, _read(pending.fd), lambda: _reap(pending))
+    except BaseException:  # a sibling handed to it is no longer wanted: stopped, not waited for
+        for other in pending.after or []:
+            _stop(other)
+        raise
     finally:
         for other in pending.after or []:
-            _reap(other)
+            if other.pid in _LIVE:
+                _reap(other)
 
 
 def receive(pending: Pending) -> Any:
@@ -219,14 +227,18 @@ def _unpickle(pending: Pending, payload: bytes, reap: Callable[[], Any]) -> Any:
     return value
 
 
-def abandon_all() -> None:
-    """Stop and reap every child not yet collected (the run failed: nothing more may be written into it)."""
+def _stop(pending: Pending) -> None:
     import signal
 
+    try:
+        os.kill(pending.pid, signal.SIGKILL)
+        os.waitpid(pending.pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+    _LIVE.discard(pending.pid)
+
+
+def abandon_all() -> None:
+    """Stop and reap every child not yet collected (the run failed: nothing more may be written into it)."""
     for pid in list(_LIVE):
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
-        _LIVE.discard(pid)
+        _stop(Pending("", pid=pid))

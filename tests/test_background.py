@@ -144,3 +144,33 @@ def test_a_result_handed_to_an_in_line_step_is_reaped_at_once():
     assert second.result == 7
     background.hand_over(first, second)
     assert _reaped(first.pid)
+
+
+def test_when_the_receiving_sibling_fails_first_the_other_child_is_stopped_not_awaited(tmp_path):
+    marker = tmp_path / "finished"
+
+    def slow():
+        time.sleep(3.0)
+        marker.write_text("the fit ran to its end")
+        return b"x" * 200_000  # more than a pipe holds: its writer would block if anyone still held the pipe
+
+    def fail():
+        raise MedtorchError("attributions failed")
+
+    first = background.start("transparent models", slow)
+    second = background.start("explanations", fail)
+    background.hand_over(first, second)
+    started = time.monotonic()
+    with pytest.raises(MedtorchError, match="attributions failed"):
+        background.collect(second)
+    assert time.monotonic() - started < 2.5 and _reaped(first.pid) and not marker.exists()
+
+
+def test_a_child_whose_result_nobody_reads_still_ends(tmp_path):
+    # the sibling finished without reading: the writer meets a closed pipe, and must end there (not carry on
+    # as a copy of this process)
+    first = background.start("transparent models", lambda: (time.sleep(0.5), b"x" * 200_000)[1])
+    second = background.start("explanations", lambda: 5)
+    background.hand_over(first, second)
+    assert background.collect(second) == 5
+    assert _reaped(first.pid)
