@@ -119,6 +119,18 @@ def test_each_violation_refuses_the_input_and_writes_nothing(trained, tmp_path, 
     assert not out.exists() and not list(tmp_path.glob(".out.csv.*"))
 
 
+def test_predict_puts_the_interpreters_switch_interval_back(trained, tmp_path):
+    import sys
+
+    run_dir, tmp, new = trained
+    before = sys.getswitchinterval()
+    assert _predict(run_dir, tmp / "new.csv", tmp_path / "ok.csv").returncode == 0
+    assert sys.getswitchinterval() == before
+    _bad(new, "out_of_range").to_csv(tmp_path / "bad.csv", index=False)
+    assert _predict(run_dir, tmp_path / "bad.csv", tmp_path / "refused.csv").returncode == 2
+    assert sys.getswitchinterval() == before
+
+
 @pytest.mark.parametrize("name,content,message", [
     ("in.csv", b"", "is empty (0 bytes)"),
     ("in.csv", b"age,marker,bmi,sex,site\n", "has a header (5 columns) but no data rows"),
