@@ -25,7 +25,9 @@ machine with cores to spare it is done by the end of training.
 Sequential, in this process, where a fork is not safe or not possible: not Linux, CUDA
 initialised (a forked child cannot use it), a distributed process group, a process not
 started by ``train.py`` or the ``medtorch`` command (the Python API in a notebook kernel or a
-test is never forked), or ``explain.in_background=false``. An error in the child is raised
+test is never forked), or ``explain.in_background=false``. (The transparent baselines of a GPU or multi-process run may
+still have been forked before training, before CUDA or the process group existed; their result is
+then collected in this process.) An error in the child is raised
 here, from ``collect``, as the same exception; a child that dies without a word is an error
 naming its signal.
 """
@@ -51,7 +53,7 @@ class Pending:
     pid: int | None = None
     fd: int | None = None
     result: Any = None
-    idle: bool = False  # the child runs at idle priority until its result is wanted
+    idle: bool | str = False  # "idle" (SCHED_IDLE) or "stopped" (SIGSTOP) until its result is wanted
     after: list["Pending"] | None = None  # children whose result a sibling received: reaped when this one is collected
 
 
@@ -69,9 +71,8 @@ def can_fork() -> bool:
 def start(name: str, work: Callable[[], Any], background: bool = True, idle: bool = False) -> Pending:
     """Run ``work`` in a forked child (or here, when ``background`` is off or a fork is not safe).
 
-    ``idle``: the child runs at idle priority (``SCHED_IDLE``: only on a core nothing else of the
-    machine wants) until ``collect`` asks for its result, so work started beside training takes
-    the cycles training leaves unused (its Python between kernels) and does not slow it.
+    ``idle``: the child starts paused (``pause``: at idle priority, or stopped where the priority
+    could not be raised again) until its result is ``wanted``.
     """
     if not (background and can_fork()):
         return Pending(name, result=work())
@@ -80,37 +81,11 @@ def start(name: str, work: Callable[[], Any], background: bool = True, idle: boo
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: do the work, send its result or its exception, and end without cleanup
-        os.close(read)
-        _default_signals()
-        _own_streams()
-        code = 0
-        try:
-            import torch
-
-            from medtorch.progress import configure
-
-            # a forked child cannot use the parent's OpenMP thread pool (its first parallel region
-            # waits for threads that were not copied, for ever): one thread, as DataLoader's workers
-            torch.set_num_threads(1)
-            configure("off")  # the parent owns the terminal
-            payload = pickle.dumps(("ok", work()))
-        except BaseException as e:  # every failure goes back to the parent, which raises it
-            code = 1
-            try:
-                payload = pickle.dumps(("error", e))
-            except Exception:  # an exception that does not pickle: its type and text
-                payload = pickle.dumps(("error", MedtorchError(f"{name}: {type(e).__name__}: {e}")))
-        try:
-            with os.fdopen(write, "wb") as out:
-                out.write(payload)
-        except OSError:  # no reader left (the sibling meant to receive it failed first): nothing to hand back
-            code = 1
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(code)  # never the parent's atexit handlers, loggers or Hydra's teardown
+        code = 1
+        try:  # whatever happens here, the child ends at os._exit: it never returns into the parent's code
+            code = _child(name, work, read, write)
+        finally:
+            os._exit(code)  # never the parent's atexit handlers, loggers or Hydra's teardown
     os.close(write)
     _LIVE.add(pid)
     pending = Pending(name, pid=pid, fd=read)
@@ -119,13 +94,71 @@ def start(name: str, work: Callable[[], Any], background: bool = True, idle: boo
     return pending
 
 
-def _set_priority(pid: int, idle: bool) -> None:
-    """``SCHED_IDLE`` (idle) or back to the normal policy for the child ``pid``; best effort: a system that
-    refuses leaves the priority as it was (an idle child then still finishes once its parent waits)."""
+def _set_priority(pid: int, idle: bool) -> bool:
+    """``SCHED_IDLE`` (idle) or back to the normal policy for every thread of the child ``pid``; whether it took."""
     try:
-        os.sched_setscheduler(pid, os.SCHED_IDLE if idle else os.SCHED_OTHER, os.sched_param(0))
-    except (AttributeError, OSError, ProcessLookupError):
-        pass
+        threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        threads = [pid]
+    try:
+        for tid in threads:
+            os.sched_setscheduler(tid, os.SCHED_IDLE if idle else os.SCHED_OTHER, os.sched_param(0))
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
+def _can_leave_idle() -> bool:
+    """Whether this process may take a child out of ``SCHED_IDLE`` again: with CAP_SYS_NICE, or a nice limit
+    (RLIMIT_NICE) of 20 or more. An ordinary user usually has neither (the limit defaults to 0)."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NICE)[0]
+        if soft == resource.RLIM_INFINITY or soft >= 20:
+            return True
+        with open("/proc/self/status") as f:
+            caps = next((line.split()[1] for line in f if line.startswith("CapEff:")), "0")
+        return bool(int(caps, 16) >> 23 & 1)  # CAP_SYS_NICE
+    except (ImportError, AttributeError, OSError, ValueError):
+        return False
+
+
+def _child(name: str, work: Callable[[], Any], read: int, write: int) -> int:
+    """The forked child's life: do the work, send its result or its exception; the exit status."""
+    os.close(read)
+    _default_signals()
+    _own_streams()
+    code = 0
+    try:
+        import torch
+
+        from medtorch import heap
+        from medtorch.progress import configure
+
+        heap.release()  # forked while a training command held the collector: this child collects its own cycles
+        # a forked child cannot use the parent's OpenMP thread pool (its first parallel region
+        # waits for threads that were not copied, for ever): one thread, as DataLoader's workers
+        torch.set_num_threads(1)
+        configure("off")  # the parent owns the terminal
+        payload = pickle.dumps(("ok", work()))
+    except BaseException as e:  # every failure goes back to the parent, which raises it
+        code = 1
+        try:
+            payload = pickle.dumps(("error", e))
+        except Exception:  # an exception that does not pickle: its type and text
+            payload = pickle.dumps(("error", MedtorchError(f"{name}: {type(e).__name__}: {e}")))
+    try:
+        with os.fdopen(write, "wb") as out:
+            out.write(payload)
+    except OSError:  # no reader left (the sibling meant to receive it failed first): nothing to hand back
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    return code
 
 
 def _own_streams() -> None:
@@ -153,17 +186,37 @@ def _default_signals() -> None:
 
 
 def wanted(pending: Pending) -> None:
-    """Its result is wanted now: an idle child competes for the cores as any process does from here on."""
-    if pending.pid is not None and pending.idle:
+    """Its result is wanted now: a paused child competes for the cores as any process does from here on."""
+    if pending.pid is None or not pending.idle:
+        return
+    if pending.idle == "stopped":
+        _signal(pending.pid, "SIGCONT")
+    else:
         _set_priority(pending.pid, idle=False)
-        pending.idle = False
+    pending.idle = False
 
 
 def pause(pending: Pending) -> None:
-    """Until ``wanted``: the child runs at idle priority, only on cores nothing else wants (say, while training runs)."""
-    if pending.pid is not None and not pending.idle:
-        _set_priority(pending.pid, idle=True)
-        pending.idle = True
+    """Until ``wanted``: the child runs at idle priority, only on cores nothing else wants (say, while training
+    runs). Where this process could not raise it again (an ordinary user; see ``_can_leave_idle``), the child is
+    stopped instead (SIGSTOP, SIGCONT at ``wanted``): it then makes no progress while paused, but it never stays
+    at idle priority while its result is awaited."""
+    if pending.pid is None or pending.idle:
+        return
+    if _can_leave_idle() and _set_priority(pending.pid, idle=True):
+        pending.idle = "idle"
+    else:
+        _signal(pending.pid, "SIGSTOP")
+        pending.idle = "stopped"
+
+
+def _signal(pid: int, name: str) -> None:
+    import signal
+
+    try:
+        os.kill(pid, getattr(signal, name))
+    except ProcessLookupError:  # it has ended already; collect reports how
+        pass
 
 
 def collect(pending: Pending) -> Any:
@@ -172,7 +225,7 @@ def collect(pending: Pending) -> Any:
         return pending.result
     wanted(pending)
     try:
-        return _unpickle(pending, _read(pending.fd), lambda: _reap(pending))
+        return _unpickle(pending, _read(pending), lambda: _reap(pending))
     except BaseException:  # a sibling handed to it is no longer wanted: stopped, not waited for
         for other in pending.after or []:
             _stop(other)
@@ -180,6 +233,7 @@ def collect(pending: Pending) -> Any:
     finally:
         for other in pending.after or []:
             if other.pid in _LIVE:
+                wanted(other)
                 _reap(other)
 
 
@@ -188,7 +242,7 @@ def receive(pending: Pending) -> Any:
     parent reaps it (``hand_over``)."""
     if pending.pid is None:
         return pending.result
-    return _unpickle(pending, _read(pending.fd), lambda: None)
+    return _unpickle(pending, _read(pending), lambda: None)
 
 
 def hand_over(pending: Pending, to: Pending) -> None:
@@ -196,14 +250,19 @@ def hand_over(pending: Pending, to: Pending) -> None:
     the pipe, and reap ``pending`` when ``to`` is collected. ``to`` in line: ``pending`` is reaped now."""
     if pending.pid is None:
         return
+    if pending.fd is not None:  # a child blocked writing a large result to a pipe nobody reads ends at the close
+        os.close(pending.fd)
+        pending.fd = None
     if to.pid is None:
+        wanted(pending)
         _reap(pending)
         return
-    os.close(pending.fd)
     to.after = [*(to.after or []), pending]
 
 
-def _read(fd: int) -> bytes:
+def _read(pending: Pending) -> bytes:
+    """All the child sent, then its pipe closed here (and forgotten: the number may be reused)."""
+    fd, pending.fd = pending.fd, None
     with os.fdopen(fd, "rb") as inp:
         return inp.read()
 

@@ -10,7 +10,8 @@ of 0.45 s during the validation plots, which walked all of them again (measured 
 ``hold`` turns the collector off at the start of a ``train.py`` or ``medtorch train`` process;
 ``release`` moves every object alive then to the permanent generation (``gc.freeze``, which CPython
 provides for exactly this) and turns the collector back on, just before the first training batch,
-once Lightning and the data steps' libraries are in. Later collections walk only what was made
+once Lightning and the data steps' libraries are in (a logistic run, which has no Lightning loop, at
+its fit). A child forked while the collector is held releases it for itself (medtorch.background). Later collections walk only what was made
 after that. Reference counting frees objects as always, held or not; what the hold delays is only
 the collection of reference cycles made before the release (a few figures of the data steps), which
 are then kept until the process ends. A library caller (``medtorch.train``, notebooks, tests) is

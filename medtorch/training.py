@@ -38,6 +38,7 @@ def determinism_step(cfg: DictConfig, run: Run, state: State) -> State:
 def train_step(cfg: DictConfig, run: Run, state: State) -> State:
     """Lightning's loop on every rank; the transparent logistic baseline is fitted to convergence by rank 0 alone."""
     if cfg.model.name == "logistic":
+        heap.release()  # no Lightning loop to wait for (medtorch.heap)
         if run.writes:
             from medtorch.models.logistic_run import fit_and_export
 

@@ -122,7 +122,12 @@ def test_a_childs_error_reaches_the_parent_through_the_sibling_that_received_it(
     assert _reaped(first.pid)
 
 
-def test_an_idle_child_runs_at_idle_priority_until_its_result_is_wanted(tmp_path):
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]  # R, S, T (stopped) ...
+
+
+def _paused_then_wanted(tmp_path, expect: str):
     go = tmp_path / "go"
 
     def work():
@@ -131,11 +136,27 @@ def test_an_idle_child_runs_at_idle_priority_until_its_result_is_wanted(tmp_path
         return os.sched_getscheduler(0)
 
     pending = background.start("transparent models", work, idle=True)
-    assert pending.idle and os.sched_getscheduler(pending.pid) == os.SCHED_IDLE
+    assert pending.idle == expect
+    if expect == "idle":
+        assert os.sched_getscheduler(pending.pid) == os.SCHED_IDLE
+    else:
+        time.sleep(0.1)
+        assert _state(pending.pid) == "T"  # stopped: no progress while paused
     background.wanted(pending)
-    assert os.sched_getscheduler(pending.pid) == os.SCHED_OTHER
+    assert os.sched_getscheduler(pending.pid) == os.SCHED_OTHER and _state(pending.pid) != "T"
     go.write_text("")
     assert background.collect(pending) == os.SCHED_OTHER
+
+
+def test_a_paused_child_runs_at_idle_priority_where_it_can_be_raised_again(tmp_path):
+    if not background._can_leave_idle():
+        pytest.skip("this user may not raise a child out of SCHED_IDLE (no CAP_SYS_NICE, RLIMIT_NICE < 20)")
+    _paused_then_wanted(tmp_path, "idle")
+
+
+def test_a_paused_child_is_stopped_where_idle_priority_could_not_be_undone(tmp_path, monkeypatch):
+    monkeypatch.setattr(background, "_can_leave_idle", lambda: False)  # an ordinary user's limits
+    _paused_then_wanted(tmp_path, "stopped")
 
 
 def test_a_result_handed_to_an_in_line_step_is_reaped_at_once():
