@@ -102,7 +102,8 @@ def _reaped(pid: int) -> bool:
 
 
 def test_a_sibling_receives_a_childs_result_and_the_parent_reaps_both():
-    first = background.start("transparent models", lambda: [os.getpid(), 41], idle=True)
+    first = background.start("transparent models", lambda: [os.getpid(), 41])
+    background.pause(first)
     second = background.start("explanations", lambda: background.receive(first) + [os.getpid()])
     background.hand_over(first, second)
     a, value, b = background.collect(second)
@@ -114,7 +115,8 @@ def test_a_childs_error_reaches_the_parent_through_the_sibling_that_received_it(
     def fail():
         raise IntegrityError("preprocessing.json: sha256 differs")
 
-    first = background.start("transparent models", fail, idle=True)
+    first = background.start("transparent models", fail)
+    background.pause(first)
     second = background.start("explanations", lambda: background.receive(first))
     background.hand_over(first, second)
     with pytest.raises(IntegrityError, match="sha256 differs"):
@@ -135,8 +137,9 @@ def _paused_then_wanted(tmp_path, expect: str):
             time.sleep(0.01)
         return os.sched_getscheduler(0)
 
-    pending = background.start("transparent models", work, idle=True)
-    assert pending.idle == expect
+    pending = background.start("transparent models", work)
+    background.pause(pending)
+    assert pending.paused == expect
     if expect == "idle":
         assert os.sched_getscheduler(pending.pid) == os.SCHED_IDLE
     else:
@@ -160,7 +163,8 @@ def test_a_paused_child_is_stopped_where_idle_priority_could_not_be_undone(tmp_p
 
 
 def test_a_result_handed_to_an_in_line_step_is_reaped_at_once():
-    first = background.start("transparent models", lambda: 7, idle=True)
+    first = background.start("transparent models", lambda: 7)
+    background.pause(first)
     second = background.start("explanations", lambda: background.receive(first), background=False)
     assert second.result == 7
     background.hand_over(first, second)
