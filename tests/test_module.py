@@ -99,6 +99,41 @@ def test_training_mcc_is_that_of_the_whole_epoch():
     assert np.isfinite(float(logged["train/loss"]))
 
 
+def test_training_counts_are_the_same_when_the_tally_is_counted_in_pieces(monkeypatch):
+    """The kept steps are counted every _TALLY_ROWS rows and at epoch end: counting after every
+    other batch gives the same logged MCC and loss as counting once, and both equal the plain loop's."""
+    from medtorch.models import module as module_mod
+
+    x, y = _data()
+    once = _lightning(x, y, 2).trainer.callback_metrics
+    monkeypatch.setattr(module_mod, "_TALLY_ROWS", 64)  # two batches of 32
+    pieces = _lightning(x, y, 2)
+    assert pieces._tally == [] and pieces._tally_rows == 0  # nothing left over after the epoch
+    logged = pieces.trainer.callback_metrics
+    net, preds = _plain(x, y, 2)
+    truth = torch.cat([t for t, _ in preds]).numpy()
+    pred = torch.cat([p for _, p in preds]).numpy()
+    assert float(logged["train/mcc"]) == float(once["train/mcc"])
+    assert float(logged["train/loss"]) == pytest.approx(float(once["train/loss"]), rel=1e-6)
+    assert float(logged["train/mcc"]) == pytest.approx(matthews_corrcoef(truth, pred), rel=1e-6)
+
+
+def test_training_loss_is_the_row_weighted_mean_of_the_epochs_batch_losses():
+    """300 rows in batches of 32: the last batch has 12 rows and weighs 12/300, not 1/10."""
+    x, y = _data()
+    module = _lightning(x, y, 1)
+    net = _net()
+    opt = torch.optim.AdamW(net.parameters(), lr=0.01, weight_decay=0.1)
+    total = 0.0
+    for xb, yb in TensorLoader(x, y, 32, shuffle=True, seed=3):
+        loss = F.cross_entropy(net(xb), yb)
+        total += float(loss) * len(yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(module.trainer.callback_metrics["train/loss"]) == pytest.approx(total / len(y), rel=1e-5)
+
+
 def clipped_norms(accelerator: str, precision: str, clip: float = 0.05) -> list[float]:
     """The total gradient norm the optimizer sees at each step, with clipping by norm at ``clip``."""
     norms = []
