@@ -13,7 +13,10 @@ each path runs --repeats times in adjacent pairs (the order alternates between p
 slow spell does not always land on the same path) and two ratios are printed: best time over
 best time, and the median of the per-pair ratios. They agree when the machine was quiet.
 
-    python scripts/bench_train.py [--rows 200000] [--epochs 3] [--repeats 3]
+``--floor`` also times Lightning's loop alone (a training step that does nothing, same batches) and
+prints the lowest ratio any Lightning-trained path can reach on this machine.
+
+    python scripts/bench_train.py [--rows 200000] [--epochs 3] [--repeats 3] [--floor]
 """
 
 from __future__ import annotations
@@ -81,11 +84,43 @@ def medtorch_path(xtr, ytr, xva, yva, epochs: int) -> float:
     return time.perf_counter() - start
 
 
+def lightning_floor(xtr, ytr, epochs: int) -> float:
+    """Seconds of Lightning's own loop over the same batches: a training step that does nothing.
+
+    What any module trained by Lightning's Trainer pays per step (fetch, hooks, progress, logger
+    connector) before it computes anything; (plain + this) / plain is the lowest ratio a
+    Lightning-trained path can reach on this workload.
+    """
+    import pytorch_lightning as pl
+
+    class Idle(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.automatic_optimization = False
+            self.layer = torch.nn.Linear(FEATURES, CLASSES)
+
+        def training_step(self, batch, batch_idx):
+            return None
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=LR)
+
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
+                         deterministic=True, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                         limit_val_batches=0)
+    start = time.perf_counter()
+    trainer.fit(Idle(), train_dataloaders=TensorLoader(xtr, ytr, BATCH, shuffle=True, seed=0))
+    return time.perf_counter() - start
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--floor", action="store_true",
+                    help="also time Lightning's loop with a training step that does nothing, and print the lowest "
+                         "ratio a Lightning-trained path can reach here")
     args = ap.parse_args()
     if args.repeats < 1 or args.rows < 1 or args.epochs < 1:
         ap.error("--rows, --epochs and --repeats must each be at least 1")
@@ -111,6 +146,11 @@ def main() -> None:
     print(f"(b) medtorch + Lightning    : {rows / b:>10,.0f} rows/s  (best of {args.repeats}: {b:.2f} s)")
     print(f"ratio (b)/(a): {b / a:.3f}  (best over best; median of the {args.repeats} paired ratios: "
           f"{statistics.median(paired):.3f}, range {paired[0]:.3f}-{paired[-1]:.3f})")
+    if args.floor:
+        steps = args.epochs * -(-args.rows // BATCH)
+        idle = min(lightning_floor(xtr, ytr, args.epochs) for _ in range(args.repeats))
+        print(f"Lightning's loop with a step that does nothing: {idle / steps * 1e6:.0f} us a step (best of "
+              f"{args.repeats}); lowest reachable ratio here (plain + that) / plain: {(a + idle) / a:.3f}")
 
 
 if __name__ == "__main__":
