@@ -24,7 +24,7 @@ from typing import Any, Iterable, Iterator
 
 from medtorch.artefacts import ARTEFACTS, LOCK, RUN, artefact
 from medtorch.audit import EventLog
-from medtorch.errors import IntegrityError
+from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.handover import AfterHead, after_head
 from medtorch.hashing import sha256_file
 from medtorch.run import VERSIONS, RunDir, read_json
@@ -178,8 +178,12 @@ def verify_run(run_dir: str | Path, only: Iterable[str] | None = None, head: str
     with ``head`` (the full hash QA recorded at hand-over), also what changed after it (medtorch.handover)."""
     rd = RunDir(Path(run_dir))
     v = Verification(run=str(rd.root))
-    if not rd.root.is_dir():
-        raise IntegrityError(f"{rd.root}: no such run directory.")
+    if not rd.root.is_dir():  # a wrong path, not a changed run: bad input (EXIT_BAD_INPUT)
+        raise MedtorchError(f"{rd.root}: no such run directory.")
+    if not rd.events.is_file() and not rd.manifest.is_file():  # neither file: nothing medtorch wrote (a run that
+        # lost one of them is still checked below and fails as changed)
+        raise MedtorchError(f"{rd.root}: no {rd.events.name} and no {rd.manifest.name}; this is not a medtorch run "
+                            "directory.")
     log = EventLog(rd.events)
     if not rd.events.is_file():
         v.problems.append(f"{rd.events}: missing; a medtorch run always has an event log.")

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from medtorch import heap
 from medtorch.artefacts import artefact
 from medtorch.config import register_configs
-from medtorch.errors import EXIT_CRITERIA_FAILED, MedtorchError
+from medtorch.errors import EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, MedtorchError
 from medtorch.process_exit import entry_point
 from medtorch.run import discard_unstarted
 
@@ -101,4 +101,17 @@ def main(argv: list[str] | None = None, prog: str | None = None):
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
         sys.exit(e.exit_code)
     sys.argv = [prog or sys.argv[0], *args]
-    return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_train)()
+    composed: list[bool] = []
+
+    def _composed_train(cfg: DictConfig) -> float:
+        composed.append(True)
+        return _train(cfg)
+
+    try:
+        return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_composed_train)()
+    except SystemExit as e:
+        # Hydra reports a config it cannot compose (an unknown key or group option, a value of the
+        # wrong type) and exits with 1, which is EXIT_CRITERIA_FAILED here: exit with the bad-input code
+        if e.code == 1 and not composed:
+            sys.exit(EXIT_BAD_INPUT)
+        raise

@@ -34,7 +34,7 @@ def _assert_refused(proc, rd, *needles, code=None):
 ])
 def test_config_typos_fail_at_compose_time(tmp_path, override, needles):
     proc, rd = run_train(tmp_path, override, check=False)
-    _assert_refused(proc, rd, *needles)
+    _assert_refused(proc, rd, *needles, code=2)  # bad input, not 1 (an acceptance criterion failed)
     assert rd is None  # nothing was created: the config never composed
 
 
@@ -81,6 +81,13 @@ def test_target_with_a_single_class(tmp_path):
     path = _table(tmp_path, a=np.arange(50.0), y=["yes"] * 50)
     proc, rd = run_train(tmp_path, "data=table", f"data.path={path}", "data.target=y", check=False)
     _assert_refused(proc, rd, "single class", "'yes'", code=2)
+
+
+def test_target_with_no_value_at_all(tmp_path):
+    path = _table(tmp_path, a=np.arange(50.0), y=[np.nan] * 50)
+    proc, rd = run_train(tmp_path, "data=table", f"data.path={path}", "data.target=y", check=False)
+    _assert_refused(proc, rd, "'y'", "empty in all 50 row(s)", code=2)
+    assert "IndexError" not in proc.stderr
 
 
 def test_split_leaving_a_class_absent(tmp_path):

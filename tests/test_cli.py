@@ -23,6 +23,16 @@ def test_show_on_a_missing_directory_fails_clearly(tmp_path):
     assert out.returncode == 2 and "no such run directory" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_audit_verify_on_a_path_that_is_not_a_run_is_bad_input_not_tampering(tmp_path):
+    """Exit 2 (a wrong path), not 3 (a changed run): a scheduler must not report tampering for a typo."""
+    out = run_cli("audit", "verify", str(tmp_path / "nope"))
+    assert out.returncode == 2 and "no such run directory" in out.stderr and "Traceback" not in out.stderr
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "notes.txt").write_text("not a run")
+    out = run_cli("audit", "verify", str(tmp_path / "plain"))
+    assert out.returncode == 2 and "not a medtorch run directory" in out.stderr, out.stderr
+
+
 @pytest.mark.slow
 def test_show_prints_the_runs_metrics(default_run):
     out = run_cli("show", str(default_run))

@@ -199,6 +199,22 @@ def test_quarantine_predicts_valid_rows_and_sets_aside_the_rest(trained, tmp_pat
     assert rej["marker"][2] == "high" and "type float" in rej["reasons"][2]
 
 
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(trained, tmp_path):
+    run_dir, _, new = trained
+    src = tmp_path / "in.csv"
+    new.head(50).to_csv(src, index=False)
+    before = src.read_bytes()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.csv").symlink_to(src)
+    for out, extra in ((src, ()), (tmp_path / "sub" / ".." / "in.csv", ()), (tmp_path / "link.csv", ()),
+                       (tmp_path / "out.csv", ("--on-invalid", "quarantine", "--rejected", str(src))),
+                       (tmp_path / "out.csv", ("--violations", str(src)))):
+        proc = _predict(run_dir, src, out, *extra)
+        assert proc.returncode == 2 and "is the input file" in proc.stderr, (out, extra, proc.stderr)
+        assert src.read_bytes() == before
+        assert not (tmp_path / "out.csv").exists()
+
+
 def test_tampered_spec_is_refused(trained, tmp_path):
     run_dir, tmp, _ = trained
     copy = tmp_path / "run"

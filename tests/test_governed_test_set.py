@@ -176,6 +176,33 @@ def test_exit_codes_for_bad_input_and_tampering(study, tmp_path):
     assert p.returncode == 3 and "acceptance.json was changed" in p.stderr
 
 
+def test_new_test_data_is_checked_against_the_runs_data_specification(study, tmp_path):
+    """A governed look at new data the model was never specified for is refused, as predict refuses
+    such input: exit 2 naming the column and row, no look in the registry, nothing in the run."""
+    new = pd.read_csv(study["files"]["new"])
+    bad = {"range": new.assign(x1=new["x1"].where(new.index != 3, 1e6)),
+           "category": new.assign(site=new["site"].where(new.index != 3, "Z")),
+           "unknown_column": new.assign(extra=1.0),
+           "missing_value": new.assign(x1=new["x1"].where(new.index != 3, np.nan))}
+    rd = study["runs"]["A2"]
+    looks = len(registry_looks(study["ledger"]))
+    folders = sorted((rd / "test_evaluations").glob("*")) if (rd / "test_evaluations").exists() else []
+    events = (rd / "events.jsonl").read_text()
+    for name, frame in bad.items():
+        path = tmp_path / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        p = evaluate(study, "A2", "--test-data", str(path))
+        assert p.returncode == 2, (name, p.stderr[-1500:])
+        assert "violates the run's data specification" in p.stderr, (name, p.stderr)
+        column = "extra" if name == "unknown_column" else ("site" if name == "category" else "x1")
+        assert f"'{column}'" in p.stderr, (name, p.stderr)
+        if name != "unknown_column":
+            assert "row 4," in p.stderr, (name, p.stderr)  # the 4th data row, numbered from 1
+    assert len(registry_looks(study["ledger"])) == looks
+    assert (sorted((rd / "test_evaluations").glob("*")) if (rd / "test_evaluations").exists() else []) == folders
+    assert (rd / "events.jsonl").read_text() == events
+
+
 def test_bad_criterion_is_refused_when_the_config_is_composed(tmp_path):
     proc, _ = run_train(tmp_path, "acceptance.criteria=['mcc >> 0.5']", check=False)
     assert proc.returncode == 2

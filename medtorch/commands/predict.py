@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-invalid", default="refuse", choices=("refuse", "quarantine"),
                         help="refuse (default): any violation of the data specification refuses the whole input; "
                              "quarantine: predict the valid rows, write the rejected rows with their reasons aside")
-    parser.add_argument("--rejected", default=None, help="with quarantine: file for rejected rows (default OUTPUT.rejected.csv)")
+    parser.add_argument("--rejected", default=None, help="with quarantine: file for rejected rows (default: the output's name with .rejected.csv for its suffix, e.g. out.csv -> out.rejected.csv)")
     parser.add_argument("--violations", default=None, help="CSV file listing every violation (column, row, value, rule)")
     parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows read, checked and predicted at a time")
     from medtorch.stack import settings

@@ -146,6 +146,9 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
     dropped = []
     missing_label = frame[cfg.target].isna().to_numpy()
     if missing_label.any():
+        if missing_label.all():
+            raise MedtorchError(f"the label column {cfg.target!r} of {path} is empty in all {len(frame)} row(s); "
+                                "rows without a label cannot be used, so nothing is left. Check data.target.")
         dropped.append({"reason": f"label column {cfg.target!r} is missing", "rows": int(missing_label.sum())})
     row_number = np.arange(len(frame), dtype=np.int64)
     keep = ~missing_label

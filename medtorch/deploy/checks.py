@@ -139,3 +139,29 @@ class SpecChecker:
                 bad[i] = True
         violations.sort(key=lambda v: (v.row or 0, v.column or ""))
         return typed, ~bad, violations
+
+
+def refuse_nonconforming_file(spec: DataSpec, path, what: str, allowed_extra: tuple[str, ...] = (),
+                              listed: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check every row of the file ``path`` against ``spec``; return (the frame as read, the typed frame), or raise listing
+    the first ``listed`` violations (``EXIT_BAD_INPUT``). ``what`` opens the message (e.g. ``--test-data FILE``).
+
+    For verbs that use a whole file at once (a governed look at new test data, survival predict);
+    ``medtorch predict`` streams its input through the same ``SpecChecker`` chunk by chunk.
+    """
+    from medtorch.deploy.reading import read_chunks
+    from medtorch.errors import MedtorchError
+
+    checker = SpecChecker(spec)
+    numeric = [c.name for c in spec.columns if c.numeric]
+    frame = pd.concat(list(read_chunks(path, [c.name for c in spec.columns if not c.numeric], numeric_columns=numeric)),
+                      ignore_index=True)
+    problems = checker.check_columns(list(frame.columns), allowed_extra=allowed_extra)
+    typed, _, violations = (None, None, problems) if problems else checker.check_rows(frame, first_row=1)
+    if violations:
+        shown = "\n  - ".join((f"row {v.row}, " if v.row is not None else "") + f"column {v.column!r}: {v.rule} (got {v.value})"
+                              for v in violations[:listed])
+        more = f"\n  ... and {len(violations) - listed} more" if len(violations) > listed else ""
+        raise MedtorchError(f"{what} violates the run's data specification: {len(violations)} violation(s) (rows "
+                            f"numbered from 1, the first data row after the header); nothing was written:\n  - {shown}{more}")
+    return frame, typed

@@ -90,6 +90,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
                  load_options: Optional[dict] = None) -> PredictionSummary:
     from medtorch.deploy.block import require_unblocked
     from medtorch.deploy.fingerprint import stack_fingerprint
+    from medtorch.deploy.reading import refuse_overwriting_input
     from medtorch.deploy.spec import read_run_spec
     from medtorch.evidence import Run
     from medtorch.hashing import sha256_file
@@ -113,6 +114,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
         rejected_path = Path(rejected_path) if rejected_path else output.with_name(output.stem + ".rejected.csv")
     else:
         rejected_path = None  # refuse: there are no rejected rows to write
+    refuse_overwriting_input(input_path, output=output, rejected=rejected_path, violations=violations_path)
     log = Run.open(rd.root)  # the outputs lie outside the run: the events record their paths and hashes
     # the input's hash, read beside the stream (hashlib leaves the GIL while it hashes): 0.1-0.2 s of a
     # 1,000,000-row file that the end of the command no longer waits for

@@ -202,3 +202,17 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         return
     for batch in pf.iter_batches(batch_size=chunk_rows):
         yield batch.to_pandas()
+
+
+def refuse_overwriting_input(input_path: str | Path, **outputs: str | Path | None) -> None:
+    """Refuse an output file that is the input file itself (the same path or the same file by a link):
+    the output is renamed into place when complete, which would replace the rows it was read from."""
+    src = Path(input_path)
+    for flag, out in outputs.items():
+        if out is None:
+            continue
+        out = Path(out)
+        same = out.resolve() == src.resolve() or (out.exists() and src.exists() and out.samefile(src))
+        if same:
+            raise MedtorchError(f"--{flag.replace('_', '-')} {out} is the input file {src}; writing it would replace "
+                                "the input. Give another output file.")

@@ -78,11 +78,18 @@ def new_test_rows(run, seal: dict[str, Any], path: str) -> TestRows:
 
     from medtorch.data import sources
 
+    from medtorch.deploy.checks import refuse_nonconforming_file
+    from medtorch.deploy.spec import read_run_spec
+
     data = OmegaConf.create(run.config["data"])
     if data.source != "table":
         data = OmegaConf.create({**run.config["data"], "source": "table", "target": "target" if data.target is None else data.target})
     data.path = str(path)
     new = sources.load(data, drop_optional=True)  # columns of data.drop need not be there, as for predict
+    spec, _ = read_run_spec(run.rd, run.manifest)  # verified against the manifest first
+    # every row checked against the run's data specification, as predict checks its input: a look
+    # at rows the model was never specified for is no evidence of its performance
+    refuse_nonconforming_file(spec, path, f"--test-data {path}", allowed_extra=(str(data.target),))
     unknown = sorted(set(new.classes) - set(run.classes))
     if unknown:
         raise MedtorchError(f"--test-data {path}: label(s) {unknown} in column {data.target!r} are not classes of the model "

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from medtorch.errors import MedtorchError
 from medtorch.run import RunDir, atomic_path, read_json
 
 
@@ -40,23 +39,14 @@ def load_survival_model(rd: RunDir) -> tuple[Any, Any, Any, dict]:
 def checked_input(rd: RunDir, input_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Verify the run, read the input and check every row against the run's data specification
     (any violation refuses the input, listing the first 20); return the raw and the typed frame."""
-    from medtorch.deploy.checks import SpecChecker
-    from medtorch.deploy.reading import read_chunks
+    from medtorch.deploy.checks import refuse_nonconforming_file
     from medtorch.deploy.spec import DataSpec
     from medtorch.integrity import require_intact
 
     require_intact(rd.root)
     manifest = read_json(rd.manifest)
     spec = DataSpec.from_dict(read_json(rd.data_spec), str(rd.data_spec))
-    checker = SpecChecker(spec)
-    frame = pd.concat(list(read_chunks(input_path, [c.name for c in spec.columns if not c.numeric])), ignore_index=True)
-    problems = checker.check_columns(list(frame.columns))
-    typed, _, violations = (None, None, problems) if problems else checker.check_rows(frame, first_row=1)
-    if violations:
-        listed = "\n  - ".join(f"row {v.row}, column {v.column!r}: {v.rule} (got {v.value!r})" for v in violations[:20])
-        raise MedtorchError(f"{input_path} violates run {manifest['run_id']}'s data specification: {len(violations)} "
-                            f"violation(s); no output was written:\n  - {listed}")
-    return frame, typed
+    return refuse_nonconforming_file(spec, input_path, f"{input_path} (run {manifest['run_id']})")
 
 
 def predict_survival_file(run_dir: str | Path, input_path: str | Path, output: str | Path) -> dict[str, Any]:
@@ -65,7 +55,10 @@ def predict_survival_file(run_dir: str | Path, input_path: str | Path, output: s
     from medtorch.models.inference import eval_batch_size, infer
     from medtorch.survival.data import in_duration_unit
 
+    from medtorch.deploy.reading import refuse_overwriting_input
+
     rd = RunDir(Path(run_dir)).require()
+    refuse_overwriting_input(input_path, output=output)
     manifest = read_json(rd.manifest)
     frame, typed = checked_input(rd, input_path)
     network, prep, baseline, cfg = load_survival_model(rd)
