@@ -126,6 +126,49 @@ def test_row_identity_rounds_to_significant_digits():
     assert subj["kind"] == "subject" and subj["identities"][0] == subj["identities"][1] != subj["identities"][2]
 
 
+def _loaded(path):
+    from omegaconf import OmegaConf
+
+    from medtorch.data import sources
+
+    cfg = OmegaConf.create({"source": "table", "path": str(path), "format": "auto", "target": "label", "id_column": None,
+                            "subject_column": None, "time_column": None, "subgroup_columns": [], "categorical": [],
+                            "drop": [], "time_unit": None, "time_origin": None})
+    return sources.load(cfg)
+
+
+def test_a_reexported_file_has_the_same_row_identities_through_the_loader(tmp_path):
+    """The loader's extra columns hold a full-precision hash of each raw row; the record identity
+    leaves it out (recipe 2), so a re-export that prints the last digit differently keeps its rows'
+    identities, and a looked-at set recorded by recipe 1 is still compared like with like."""
+    from medtorch.data.sources import RECORD_KEY
+    from medtorch.registry.binding import overlaps
+    from medtorch.registry.identity import RAW_ROW_HASH, RECIPE
+
+    assert RAW_ROW_HASH == RECORD_KEY
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"x1": rng.normal(size=60) * 10, "x2": rng.normal(size=60), "site": rng.choice(["A", "B"], 60),
+                          "label": rng.choice(["yes", "no"], 60)})
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    noisy = frame.assign(x1=frame["x1"] * (1 + 1e-15), x2=frame["x2"].map(lambda v: float(f"{v:.12g}")))
+    noisy.to_csv(tmp_path / "b.csv", index=False, float_format="%.12g")
+    assert (tmp_path / "a.csv").read_text() != (tmp_path / "b.csv").read_text()
+
+    def identity(path):
+        raw = _loaded(path)
+        assert RECORD_KEY in raw.extra.columns
+        return row_identities(raw.frame, np.asarray(raw.classes, dtype=object)[raw.y], raw.extra, None, 6)
+
+    a, b = identity(tmp_path / "a.csv"), identity(tmp_path / "b.csv")
+    assert a["recipe"] == RECIPE == 2 and a["identities"] == b["identities"]
+    assert a["by_recipe"][1] != b["by_recipe"][1]  # what recipe 1 did: every row looked new
+    looked_now = {"t2": {"kind": "record", "digits": 6, "recipe": 2, "identities": a["identities"]}}
+    assert overlaps(None, [], b, looked=looked_now)[0]["rows"] == 60
+    # a set recorded by recipe 1 (before recipe 2): the same file's rows are still recognised
+    looked_before = {"t1": {"kind": "record", "digits": 6, "recipe": 1, "identities": a["by_recipe"][1]}}
+    assert overlaps(None, [], identity(tmp_path / "a.csv"), looked=looked_before)[0]["rows"] == 60
+
+
 def test_registry_verbs_import_and_verify(tmp_path):
     from conftest import run_cli
 

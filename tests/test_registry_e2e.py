@@ -15,6 +15,7 @@ import types
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import read_json, run_train
@@ -60,6 +61,11 @@ def registry(tmp_path_factory):
                                                     "visit_year", "follow_up_days")]
     seen = new[features].merge(old[features].drop_duplicates(), how="left", indicator=True)["_merge"] == "both"
     new = new[~seen.to_numpy()]
+    # and, as for predict, to rows inside the run's data specification (no number outside the range
+    # the development rows showed: the specification's range is that range widened by a margin)
+    numeric = [c for c in features if pd.api.types.is_numeric_dtype(old[c])]
+    inside = np.all([new[c].between(old[c].min(), old[c].max()) | new[c].isna() for c in numeric], axis=0)
+    new = new[inside]
     new.drop(columns=["visit_date", "visit_year", "follow_up_days"]).to_csv(tmp / "new.csv", index=False)
     new.drop(columns=["visit_date", "follow_up_days"]).to_csv(tmp / "monitor.csv", index=False)
     proc, run_dir = run_train(tmp / "careful", *careful(tmp / "registry.csv"))

@@ -96,7 +96,7 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
                 "role": role["role"], "role_reason": role["reason"], "look_on_test_set": len(prior) + 1,
                 "hold_out_claim": role["role"] != SECOND_STAGE,
                 "registry": {"url": opened.registry.public_url, "source": opened.where.source, "override": opened.override},
-                "row_identity": {"kind": identity["kind"], "digits": digits},
+                "row_identity": {"kind": identity["kind"], "digits": digits, "recipe": identity["recipe"]},
                 "family": None if fam is None else {**fam, "distribution": family_distribution(
                     prior, fam["id"], assessment["ci"]["mcc"]["estimate"])},
                 "criteria": criteria_record, "criteria_changed_after_test_look": changed_after_look,

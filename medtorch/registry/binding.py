@@ -41,6 +41,7 @@ def looked_sets(tx, entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for e in entries:
         if e["kind"] == "test_rows":
             out[e["test_set"]] = {"kind": e["details"]["identity_kind"], "digits": e["details"]["digits"],
+                                  "recipe": e["details"].get("recipe", 1),  # entries before recipes: recipe 1
                                   "identities": tx.identities(e["test_set"]), "entry": e["seq"]}
     return out
 
@@ -52,7 +53,9 @@ def overlaps(tx, entries, identity: dict[str, Any], skip: str | None = None,
     for sha, s in (looked_sets(tx, entries) if looked is None else looked).items():
         if sha == skip or s["kind"] != identity["kind"] or s["digits"] != identity["digits"]:
             continue
-        v = judge(s["identities"], identity["identities"], s["kind"])
+        # the new rows' identities made by the recipe the looked-at set was recorded with
+        mine = identity.get("by_recipe", {}).get(s.get("recipe", 1), identity["identities"])
+        v = judge(s["identities"], mine, s["kind"])
         if v.same_case:
             found.append({"test_set": sha, "rows": v.n_matched, "of": v.n_query, "reason": v.reason})
     return found

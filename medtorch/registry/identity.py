@@ -4,7 +4,7 @@
   patient has one identity, so a patient looked at once is recognised in any later split).
 - ``record``: otherwise the hash of the whole raw record as medtorch loaded it: every feature,
   the subject/time/subgroup columns and the label (not the row id, which only numbers rows,
-  and not ``data.drop`` columns, which are never loaded), with numbers rounded to
+  and not ``data.drop`` columns, which are never loaded; ``RECIPE`` says how), with numbers rounded to
   ``registry.row_digits`` significant digits (default 6), so a re-export that printed
   ``0.1`` as ``0.10000000001`` is still the same record.
 
@@ -25,6 +25,14 @@ import numpy as np
 import pandas as pd
 
 DIGITS_DEFAULT = 6
+# How a record identity is made. Recipe 1 (registries written before recipe 2) also coded the
+# loader's hash of the whole raw row (``medtorch.data.sources.RECORD_KEY``), which keeps every
+# digit and the row id: a re-export that printed 14.336588820890805 as 14.336588820890803 gave
+# new identities, so reused rows were not recognised. Recipe 2 leaves that column out. A looked-at
+# set keeps the recipe it was recorded with, and new rows are compared with it by that recipe.
+RECIPE = 2
+RECIPES = (1, 2)
+RAW_ROW_HASH = "__record_key__"  # the column medtorch.data.sources.RECORD_KEY names (tested equal)
 _NA, _INF, _TEXT, _TINY = 10_001, 10_002, 10_003, 10_004  # exponent slots no finite float64 can have (|exponent| <= 324)
 
 
@@ -86,13 +94,24 @@ def _digests(header: str, mat: np.ndarray) -> list[str]:
 
 
 def row_identities(frame: pd.DataFrame, labels: np.ndarray, extra: pd.DataFrame | None, subject: str | None,
-                   digits: int = DIGITS_DEFAULT) -> dict[str, Any]:
-    """``{"kind": "subject"|"record", "digits": N, "identities": [hex, ...]}``, one identity per row, in row order."""
+                   digits: int = DIGITS_DEFAULT, recipe: int = RECIPE) -> dict[str, Any]:
+    """``{"kind": "subject"|"record", "digits": N, "recipe": R, "identities": [hex, ...]}``, one identity per row,
+    in row order, and ``by_recipe``: the identities by every recipe a registry may hold, so rows are compared with a
+    looked-at set's identities made the same way (``medtorch.registry.binding.overlaps``)."""
     if subject and extra is not None and subject in extra.columns:
-        return {"kind": "subject", "digits": digits,
-                "identities": _digests("subject", _text(extra[subject]))}
+        ids = _digests("subject", _text(extra[subject]))  # the same under every recipe
+        return {"kind": "subject", "digits": digits, "recipe": recipe, "identities": ids,
+                "by_recipe": {r: ids for r in RECIPES}}
+    by_recipe = {r: _record_identities(frame, labels, extra, digits, r) for r in RECIPES}
+    return {"kind": "record", "digits": digits, "recipe": recipe, "identities": by_recipe[recipe], "by_recipe": by_recipe}
+
+
+def _record_identities(frame: pd.DataFrame, labels: np.ndarray, extra: pd.DataFrame | None, digits: int,
+                       recipe: int) -> list[str]:
+    if recipe >= 2 and extra is not None and RAW_ROW_HASH in extra.columns:
+        extra = extra.drop(columns=[RAW_ROW_HASH])
     names, mat = record_matrix(frame, labels, extra, digits)
-    return {"kind": "record", "digits": digits, "identities": _digests("record\x1f" + "\x1f".join(names), mat)}
+    return _digests("record\x1f" + "\x1f".join(names), mat)
 
 
 def near_duplicate_keys(frame: pd.DataFrame, digits: int) -> dict[str, np.ndarray]:

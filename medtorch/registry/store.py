@@ -184,7 +184,8 @@ class Tx:
             return False
         values = identity["identities"]
         self.conn.execute(test_rows.insert(), [{"test_set": test_set, "position": i, "identity": v} for i, v in enumerate(values)])
-        self.append("test_rows", {"identity_kind": identity["kind"], "digits": identity["digits"], "rows": len(values),
+        self.append("test_rows", {"identity_kind": identity["kind"], "digits": identity["digits"],
+                                  "recipe": identity.get("recipe", 1), "rows": len(values),
                                   "identities_sha256": sha256_bytes("\n".join(values).encode())},
                     run_id=run_id, test_set=test_set)
         return True
