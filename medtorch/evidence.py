@@ -193,6 +193,19 @@ class Run:
         paths = [Path(p) for p in paths]
         return file_hashes(self.rd.root, paths, optional=optional) if self.writes else {}
 
+    def hashes_where(self, paths: Iterable[Path]) -> dict[str, str]:
+        """``{name: sha256}`` of files a step wrote wherever it was told to: a file inside the run by its
+        run-relative path (``audit verify`` checks it, also after the run is moved), one outside by its
+        absolute path (listed, not checked)."""
+        from medtorch.hashing import sha256_file
+
+        root = self.rd.root.resolve()
+        out = {}
+        for p in map(Path, paths):
+            full = p.resolve()
+            out[str(full.relative_to(root)) if full.is_relative_to(root) else str(full)] = sha256_file(p)
+        return out
+
     def event(self, action: str, details: Mapping[str, Any] | None = None,
               inputs: Mapping[str, str] | Iterable[Path] | None = None,
               outputs: Mapping[str, str] | Iterable[Path] | None = None) -> dict[str, Any]:

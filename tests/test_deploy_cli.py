@@ -242,6 +242,31 @@ def test_monitor_unshifted_data_is_ok(trained):
     assert "status: OK" in (Path(log[-1]["report"]) / "report.md").read_text()
 
 
+def test_monitoring_log_and_reports_are_verified_also_after_the_run_is_moved(trained, tmp_path):
+    """The monitored event records the log and the report's files by run-relative path: a changed
+    report or log line fails audit verify (exit 3) in the run and in a moved copy of it."""
+    run_dir, tmp, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    proc = _monitor(run, tmp / "new.csv", "--labels", "label", "--time", "visit")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    event = json.loads((run / "events.jsonl").read_text().splitlines()[-1])
+    assert event["action"] == "monitored" and "monitoring/log.jsonl" in event["outputs"]
+    folder = event["details"]["report"]
+    assert not Path(folder).is_absolute() and f"{folder}/report.json" in event["outputs"]
+    assert _cli("audit", "verify", run).returncode == 0
+    moved = tmp_path / "archive" / "run"
+    shutil.copytree(run, moved)
+    assert _cli("audit", "verify", moved).returncode == 0
+    for name, change in ((f"{folder}/report.json", lambda t: t.replace('"ok"', '"OK"')),
+                         ("monitoring/log.jsonl", lambda t: t + '{"x": 1}\n')):
+        copy = tmp_path / f"tampered_{len(name)}"
+        shutil.copytree(moved, copy)
+        (copy / name).write_text(change((copy / name).read_text()))
+        out = _cli("audit", "verify", copy)
+        assert out.returncode == 3 and name in out.stdout + out.stderr, (name, out.stdout, out.stderr)
+
+
 def test_monitor_detects_drift_with_exit_9(trained, tmp_path):
     run_dir, _, _ = trained
     table(1200, 3, shift=1.0).to_csv(tmp_path / "shift.csv", index=False)

@@ -140,12 +140,14 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
             "alarms": drift + degraded}
     existing = rd.monitoring_log.read_bytes() if rd.monitoring_log.exists() else b""
     evidence = Run.open(rd.root)
-    evidence.record(rd.monitoring_log, existing + (json.dumps(line) + "\n").encode("utf-8"))
-    # the report's files are named by absolute path (a report may be written outside the run with --out)
+    logged = evidence.record(rd.monitoring_log, existing + (json.dumps(line) + "\n").encode("utf-8"))
+    # the log and the report's files in the event: inside the run by run-relative path, so audit
+    # verify checks them wherever the run is moved; a report written outside it (--out) by absolute path
+    reports = evidence.hashes_where(files)
+    root, where = rd.root.resolve(), folder.resolve()
     evidence.event("monitored", {"status": report["status"], "exit_code": code, "rows": report["rows"],
-                                 "report": str(folder.resolve())},
-                   inputs={report["input"]: report["input_sha256"]},
-                   outputs={str(p.resolve()): sha256_file(p) for p in files})
+                                 "report": str(where.relative_to(root)) if where.is_relative_to(root) else str(where)},
+                   inputs={report["input"]: report["input_sha256"]}, outputs={**logged, **reports})
     if blocking:
         block(rd, f"monitoring found {report['status']}: " + "; ".join((degraded + drift)[:5]), str(folder.resolve()))
     return report, folder, code

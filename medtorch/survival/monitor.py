@@ -94,17 +94,8 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
     else:  # --out outside the run: the run records the files' absolute paths and hashes
         for path, obj in items.items():
             write_bytes(path, encode(obj))
-        run.event("monitored", details, outputs=_hashes(rd, list(items)))
+        run.event("monitored", details, outputs=run.hashes_where(items))
     return report, folder, code
-
-
-def _hashes(rd: RunDir, paths: list[Path]) -> dict[str, str]:
-    """Paths inside the run relative to it (``audit verify`` checks them), others absolute."""
-    from medtorch.hashing import sha256_file
-
-    root = rd.root.resolve()
-    return {str(p.resolve().relative_to(root)) if p.resolve().is_relative_to(root) else str(p.resolve()): sha256_file(p)
-            for p in paths}
 
 
 def _degradation(frame, labels, cfg, eta, ref, m, _ci, harrell_c) -> dict[str, Any]:
