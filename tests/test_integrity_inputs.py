@@ -42,7 +42,8 @@ def test_inf_is_refused_at_load_naming_the_column_and_rows(tmp_path):
     df.loc[[5, 17], "a"] = np.inf
     proc, run_dir = _train_table(tmp_path, df)
     assert proc.returncode == EXIT_BAD_INPUT, proc.stderr[-2000:]
-    assert "non-finite" in proc.stderr and "column 'a': 2 value(s) (rows 5, 17)" in proc.stderr
+    assert "non-finite" in proc.stderr and "column 'a': 2 value(s) (rows 6, 18)" in proc.stderr  # the 6th and 18th data rows
+    assert "rows numbered from 1" in proc.stderr
     assert "data.nonfinite=missing" in proc.stderr  # how to fix it
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "failed"
     assert not (run_dir / "model.pt").exists()

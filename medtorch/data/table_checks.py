@@ -56,7 +56,7 @@ def _refuse_duplicates(names: list[str], path: Path) -> None:
 
 def _rows(mask: np.ndarray, row_number: np.ndarray) -> str:
     hits = row_number[np.flatnonzero(mask)]
-    shown = ", ".join(str(int(r)) for r in hits[:EXAMPLES])  # row numbers as pandas counts them, 0 first
+    shown = ", ".join(str(int(r) + 1) for r in hits[:EXAMPLES])  # 1 = the first data row, as predict and monitor count
     return shown + (" ..." if len(hits) > EXAMPLES else "")
 
 
@@ -76,7 +76,8 @@ def nonfinite(feat: pd.DataFrame, row_number: np.ndarray, policy: str, path: Pat
                 feat[col] = s.mask(mask)
     if found and policy != "missing":
         raise MedtorchError(
-            f"{path}: non-finite numbers (inf or -inf) in feature columns:\n  - " + "\n  - ".join(messages)
+            f"{path}: non-finite numbers (inf or -inf) in feature columns (rows numbered from 1, the first data row "
+            "after the header):\n  - " + "\n  - ".join(messages)
             + "\nExpected finite numbers. Correct the file, or set data.nonfinite=missing to treat them as missing "
               "values (imputed like any other; the policy and counts are recorded in the manifest)."
         )

@@ -110,9 +110,10 @@ def _refuse_overlap(run, seal: dict[str, Any], new, path: str) -> None:
     dev_hits = int(np.isin(row_keys(new.frame[cols]), old_keys[~is_test]).sum())
     problems = []
     if hit.any():
-        rows = ", ".join(str(r) for r in np.flatnonzero(hit)[:5])
+        rows = ", ".join(str(r + 1) for r in np.flatnonzero(hit)[:5])
         problems.append(f"{int(hit.sum())} row(s) have the same feature values as rows of the run's data "
-                        f"({dev_hits} development, {int(hit.sum()) - dev_hits} sealed test); first at data rows {rows}")
+                        f"({dev_hits} development, {int(hit.sum()) - dev_hits} sealed test); first at data rows {rows} "
+                        "(numbered from 1, the first data row after the header)")
     near = _near_duplicates(old.frame[cols], new.frame[cols], ~hit, run)
     if near:
         problems.append(near)
@@ -155,6 +156,6 @@ def _near_duplicates(old: pd.DataFrame, new: pd.DataFrame, candidates: np.ndarra
             found |= hits
     if not found.any():
         return None
-    rows = ", ".join(str(r) for r in np.flatnonzero(found)[:5])
+    rows = ", ".join(str(r + 1) for r in np.flatnonzero(found)[:5])
     return (f"{int(found.sum())} row(s) equal a row of the run's data in every feature but one (numbers compared at "
-            f"{digits} significant digits), a near-duplicate with one value changed; first at data rows {rows}")
+            f"{digits} significant digits), a near-duplicate with one value changed; first at data rows {rows} (numbered from 1)")

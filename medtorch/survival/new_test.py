@@ -38,9 +38,9 @@ def new_survival_rows(rd: RunDir, cfg: dict, manifest: dict, path: str | Path):
     hit = np.isin(row_keys(new.frame[cols]), row_keys(old.frame[cols]))
     problems = []
     if hit.any():
-        first = ", ".join(str(r) for r in np.flatnonzero(hit)[:5])
+        first = ", ".join(str(r + 1) for r in np.flatnonzero(hit)[:5])
         problems.append(f"{int(hit.sum())} row(s) have the same feature values as rows of the run's data; first at "
-                        f"data rows {first}")
+                        f"data rows {first} (numbered from 1, the first data row after the header)")
     shared = shared_subjects(new.extra, old.extra, d.get("subject_column"))
     if shared:
         problems.append(shared)
