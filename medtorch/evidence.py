@@ -203,7 +203,7 @@ class Run:
         out = {}
         for p in map(Path, paths):
             full = p.resolve()
-            out[str(full.relative_to(root)) if full.is_relative_to(root) else str(full)] = sha256_file(p)
+            out[full.relative_to(root).as_posix() if full.is_relative_to(root) else str(full)] = sha256_file(p)
         return out
 
     def event(self, action: str, details: Mapping[str, Any] | None = None,

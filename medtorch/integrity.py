@@ -173,6 +173,14 @@ def _kept_version(rd: RunDir, name: str, history: dict[str, list[Recorded]], v: 
     return True
 
 
+def _holds_run_files(rd: RunDir) -> bool:
+    """Whether the directory holds any file the artefact registry declares for a run (by its path pattern)."""
+    from medtorch.artefacts import RUN, of_path
+
+    return any(of_path(p.relative_to(rd.root).as_posix(), RUN) is not None
+               for p in rd.root.rglob("*") if p.is_file())
+
+
 def verify_run(run_dir: str | Path, only: Iterable[str] | None = None, head: str | None = None) -> Verification:
     """Check the log's chain and head and every file it or the manifest records (or just ``only``);
     with ``head`` (the full hash QA recorded at hand-over), also what changed after it (medtorch.handover)."""
@@ -180,10 +188,11 @@ def verify_run(run_dir: str | Path, only: Iterable[str] | None = None, head: str
     v = Verification(run=str(rd.root))
     if not rd.root.is_dir():  # a wrong path, not a changed run: bad input (EXIT_BAD_INPUT)
         raise MedtorchError(f"{rd.root}: no such run directory.")
-    if not rd.events.is_file() and not rd.manifest.is_file():  # neither file: nothing medtorch wrote (a run that
-        # lost one of them is still checked below and fails as changed)
-        raise MedtorchError(f"{rd.root}: no {rd.events.name} and no {rd.manifest.name}; this is not a medtorch run "
-                            "directory.")
+    if not rd.events.is_file() and not rd.manifest.is_file() and not _holds_run_files(rd):
+        # nothing medtorch writes in a run: bad input. A run that lost its log or manifest (its other
+        # files still there) is checked below and fails as changed.
+        raise MedtorchError(f"{rd.root}: no {rd.events.name}, no {rd.manifest.name} and no other file a medtorch run "
+                            "holds; this is not a medtorch run directory.")
     log = EventLog(rd.events)
     if not rd.events.is_file():
         v.problems.append(f"{rd.events}: missing; a medtorch run always has an event log.")

@@ -12,9 +12,11 @@ import os
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from medtorch import heap
@@ -101,17 +103,31 @@ def main(argv: list[str] | None = None, prog: str | None = None):
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
         sys.exit(e.exit_code)
     sys.argv = [prog or sys.argv[0], *args]
-    composed: list[bool] = []
-
-    def _composed_train(cfg: DictConfig) -> float:
-        composed.append(True)
-        return _train(cfg)
-
+    _COMPOSED.clear()
     try:
-        return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_composed_train)()
+        return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_train)()
     except SystemExit as e:
-        # Hydra reports a config it cannot compose (an unknown key or group option, a value of the
-        # wrong type) and exits with 1, which is EXIT_CRITERIA_FAILED here: exit with the bad-input code
-        if e.code == 1 and not composed:
+        # Hydra reports a config it cannot compose (an unknown key or group option, a value of the wrong
+        # type) with its own exit status, the one EXIT_CRITERIA_FAILED has here: exit with the bad-input
+        # code instead. Only before the config composed: after it (Composed has run), that status is
+        # the run's, or a job's under a multirun launcher such as SLURM's.
+        if e.code == EXIT_CRITERIA_FAILED and not _COMPOSED:
             sys.exit(EXIT_BAD_INPUT)
         raise
+
+
+_COMPOSED: list[bool] = []
+
+
+class Composed(Callback):
+    """Hydra callback (``hydra.callbacks.medtorch_composed``): the run's or sweep's config composed.
+
+    Hydra calls it in the launching process once the primary config has composed, before any job
+    starts, whichever launcher runs the jobs (in process, or SLURM through submitit).
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _COMPOSED.append(True)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _COMPOSED.append(True)

@@ -31,6 +31,10 @@ def test_audit_verify_on_a_path_that_is_not_a_run_is_bad_input_not_tampering(tmp
     (tmp_path / "plain" / "notes.txt").write_text("not a run")
     out = run_cli("audit", "verify", str(tmp_path / "plain"))
     assert out.returncode == 2 and "not a medtorch run directory" in out.stderr, out.stderr
+    # a run that lost both its event log and its manifest still holds its other files: changed (exit 3)
+    (tmp_path / "plain" / "model.pt").write_bytes(b"weights")
+    out = run_cli("audit", "verify", str(tmp_path / "plain"))
+    assert out.returncode == 3, (out.stdout, out.stderr)
 
 
 @pytest.mark.slow

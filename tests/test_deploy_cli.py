@@ -213,6 +213,9 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(trained, tmp_
         assert proc.returncode == 2 and "is the input file" in proc.stderr, (out, extra, proc.stderr)
         assert src.read_bytes() == before
         assert not (tmp_path / "out.csv").exists()
+    proc = _predict(run_dir, src, tmp_path / "out.csv", "--violations", str(tmp_path / "out.csv"))
+    assert proc.returncode == 2 and "are the same file" in proc.stderr, proc.stderr
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_tampered_spec_is_refused(trained, tmp_path):

@@ -110,6 +110,11 @@ def test_training_counts_are_the_same_when_the_tally_is_counted_in_pieces(monkey
     pieces = _lightning(x, y, 2)
     assert pieces._tally == [] and pieces._tally_rows == 0  # nothing left over after the epoch
     logged = pieces.trainer.callback_metrics
+    monkeypatch.setattr(module_mod, "_TALLY_ROWS", 1 << 18)
+    monkeypatch.setattr(module_mod, "_TALLY_STEPS", 3)  # every third batch, by steps
+    steps = _lightning(x, y, 2).trainer.callback_metrics
+    assert float(steps["train/mcc"]) == float(once["train/mcc"])
+    assert float(steps["train/loss"]) == pytest.approx(float(once["train/loss"]), rel=1e-6)
     net, preds = _plain(x, y, 2)
     truth = torch.cat([t for t, _ in preds]).numpy()
     pred = torch.cat([p for _, p in preds]).numpy()

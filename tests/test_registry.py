@@ -167,6 +167,11 @@ def test_a_reexported_file_has_the_same_row_identities_through_the_loader(tmp_pa
     # a set recorded by recipe 1 (before recipe 2): the same file's rows are still recognised
     looked_before = {"t1": {"kind": "record", "digits": 6, "recipe": 1, "identities": a["by_recipe"][1]}}
     assert overlaps(None, [], identity(tmp_path / "a.csv"), looked=looked_before)[0]["rows"] == 60
+    # a recipe this version does not know is refused, not compared by the wrong recipe
+    from medtorch.errors import IntegrityError
+
+    with pytest.raises(IntegrityError, match="recipe 9"):
+        overlaps(None, [], b, looked={"t9": {"kind": "record", "digits": 6, "recipe": 9, "identities": a["identities"]}})
 
 
 def test_registry_verbs_import_and_verify(tmp_path):

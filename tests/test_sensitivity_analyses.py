@@ -62,7 +62,7 @@ def test_period_labels():
     fixed = period_labels(dates, "visit", "days", width_days=300).tolist()
     assert fixed == ["2020-03-01..2020-12-25", "2020-03-01..2020-12-25", "2020-12-26..2021-10-21", MISSING]
     assert period_labels(pd.Series([2019, 2021, None]), "year", "year").tolist() == ["2019", "2021", MISSING]
-    with pytest.raises(MedtorchError, match=r"time column 'visit': value 'soon' \(row 1"):
+    with pytest.raises(MedtorchError, match=r"time column 'visit': value 'soon' \(row 2"):
         period_labels(pd.Series(["2020-01-01", "soon"]), "visit", "year")
 
 

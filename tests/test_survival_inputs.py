@@ -43,8 +43,8 @@ def _cfg(path, *extra):
 
 @pytest.mark.parametrize("t,e,expect", [
     ([1.0, -2.0, 3.0, 4.0], [1, 0, 1, 0], "negative time"),
-    ([1.0, None, 3.0, 4.0], [1, 0, 1, 0], "missing, non-numeric or infinite (first at row 1"),
-    ([1.0, 2.0, 3.0, 4.0], [1, None, 1, 0], "1 missing value(s) (first at row 1)"),
+    ([1.0, None, 3.0, 4.0], [1, 0, 1, 0], "missing, non-numeric or infinite (first at row 2"),
+    ([1.0, 2.0, 3.0, 4.0], [1, None, 1, 0], "1 missing value(s) (first at row 2)"),
     ([1.0, 2.0, 3.0, 4.0], [1, 2, 1, 0], "Competing events"),
     ([1.0, 2.0, 3.0, 4.0], [0, 0, 0, 0], "all 4 patients are censored"),
     ([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1], "all 4 patients have the event"),

@@ -71,7 +71,7 @@ def test_bad_dates_are_named_with_the_row(tmp_path, table):
     t = table.copy()
     t.loc[7, "visit_date"] = "31/02/2019x"
     t.to_csv(tmp_path / "c.csv", index=False)
-    with pytest.raises(MedtorchError, match=r"time column 'visit_date'.*'31/02/2019x'.*row 7.*not a date"):
+    with pytest.raises(MedtorchError, match=r"time column 'visit_date'.*'31/02/2019x'.*row 8 .*numbered from 1.*not a date"):
         sources.load(cfg(tmp_path / "c.csv"))
 
 

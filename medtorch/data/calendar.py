@@ -43,7 +43,8 @@ def to_dates(values: Any, column: str, unit: Optional[str] = None, origin: Any =
         bad = dates.isna() & s.notna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise MedtorchError(f"time column {column!r}: value {s.iloc[row]!r} (row {row}{at}) is not a date; "
+            raise MedtorchError(f"time column {column!r}: value {s.iloc[row]!r} (row {row + 1}{at}, numbered from 1) "
+                                "is not a date; "
                                 "expected ISO dates such as 2021-07-31, integer years, or day numbers with "
                                 "data.time_unit and data.time_origin.")
         return dates

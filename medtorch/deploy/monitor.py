@@ -146,7 +146,7 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     reports = evidence.hashes_where(files)
     root, where = rd.root.resolve(), folder.resolve()
     evidence.event("monitored", {"status": report["status"], "exit_code": code, "rows": report["rows"],
-                                 "report": str(where.relative_to(root)) if where.is_relative_to(root) else str(where)},
+                                 "report": where.relative_to(root).as_posix() if where.is_relative_to(root) else str(where)},
                    inputs={report["input"]: report["input_sha256"]}, outputs={**logged, **reports})
     if blocking:
         block(rd, f"monitoring found {report['status']}: " + "; ".join((degraded + drift)[:5]), str(folder.resolve()))

@@ -207,12 +207,17 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
 def refuse_overwriting_input(input_path: str | Path, **outputs: str | Path | None) -> None:
     """Refuse an output file that is the input file itself (the same path or the same file by a link):
     the output is renamed into place when complete, which would replace the rows it was read from."""
+    def same(a: Path, b: Path) -> bool:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+
     src = Path(input_path)
-    for flag, out in outputs.items():
-        if out is None:
-            continue
-        out = Path(out)
-        same = out.resolve() == src.resolve() or (out.exists() and src.exists() and out.samefile(src))
-        if same:
-            raise MedtorchError(f"--{flag.replace('_', '-')} {out} is the input file {src}; writing it would replace "
-                                "the input. Give another output file.")
+    given = [(flag.replace("_", "-"), Path(out)) for flag, out in outputs.items() if out is not None]
+    for flag, out in given:
+        if same(out, src):
+            raise MedtorchError(f"--{flag} {out} is the input file {src}; writing it would replace the input. Give "
+                                "another output file.")
+    for i, (flag, out) in enumerate(given):
+        for other, out2 in given[i + 1:]:
+            if same(out, out2):
+                raise MedtorchError(f"--{flag} and --{other} are the same file ({out}); one would replace the other. "
+                                    "Give each its own file.")

@@ -54,7 +54,12 @@ def overlaps(tx, entries, identity: dict[str, Any], skip: str | None = None,
         if sha == skip or s["kind"] != identity["kind"] or s["digits"] != identity["digits"]:
             continue
         # the new rows' identities made by the recipe the looked-at set was recorded with
-        mine = identity.get("by_recipe", {}).get(s.get("recipe", 1), identity["identities"])
+        recipe = s.get("recipe", 1)
+        if recipe not in identity.get("by_recipe", {recipe: None}):
+            raise IntegrityError(f"test set {sha[:16]}... in the registry holds row identities of recipe {recipe}, which "
+                                 f"this medtorch does not know (it knows {sorted(identity['by_recipe'])}); a newer "
+                                 "medtorch recorded it. Upgrade medtorch to compare rows with it.")
+        mine = identity.get("by_recipe", {}).get(recipe, identity["identities"])
         v = judge(s["identities"], mine, s["kind"])
         if v.same_case:
             found.append({"test_set": sha, "rows": v.n_matched, "of": v.n_query, "reason": v.reason})

@@ -67,7 +67,8 @@ def _gbsg2() -> tuple[pd.DataFrame, Path, dict]:
 
 
 def _first_bad(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask)[0])
+    """The first flagged row, numbered from 1 (the first data row after the header), as predict counts."""
+    return int(np.flatnonzero(mask)[0]) + 1
 
 
 def _check_durations(s: pd.Series, col: str, where) -> np.ndarray:
@@ -75,7 +76,7 @@ def _check_durations(s: pd.Series, col: str, where) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         raise MedtorchError(f"data.duration_column={col!r} of {where}: {int(bad.sum())} value(s) are missing, "
-                            f"non-numeric or infinite (first at row {_first_bad(bad)}: {s.iloc[_first_bad(bad)]!r}); "
+                            f"non-numeric or infinite (first at row {_first_bad(bad)}: {s.iloc[_first_bad(bad) - 1]!r}); "
                             "every patient needs a follow-up time. Fix or remove those rows.")
     neg = values < 0
     if neg.any():
