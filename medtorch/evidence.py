@@ -199,12 +199,12 @@ class Run:
         absolute path (listed, not checked)."""
         from medtorch.hashing import sha256_file
 
-        root = self.rd.root.resolve()
-        out = {}
-        for p in map(Path, paths):
-            full = p.resolve()
-            out[full.relative_to(root).as_posix() if full.is_relative_to(root) else str(full)] = sha256_file(p)
-        return out
+        return {self.name_of(p): sha256_file(p) for p in map(Path, paths)}
+
+    def name_of(self, path: str | Path) -> str:
+        """A path as the event log names it: run-relative (POSIX) inside the run, absolute outside it."""
+        full, root = Path(path).resolve(), self.rd.root.resolve()
+        return full.relative_to(root).as_posix() if full.is_relative_to(root) else str(full)
 
     def event(self, action: str, details: Mapping[str, Any] | None = None,
               inputs: Mapping[str, str] | Iterable[Path] | None = None,

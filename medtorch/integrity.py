@@ -174,11 +174,10 @@ def _kept_version(rd: RunDir, name: str, history: dict[str, list[Recorded]], v: 
 
 
 def _holds_run_files(rd: RunDir) -> bool:
-    """Whether the directory holds any file the artefact registry declares for a run (by its path pattern)."""
-    from medtorch.artefacts import RUN, of_path
-
-    return any(of_path(p.relative_to(rd.root).as_posix(), RUN) is not None
-               for p in rd.root.rglob("*") if p.is_file())
+    """Whether the directory holds any file the artefact registry declares at a fixed path in a run
+    (the model weights, the config, the split record, ...). Only those paths are looked at, never a walk of the
+    directory: the path may be any folder a user typed, a home directory included."""
+    return any((rd.root / a.path).is_file() for a in ARTEFACTS if a.scope == RUN and "{" not in a.path)
 
 
 def verify_run(run_dir: str | Path, only: Iterable[str] | None = None, head: str | None = None) -> Verification:

@@ -161,6 +161,7 @@ def test_a_reexported_file_has_the_same_row_identities_through_the_loader(tmp_pa
 
     a, b = identity(tmp_path / "a.csv"), identity(tmp_path / "b.csv")
     assert a["recipe"] == RECIPE == 2 and a["identities"] == b["identities"]
+    assert sorted(dict(b["by_recipe"])) == [2]  # recipe 1 is made only when a set of it is compared
     assert a["by_recipe"][1] != b["by_recipe"][1]  # what recipe 1 did: every row looked new
     looked_now = {"t2": {"kind": "record", "digits": 6, "recipe": 2, "identities": a["identities"]}}
     assert overlaps(None, [], b, looked=looked_now)[0]["rows"] == 60

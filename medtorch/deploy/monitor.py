@@ -143,11 +143,9 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     logged = evidence.record(rd.monitoring_log, existing + (json.dumps(line) + "\n").encode("utf-8"))
     # the log and the report's files in the event: inside the run by run-relative path, so audit
     # verify checks them wherever the run is moved; a report written outside it (--out) by absolute path
-    reports = evidence.hashes_where(files)
-    root, where = rd.root.resolve(), folder.resolve()
     evidence.event("monitored", {"status": report["status"], "exit_code": code, "rows": report["rows"],
-                                 "report": where.relative_to(root).as_posix() if where.is_relative_to(root) else str(where)},
-                   inputs={report["input"]: report["input_sha256"]}, outputs={**logged, **reports})
+                                 "report": evidence.name_of(folder)},
+                   inputs={report["input"]: report["input_sha256"]}, outputs={**logged, **evidence.hashes_where(files)})
     if blocking:
         block(rd, f"monitoring found {report['status']}: " + "; ".join((degraded + drift)[:5]), str(folder.resolve()))
     return report, folder, code

@@ -77,7 +77,6 @@ def new_test_rows(run, seal: dict[str, Any], path: str) -> TestRows:
     from omegaconf import OmegaConf
 
     from medtorch.data import sources
-
     from medtorch.deploy.checks import refuse_nonconforming_file
     from medtorch.deploy.spec import read_run_spec
 

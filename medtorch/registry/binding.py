@@ -23,7 +23,7 @@ from medtorch.data.coincidence import judge_matches
 from medtorch.errors import IntegrityError
 from medtorch.hashing import sha256_json
 from medtorch.registry import location
-from medtorch.registry.identity import row_identities
+from medtorch.registry.identity import RECIPES, row_identities
 from medtorch.registry.store import Head, Registry
 
 LOOK_KINDS = ("look", "imported_look")
@@ -54,13 +54,12 @@ def overlaps(tx, entries, identity: dict[str, Any], skip: str | None = None,
         if sha == skip or s["kind"] != identity["kind"] or s["digits"] != identity["digits"]:
             continue
         # the new rows' identities made by the recipe the looked-at set was recorded with
-        recipe = s.get("recipe", 1)
-        if recipe not in identity.get("by_recipe", {recipe: None}):
+        recipe, mine = s.get("recipe", 1), identity["by_recipe"]
+        if recipe not in mine:
             raise IntegrityError(f"test set {sha[:16]}... in the registry holds row identities of recipe {recipe}, which "
-                                 f"this medtorch does not know (it knows {sorted(identity['by_recipe'])}); a newer "
-                                 "medtorch recorded it. Upgrade medtorch to compare rows with it.")
-        mine = identity.get("by_recipe", {}).get(recipe, identity["identities"])
-        v = judge(s["identities"], mine, s["kind"])
+                                 f"this medtorch does not know (it knows {list(RECIPES)}); a newer medtorch recorded it. "
+                                 "Upgrade medtorch to compare rows with it.")
+        v = judge(s["identities"], mine[recipe], s["kind"])
         if v.same_case:
             found.append({"test_set": sha, "rows": v.n_matched, "of": v.n_query, "reason": v.reason})
     return found

@@ -51,11 +51,10 @@ def checked_input(rd: RunDir, input_path: str | Path) -> tuple[pd.DataFrame, pd.
 
 def predict_survival_file(run_dir: str | Path, input_path: str | Path, output: str | Path) -> dict[str, Any]:
     from medtorch.audit import EventLog
+    from medtorch.deploy.reading import refuse_overwriting_input
     from medtorch.hashing import sha256_file
     from medtorch.models.inference import eval_batch_size, infer
     from medtorch.survival.data import in_duration_unit
-
-    from medtorch.deploy.reading import refuse_overwriting_input
 
     rd = RunDir(Path(run_dir)).require()
     refuse_overwriting_input(input_path, output=output)
