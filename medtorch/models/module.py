@@ -125,9 +125,10 @@ class Classifier(pl.LightningModule):
     def _count_tally(self) -> None:
         """Fold the kept steps into the epoch's confusion counts and loss sum (each loss weighted by its batch size).
 
-        One bincount over many steps instead of one per step: on the benchmark workload the per-step
-        bincount and float64 accumulation cost about 25 us a step, a tenth of Lightning's whole
-        per-step overhead. Nothing here waits for a GPU (no .item(); the batch sizes go over from pinned
+        One bincount over many steps instead of one per step: on a 64-row, 8-unit MLP the per-step
+        bincount and float64 add cost about 25 us a step (medtorch added 242-260 us a step to a plain
+        loop with them, 204-229 us without); on the benchmark workload 0.10 s of a run, against
+        0.02-0.03 s for the tally. Nothing here waits for a GPU (no .item(); the batch sizes go over from pinned
         memory without blocking); the counts are the same integers.
         """
         if not self._tally:
