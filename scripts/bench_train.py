@@ -72,11 +72,12 @@ def plain(xtr, ytr, xva, yva, epochs: int) -> float:
 def medtorch_path(xtr, ytr, xva, yva, epochs: int) -> float:
     import pytorch_lightning as pl
 
-    from medtorch.models.module import Classifier
+    from medtorch.models.module import Classifier, Unprofiled
 
     module = Classifier(network(0), ["a", "b"], lr=LR, weight_decay=WD)
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
-                         deterministic=True, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+                         deterministic=True, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                         profiler=Unprofiled())  # as train.py builds it when trainer.profiler is null
     train = TensorLoader(xtr, ytr, BATCH, shuffle=True, seed=0)
     val = TensorLoader(xva, yva, 4096)
     start = time.perf_counter()

@@ -100,6 +100,9 @@ def test_trainer_flags_are_accepted_and_checked_by_type():
 
     assert trainer_flags(cfg.trainer) == {"fast_dev_run": True, "limit_train_batches": 2, "limit_val_batches": 0.5,
                                           "profiler": "simple"}
+    from medtorch.models.module import Unprofiled
+
+    assert isinstance(trainer_flags(_compose().trainer)["profiler"], Unprofiled)  # none named: the no-op one, cheaper
     bad = _compose("trainer.limit_train_batches=1.5", "trainer.fast_dev_run=-1", "trainer.profiler=fancy",
                    "trainer.limit_val_batches=lots")
     with pytest.raises(MedtorchError) as e:

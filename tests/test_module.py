@@ -193,3 +193,36 @@ def test_mixup_batches_train_on_soft_targets_with_class_weights():
         torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-5, atol=1e-6, msg=name)
     mcc = matthews_corrcoef(torch.cat(truth).numpy(), torch.cat(pred).numpy())
     assert float(trainer.callback_metrics["train/mcc"]) == pytest.approx(mcc, rel=1e-6)
+
+
+def test_cpu_batches_stay_as_they_are_and_other_devices_go_through_lightnings_move():
+    module = Classifier(_net(), ["a", "b", "c"])
+    x, y = _data(8)
+    batch = (x, y)
+    assert module.transfer_batch_to_device(batch, torch.device("cpu"), 0) is batch  # nothing to move on a CPU run
+    moved = module.transfer_batch_to_device(batch, torch.device("meta"), 0)
+    assert all(t.device.type == "meta" for t in moved)  # any other device: Lightning's move, as before
+
+
+def test_lightning_reads_the_step_signatures_from_a_stored_signature():
+    import inspect
+
+    for hook in (Classifier.training_step, Classifier.validation_step):
+        assert "__signature__" in vars(hook)  # read on every batch: stored once, not rebuilt
+        assert inspect.getfullargspec(getattr(Classifier(_net(), ["a", "b", "c"]), hook.__name__)).args == \
+            ["self", "batch", "batch_idx"]
+
+
+def test_unprofiled_hands_out_one_null_context_and_lightning_trains_with_it():
+    from medtorch.models.module import Unprofiled
+
+    p = Unprofiled()
+    assert p.profile("a") is p.profile("b")
+    with p.profile("training_step") as value:
+        assert value is None
+    x, y = _data()
+    module = Classifier(_net(), ["a", "b", "c"], lr=0.01, weight_decay=0.1)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0, profiler=p)
+    trainer.fit(module, train_dataloaders=TensorLoader(x, y, 32, shuffle=True, seed=3))
+    assert trainer.profiler is p and trainer.global_step == 10

@@ -44,3 +44,29 @@ def test_evaluation_shards_count_each_row_once():
     shards = [_rows(TensorLoader(x, y, 4, rank=r, world_size=3, pad_shards=False)) for r in range(3)]
     assert sorted(torch.cat(shards).tolist()) == list(range(10))
     assert [len(TensorLoader(x, y, 4, rank=r, world_size=3, pad_shards=False)) for r in range(3)] == [1, 1, 1]
+
+
+def test_batches_are_the_rows_of_the_seeded_order_as_indexing_gives_them():
+    """Rows are gathered with index_select (a row copy, about 3x faster than x[idx] on a CPU); the batches
+    must be exactly x[idx] and y[idx] for the order the seed draws: shuffled, weighted, sharded, mixed."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(203, 5, generator=g), torch.randint(0, 3, (203,), generator=g)
+    w = torch.rand(203, generator=g)
+
+    def order(seed, epoch, weights=None):
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        return torch.multinomial(weights.double(), 203, replacement=True, generator=gen) if weights is not None \
+            else torch.randperm(203, generator=gen)
+
+    for kwargs, idx in (({}, order(4, 2)), ({"row_weights": w}, order(4, 2, w))):
+        loader = TensorLoader(x, y, 32, shuffle=True, seed=4, **kwargs)
+        loader.set_epoch(2)
+        batches = list(loader)
+        assert len(batches) == 7
+        for (xb, yb), part in zip(batches, idx.split(32)):
+            assert torch.equal(xb, x[part]) and torch.equal(yb, y[part])
+    shard = list(TensorLoader(x, y, 16, shuffle=True, seed=4, rank=1, world_size=2))
+    padded = torch.cat([order(4, 0), order(4, 0)[:1]])[1::2]
+    assert torch.equal(torch.cat([b[0] for b in shard]), x[padded])
+    for xm, yb, y2, lam in TensorLoader(x, torch.arange(203), 32, shuffle=True, seed=4, mixup_alpha=0.4):
+        torch.testing.assert_close(xm, lam * x[yb] + (1 - lam) * x[y2], rtol=0, atol=1e-6)
