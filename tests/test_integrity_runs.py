@@ -193,7 +193,7 @@ def test_the_readme_exit_code_table_is_the_one_in_errors():
 
 
 @pytest.mark.slow
-def test_each_documented_code_is_what_the_verb_returns(reference, tmp_path):
+def test_each_documented_code_is_what_the_verb_returns(reference, killed, tmp_path):
     from medtorch.data.governance import LeakageError
     from medtorch.deploy.block import PredictionBlockedError as BlockedError
     from medtorch.evaluation.test_rows import OverlapError
@@ -210,10 +210,16 @@ def test_each_documented_code_is_what_the_verb_returns(reference, tmp_path):
     rd = _copy(reference, tmp_path, "edited")
     (rd / "metrics.json").write_text("{}")
     assert run_cli("audit", "verify", str(rd)).returncode == documented["EXIT_INTEGRITY"]
+    shown = run_cli("show", str(rd))  # the manifest still says complete: nothing is printed from the run
+    assert shown.returncode == documented["EXIT_INTEGRITY"] and "status complete" not in shown.stdout, shown.stdout
     manifest = json.loads((rd / "manifest.json").read_text())
     manifest["status"] = "failed"
     (rd / "manifest.json").write_text(json.dumps(manifest))
-    assert run_cli("show", str(rd)).returncode == documented["EXIT_RUN_NOT_COMPLETE"] == EXIT_RUN_NOT_COMPLETE
+    assert run_cli("show", str(rd)).returncode == documented["EXIT_INTEGRITY"]  # an edited status is tampering
+    unfinished = _copy(killed[1], tmp_path, "unfinished")  # killed in training: its own, recorded manifest
+    shown = run_cli("show", str(unfinished))
+    assert shown.returncode == documented["EXIT_RUN_NOT_COMPLETE"] == EXIT_RUN_NOT_COMPLETE, shown.stderr
+    assert "status complete" not in shown.stdout
     # the prose of the README quotes the table's codes, never the old 4 for drift, bridge or overlap
     readme = (REPO / "README.md").read_text()
     for stale in ("**4** drift", "exits 0 on pass, 4 on fail", "refused with exit 4 if any"):

@@ -27,14 +27,15 @@ def run(args: argparse.Namespace) -> int:
     manifest = read_json(rd.manifest) if rd.manifest.is_file() else None
     if manifest is None:
         rd.require()  # raises with the reason
+    complete = manifest.get("status") == "complete"
+    unrecorded = _check_before_showing(rd, complete)
     print(f"run {manifest['run_id']}  experiment {manifest['experiment']}  status {manifest['status']}")
     print(f"started {manifest['started_utc']}  finished {manifest.get('finished_utc')}")
-    if manifest["status"] != "complete":
+    if not complete:
         print(f"error: {manifest.get('error', 'unknown')}")
+        if unrecorded:
+            print(f"({rd.manifest.name} as the unfinished run left it: the run stopped before recording it)")
         return EXIT_RUN_NOT_COMPLETE
-    from medtorch.integrity import require_intact
-
-    require_intact(rd.root, [rd.manifest.name, rd.metrics.name])  # show only what the run recorded
     metrics = read_json(rd.metrics)
     if metrics.get("task") == "survival":  # time-to-event summary (medtorch/survival/report.py)
         from medtorch.survival.report import show_lines
@@ -51,6 +52,26 @@ def run(args: argparse.Namespace) -> int:
     for name, digest in sorted(manifest.get("artefacts", {}).items()):
         print(f"  {name:<28} sha256 {digest[:16]}...")
     return EXIT_OK
+
+
+def _check_before_showing(rd: RunDir, complete: bool) -> bool:
+    """Verify what show prints before printing any of it; True for an unfinished run whose manifest was never recorded.
+
+    A complete run's manifest and metrics must match the hashes its log recorded, and so must any
+    manifest the log recorded (an edited status is tampering, exit EXIT_INTEGRITY). A run killed
+    before it finished wrote a manifest it never recorded: that is shown, marked as such, with
+    EXIT_RUN_NOT_COMPLETE, as long as the log itself is intact.
+    """
+    from medtorch.integrity import require_intact, verify_run
+
+    if complete:
+        require_intact(rd.root, [rd.manifest.name, rd.metrics.name])
+        return False
+    v = verify_run(rd.root, [rd.manifest.name])
+    if rd.manifest.name in v.files or not v.events:  # recorded, or no log that can say: it must check out
+        require_intact(rd.root, [rd.manifest.name])
+        return False
+    return True
 
 
 def _show_test_evaluations(rd: RunDir, manifest: dict) -> None:
