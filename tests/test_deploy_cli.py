@@ -216,6 +216,14 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(trained, tmp_
     proc = _predict(run_dir, src, tmp_path / "out.csv", "--violations", str(tmp_path / "out.csv"))
     assert proc.returncode == 2 and "are the same file" in proc.stderr, proc.stderr
     assert not (tmp_path / "out.csv").exists()
+    # the rejected file's default name (out.csv -> out.rejected.csv) is the input: named as the default, not as a
+    # --rejected the user never gave, and the fix names the option that sets it
+    named = tmp_path / "p.rejected.csv"
+    named.write_bytes(before)
+    proc = _predict(run_dir, named, tmp_path / "p.csv", "--on-invalid", "quarantine")
+    assert proc.returncode == 2 and named.read_bytes() == before, proc.stderr
+    assert f"the default rejected file {named} (--rejected not given) is the input file" in proc.stderr, proc.stderr
+    assert "Give --rejected another file" in proc.stderr and not (tmp_path / "p.csv").exists()
 
 
 def test_tampered_spec_is_refused(trained, tmp_path):

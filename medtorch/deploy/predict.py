@@ -110,11 +110,12 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     run_id = run.manifest["run_id"]
     id_col = run.config.get("data", {}).get("id_column")
     text_cols = [c.name for c in spec.columns if not c.numeric]
+    defaulted = frozenset({"rejected"}) if on_invalid == "quarantine" and not rejected_path else frozenset()
     if on_invalid == "quarantine":
         rejected_path = Path(rejected_path) if rejected_path else output.with_name(output.stem + ".rejected.csv")
     else:
         rejected_path = None  # refuse: there are no rejected rows to write
-    refuse_overwriting_input(input_path, output=output, rejected=rejected_path, violations=violations_path)
+    refuse_overwriting_input(input_path, defaulted, output=output, rejected=rejected_path, violations=violations_path)
     log = Run.open(rd.root)  # the outputs lie outside the run: the events record their paths and hashes
     # the input's hash, read beside the stream (hashlib leaves the GIL while it hashes): 0.1-0.2 s of a
     # 1,000,000-row file that the end of the command no longer waits for

@@ -204,20 +204,29 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         yield batch.to_pandas()
 
 
-def refuse_overwriting_input(input_path: str | Path, **outputs: str | Path | None) -> None:
+def refuse_overwriting_input(input_path: str | Path, defaulted: frozenset[str] = frozenset(),
+                             **outputs: str | Path | None) -> None:
     """Refuse an output file that is the input file itself (the same path or the same file by a link):
-    the output is renamed into place when complete, which would replace the rows it was read from."""
+    the output is renamed into place when complete, which would replace the rows it was read from.
+    ``defaulted`` names the outputs whose file the user did not give (derived from another one): the
+    message then says so and names the option that sets it."""
     def same(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
 
+    def name(flag: str, out: Path) -> str:
+        option = "--" + flag.replace("_", "-")
+        return f"the default {flag.replace('_', ' ')} file {out} ({option} not given)" if flag in defaulted \
+            else f"{option} {out}"
+
     src = Path(input_path)
-    given = [(flag.replace("_", "-"), Path(out)) for flag, out in outputs.items() if out is not None]
+    given = [(flag, Path(out)) for flag, out in outputs.items() if out is not None]
     for flag, out in given:
         if same(out, src):
-            raise MedtorchError(f"--{flag} {out} is the input file {src}; writing it would replace the input. Give "
-                                "another output file.")
+            fix = f"give {'--' + flag.replace('_', '-')} another file" if flag in defaulted else "give another output file"
+            raise MedtorchError(f"{name(flag, out)} is the input file {src}; writing it would replace the input. "
+                                f"{fix[0].upper() + fix[1:]}.")
     for i, (flag, out) in enumerate(given):
         for other, out2 in given[i + 1:]:
             if same(out, out2):
-                raise MedtorchError(f"--{flag} and --{other} are the same file ({out}); one would replace the other. "
-                                    "Give each its own file.")
+                raise MedtorchError(f"{name(flag, out)} and {name(other, out2)} are the same file; one would replace "
+                                    "the other. Give each its own file.")
