@@ -73,6 +73,10 @@ def test_bad_dates_are_named_with_the_row(tmp_path, table):
     t.to_csv(tmp_path / "c.csv", index=False)
     with pytest.raises(MedtorchError, match=r"time column 'visit_date'.*'31/02/2019x'.*row 8 .*numbered from 1.*not a date"):
         sources.load(cfg(tmp_path / "c.csv"))
+    t.loc[[1, 2], "outcome"] = None  # two rows without a label before it are dropped: still the file's 8th data row
+    t.to_csv(tmp_path / "c.csv", index=False)
+    with pytest.raises(MedtorchError, match=r"time column 'visit_date'.*'31/02/2019x'.*row 8 .*numbered from 1.*not a date"):
+        sources.load(cfg(tmp_path / "c.csv"))
 
 
 def test_external_file_with_an_unknown_class_is_refused(tmp_path, table):

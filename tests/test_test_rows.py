@@ -41,3 +41,22 @@ def test_overlap_by_rows_and_by_subjects(tmp_path):
     same_subject.to_csv(tmp_path / "subj.csv", index=False)
     with pytest.raises(OverlapError, match=r"1 subject\(s\) in column 'patient' .* \['7'\]"):
         _refuse_overlap(run, seal, sources.load(OmegaConf.create(_data(tmp_path / "subj.csv", "patient"))), "subj.csv")
+
+
+def test_overlapping_rows_are_named_by_their_place_in_the_file_when_unlabelled_rows_were_dropped(tmp_path):
+    rng = np.random.default_rng(1)
+    old = pd.DataFrame({"x": rng.normal(size=20).round(4), "z": rng.normal(size=20).round(4), "label": ["a", "b"] * 10})
+    old.to_csv(tmp_path / "old.csv", index=False)
+    raw = sources.load(OmegaConf.create(_data(tmp_path / "old.csv")))
+    run = types.SimpleNamespace(config={"data": _data(tmp_path / "old.csv")}, manifest={"data": {"sha256": raw.source["sha256"]}})
+    new = pd.DataFrame({"x": [9.0, 8.0, 7.0, old.x[3]], "z": [1.0, 2.0, 3.0, old.z[3]], "label": ["a", None, None, "b"]})
+    new.to_csv(tmp_path / "new.csv", index=False)  # file rows 1-4; rows 2 and 3 have no label and are dropped
+    loaded = sources.load(OmegaConf.create(_data(tmp_path / "new.csv")))
+    assert len(loaded.y) == 2 and loaded.row_number.tolist() == [0, 3]
+    with pytest.raises(OverlapError, match=r"1 row\(s\) have the same feature values .* first at data rows 4 "):
+        _refuse_overlap(run, {"ids": []}, loaded, "new.csv")
+    near = new.copy()
+    near.loc[3, "z"] = 123.0  # the same row with one value changed: a near-duplicate, also named by its file row
+    near.to_csv(tmp_path / "near.csv", index=False)
+    with pytest.raises(OverlapError, match=r"1 row\(s\) equal a row of the run's data in every feature but one.* first at data rows 4 "):
+        _refuse_overlap(run, {"ids": []}, sources.load(OmegaConf.create(_data(tmp_path / "near.csv"))), "near.csv")

@@ -32,8 +32,9 @@ def _origin(origin: Any, column: str) -> pd.Timestamp:
 
 
 def to_dates(values: Any, column: str, unit: Optional[str] = None, origin: Any = None,
-             where: str = "") -> pd.Series:
-    """The calendar date of each value (NaT where missing), read by the rules above."""
+             where: str = "", row_number: Optional[np.ndarray] = None) -> pd.Series:
+    """The calendar date of each value (NaT where missing), read by the rules above; ``row_number``
+    (each value's row in the file, from 0) numbers the row a refusal names, else its position."""
     s = pd.Series(values).reset_index(drop=True)
     at = f" of {where}" if where else ""
     if pd.api.types.is_datetime64_any_dtype(s):
@@ -43,7 +44,8 @@ def to_dates(values: Any, column: str, unit: Optional[str] = None, origin: Any =
         bad = dates.isna() & s.notna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise MedtorchError(f"time column {column!r}: value {s.iloc[row]!r} (row {row + 1}{at}, numbered from 1) "
+            shown = int(row_number[row]) if row_number is not None else row
+            raise MedtorchError(f"time column {column!r}: value {s.iloc[row]!r} (row {shown + 1}{at}, numbered from 1) "
                                 "is not a date; "
                                 "expected ISO dates such as 2021-07-31, integer years, or day numbers with "
                                 "data.time_unit and data.time_origin.")

@@ -29,6 +29,9 @@ class RawTable:
     source: dict[str, Any]  # kind, name/path, sha256, rows, columns
     extra: pd.DataFrame = field(default_factory=pd.DataFrame)  # subject/time/subgroup columns, by row
     dropped: list[dict[str, Any]] = field(default_factory=list)  # rows dropped and why
+    # each kept row's place in the file, from 0 (the first data row after the header): messages name
+    # rows by it (+1), so they stay right when rows without a label were dropped; None: not from a file
+    row_number: np.ndarray | None = None
 
 
 RECORD_KEY = "__record_key__"  # column of RawTable.extra: a hash of each whole raw row (ids and dates included)
@@ -183,7 +186,7 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
         classes = [_class_name(v) for v in values]
     if cfg.time_column:
         frame[cfg.time_column] = _parse_time(frame[cfg.time_column], cfg.time_column, path, cfg.get("time_unit"),
-                                             cfg.get("time_origin"))
+                                             cfg.get("time_origin"), row_number)
 
     meta_cols = [c for c in (cfg.subject_column, cfg.time_column) if c] + list(cfg.subgroup_columns)
     non_features = {cfg.target, cfg.id_column, cfg.subject_column, cfg.time_column, *cfg.drop}
@@ -214,10 +217,12 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
                 "nonfinite": nonfinite, **({"warnings": warnings} if warnings else {})},
         extra=extra,
         dropped=dropped,
+        row_number=row_number,
     )
 
 
-def _parse_time(s: pd.Series, col: str, path: Path, unit: str | None = None, origin: str | None = None) -> pd.Series:
+def _parse_time(s: pd.Series, col: str, path: Path, unit: str | None = None, origin: str | None = None,
+                row_number: np.ndarray | None = None) -> pd.Series:
     """Dates (ISO strings or datetimes) as datetime64; integer years (1800-2200) are kept as numbers;
     counts of ``unit`` since ``origin`` become dates; any other integer column is refused."""
     from medtorch.data.calendar import to_dates
@@ -225,7 +230,7 @@ def _parse_time(s: pd.Series, col: str, path: Path, unit: str | None = None, ori
     if s.isna().any():
         raise MedtorchError(f"data.time_column={col!r} of {path} has {int(s.isna().sum())} missing value(s); "
                             "every row needs a date for a temporal split. Fill or drop those rows.")
-    dates = to_dates(s, col, unit, origin, where=str(path))  # refuses what is neither dates nor years nor counts
+    dates = to_dates(s, col, unit, origin, where=str(path), row_number=row_number)  # refuses what is neither dates nor years nor counts
     if pd.api.types.is_numeric_dtype(s) and unit is None:
         return s  # calendar years, compared as numbers (split.train_end=2019)
     return pd.Series(dates.to_numpy(), index=s.index)

@@ -108,12 +108,14 @@ def _refuse_overlap(run, seal: dict[str, Any], new, path: str) -> None:
     hit = np.isin(row_keys(new.frame[cols]), old_keys)
     dev_hits = int(np.isin(row_keys(new.frame[cols]), old_keys[~is_test]).sum())
     problems = []
+    # rows named by their place in the file (rows without a label were dropped by the loader)
+    number = new.row_number if new.row_number is not None else np.arange(len(new.y))
     if hit.any():
-        rows = ", ".join(str(r + 1) for r in np.flatnonzero(hit)[:5])
+        rows = ", ".join(str(int(number[r]) + 1) for r in np.flatnonzero(hit)[:5])
         problems.append(f"{int(hit.sum())} row(s) have the same feature values as rows of the run's data "
                         f"({dev_hits} development, {int(hit.sum()) - dev_hits} sealed test); first at data rows {rows} "
                         "(numbered from 1, the first data row after the header)")
-    near = _near_duplicates(old.frame[cols], new.frame[cols], ~hit, run)
+    near = _near_duplicates(old.frame[cols], new.frame[cols], ~hit, run, number)
     if near:
         problems.append(near)
     shared = shared_subjects(new.extra, old.extra, run.config["data"].get("subject_column"))
@@ -133,7 +135,7 @@ def shared_subjects(new_extra: pd.DataFrame, old_extra: pd.DataFrame, column: st
         if shared else None
 
 
-def _near_duplicates(old: pd.DataFrame, new: pd.DataFrame, candidates: np.ndarray, run) -> str | None:
+def _near_duplicates(old: pd.DataFrame, new: pd.DataFrame, candidates: np.ndarray, run, number: np.ndarray) -> str | None:
     """New rows equal to a row of the run's data in every feature but one (numbers at registry.row_digits digits).
 
     Judged per left-out column with the coincidence logic of the leakage checks: where the
@@ -155,6 +157,6 @@ def _near_duplicates(old: pd.DataFrame, new: pd.DataFrame, candidates: np.ndarra
             found |= hits
     if not found.any():
         return None
-    rows = ", ".join(str(r + 1) for r in np.flatnonzero(found)[:5])
+    rows = ", ".join(str(int(number[r]) + 1) for r in np.flatnonzero(found)[:5])
     return (f"{int(found.sum())} row(s) equal a row of the run's data in every feature but one (numbers compared at "
             f"{digits} significant digits), a near-duplicate with one value changed; first at data rows {rows} (numbered from 1)")
