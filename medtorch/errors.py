@@ -48,6 +48,8 @@ EXIT_CODES: tuple[ExitCode, ...] = (
              "`medtorch show`"),
     ExitCode(11, "EXIT_TRAINING_DIVERGED", "training produced a non-finite loss or weight; the run is marked "
              "failed with the epoch and step", "`train.py`"),
+    ExitCode(70, "EXIT_INTERNAL_ERROR", "an unexpected error inside medtorch or a library it calls (a bug, not the "
+             "input): the traceback is printed, and a run it stopped is marked failed", "every command"),
     ExitCode(120, "EXIT_OUTPUT_CLOSED", "the reader of the output closed it early (output piped into head)",
              "every `medtorch` verb"),
 )
@@ -65,6 +67,7 @@ EXIT_NOT_INDEPENDENT = _BY_NAME["EXIT_NOT_INDEPENDENT"]
 EXIT_DRIFT = _BY_NAME["EXIT_DRIFT"]
 EXIT_RUN_NOT_COMPLETE = _BY_NAME["EXIT_RUN_NOT_COMPLETE"]
 EXIT_TRAINING_DIVERGED = _BY_NAME["EXIT_TRAINING_DIVERGED"]
+EXIT_INTERNAL_ERROR = _BY_NAME["EXIT_INTERNAL_ERROR"]
 EXIT_OUTPUT_CLOSED = _BY_NAME["EXIT_OUTPUT_CLOSED"]
 
 

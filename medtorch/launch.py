@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from medtorch import heap
 from medtorch.artefacts import artefact
 from medtorch.config import register_configs
-from medtorch.errors import EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, MedtorchError
+from medtorch.errors import EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, EXIT_INTERNAL_ERROR, MedtorchError
 from medtorch.process_exit import entry_point
 from medtorch.run import discard_unstarted
 
@@ -82,6 +82,13 @@ def _train(cfg: DictConfig) -> float:
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
         discard_unstarted(hc.runtime.output_dir)  # refused before the run started: leave nothing behind
         sys.exit(e.exit_code)
+    except Exception:  # a bug, not the input: its own code, so no script reads it as a failed acceptance criterion
+        import traceback
+
+        traceback.print_exc()
+        print("medtorch: internal error (the traceback above); the run, if it started, is marked failed. Please "
+              "report it with the traceback.", file=sys.stderr, flush=True)
+        sys.exit(EXIT_INTERNAL_ERROR)
     finally:
         heap.release()  # normally done at the first training batch; a run that never got there ends here
     if metrics.get("test_look") and not metrics["test_look"]["passed"]:

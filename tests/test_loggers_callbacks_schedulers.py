@@ -164,3 +164,36 @@ def test_a_logger_whose_package_is_missing_is_refused_with_the_extra_to_install(
     with pytest.raises(MedtorchError, match=r'logger.mlflow needs the mlflow package.*pip install "medtorch\[mlflow\]"'):
         validate(_compose("logger=mlflow"))
     validate(_compose("logger=tensorboard"))  # installed here: accepted
+
+
+@pytest.mark.slow
+def test_a_bug_in_a_run_exits_with_the_internal_error_code_and_marks_the_run_failed(tmp_path, monkeypatch):
+    """An exception that is not the input's fault (here a user's callback that raises) is neither exit 1
+    (a failed acceptance criterion) nor a refusal: EXIT_INTERNAL_ERROR, with the traceback, and the run failed."""
+    from medtorch.errors import EXIT_CRITERIA_FAILED, EXIT_INTERNAL_ERROR
+
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "boom.py").write_text(
+        "import pytorch_lightning as pl\n\n\nclass Boom(pl.Callback):\n"
+        "    def on_train_epoch_end(self, trainer, pl_module):\n        raise RuntimeError('boom in a callback')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "mods"))
+    proc, run_dir = run_train(tmp_path / "t", "+callbacks.boom._target_=boom.Boom", "trainer.max_epochs=1",
+                              "explain=none", check=False)
+    assert proc.returncode == EXIT_INTERNAL_ERROR != EXIT_CRITERIA_FAILED, proc.stderr[-3000:]
+    assert "Traceback" in proc.stderr and "boom in a callback" in proc.stderr and "internal error" in proc.stderr
+    manifest = read_json(run_dir / "manifest.json")
+    assert manifest["status"] == "failed" and "boom in a callback" in manifest["error"]
+
+
+def test_a_bug_in_a_verb_exits_with_the_internal_error_code(monkeypatch, capsys, tmp_path):
+    import medtorch.commands.show as show
+    from medtorch.cli import main
+    from medtorch.errors import EXIT_INTERNAL_ERROR
+
+    def broken(args):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(show, "run", broken)
+    assert main(["show", str(tmp_path)]) == EXIT_INTERNAL_ERROR
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError: 'a bug'" in err and "medtorch show: internal error" in err
