@@ -4,7 +4,8 @@ Each verb is one small module in ``medtorch/commands/`` with ``help``, ``add_arg
 and ``run(args) -> int``. Modules are imported only when their verb is called, so
 ``medtorch --help`` and verbs that do not train never import Lightning or Captum.
 A ``MedtorchError`` is printed as one line (no traceback) and sets the exit code; any other
-exception is a bug: its traceback is printed and the exit code is ``EXIT_INTERNAL_ERROR``.
+exception is one medtorch does not check for: its traceback is printed and the exit code is
+``EXIT_INTERNAL_ERROR`` (``EXIT_BAD_INPUT`` for Lightning's refusal of a configuration).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import sys
 
 from medtorch.artefacts import artefact
-from medtorch.errors import EXIT_INTERNAL_ERROR, EXIT_OK, EXIT_OUTPUT_CLOSED, MedtorchError
+from medtorch.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_OUTPUT_CLOSED, MedtorchError, unexpected_exit_code
 from medtorch.version import __version__
 
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
@@ -87,13 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of our output closed it (| head): stop quietly, as Python's docs advise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OUTPUT_CLOSED
-    except Exception:  # a bug, not the input: the traceback, and a code no script mistakes for a verdict
+    except Exception as e:  # not one medtorch checks for: the traceback, and a code no script mistakes for a verdict
         import traceback
 
         traceback.print_exc()
-        print(f"medtorch {args.verb}: internal error (the traceback above); please report it with the traceback.",
-              file=sys.stderr)
-        return EXIT_INTERNAL_ERROR
+        code = unexpected_exit_code(e)
+        print(f"medtorch {args.verb}: {'Lightning refused the configuration' if code == EXIT_BAD_INPUT else 'unexpected error'} "
+              "(the traceback above); if it is not the machine (memory, disk space, permissions), please report it "
+              "with the traceback.", file=sys.stderr)
+        return code
 
 
 def entry() -> None:

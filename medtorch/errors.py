@@ -48,10 +48,13 @@ EXIT_CODES: tuple[ExitCode, ...] = (
              "`medtorch show`"),
     ExitCode(11, "EXIT_TRAINING_DIVERGED", "training produced a non-finite loss or weight; the run is marked "
              "failed with the epoch and step", "`train.py`"),
-    ExitCode(70, "EXIT_INTERNAL_ERROR", "an unexpected error inside medtorch or a library it calls (a bug, not the "
-             "input): the traceback is printed, and a run it stopped is marked failed", "every command"),
+    ExitCode(70, "EXIT_INTERNAL_ERROR", "an error medtorch does not check for: a bug in medtorch or a library, or the "
+             "machine (memory, disk space, permissions); the traceback is printed, and a run it stopped is marked "
+             "failed", "every command"),
     ExitCode(120, "EXIT_OUTPUT_CLOSED", "the reader of the output closed it early (output piped into head)",
              "every `medtorch` verb"),
+    ExitCode(130, "EXIT_INTERRUPTED", "interrupted (Ctrl-C) while training; the run is marked interrupted and "
+             "continues with `ckpt_path=last`", "`train.py`"),
 )
 
 _BY_NAME = {e.name: e.code for e in EXIT_CODES}
@@ -69,6 +72,16 @@ EXIT_RUN_NOT_COMPLETE = _BY_NAME["EXIT_RUN_NOT_COMPLETE"]
 EXIT_TRAINING_DIVERGED = _BY_NAME["EXIT_TRAINING_DIVERGED"]
 EXIT_INTERNAL_ERROR = _BY_NAME["EXIT_INTERNAL_ERROR"]
 EXIT_OUTPUT_CLOSED = _BY_NAME["EXIT_OUTPUT_CLOSED"]
+EXIT_INTERRUPTED = _BY_NAME["EXIT_INTERRUPTED"]
+
+
+def unexpected_exit_code(e: BaseException) -> int:
+    """The exit code of an exception that is not a ``MedtorchError``: Lightning's refusal of a configuration
+    (``MisconfigurationException``, e.g. a GPU accelerator on a machine without one) is bad input; anything
+    else is ``EXIT_INTERNAL_ERROR``. Lightning is recognised by name, so this module imports nothing."""
+    if any(c.__name__ == "MisconfigurationException" for c in type(e).__mro__):
+        return EXIT_BAD_INPUT
+    return EXIT_INTERNAL_ERROR
 
 
 def exit_code_table() -> str:

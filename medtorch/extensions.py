@@ -93,10 +93,10 @@ TRAINER_FLAGS = {"fast_dev_run": False, "limit_train_batches": 1.0, "limit_val_b
 
 
 def trainer_flags(t) -> dict[str, Any]:
-    """The Lightning Trainer flags of ``trainer`` that differ from their defaults.
+    """The Lightning Trainer flags of ``trainer`` that differ from their defaults, and the profiler.
 
-    With no ``trainer.profiler`` the Trainer gets medtorch's ``Unprofiled`` (Lightning's no-op
-    profiler without its per-hook context-manager cost); a named profiler is passed as named.
+    The profiler is always given: with no ``trainer.profiler`` medtorch's ``Unprofiled`` (Lightning's
+    no-op profiler without its per-hook context-manager cost); a named profiler as named.
     """
     flags = {k: t[k] for k, default in TRAINER_FLAGS.items() if t[k] != default or type(t[k]) is not type(default)}
     if t.profiler is None:

@@ -94,16 +94,22 @@ def _run_files(root: Path, named: dict[str, str], v: Verification) -> Iterator[t
             yield name, digest
 
 
+def _manifest_artefacts(rd: RunDir) -> dict[str, str]:
+    """The manifest's artefact map; empty when the file is gone, not JSON, or not a manifest any more
+    (a JSON list, say): the manifest itself is then reported as a changed file."""
+    try:
+        manifest = read_json(rd.manifest) if rd.manifest.is_file() else {}
+    except IntegrityError:
+        return {}
+    artefacts = manifest.get("artefacts") if isinstance(manifest, dict) else None
+    return artefacts if isinstance(artefacts, dict) else {}
+
+
 def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) -> dict[str, Recorded]:
     """Walk the log in order; the latest mention of each file wins. Inputs that disagree with the
     previous mention (the file changed while no act recorded writing it) are problems."""
     manifest_line = max((n for n, r in enumerate(records, 1) if _MANIFEST in r.get("outputs", {})), default=None)
-    manifest_artefacts: dict[str, str] = {}
-    if manifest_line is not None and rd.manifest.is_file():
-        try:
-            manifest_artefacts = read_json(rd.manifest).get("artefacts", {}) or {}
-        except IntegrityError:  # not even JSON any more: reported below as a changed file
-            pass
+    manifest_artefacts = _manifest_artefacts(rd) if manifest_line is not None else {}
     outputs_ever = {k for r in records for k in r.get("outputs", {})} | set(manifest_artefacts)
     latest: dict[str, Recorded] = {}
     for n, rec in enumerate(records, 1):
@@ -131,12 +137,7 @@ def mentions(rd: RunDir, records: list[dict[str, Any]], v: Verification):
     """``names(record)``: the (run-relative name, sha256) pairs one event recorded, inputs and outputs; the
     event that last recorded the manifest also vouches for the manifest's artefact hashes."""
     manifest_line = max((n for n, r in enumerate(records, 1) if _MANIFEST in r.get("outputs", {})), default=None)
-    artefacts: dict[str, str] = {}
-    if manifest_line is not None and rd.manifest.is_file():
-        try:
-            artefacts = read_json(rd.manifest).get("artefacts", {}) or {}
-        except IntegrityError:
-            pass
+    artefacts = _manifest_artefacts(rd) if manifest_line is not None else {}
     line_of = {id(r): n for n, r in enumerate(records, 1)}
 
     def names(rec: dict[str, Any]):

@@ -16,13 +16,14 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from medtorch import heap
 from medtorch.artefacts import artefact
 from medtorch.config import register_configs
-from medtorch.errors import EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, EXIT_INTERNAL_ERROR, MedtorchError
+from medtorch.errors import EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, EXIT_INTERRUPTED, MedtorchError, unexpected_exit_code
 from medtorch.process_exit import entry_point
 from medtorch.run import discard_unstarted
 
@@ -82,13 +83,21 @@ def _train(cfg: DictConfig) -> float:
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
         discard_unstarted(hc.runtime.output_dir)  # refused before the run started: leave nothing behind
         sys.exit(e.exit_code)
-    except Exception:  # a bug, not the input: its own code, so no script reads it as a failed acceptance criterion
+    except SystemExit as e:
+        # Lightning ends a fit stopped by Ctrl-C with status 1, the code of a failed acceptance criterion
+        # (ours comes only after the pipeline returned): the run is marked interrupted; say so
+        sys.exit(EXIT_INTERRUPTED if e.code == EXIT_CRITERIA_FAILED else e.code)
+    except Exception as e:  # not the input's fault as far as medtorch can tell: never EXIT_CRITERIA_FAILED
+        if hc.mode == RunMode.MULTIRUN:
+            raise  # one job of a sweep: Hydra marks it failed and runs the others
         import traceback
 
         traceback.print_exc()
-        print("medtorch: internal error (the traceback above); the run, if it started, is marked failed. Please "
-              "report it with the traceback.", file=sys.stderr, flush=True)
-        sys.exit(EXIT_INTERNAL_ERROR)
+        code = unexpected_exit_code(e)
+        print(f"medtorch: {'Lightning refused the configuration' if code == EXIT_BAD_INPUT else 'unexpected error'} "
+              "(the traceback above). A run it stopped is marked failed; if it is not the machine (memory, disk "
+              "space, permissions), please report it with the traceback.", file=sys.stderr, flush=True)
+        sys.exit(code)
     finally:
         heap.release()  # normally done at the first training batch; a run that never got there ends here
     if metrics.get("test_look") and not metrics["test_look"]["passed"]:

@@ -216,10 +216,41 @@ def test_each_documented_code_is_what_the_verb_returns(reference, killed, tmp_pa
     manifest["status"] = "failed"
     (rd / "manifest.json").write_text(json.dumps(manifest))
     assert run_cli("show", str(rd)).returncode == documented["EXIT_INTEGRITY"]  # an edited status is tampering
-    unfinished = _copy(killed[1], tmp_path, "unfinished")  # killed in training: its own, recorded manifest
+    unfinished = _copy(killed[1], tmp_path, "unfinished")  # killed in training, before it could record its manifest
     shown = run_cli("show", str(unfinished))
     assert shown.returncode == documented["EXIT_RUN_NOT_COMPLETE"] == EXIT_RUN_NOT_COMPLETE, shown.stderr
-    assert "status complete" not in shown.stdout
+    assert "status running" in shown.stdout and "has not ended" in shown.stdout
+
+
+def test_show_on_a_resumed_run_and_on_an_edited_one(reference, tmp_path):
+    """A resumed run rewrites its manifest (status running) and records it only when it ends: show
+    shows it as not ended; once a run ended, a manifest that differs from the recorded one is tampering."""
+    from medtorch.evidence import Run
+    from medtorch.lifecycle import finish, utc_now
+
+    rd = _copy(reference, tmp_path, "requeued")
+    run = Run.open(rd)
+    finish(run, status="interrupted", error="SIGUSR2: time limit")  # recorded, as a requeued SLURM job records it
+    run = Run.open(rd)
+    run.manifest.status = "running"  # what lifecycle.resume does when the job starts again
+    run.manifest.resumed.append({"time_utc": utc_now(), "from": "checkpoints/last.ckpt"})
+    run.save_manifest()
+    run.event("run_resumed", {"run_id": run.manifest.run_id, "checkpoint": "checkpoints/last.ckpt"})
+    shown = run_cli("show", str(rd))
+    assert shown.returncode == EXIT_RUN_NOT_COMPLETE and "status running" in shown.stdout, shown.stderr
+    assert "has not ended" in shown.stdout
+    ended = _copy(reference, tmp_path, "ended")
+    run = Run.open(ended)
+    finish(run, status="interrupted", error="SIGUSR2: time limit")
+    manifest = json.loads((ended / "manifest.json").read_text())
+    manifest["status"] = "running"  # made to look live after it ended: the log's last run event is its end
+    (ended / "manifest.json").write_text(json.dumps(manifest))
+    assert run_cli("show", str(ended)).returncode == EXIT_INTEGRITY
+    (ended / "manifest.json").write_text("[]")  # valid JSON, not a manifest: changed since recorded
+    shown = run_cli("show", str(ended))
+    assert shown.returncode == EXIT_INTEGRITY and "Traceback" not in shown.stderr, shown.stderr
+    verified = run_cli("audit", "verify", str(ended))
+    assert verified.returncode == EXIT_INTEGRITY and "Traceback" not in verified.stderr, verified.stderr
     # the prose of the README quotes the table's codes, never the old 4 for drift, bridge or overlap
     readme = (REPO / "README.md").read_text()
     for stale in ("**4** drift", "exits 0 on pass, 4 on fail", "refused with exit 4 if any"):

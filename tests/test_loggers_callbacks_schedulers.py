@@ -180,7 +180,7 @@ def test_a_bug_in_a_run_exits_with_the_internal_error_code_and_marks_the_run_fai
     proc, run_dir = run_train(tmp_path / "t", "+callbacks.boom._target_=boom.Boom", "trainer.max_epochs=1",
                               "explain=none", check=False)
     assert proc.returncode == EXIT_INTERNAL_ERROR != EXIT_CRITERIA_FAILED, proc.stderr[-3000:]
-    assert "Traceback" in proc.stderr and "boom in a callback" in proc.stderr and "internal error" in proc.stderr
+    assert "Traceback" in proc.stderr and "boom in a callback" in proc.stderr and "unexpected error" in proc.stderr
     manifest = read_json(run_dir / "manifest.json")
     assert manifest["status"] == "failed" and "boom in a callback" in manifest["error"]
 
@@ -196,4 +196,4 @@ def test_a_bug_in_a_verb_exits_with_the_internal_error_code(monkeypatch, capsys,
     monkeypatch.setattr(show, "run", broken)
     assert main(["show", str(tmp_path)]) == EXIT_INTERNAL_ERROR
     err = capsys.readouterr().err
-    assert "Traceback" in err and "KeyError: 'a bug'" in err and "medtorch show: internal error" in err
+    assert "Traceback" in err and "KeyError: 'a bug'" in err and "medtorch show: unexpected error" in err

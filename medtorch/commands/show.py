@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from medtorch.errors import EXIT_OK, EXIT_RUN_NOT_COMPLETE
+from medtorch.errors import EXIT_OK, EXIT_RUN_NOT_COMPLETE, IntegrityError
 from medtorch.run import RunDir, read_json
 
 
@@ -27,6 +27,11 @@ def run(args: argparse.Namespace) -> int:
     manifest = read_json(rd.manifest) if rd.manifest.is_file() else None
     if manifest is None:
         rd.require()  # raises with the reason
+    if not isinstance(manifest, dict):  # valid JSON, yet no manifest: changed if it was recorded, else unreadable
+        from medtorch.integrity import require_intact
+
+        require_intact(rd.root, [rd.manifest.name])
+        raise IntegrityError(f"{rd.manifest}: not a run manifest (a JSON object); restore the original file.")
     complete = manifest.get("status") == "complete"
     unrecorded = _check_before_showing(rd, complete)
     print(f"run {manifest['run_id']}  experiment {manifest['experiment']}  status {manifest['status']}")
@@ -34,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     if not complete:
         print(f"error: {manifest.get('error', 'unknown')}")
         if unrecorded:
-            print(f"({rd.manifest.name} as the unfinished run left it: the run stopped before recording it)")
+            print(f"({rd.manifest.name} as the run wrote it when it started or resumed; a run records it when it "
+                  "ends, and this one has not ended: it is still running, or was stopped before it could)")
         return EXIT_RUN_NOT_COMPLETE
     metrics = read_json(rd.metrics)
     if metrics.get("task") == "survival":  # time-to-event summary (medtorch/survival/report.py)
@@ -55,23 +61,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_before_showing(rd: RunDir, complete: bool) -> bool:
-    """Verify what show prints before printing any of it; True for an unfinished run whose manifest was never recorded.
+    """Verify what show prints before printing any of it; True for a run that has not ended (its manifest unrecorded).
 
-    A complete run's manifest and metrics must match the hashes its log recorded, and so must any
-    manifest the log recorded (an edited status is tampering, exit EXIT_INTEGRITY). A run killed
-    before it finished wrote a manifest it never recorded: that is shown, marked as such, with
-    EXIT_RUN_NOT_COMPLETE, as long as the log itself is intact.
+    A run records its manifest when it ends (complete, failed, interrupted). A complete run's
+    manifest and metrics must match the hashes its log recorded, and so must the manifest of any
+    run whose log's last run event is an end: an edited status is tampering (EXIT_INTEGRITY). A
+    run whose last run event is its start or a resume has not ended: it is still running, or was
+    killed before it could record the manifest, which is then shown as written (EXIT_RUN_NOT_COMPLETE),
+    once the log itself checks out.
     """
-    from medtorch.integrity import require_intact, verify_run
+    from medtorch.audit import EventLog
+    from medtorch.integrity import require_intact
 
     if complete:
         require_intact(rd.root, [rd.manifest.name, rd.metrics.name])
         return False
-    v = verify_run(rd.root, [rd.manifest.name])
-    if rd.manifest.name in v.files or not v.events:  # recorded, or no log that can say: it must check out
-        require_intact(rd.root, [rd.manifest.name])
-        return False
-    return True
+    require_intact(rd.root, [])  # the log: its chain and head
+    last = next((str(r.get("action")) for r in reversed(EventLog(rd.events).records())
+                 if str(r.get("action", "")).startswith("run_")), None)
+    if last in ("run_started", "run_resumed"):
+        return True
+    require_intact(rd.root, [rd.manifest.name])
+    return False
 
 
 def _show_test_evaluations(rd: RunDir, manifest: dict) -> None:

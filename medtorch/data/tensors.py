@@ -112,7 +112,7 @@ class TensorLoader:
         # torch has no seeded Beta sampler; NumPy's, seeded from the same generator, keeps it reproducible
         beta = np.random.default_rng(int(torch.randint(2**62, (1,), generator=g))) if self.mixup_alpha > 0 else None
         for idx in chunks:
-            x, y = self.x.index_select(0, idx), self.y.index_select(0, idx)
+            x, y = self.x.index_select(0, idx), self.y.index_select(0, idx.to(self.y.device))
             if self.noise_std > 0 and self.noise_columns > 0:
                 noise = torch.randn((len(idx), self.noise_columns), generator=g, dtype=x.dtype) * self.noise_std
                 x = torch.cat([x[:, : self.noise_columns] + noise, x[:, self.noise_columns :]], dim=1)
@@ -122,7 +122,7 @@ class TensorLoader:
             lam = float(beta.beta(self.mixup_alpha, self.mixup_alpha))
             lam = max(lam, 1.0 - lam)
             perm = torch.randperm(len(idx), generator=g).to(x.device)
-            yield mix(x, perm, lam), y, y.index_select(0, perm), torch.tensor(lam, dtype=x.dtype)
+            yield mix(x, perm, lam), y, y.index_select(0, perm.to(y.device)), torch.tensor(lam, dtype=x.dtype)
 
 
 def mix(x: torch.Tensor, perm: torch.Tensor, lam: float) -> torch.Tensor:

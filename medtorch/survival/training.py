@@ -50,7 +50,7 @@ def train(cfg: DictConfig, tensors: dict, rd: RunDir, log: EventLog):
         precision=t.precision, max_epochs=t.max_epochs, min_epochs=t.min_epochs, deterministic=t.deterministic,
         callbacks=callbacks, logger=CSVLogger(save_dir=str(rd.root), name=rd.training_log.parent.name, version=""),
         enable_progress_bar=t.enable_progress_bar, num_sanity_val_steps=0, log_every_n_steps=1,
-        default_root_dir=str(rd.root), profiler=Unprofiled(),
+        default_root_dir=str(rd.root), profiler=t.profiler or Unprofiled(),
     )
     train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed)
     val_loader = TensorLoader(xva, yva, t.eval_batch_size, pad_shards=False)

@@ -1,0 +1,47 @@
+"""What a run exits with when something other than a checked input stops it: never exit 1, which
+means a failed acceptance criterion. A bug exits EXIT_INTERNAL_ERROR, Lightning's refusal of the
+configuration EXIT_BAD_INPUT, Ctrl-C during training EXIT_INTERRUPTED; in a sweep (-m), a job's
+error is Hydra's, and the other jobs still run."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+import torch
+
+from conftest import read_json, run_train
+from faults import launch, stopped
+from medtorch.errors import EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, EXIT_INTERRUPTED
+
+pytestmark = pytest.mark.slow
+no_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+
+
+def test_ctrl_c_during_training_exits_interrupted_and_marks_the_run(tmp_path):
+    rd = tmp_path / "run"
+    proc = launch(rd, env={"MEDTORCH_FAULT_STOP_AFTER_EPOCH": "1"})  # stops itself one step into epoch 2
+    end = time.monotonic() + 300
+    while not stopped(proc.pid):
+        assert proc.poll() is None and time.monotonic() < end, proc.stdout.read()[-3000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C, delivered once it runs again
+    proc.send_signal(signal.SIGCONT)
+    out = proc.communicate(timeout=300)[0]
+    assert proc.returncode == EXIT_INTERRUPTED != EXIT_CRITERIA_FAILED, out[-3000:]
+    manifest = read_json(rd / "manifest.json")
+    assert manifest["status"] == "interrupted", manifest  # and it continues with ckpt_path=last (tests/test_scale.py)
+
+
+@no_gpu
+def test_lightning_refusing_the_configuration_is_bad_input_and_a_sweep_runs_its_other_jobs(tmp_path):
+    proc, _ = run_train(tmp_path / "one", "trainer.accelerator=gpu", "trainer.max_epochs=1", "explain=none", check=False)
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stderr[-3000:]
+    assert "Lightning refused the configuration" in proc.stderr and "MisconfigurationException" in proc.stderr
+    sweep = tmp_path / "sweep"
+    proc, _ = run_train(tmp_path / "many", "-m", "trainer.accelerator=gpu,cpu", "trainer.max_epochs=1", "explain=none",
+                        f"hydra.sweep.dir={sweep}", check=False)
+    assert proc.returncode != 0  # Hydra reports the failed job at the end ...
+    assert read_json(sweep / "job1" / "manifest.json")["status"] == "complete"  # ... after running the other one
+    assert read_json(sweep / "job0" / "manifest.json")["status"] == "failed"
