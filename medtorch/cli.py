@@ -16,7 +16,7 @@ import os
 import sys
 
 from medtorch.artefacts import artefact
-from medtorch.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_OUTPUT_CLOSED, MedtorchError, unexpected_exit_code
+from medtorch.errors import EXIT_OK, EXIT_OUTPUT_CLOSED, MedtorchError, unexpected_exit
 from medtorch.version import __version__
 
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
@@ -92,10 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         import traceback
 
         traceback.print_exc()
-        code = unexpected_exit_code(e)
-        print(f"medtorch {args.verb}: {'Lightning refused the configuration' if code == EXIT_BAD_INPUT else 'unexpected error'} "
-              "(the traceback above); if it is not the machine (memory, disk space, permissions), please report it "
-              "with the traceback.", file=sys.stderr)
+        code, text = unexpected_exit(e)
+        print(f"medtorch {args.verb}: {text}", file=sys.stderr)
         return code
 
 

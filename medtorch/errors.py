@@ -75,13 +75,16 @@ EXIT_OUTPUT_CLOSED = _BY_NAME["EXIT_OUTPUT_CLOSED"]
 EXIT_INTERRUPTED = _BY_NAME["EXIT_INTERRUPTED"]
 
 
-def unexpected_exit_code(e: BaseException) -> int:
-    """The exit code of an exception that is not a ``MedtorchError``: Lightning's refusal of a configuration
-    (``MisconfigurationException``, e.g. a GPU accelerator on a machine without one) is bad input; anything
-    else is ``EXIT_INTERNAL_ERROR``. Lightning is recognised by name, so this module imports nothing."""
+def unexpected_exit(e: BaseException) -> tuple[int, str]:
+    """(exit code, one line for after the traceback) for an exception that is not a ``MedtorchError``.
+
+    Lightning's refusal of a configuration (``MisconfigurationException``, e.g. a GPU accelerator on a
+    machine without one) is bad input; anything else is ``EXIT_INTERNAL_ERROR``, which a script never
+    mistakes for a verdict. Lightning is recognised by name, so this module imports nothing."""
     if any(c.__name__ == "MisconfigurationException" for c in type(e).__mro__):
-        return EXIT_BAD_INPUT
-    return EXIT_INTERNAL_ERROR
+        return EXIT_BAD_INPUT, "Lightning refused the configuration (the traceback above)."
+    return EXIT_INTERNAL_ERROR, ("unexpected error (the traceback above); if it is not the machine (memory, disk "
+                                 "space, permissions), please report it with the traceback.")
 
 
 def exit_code_table() -> str:

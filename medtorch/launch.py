@@ -16,14 +16,14 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from medtorch import heap
 from medtorch.artefacts import artefact
 from medtorch.config import register_configs
-from medtorch.errors import EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, EXIT_INTERRUPTED, MedtorchError, unexpected_exit_code
+from medtorch.errors import EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, EXIT_INTERRUPTED, MedtorchError, unexpected_exit
 from medtorch.process_exit import entry_point
 from medtorch.run import discard_unstarted
 
@@ -93,10 +93,9 @@ def _train(cfg: DictConfig) -> float:
         import traceback
 
         traceback.print_exc()
-        code = unexpected_exit_code(e)
-        print(f"medtorch: {'Lightning refused the configuration' if code == EXIT_BAD_INPUT else 'unexpected error'} "
-              "(the traceback above). A run it stopped is marked failed; if it is not the machine (memory, disk "
-              "space, permissions), please report it with the traceback.", file=sys.stderr, flush=True)
+        code, text = unexpected_exit(e)
+        print(f"medtorch: {text} A run it stopped is marked failed.", file=sys.stderr, flush=True)
+        discard_unstarted(hc.runtime.output_dir)  # stopped before the run started: leave nothing behind
         sys.exit(code)
     finally:
         heap.release()  # normally done at the first training batch; a run that never got there ends here

@@ -73,16 +73,14 @@ def _check_before_showing(rd: RunDir, complete: bool) -> bool:
     from medtorch.audit import EventLog
     from medtorch.integrity import require_intact
 
-    if complete:
-        require_intact(rd.root, [rd.manifest.name, rd.metrics.name])
-        return False
-    require_intact(rd.root, [])  # the log: its chain and head
-    last = next((str(r.get("action")) for r in reversed(EventLog(rd.events).records())
-                 if str(r.get("action", "")).startswith("run_")), None)
-    if last in ("run_started", "run_resumed"):
-        return True
-    require_intact(rd.root, [rd.manifest.name])
-    return False
+    not_ended = False
+    if not complete and rd.events.is_file():  # which run event came last; the log's chain is checked just below
+        last = next((str(r.get("action")) for r in reversed(EventLog(rd.events).records())
+                     if isinstance(r, dict) and str(r.get("action", "")).startswith("run_")), None)
+        not_ended = last in ("run_started", "run_resumed")
+    # one check of the log's chain and head, and of the files show prints that the run has recorded
+    require_intact(rd.root, [rd.manifest.name, rd.metrics.name] if complete else [] if not_ended else [rd.manifest.name])
+    return not_ended
 
 
 def _show_test_evaluations(rd: RunDir, manifest: dict) -> None:

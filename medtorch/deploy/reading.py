@@ -222,9 +222,8 @@ def refuse_overwriting_input(input_path: str | Path, defaulted: frozenset[str] =
     given = [(flag, Path(out)) for flag, out in outputs.items() if out is not None]
     for flag, out in given:
         if same(out, src):
-            fix = f"give {'--' + flag.replace('_', '-')} another file" if flag in defaulted else "give another output file"
-            raise MedtorchError(f"{name(flag, out)} is the input file {src}; writing it would replace the input. "
-                                f"{fix[0].upper() + fix[1:]}.")
+            fix = f"Give --{flag.replace('_', '-')} another file." if flag in defaulted else "Give another output file."
+            raise MedtorchError(f"{name(flag, out)} is the input file {src}; writing it would replace the input. {fix}")
     for i, (flag, out) in enumerate(given):
         for other, out2 in given[i + 1:]:
             if same(out, out2):

@@ -32,8 +32,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch import nn
 from pytorch_lightning.profilers import PassThroughProfiler
+from torch import nn
 from torch.nn import functional as F
 
 from medtorch.evaluation import metrics as M
