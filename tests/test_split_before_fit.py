@@ -122,3 +122,21 @@ def test_wrong_way_versus_right_way():
     held_out_mean = pd.concat([splits.val.frame, splits.test.frame])["age"].mean()
     # the wrong-way mean is pulled toward the held-out rows; the right-way mean is not
     assert abs(wrong_mean - held_out_mean) < abs(right.means_["age"] - held_out_mean)
+
+
+@pytest.mark.parametrize("dtype", [object, "string", "string[pyarrow]"])
+def test_categories_are_one_hot_with_missing_as_the_mode_and_unseen_as_zeros_whatever_the_text_dtype(dtype):
+    from sklearn.preprocessing import OneHotEncoder
+
+    splits = make_split(_raw(), "stratified", 0.6, 0.2, 0.2, seed=2)
+    prep = TabularPreprocessor().fit(splits.train)
+    site = ["B", None, "Z", "A", "C", None, "A"]  # missing -> the training mode; "Z" never seen in training
+    new = pd.DataFrame({"age": np.full(7, 60.0), "dose": np.full(7, 5.0), "site": pd.Series(site, dtype=dtype)})
+    x = prep.transform(new)
+    filled = [[v if v is not None else prep.modes_["site"]] for v in site]
+    enc = OneHotEncoder(categories=[prep.levels_["site"]], handle_unknown="ignore", sparse_output=False).fit(filled)
+    np.testing.assert_array_equal(x[:, 2:], enc.transform(filled).astype(np.float32))
+    assert x[2, 2:].sum() == 0 and x[1, 2:].sum() == 1
+    # every value missing: each row is the mode's level
+    x_na = prep.transform(new.assign(site=pd.Series([None] * 7, dtype=dtype)))
+    assert (x_na[:, 2 + prep.levels_["site"].index(prep.modes_["site"])] == 1).all() and x_na[:, 2:].sum() == 7

@@ -115,12 +115,19 @@ class TabularPreprocessor:
         j = len(self.numeric_)
         for col in self.categorical_:
             lv = self.levels_[col]
-            s = frame[col].astype("string").fillna(self.modes_[col])
-            codes = pd.Index(lv).get_indexer(s.to_numpy(dtype=object))  # -1 for unseen levels
-            block = np.zeros((n, len(lv)), dtype=np.float32)
+            s = frame[col]
+            if not isinstance(s.dtype, pd.StringDtype):
+                s = s.astype("string")
+            # each distinct value looked up once: codes of the values, then their levels (-1 for unseen);
+            # a missing value (code -1) takes the last entry, the training mode's level
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            index = pd.Index(lv)
+            lookup = np.append(index.get_indexer(np.asarray(uniques, dtype=object)),
+                               index.get_indexer([self.modes_[col]]))
+            codes = lookup[codes]
+            out[:, j : j + len(lv)] = 0.0  # one-hot written into the output, not built beside it
             seen = codes >= 0
-            block[np.flatnonzero(seen), codes[seen]] = 1.0
-            out[:, j : j + len(lv)] = block
+            out[np.flatnonzero(seen), j + codes[seen]] = 1.0
             j += len(lv)
         return out
 

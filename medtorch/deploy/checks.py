@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from medtorch.deploy.reading import TEXT
 from medtorch.deploy.spec import ColumnSpec, DataSpec
 
 MISSING_RULE = "missing value not allowed"
@@ -81,7 +82,7 @@ class SpecChecker:
                 checks.append(pa.Check(lambda s: s == s.round(), error=rules["integer"]))
             if "categories" in rules:
                 checks.append(pa.Check.isin(list(c.categories or []), error=rules["categories"]))
-            dtype = "float64" if c.numeric else "string"
+            dtype = "float64" if c.numeric else TEXT
             schema_cols[c.name] = pa.Column(dtype, checks=checks, nullable=c.nullable)
         self.schema = pa.DataFrameSchema(schema_cols, strict=False)
 
@@ -102,7 +103,7 @@ class SpecChecker:
         n = len(frame)
         bad = np.zeros(n, dtype=bool)
         violations: list[Violation] = []
-        typed = pd.DataFrame(index=frame.index)
+        columns: dict[str, pd.Series] = {}
         type_failed: dict[str, np.ndarray] = {}
         for name, c in self.columns.items():
             s = frame[name]
@@ -117,11 +118,15 @@ class SpecChecker:
                     for i in np.flatnonzero(failed):
                         violations.append(Violation(name, first_row + int(i), _show(s.iloc[i]), rule))
                     bad |= failed
-                typed[name] = num.astype("float64")
+                columns[name] = num.astype("float64")
             else:
-                typed[name] = s.astype("string")
+                columns[name] = s.astype(TEXT)
+        # built in one call, so its float columns are one block: added one by one, pandera's copy of the
+        # frame merged the blocks, a third of the check's time on 1,000,000 rows. The frame is this
+        # method's own, so pandera validates it in place instead of copying it.
+        typed = pd.DataFrame(columns, index=frame.index)
         try:
-            self.schema.validate(typed, lazy=True)
+            self.schema.validate(typed, lazy=True, inplace=True)
         except SchemaErrors as e:
             fc = e.failure_cases
             for col, check, value, idx in zip(fc["column"], fc["check"], fc["failure_case"], fc["index"]):
