@@ -14,7 +14,10 @@ slow spell does not always land on the same path) and two ratios are printed: be
 best time, and the median of the per-pair ratios. They agree when the machine was quiet.
 
 ``--floor`` also times Lightning's loop alone (a training step that does nothing, same batches) and
-prints the lowest ratio any Lightning-trained path can reach on this machine.
+prints the lowest ratio any Lightning-trained path can reach on this machine; and, in the same
+pairs, the plain loop's own step and validation run by Lightning's Trainer (``lightning_same_work``):
+its ratio to the plain loop is the floor inside a real run, and medtorch's ratio to it is what
+medtorch's module adds to Lightning.
 
     python scripts/bench_train.py [--rows 200000] [--epochs 3] [--repeats 3] [--floor]
 """
@@ -117,6 +120,59 @@ def lightning_floor(xtr, ytr, epochs: int) -> float:
     return time.perf_counter() - start
 
 
+def lightning_same_work(xtr, ytr, xva, yva, epochs: int) -> float:
+    """Seconds of the plain loop's own work run by Lightning's Trainer: the floor inside a real run.
+
+    The training step is the plain loop's (forward, cross-entropy, zero_grad, backward, step of a
+    bare ``torch.optim.AdamW``, no Lightning wrappers), the validation the plain loop's (argmax in
+    4,096-row batches, MCC of the confusion counts), the batches medtorch's loader's. What this
+    takes over the plain loop is what Lightning's loop costs around that work, caches and all:
+    ``lightning_floor`` times the loop with nothing in it, so everything stays in cache.
+    """
+    import pytorch_lightning as pl
+
+    from medtorch.models.module import Unprofiled
+
+    class PlainStep(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.automatic_optimization = False
+            self.net = network(0)
+            self.opt = torch.optim.AdamW(self.net.parameters(), lr=LR, weight_decay=WD, foreach=True)
+            self.preds: list[torch.Tensor] = []
+            self.labels: list[torch.Tensor] = []
+
+        def transfer_batch_to_device(self, batch, device, dataloader_idx):
+            return batch
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = F.cross_entropy(self.net(x), y)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+
+        def validation_step(self, batch, batch_idx):
+            self.preds.append(self.net(batch[0]).argmax(1))
+            self.labels.append(batch[1])
+
+        def on_validation_epoch_end(self) -> None:
+            mcc(confusion_matrix(torch.cat(self.labels).numpy(), torch.cat(self.preds).numpy(), CLASSES))
+            self.preds.clear()
+            self.labels.clear()
+
+        def configure_optimizers(self):
+            return self.opt
+
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
+                         deterministic=True, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                         profiler=Unprofiled())
+    start = time.perf_counter()
+    trainer.fit(PlainStep(), train_dataloaders=TensorLoader(xtr, ytr, BATCH, shuffle=True, seed=0),
+                val_dataloaders=TensorLoader(xva, yva, 4096))
+    return time.perf_counter() - start
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=200_000)
@@ -136,10 +192,13 @@ def main() -> None:
     xva, yva = make_data(args.rows // 10, 1)
     medtorch_path(xtr[:4096], ytr[:4096], xva[:1024], yva[:1024], 1)  # warm-up: imports, first-call costs
     plain(xtr[:4096], ytr[:4096], xva[:1024], yva[:1024], 1)
-    times = {"plain": [], "medtorch": []}
     paths = {"plain": plain, "medtorch": medtorch_path}
+    if args.floor:
+        paths["same work"] = lightning_same_work
+        lightning_same_work(xtr[:4096], ytr[:4096], xva[:1024], yva[:1024], 1)
+    times: dict[str, list[float]] = {name: [] for name in paths}
     for i in range(args.repeats):
-        for name in (["plain", "medtorch"] if i % 2 == 0 else ["medtorch", "plain"]):
+        for name in (list(paths) if i % 2 == 0 else list(paths)[::-1]):
             times[name].append(paths[name](xtr, ytr, xva, yva, args.epochs))
     a, b = min(times["plain"]), min(times["medtorch"])
     paired = sorted(m / p for p, m in zip(times["plain"], times["medtorch"]))
@@ -155,6 +214,12 @@ def main() -> None:
         idle = min(lightning_floor(xtr, ytr, args.epochs) for _ in range(args.repeats))
         print(f"Lightning's loop with a step that does nothing: {idle / steps * 1e6:.0f} us a step (best of "
               f"{args.repeats}); lowest reachable ratio here (plain + that) / plain: {(a + idle) / a:.3f}")
+        same = sorted(w / p for p, w in zip(times["plain"], times["same work"]))
+        own = sorted(m / w for w, m in zip(times["same work"], times["medtorch"]))
+        print(f"the plain loop's own step and validation run by Lightning's Trainer / plain: median of pairs "
+              f"{statistics.median(same):.3f} (range {same[0]:.3f}-{same[-1]:.3f}); the floor inside a real run")
+        print(f"medtorch / that: median of pairs {statistics.median(own):.3f} (range {own[0]:.3f}-{own[-1]:.3f}); "
+              f"what medtorch's module adds to Lightning's loop")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def specify_data(cfg, run: Run, state: State) -> State:
 def record_monitoring_reference(cfg, run: Run, state: State) -> State:
     """Training-split distributions (and predicted classes) that monitoring compares new data with."""
     p = state.prepared
-    record_reference(cfg, state.network, p.splits, p.preprocessor, p.classes, state.spec, run)
+    record_reference(cfg, state.network, p.splits, p.tensors["train"][0], p.classes, state.spec, run)
     return state
 
 
@@ -77,12 +77,12 @@ def _enforce(spec: DataSpec, splits: Splits, prep: TabularPreprocessor) -> None:
             + "\nCorrect the data, or revise the specification and lock it again (spec.sha256).")
 
 
-def record_reference(cfg, network, splits: Splits, prep: TabularPreprocessor, classes: list[str], spec: DataSpec,
-                     run: Run) -> None:
+def record_reference(cfg, network, splits: Splits, x_train, classes: list[str], spec: DataSpec, run: Run) -> None:
+    """``x_train``: the training rows as the fitted preprocessing made them for training (not made again here)."""
     from medtorch.deploy.reference import derive_reference
     from medtorch.models.inference import infer
 
-    probs = infer(network, splits.train.frame, cfg.trainer.eval_batch_size, preprocessor=prep)
+    probs = infer(network, x_train, cfg.trainer.eval_batch_size)
     ref = derive_reference(splits.train, spec, probs.argmax(axis=1), classes, cfg.monitoring.bins)
     run.record(run.rd.monitoring_reference, ref, event="monitoring_reference_recorded",
                details={"rows": ref["source"]["rows"], "columns": len(ref["columns"])})
