@@ -71,10 +71,10 @@ def _train(cfg: DictConfig) -> float:
     from medtorch.config import validate
     from medtorch.progress import configure
 
-    configure(cfg.get("progress", "auto"))
     hc = HydraConfig.get()
-    launch = launch_record(cfg, OmegaConf.to_container(hc), list(hc.overrides.task))
     try:
+        configure(cfg.get("progress", "auto"))
+        launch = launch_record(cfg, OmegaConf.to_container(hc), list(hc.overrides.task))
         validate(cfg)  # every problem of the config at once, before the pipeline (torch, pandas ...) is imported
         from medtorch import pipeline
 

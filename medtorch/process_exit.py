@@ -62,4 +62,13 @@ def run_then_finish(command: Callable[[], object]) -> NoReturn:
         code = exit_code(command())
     except SystemExit as e:
         code = exit_code(e.code)
+    except Exception as e:  # escaped the command's own handling (before Hydra started, say): Python's status
+        # would be 1, the failed-criterion code; a crash gets the code no script mistakes for a verdict
+        import traceback
+
+        from medtorch.errors import unexpected_exit
+
+        traceback.print_exc()
+        code, text = unexpected_exit(e)
+        print(f"medtorch: {text}", file=sys.stderr, flush=True)
     finish(code)

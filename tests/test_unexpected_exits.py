@@ -45,3 +45,21 @@ def test_lightning_refusing_the_configuration_is_bad_input_and_a_sweep_runs_its_
     assert proc.returncode != 0  # Hydra reports the failed job at the end ...
     assert read_json(sweep / "job1" / "manifest.json")["status"] == "complete"  # ... after running the other one
     assert read_json(sweep / "job0" / "manifest.json")["status"] == "failed"
+
+
+def test_an_error_before_hydra_starts_exits_internal_error_not_1():
+    """train.py and ``medtorch train`` end through run_then_finish: an exception that escaped before Hydra ran
+    (here: registering medtorch's Hydra plugins fails) would have been Python's status 1, the failed-criterion code."""
+    import subprocess
+    import sys
+
+    from medtorch.errors import EXIT_INTERNAL_ERROR
+
+    code = ("import medtorch.launch as launch\n"
+            "def boom():\n    raise OSError('config store unavailable')\n"
+            "launch.register = boom\n"
+            "from medtorch.process_exit import run_then_finish\n"
+            "run_then_finish(lambda: launch.main(['trainer.max_epochs=1'], prog='medtorch train'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == EXIT_INTERNAL_ERROR != EXIT_CRITERIA_FAILED, proc.stderr[-2000:]
+    assert "OSError: config store unavailable" in proc.stderr and "unexpected error" in proc.stderr
