@@ -20,6 +20,8 @@ import sys
 import threading
 from typing import Callable, NoReturn
 
+from medtorch.errors import MedtorchError, unexpected_exit
+
 
 _ENTRY_POINT = False  # set by run_then_finish: this process is a train.py or medtorch command, not a library caller
 
@@ -55,18 +57,22 @@ def finish(code: int) -> NoReturn:
 
 
 def run_then_finish(command: Callable[[], object]) -> NoReturn:
-    """Run ``command``; its return value (or ``SystemExit``) is the exit status, as for ``sys.exit(command())``."""
+    """Run ``command``; its return value (or ``SystemExit``) is the exit status, as for ``sys.exit(command())``.
+
+    An exception the command let escape ends it too: a ``MedtorchError`` with its message and its
+    code, any other with its traceback and ``EXIT_INTERNAL_ERROR``."""
     global _ENTRY_POINT
     _ENTRY_POINT = True
     try:
         code = exit_code(command())
     except SystemExit as e:
         code = exit_code(e.code)
+    except MedtorchError as e:  # a checked error outside the command's own handler: its message and code
+        print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
+        code = e.exit_code
     except Exception as e:  # escaped the command's own handling (before Hydra started, say): Python's status
         # would be 1, the failed-criterion code; a crash gets the code no script mistakes for a verdict
         import traceback
-
-        from medtorch.errors import unexpected_exit
 
         traceback.print_exc()
         code, text = unexpected_exit(e)

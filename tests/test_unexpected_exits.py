@@ -63,3 +63,18 @@ def test_an_error_before_hydra_starts_exits_internal_error_not_1():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == EXIT_INTERNAL_ERROR != EXIT_CRITERIA_FAILED, proc.stderr[-2000:]
     assert "OSError: config store unavailable" in proc.stderr and "unexpected error" in proc.stderr
+
+
+def test_a_checked_error_that_escapes_the_command_keeps_its_code_and_message():
+    import subprocess
+    import sys
+
+    from medtorch.errors import EXIT_BAD_INPUT
+
+    code = ("from medtorch.errors import MedtorchError\n"
+            "from medtorch.process_exit import run_then_finish\n"
+            "def command():\n    raise MedtorchError('conf/ is not readable')\n"
+            "run_then_finish(command)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stderr[-2000:]
+    assert proc.stderr.strip() == "medtorch: error: conf/ is not readable"  # one line, no traceback
