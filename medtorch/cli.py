@@ -16,7 +16,7 @@ import os
 import sys
 
 from medtorch.artefacts import artefact
-from medtorch.errors import EXIT_OK, EXIT_OUTPUT_CLOSED, MedtorchError, unexpected_exit
+from medtorch.errors import EXIT_OK, EXIT_OUTPUT_CLOSED, MedtorchError, report_unexpected
 from medtorch.version import __version__
 
 # verb -> (module, one-line help). Add a verb by adding a module and a line here.
@@ -89,12 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OUTPUT_CLOSED
     except Exception as e:  # not one medtorch checks for: the traceback, and a code no script mistakes for a verdict
-        import traceback
-
-        traceback.print_exc()
-        code, text = unexpected_exit(e)
-        print(f"medtorch {args.verb}: {text}", file=sys.stderr)
-        return code
+        return report_unexpected(e, f"medtorch {args.verb}")
 
 
 def entry() -> None:

@@ -87,6 +87,18 @@ def unexpected_exit(e: BaseException) -> tuple[int, str]:
                                  "space, permissions), please report it with the traceback.")
 
 
+def report_unexpected(e: BaseException, who: str, after: str = "") -> int:
+    """Print the traceback of an exception medtorch does not check for, then one line ``who: ...``;
+    return its exit code (``unexpected_exit``). The one place the entry points report a crash."""
+    import sys
+    import traceback
+
+    traceback.print_exception(type(e), e, e.__traceback__)
+    code, text = unexpected_exit(e)
+    print(f"{who}: {text}{after}", file=sys.stderr, flush=True)
+    return code
+
+
 def exit_code_table() -> str:
     """The README's exit-code table, generated from ``EXIT_CODES``."""
     rows = ["| code | meaning | returned by |", "| --- | --- | --- |"]

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from medtorch import heap
 from medtorch.artefacts import artefact
 from medtorch.config import register_configs
-from medtorch.errors import EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, EXIT_INTERRUPTED, MedtorchError, unexpected_exit
+from medtorch.errors import EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, EXIT_INTERRUPTED, MedtorchError, report_unexpected
 from medtorch.process_exit import entry_point
 from medtorch.run import discard_unstarted
 
@@ -90,11 +90,7 @@ def _train(cfg: DictConfig) -> float:
     except Exception as e:  # not the input's fault as far as medtorch can tell: never EXIT_CRITERIA_FAILED
         if hc.mode == RunMode.MULTIRUN:
             raise  # one job of a sweep: Hydra marks it failed and runs the others
-        import traceback
-
-        traceback.print_exc()
-        code, text = unexpected_exit(e)
-        print(f"medtorch: {text} A run it stopped is marked failed.", file=sys.stderr, flush=True)
+        code = report_unexpected(e, "medtorch", " A run it stopped is marked failed.")
         discard_unstarted(hc.runtime.output_dir)  # stopped before the run started: leave nothing behind
         sys.exit(code)
     finally:

@@ -20,7 +20,7 @@ import sys
 import threading
 from typing import Callable, NoReturn
 
-from medtorch.errors import MedtorchError, unexpected_exit
+from medtorch.errors import MedtorchError, report_unexpected
 
 
 _ENTRY_POINT = False  # set by run_then_finish: this process is a train.py or medtorch command, not a library caller
@@ -72,9 +72,5 @@ def run_then_finish(command: Callable[[], object]) -> NoReturn:
         code = e.exit_code
     except Exception as e:  # escaped the command's own handling (before Hydra started, say): Python's status
         # would be 1, the failed-criterion code; a crash gets the code no script mistakes for a verdict
-        import traceback
-
-        traceback.print_exc()
-        code, text = unexpected_exit(e)
-        print(f"medtorch: {text}", file=sys.stderr, flush=True)
+        code = report_unexpected(e, "medtorch")
     finish(code)

@@ -82,6 +82,8 @@ def record_reference(cfg, network, splits: Splits, x_train, classes: list[str], 
     from medtorch.deploy.reference import derive_reference
     from medtorch.models.inference import infer
 
+    if len(x_train) != len(splits.train):
+        raise ValueError(f"record_reference: {len(x_train)} preprocessed rows for {len(splits.train)} training rows")
     probs = infer(network, x_train, cfg.trainer.eval_batch_size)
     ref = derive_reference(splits.train, spec, probs.argmax(axis=1), classes, cfg.monitoring.bins)
     run.record(run.rd.monitoring_reference, ref, event="monitoring_reference_recorded",

@@ -140,7 +140,7 @@ def _history_plot(history: list[dict[str, Any]]) -> bytes:
         ax.set_title(title)
         ax.legend()
     # fixed margins, wide enough for six-character tick labels (0.0010, 12000) and the titles and
-    # axis names here; tight_layout measured every text first, about half the figure's time
+    # axis names here; tight_layout measured every text first (0.15-0.16 s a figure against 0.10-0.11 s)
     fig.subplots_adjust(left=0.09, right=0.99, bottom=0.15, top=0.91, wspace=0.24)
     return png_bytes(fig, dpi=100)  # compact, as every figure of the run (medtorch.png_canvas)
 
