@@ -24,6 +24,10 @@ fit runs beside the data steps and, for the rest, beside the validation steps (t
 waited 0.7-0.9 s for it, against 1.75 s when it started at the end of training); on a
 machine with cores to spare it is done by the end of training.
 
+The explanations' child forks once more for the comparison with the transparent models
+(``explain_model(..., compare_beside=True)``): it needs none of the attributions, so its
+bootstrap runs beside them and their plots, and it is collected once the plots are written.
+
 Sequential, in this process, where a fork is not safe or not possible: not Linux, CUDA
 initialised (a forked child cannot use it), a distributed process group, a process not
 started by ``train.py`` or the ``medtorch`` command (the Python API in a notebook kernel or a
@@ -290,6 +294,16 @@ def _stop(pending: Pending) -> None:
     except (ProcessLookupError, ChildProcessError):
         pass
     _LIVE.discard(pending.pid)
+
+
+def abandon(pending: Pending) -> None:
+    """Stop and reap a child whose result is no longer wanted (nothing it would send is read)."""
+    if pending.pid is None or pending.pid not in _LIVE:
+        return
+    if pending.fd is not None:
+        os.close(pending.fd)
+        pending.fd = None
+    _stop(pending)
 
 
 def abandon_all() -> None:

@@ -62,19 +62,23 @@ def _sample(n: int, max_rows: int, must: list[int], ids: np.ndarray, seed: int) 
 
 
 def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir, out: Path,
-                  compare_with=None, run: Run | None = None, transparent=None) -> dict[str, Any]:
+                  compare_with=None, run: Run | None = None, transparent=None, compare_beside: bool = False) -> dict[str, Any]:
     """Run the configured explanations, write them into ``out`` (inside the run); return the report.
     ``run``: the training run that records the event (default: the run directory ``rd``, opened).
     ``transparent``: the ``transparent_fits`` of these inputs made earlier, or a call that returns them when the
-    comparison needs them (default: fitted here)."""
+    comparison needs them (default: fitted here).
+    ``compare_beside``: the comparison with the transparent models is computed in a forked child beside the
+    attributions and their plots, where a fork is safe (``medtorch.background``; the explanations of a training
+    run, themselves forked, ask for it). It needs none of them, and its bootstrap and the attributions' plots
+    are each one core's work: on two cores they end together instead of one after the other. Elsewhere it is
+    computed in line before anything is written; the numbers are the same either way."""
     from omegaconf import DictConfig, OmegaConf
 
     s = OmegaConf.to_container(settings, resolve=True) if isinstance(settings, DictConfig) else dict(settings)
     problems = explain_problems(s)
     if problems:
         raise MedtorchError("invalid explain settings:\n  - " + "\n  - ".join(problems))
-    net, classes, k = inputs.network.eval(), inputs.classes, len(inputs.classes)
-    cmap = ColumnMap.from_sources(inputs.feature_sources)
+    net, classes = inputs.network.eval(), inputs.classes
     requested = [int(r) for r in s["rows"]]
     missing = sorted(set(requested) - set(int(i) for i in inputs.ids))
     if missing:
@@ -86,6 +90,27 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
         from medtorch.explain.comparison import check_same_rows
 
         check_same_rows(compare_with, inputs.data_sha256, inputs.split, inputs.split_sha256, classes)
+    from medtorch import background
+
+    comparing = None
+    if compare_beside and (s.get("transparent") or compare_with is not None) and background.can_fork():
+        comparing = background.start("the comparison with the transparent models",
+                                     lambda: _compare(inputs, net, s, compare_with, transparent))
+    try:
+        return _explain(inputs, s, rd, out, compare_with, run, transparent, requested, comparing)
+    except BaseException:
+        if comparing is not None:
+            background.abandon(comparing)  # nothing it computes is wanted now (it writes no file)
+        raise
+
+
+def _explain(inputs: ExplainInputs, s: dict[str, Any], rd: RunDir, out: Path, compare_with, run: Run | None,
+             transparent, requested: list[int], comparing) -> dict[str, Any]:
+    """``explain_model`` once its settings are checked; ``comparing``: the comparison's forked child, or None."""
+    from medtorch import background
+
+    net, classes, k = inputs.network.eval(), inputs.classes, len(inputs.classes)
+    cmap = ColumnMap.from_sources(inputs.feature_sources)
     pos = _sample(len(inputs.y), int(s["max_rows"]), requested, inputs.ids, int(s["seed"]))
     x, y, ids = inputs.x[pos].float(), inputs.y[pos], inputs.ids[pos]
     raw = inputs.raw.iloc[pos].reset_index(drop=True)
@@ -132,14 +157,16 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
     if s["sanity"]:
         report["sanity"] = _sanity(net, results, x, k, base, cmap, pred, inputs.model_name, kwargs)
     attention = attention_maps(net, x, cmap) if attention_skip_reason(net) is None else None
-    comparison = _compare(inputs, net, s, compare_with, transparent)
-    if comparison is not None:
-        report["comparison"] = comparison.to_dict()
+    if comparing is None:  # in line: computed before anything is written
+        computed = _compare(inputs, net, s, compare_with, transparent)
+        comparison = lambda: computed  # noqa: E731
+    else:  # forked: wanted once the plots are drawn
+        comparison = lambda: background.collect(comparing)  # noqa: E731
 
     from medtorch.explain.outputs import write_outputs
 
-    paths = write_outputs(out, report, results, importance, local, local_rows, probs, y, ids, raw, cmap, attention,
-                          comparison)
+    paths, comparison = write_outputs(out, report, results, importance, local, local_rows, probs, y, ids, raw, cmap,
+                                      attention, comparison)
     (run or Run.open(rd.root)).event(
         "explanation_written",
         {"split": inputs.split, "rows": int(len(x)), "methods": list(s["methods"]), "baseline": s["baseline"],

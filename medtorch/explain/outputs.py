@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,9 @@ def _csv(path: Path, frame: pd.DataFrame) -> Path:
 
 
 def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.DataFrame, local: pd.DataFrame,
-                  local_rows, probs, y, ids, raw, cmap, attention, comparison) -> list[Path]:
+                  local_rows, probs, y, ids, raw, cmap, attention, comparison: Callable[[], Any]) -> tuple[list[Path], Any]:
+    """The files, and the comparison with the transparent models (``comparison()``, asked for once the plots are
+    written: it may be at work in another process meanwhile; None when there is none)."""
     classes, columns, model = report["classes"], cmap.columns, report["model"]
     where = f"{model} model, {report['split']} rows (n={report['rows_explained']})"
     paths: list[Path] = []
@@ -95,6 +97,9 @@ def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.Dat
                 attention.cls_mean[lr.index], attention.rollout[lr.index], columns,
                 f"Attention for row {lr.row_id} ({', '.join(lr.reasons)}), {model} model",
                 png(f"attention_row{lr.row_id}")))
+    comparison = comparison()
+    if comparison is not None:
+        report["comparison"] = comparison.to_dict()
     if comparison is not None and comparison.odds_ratios:
         table("odds_ratios", artefact("explanation_odds_ratios").name, pd.DataFrame(comparison.odds_ratios))
     report["files"] = files
@@ -102,7 +107,7 @@ def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.Dat
     files["summary"] = summary
     paths.append(write_text(out / summary, summary_markdown(report)))
     paths.append(write_json(out / explanation, report))
-    return paths
+    return paths, comparison
 
 
 def _fmt(v: Any) -> str:

@@ -30,8 +30,9 @@ def explain_inputs(cfg, network, prepared, manifest: dict[str, Any]) -> ExplainI
 
 
 def explain_after_training(cfg, network, prepared, rd: RunDir, manifest: dict[str, Any], run=None,
-                           transparent: list | None = None) -> dict[str, Any] | None:
-    """``transparent``: the transparent baselines fitted beside training (default: fitted here)."""
+                           transparent: list | None = None, compare_beside: bool = False) -> dict[str, Any] | None:
+    """``transparent``: the transparent baselines fitted beside training (default: fitted here).
+    ``compare_beside``: the comparison in a child of its own (``explain_model``); only in a forked process."""
     e = cfg.explain
     if not e.enabled:
         return None
@@ -41,4 +42,5 @@ def explain_after_training(cfg, network, prepared, rd: RunDir, manifest: dict[st
         from medtorch.stack.gate import require_bridged_stack
 
         baseline = require_bridged_stack(e.compare_with, "explain")
-    return explain_model(inputs, e, rd, rd.explain_dir, baseline, run=run, transparent=transparent)
+    return explain_model(inputs, e, rd, rd.explain_dir, baseline, run=run, transparent=transparent,
+                         compare_beside=compare_beside)

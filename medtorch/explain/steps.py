@@ -65,7 +65,8 @@ def start_explaining(cfg, run: Run, state: State) -> State:
         # forked: the fits come straight to this child, read when the comparison needs them (after the attributions)
         transparent = (lambda: background.receive(fitting)) if isinstance(fitting, background.Pending) else fitting
         recorded, artefacts = dict(run.recorded), dict(run.manifest.artefacts)
-        explain_after_training(cfg, state.network, state.prepared, run.rd, run.manifest, run=run, transparent=transparent)
+        explain_after_training(cfg, state.network, state.prepared, run.rd, run.manifest, run=run, transparent=transparent,
+                               compare_beside=fork)  # forked: the comparison in a child of this child
         return ({k: v for k, v in run.recorded.items() if recorded.get(k) != v},
                 {k: v for k, v in run.manifest.artefacts.items() if artefacts.get(k) != v})
 

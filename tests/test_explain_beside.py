@@ -1,0 +1,101 @@
+"""The comparison with the transparent models computed in a child of its own, beside the attributions.
+
+A training run's explanations are forked (medtorch.background); they fork the comparison once more
+(``explain_model(..., compare_beside=True)``), so its bootstrap and the attributions' plots each
+take a core. These tests hold that it computes what the in-line path computes, that its error
+reaches the caller as itself, and that it is stopped, not left running, when the explanations fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+
+from conftest import read_json
+from medtorch import background
+from medtorch.errors import MedtorchError
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not background.can_fork(), reason="forks only on Linux without CUDA or DDP")]
+
+
+
+def _settings() -> dict:
+    """The explain defaults, made cheap: one method on 20 rows, two transparent models, 200 resamples."""
+    from dataclasses import asdict
+
+    from medtorch.config import ExplainConfig
+
+    return {**asdict(ExplainConfig()), "methods": ["feature_ablation"], "max_rows": 20, "sanity": False,
+            "transparent": ["logistic", "tree"], "tree_depths": [1, 2], "bootstrap": 200}
+
+
+@pytest.fixture(scope="module")
+def copied(default_run, tmp_path_factory):
+    """A copy of the shared default run (these tests add explanations to it) and its validation inputs."""
+    from medtorch.explain.rows import inputs_for_run
+    from medtorch.loading import load_run
+
+    root = shutil.copytree(default_run, tmp_path_factory.mktemp("beside") / "run")
+    loaded = load_run(root)
+    return loaded, inputs_for_run(loaded, "val")
+
+
+def _explain(copied, name: str, beside: bool):
+    from medtorch.explain.explanation import explain_model
+
+    loaded, inputs = copied
+    out = loaded.rd.later_explanation_dir(name)
+    return explain_model(inputs, _settings(), loaded.rd, out, compare_beside=beside), out
+
+
+def test_the_comparison_computed_beside_is_the_one_computed_in_line(copied):
+    inline, a = _explain(copied, "in_line", beside=False)
+    beside, b = _explain(copied, "beside", beside=True)
+    assert inline["comparison"]["candidates"] and [c["model"] for c in inline["comparison"]["candidates"]] == ["logistic", "tree"]
+    assert beside["comparison"] == inline["comparison"]  # every estimate, interval, setting and the verdict
+    assert read_json(b / "explanation.json")["comparison"] == read_json(a / "explanation.json")["comparison"]
+    for name in ("odds_ratios.csv", "global_importance.csv"):
+        assert (b / name).read_bytes() == (a / name).read_bytes(), name
+    seconds = re.compile(r"\(\d+\.\d+ s\)")  # how long each method took: the one line allowed to differ
+    assert seconds.sub("", (b / "summary.md").read_text()) == seconds.sub("", (a / "summary.md").read_text())
+
+
+def test_an_error_in_the_comparisons_child_reaches_the_caller_as_itself(copied, monkeypatch):
+    from medtorch.explain import explanation
+
+    def broken(*args, **kwargs):
+        raise MedtorchError("the transparent models could not be fitted (deliberately)")
+
+    monkeypatch.setattr(explanation, "_compare", broken)  # the forked child runs this copy
+    with pytest.raises(MedtorchError, match="could not be fitted"):
+        _explain(copied, "broken_comparison", beside=True)
+    assert not background._LIVE  # collected: no child left
+
+
+def test_a_failure_of_the_attributions_stops_the_comparisons_child(copied, monkeypatch):
+    from medtorch.explain import explanation
+
+    started = []
+    real_start = background.start
+
+    def recording_start(name, work, fork=True):
+        pending = real_start(name, work, fork)
+        started.append(pending)
+        return pending
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("attributions failed (deliberately)")
+
+    monkeypatch.setattr(background, "start", recording_start)
+    monkeypatch.setattr(explanation, "attribute", failing)
+    with pytest.raises(RuntimeError, match="attributions failed"):
+        _explain(copied, "broken_attributions", beside=True)
+    assert len(started) == 1 and started[0].pid is not None  # the comparison was forked before the attributions
+    with pytest.raises(ProcessLookupError):
+        os.kill(started[0].pid, 0)  # stopped and reaped, not left computing
+    assert not background._LIVE
+    assert not (copied[0].rd.later_explanation_dir("broken_attributions") / "explanation.json").exists()
