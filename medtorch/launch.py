@@ -23,7 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 from medtorch import heap
 from medtorch.artefacts import artefact
 from medtorch.config import register_configs
-from medtorch.errors import EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, EXIT_INTERRUPTED, MedtorchError, report_unexpected
+from medtorch.errors import (EXIT_BAD_INPUT, EXIT_CRITERIA_FAILED, EXIT_INTERRUPTED, MedtorchError, report_unexpected,
+                             unexpected_exit)
 from medtorch.process_exit import entry_point
 from medtorch.run import discard_unstarted
 
@@ -82,6 +83,9 @@ def _train(cfg: DictConfig) -> float:
     except MedtorchError as e:
         print(f"medtorch: error: {e}", file=sys.stderr, flush=True)
         discard_unstarted(hc.runtime.output_dir)  # refused before the run started: leave nothing behind
+        if _sweep_in_this_process(hc):
+            _FAILED_JOBS.append((hc.job.num, e.exit_code))
+            raise  # one job of a sweep: Hydra marks it failed and runs the others; the sweep exits with its code
         sys.exit(e.exit_code)
     except SystemExit as e:
         # Lightning ends a fit stopped by Ctrl-C with status 1, the code of a failed acceptance criterion
@@ -89,6 +93,7 @@ def _train(cfg: DictConfig) -> float:
         sys.exit(EXIT_INTERRUPTED if e.code == EXIT_CRITERIA_FAILED else e.code)
     except Exception as e:  # not the input's fault as far as medtorch can tell: never EXIT_CRITERIA_FAILED
         if hc.mode == RunMode.MULTIRUN:
+            _FAILED_JOBS.append((hc.job.num, unexpected_exit(e)[0]))
             raise  # one job of a sweep: Hydra marks it failed and runs the others
         code = report_unexpected(e, "medtorch", " A run it stopped is marked failed.")
         discard_unstarted(hc.runtime.output_dir)  # stopped before the run started: leave nothing behind
@@ -96,6 +101,7 @@ def _train(cfg: DictConfig) -> float:
     finally:
         heap.release()  # normally done at the first training batch; a run that never got there ends here
     if metrics.get("test_look") and not metrics["test_look"]["passed"]:
+        _CRITERION_FAILED.append(True)  # this 1 is the verdict, whatever failed before it in a sweep
         sys.exit(EXIT_CRITERIA_FAILED)  # the governed test look failed an acceptance criterion (printed above)
     if metrics.get("task") == "survival":
         return metrics["val"]["overall"]["cindex"]["estimate"]  # Harrell's C for sweepers
@@ -115,6 +121,8 @@ def main(argv: list[str] | None = None, prog: str | None = None):
         sys.exit(e.exit_code)
     sys.argv = [prog or sys.argv[0], *args]
     _COMPOSED.clear()
+    _FAILED_JOBS.clear()
+    _CRITERION_FAILED.clear()
     try:
         return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_train)()
     except SystemExit as e:
@@ -124,10 +132,32 @@ def main(argv: list[str] | None = None, prog: str | None = None):
         # the run's, or a job's under a multirun launcher such as SLURM's.
         if e.code == EXIT_CRITERIA_FAILED and not _COMPOSED:
             sys.exit(EXIT_BAD_INPUT)
+        if e.code == EXIT_CRITERIA_FAILED and _FAILED_JOBS and not _CRITERION_FAILED:
+            sys.exit(_sweep_exit())
         raise
 
 
 _COMPOSED: list[bool] = []
+# (job number, exit code) of each job of a sweep run in this process (Hydra's basic launcher) that failed: Hydra
+# runs the others and ends the sweep with its own status 1, the failed-criterion code; the sweep exits with the
+# first failed job's code instead (jobs launched elsewhere, e.g. by SLURM's launcher, report their own)
+_FAILED_JOBS: list[tuple[int, int]] = []
+_BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+
+def _sweep_in_this_process(hc) -> bool:
+    """A job of a sweep that Hydra's basic launcher runs in this process, one after the other. A job that
+    another launcher runs in its own process (SLURM's) exits with its own code, as a single run does."""
+    return hc.mode == RunMode.MULTIRUN and str(hc.launcher.get("_target_", "")) == _BASIC_LAUNCHER
+_CRITERION_FAILED: list[bool] = []  # a job's governed test look failed an acceptance criterion: its 1 stands
+
+
+def _sweep_exit() -> int:
+    """Name every failed job of the sweep with its code; return the first one's."""
+    listed = ", ".join(f"job {num}: exit {code}" for num, code in _FAILED_JOBS)
+    print(f"medtorch: {len(_FAILED_JOBS)} job(s) of the sweep failed ({listed}); the others ran. The sweep exits "
+          f"with the first failed job's code, {_FAILED_JOBS[0][1]}.", file=sys.stderr, flush=True)
+    return _FAILED_JOBS[0][1]
 
 
 class Composed(Callback):

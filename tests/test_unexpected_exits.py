@@ -1,7 +1,7 @@
 """What a run exits with when something other than a checked input stops it: never exit 1, which
 means a failed acceptance criterion. A bug exits EXIT_INTERNAL_ERROR, Lightning's refusal of the
 configuration EXIT_BAD_INPUT, Ctrl-C during training EXIT_INTERRUPTED; in a sweep (-m), a job's
-error is Hydra's, and the other jobs still run."""
+error fails that job, the other jobs still run, and the sweep exits with the failed job's code."""
 
 from __future__ import annotations
 
@@ -42,9 +42,25 @@ def test_lightning_refusing_the_configuration_is_bad_input_and_a_sweep_runs_its_
     sweep = tmp_path / "sweep"
     proc, _ = run_train(tmp_path / "many", "-m", "trainer.accelerator=gpu,cpu", "trainer.max_epochs=1", "explain=none",
                         f"hydra.sweep.dir={sweep}", check=False)
-    assert proc.returncode != 0  # Hydra reports the failed job at the end ...
-    assert read_json(sweep / "job1" / "manifest.json")["status"] == "complete"  # ... after running the other one
+    # Hydra reports the failed job at the end, after running the other one; the sweep exits with the failed
+    # job's code, not Hydra's 1 (the failed-criterion code)
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stderr[-3000:]
+    assert "1 job(s) of the sweep failed (job 0: exit 2)" in proc.stderr
+    assert read_json(sweep / "job1" / "manifest.json")["status"] == "complete"
     assert read_json(sweep / "job0" / "manifest.json")["status"] == "failed"
+
+
+def test_a_checked_error_in_one_job_of_a_sweep_lets_the_others_run_and_the_sweep_exits_with_its_code(tmp_path):
+    """A job refused with a MedtorchError (here a config value medtorch checks: eda.tolerance) used to end the
+    whole sweep at that job; it is now a failed job like any other, and the sweep exits with its code."""
+    sweep = tmp_path / "sweep"
+    proc, _ = run_train(tmp_path / "many", "-m", "eda.tolerance=1.5,0.5", "trainer.max_epochs=1", "explain=none",
+                        f"hydra.sweep.dir={sweep}", check=False)
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stderr[-3000:]
+    assert "medtorch: error:" in proc.stderr and "eda.tolerance" in proc.stderr  # the job's own message
+    assert "1 job(s) of the sweep failed (job 0: exit 2)" in proc.stderr
+    assert read_json(sweep / "job1" / "manifest.json")["status"] == "complete"  # the other job ran
+    assert not (sweep / "job0" / "manifest.json").exists()  # refused before its run started: nothing left
 
 
 def test_an_error_before_hydra_starts_exits_internal_error_not_1():
