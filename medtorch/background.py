@@ -18,7 +18,7 @@ so they start earlier, as soon as the split is preprocessed: in a child beside t
 (leakage checks, EDA: one core's work), paused while training runs (``pause``: at idle priority, so
 it takes only the cycles training leaves unused, or stopped where that could not be undone), and at
 the normal priority again from the start of the explanations (``wanted``). Its result goes straight
-to the explanations' child (``receive``; the parent reaps it, ``hand_over``). On the 2-core
+to the comparison's child below (``receive``; the parent reaps it, ``hand_over``). On the 2-core
 benchmark machine training leaves few cycles (its torch threads spin between kernels), so there the
 fit runs beside the data steps and, for the rest, beside the validation steps (the explanations
 waited 0.7-0.9 s for it, against 1.75 s when it started at the end of training); on a
@@ -27,6 +27,9 @@ machine with cores to spare it is done by the end of training.
 The explanations' child forks once more for the comparison with the transparent models
 (``explain_model(..., compare_beside=True)``): it needs none of the attributions, so its
 bootstrap runs beside them and their plots, and it is collected once the plots are written.
+That child receives the transparent baselines' fits. Every child is killed when the process
+that forked it ends (``PR_SET_PDEATHSIG``), so a failed run that stops the explanations stops
+their comparison with them. Where no process can be had (``fork`` fails), the work runs in line.
 
 Sequential, in this process, where a fork is not safe or not possible: not Linux, CUDA
 initialised (a forked child cannot use it), a distributed process group, a process not
@@ -46,7 +49,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from medtorch.errors import MedtorchError
+from medtorch.errors import EXIT_INTERNAL_ERROR, MedtorchError
 
 _LIVE: set[int] = set()  # children not yet collected (abandoned when the run fails)
 
@@ -80,12 +83,18 @@ def start(name: str, work: Callable[[], Any], background: bool = True) -> Pendin
         return Pending(name, result=work())
     sys.stdout.flush()
     sys.stderr.flush()
+    parent = os.getpid()
     read, write = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to be had (EAGAIN, ENOMEM): the work is done here, as where a fork is not safe
+        os.close(read)
+        os.close(write)
+        return Pending(name, result=work())
     if pid == 0:  # the child: do the work, send its result or its exception, and end without cleanup
         code = 1
         try:  # whatever happens here, the child ends at os._exit: it never returns into the parent's code
-            code = _child(name, work, read, write)
+            code = _child(name, work, read, write, parent)
         finally:
             os._exit(code)  # never the parent's atexit handlers, loggers or Hydra's teardown
     os.close(write)
@@ -123,9 +132,31 @@ def _can_leave_idle() -> bool:
         return False
 
 
-def _child(name: str, work: Callable[[], Any], read: int, write: int) -> int:
+_RESULT_FD: list[int] = []  # in a forked child: the write end of its own result pipe (not kept by its children)
+
+
+def _die_with(parent: int) -> None:
+    """The child is killed when the process that forked it ends (Linux ``PR_SET_PDEATHSIG``): the child of a
+    child that was stopped (a failed run abandons its children) never computes on alone, and never holds the
+    stopped child's result pipe open."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # no prctl: the parent's abandon still stops its own children
+        pass
+    if os.getppid() != parent:  # the parent ended before the request took
+        os._exit(EXIT_INTERNAL_ERROR)
+
+
+def _child(name: str, work: Callable[[], Any], read: int, write: int, parent: int) -> int:
     """The forked child's life: do the work, send its result or its exception; the exit status."""
+    _die_with(parent)
     os.close(read)
+    for fd in _RESULT_FD:  # a child of a child: its parent's result goes to the parent's parent, not through here
+        os.close(fd)
+    _RESULT_FD[:] = [write]
     _default_signals()
     _own_streams()
     code = 0

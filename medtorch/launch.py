@@ -93,7 +93,8 @@ def _train(cfg: DictConfig) -> float:
         sys.exit(EXIT_INTERRUPTED if e.code == EXIT_CRITERIA_FAILED else e.code)
     except Exception as e:  # not the input's fault as far as medtorch can tell: never EXIT_CRITERIA_FAILED
         if hc.mode == RunMode.MULTIRUN:
-            _FAILED_JOBS.append((hc.job.num, unexpected_exit(e)[0]))
+            if _sweep_in_this_process(hc):
+                _FAILED_JOBS.append((hc.job.num, unexpected_exit(e)[0]))
             raise  # one job of a sweep: Hydra marks it failed and runs the others
         code = report_unexpected(e, "medtorch", " A run it stopped is marked failed.")
         discard_unstarted(hc.runtime.output_dir)  # stopped before the run started: leave nothing behind
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None, prog: str | None = None):
     _FAILED_JOBS.clear()
     _CRITERION_FAILED.clear()
     try:
-        return hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_train)()
+        result = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_train)()
     except SystemExit as e:
         # Hydra reports a config it cannot compose (an unknown key or group option, a value of the wrong
         # type) with its own exit status, the one EXIT_CRITERIA_FAILED has here: exit with the bad-input
@@ -135,6 +136,16 @@ def main(argv: list[str] | None = None, prog: str | None = None):
         if e.code == EXIT_CRITERIA_FAILED and _FAILED_JOBS and not _CRITERION_FAILED:
             sys.exit(_sweep_exit())
         raise
+    except Exception as e:
+        if not _FAILED_JOBS:
+            raise
+        import traceback  # HYDRA_FULL_ERROR=1: Hydra raises the failed job's exception instead of exiting
+
+        traceback.print_exception(type(e), e, e.__traceback__)
+        sys.exit(_sweep_exit())
+    if _FAILED_JOBS:  # a sweeper that went on past its failed jobs: the sweep still failed
+        sys.exit(_sweep_exit())
+    return result
 
 
 _COMPOSED: list[bool] = []
@@ -142,6 +153,7 @@ _COMPOSED: list[bool] = []
 # runs the others and ends the sweep with its own status 1, the failed-criterion code; the sweep exits with the
 # first failed job's code instead (jobs launched elsewhere, e.g. by SLURM's launcher, report their own)
 _FAILED_JOBS: list[tuple[int, int]] = []
+_CRITERION_FAILED: list[bool] = []  # a job's governed test look failed an acceptance criterion: its 1 stands
 _BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
@@ -149,14 +161,13 @@ def _sweep_in_this_process(hc) -> bool:
     """A job of a sweep that Hydra's basic launcher runs in this process, one after the other. A job that
     another launcher runs in its own process (SLURM's) exits with its own code, as a single run does."""
     return hc.mode == RunMode.MULTIRUN and str(hc.launcher.get("_target_", "")) == _BASIC_LAUNCHER
-_CRITERION_FAILED: list[bool] = []  # a job's governed test look failed an acceptance criterion: its 1 stands
 
 
 def _sweep_exit() -> int:
     """Name every failed job of the sweep with its code; return the first one's."""
     listed = ", ".join(f"job {num}: exit {code}" for num, code in _FAILED_JOBS)
-    print(f"medtorch: {len(_FAILED_JOBS)} job(s) of the sweep failed ({listed}); the others ran. The sweep exits "
-          f"with the first failed job's code, {_FAILED_JOBS[0][1]}.", file=sys.stderr, flush=True)
+    print(f"medtorch: {len(_FAILED_JOBS)} job(s) of the sweep failed ({listed}); the sweep exits with the first "
+          f"failed job's code, {_FAILED_JOBS[0][1]}.", file=sys.stderr, flush=True)
     return _FAILED_JOBS[0][1]
 
 

@@ -199,3 +199,36 @@ def test_a_child_whose_result_nobody_reads_still_ends(tmp_path):
     background.hand_over(first, second)
     assert background.collect(second) == 5
     assert _reaped(first.pid)
+
+
+def test_a_childs_child_ends_with_it(tmp_path):
+    """A child is killed when the process that forked it ends (PR_SET_PDEATHSIG): stopping the explanations
+    (a failed run abandons its children) stops the comparison they forked as well."""
+    pid_file = tmp_path / "grandchild"
+
+    def forks_then_waits():
+        inner = background.start("grandchild", lambda: time.sleep(60))
+        pid_file.write_text(str(inner.pid))
+        time.sleep(60)
+
+    outer = background.start("child", forks_then_waits)
+    end = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    grandchild = int(pid_file.read_text())
+    background.abandon_all()  # stops ``outer`` only: the grandchild is not this process's child
+    end = time.monotonic() + 10
+    while _alive(grandchild):
+        assert time.monotonic() < end, "the grandchild ran on after its parent was stopped"
+        time.sleep(0.05)
+    assert outer.pid not in background._LIVE
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie left for init to reap counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

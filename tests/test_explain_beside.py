@@ -64,21 +64,8 @@ def test_the_comparison_computed_beside_is_the_one_computed_in_line(copied):
     assert seconds.sub("", (b / "summary.md").read_text()) == seconds.sub("", (a / "summary.md").read_text())
 
 
-def test_an_error_in_the_comparisons_child_reaches_the_caller_as_itself(copied, monkeypatch):
-    from medtorch.explain import explanation
-
-    def broken(*args, **kwargs):
-        raise MedtorchError("the transparent models could not be fitted (deliberately)")
-
-    monkeypatch.setattr(explanation, "_compare", broken)  # the forked child runs this copy
-    with pytest.raises(MedtorchError, match="could not be fitted"):
-        _explain(copied, "broken_comparison", beside=True)
-    assert not background._LIVE  # collected: no child left
-
-
-def test_a_failure_of_the_attributions_stops_the_comparisons_child(copied, monkeypatch):
-    from medtorch.explain import explanation
-
+def _recording_starts(monkeypatch) -> list:
+    """The children ``background.start`` makes from here on."""
     started = []
     real_start = background.start
 
@@ -87,15 +74,42 @@ def test_a_failure_of_the_attributions_stops_the_comparisons_child(copied, monke
         started.append(pending)
         return pending
 
+    monkeypatch.setattr(background, "start", recording_start)
+    return started
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True  # reaped: neither running nor a zombie
+    return False
+
+
+def test_an_error_in_the_comparisons_child_reaches_the_caller_as_itself(copied, monkeypatch):
+    from medtorch.explain import explanation
+
+    def broken(*args, **kwargs):
+        raise MedtorchError("the transparent models could not be fitted (deliberately)")
+
+    started = _recording_starts(monkeypatch)
+    monkeypatch.setattr(explanation, "_compare", broken)  # the forked child runs this copy
+    with pytest.raises(MedtorchError, match="could not be fitted"):
+        _explain(copied, "broken_comparison", beside=True)
+    assert len(started) == 1 and started[0].pid is not None  # raised in the child, not in line
+    assert _gone(started[0].pid) and started[0].pid not in background._LIVE  # collected
+
+
+def test_a_failure_of_the_attributions_stops_the_comparisons_child(copied, monkeypatch):
+    from medtorch.explain import explanation
+
     def failing(*args, **kwargs):
         raise RuntimeError("attributions failed (deliberately)")
 
-    monkeypatch.setattr(background, "start", recording_start)
+    started = _recording_starts(monkeypatch)
     monkeypatch.setattr(explanation, "attribute", failing)
     with pytest.raises(RuntimeError, match="attributions failed"):
         _explain(copied, "broken_attributions", beside=True)
     assert len(started) == 1 and started[0].pid is not None  # the comparison was forked before the attributions
-    with pytest.raises(ProcessLookupError):
-        os.kill(started[0].pid, 0)  # stopped and reaped, not left computing
-    assert not background._LIVE
+    assert _gone(started[0].pid) and started[0].pid not in background._LIVE  # stopped and reaped, not left computing
     assert not (copied[0].rd.later_explanation_dir("broken_attributions") / "explanation.json").exists()

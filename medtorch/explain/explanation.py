@@ -71,7 +71,8 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
     attributions and their plots, where a fork is safe (``medtorch.background``; the explanations of a training
     run, themselves forked, ask for it). It needs none of them, and its bootstrap and the attributions' plots
     are each one core's work: on two cores they end together instead of one after the other. Elsewhere it is
-    computed in line before anything is written; the numbers are the same either way."""
+    computed in line before anything is written; the numbers are the same either way. (Forked, an error of the
+    comparison comes up once the plots are written: the training run it belongs to is then marked failed.)"""
     from omegaconf import DictConfig, OmegaConf
 
     s = OmegaConf.to_container(settings, resolve=True) if isinstance(settings, DictConfig) else dict(settings)
@@ -93,7 +94,8 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
     from medtorch import background
 
     comparing = None
-    if compare_beside and (s.get("transparent") or compare_with is not None) and background.can_fork():
+    fitted = inputs.split == "val" and inputs.y_train is not None and transparent_names(inputs.model_name, s)
+    if compare_beside and (fitted or compare_with is not None) and background.can_fork():
         comparing = background.start("the comparison with the transparent models",
                                      lambda: _compare(inputs, net, s, compare_with, transparent))
     try:
@@ -165,6 +167,7 @@ def _explain(inputs: ExplainInputs, s: dict[str, Any], rd: RunDir, out: Path, co
 
     from medtorch.explain.outputs import write_outputs
 
+    report["comparison"] = None  # its place in the report, filled (or removed) once it is known
     paths, comparison = write_outputs(out, report, results, importance, local, local_rows, probs, y, ids, raw, cmap,
                                       attention, comparison)
     (run or Run.open(rd.root)).event(

@@ -100,6 +100,8 @@ def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.Dat
     comparison = comparison()
     if comparison is not None:
         report["comparison"] = comparison.to_dict()
+    else:
+        report.pop("comparison", None)
     if comparison is not None and comparison.odds_ratios:
         table("odds_ratios", artefact("explanation_odds_ratios").name, pd.DataFrame(comparison.odds_ratios))
     report["files"] = files

@@ -62,7 +62,7 @@ def start_explaining(cfg, run: Run, state: State) -> State:
             fitting = background.collect(fitting)
 
     def work() -> tuple[dict[str, str], dict[str, str]]:
-        # forked: the fits come straight to this child, read when the comparison needs them (after the attributions)
+        # forked: the fits come straight to the comparison's child (explain_model, compare_beside), read when it starts
         transparent = (lambda: background.receive(fitting)) if isinstance(fitting, background.Pending) else fitting
         recorded, artefacts = dict(run.recorded), dict(run.manifest.artefacts)
         explain_after_training(cfg, state.network, state.prepared, run.rd, run.manifest, run=run, transparent=transparent,
