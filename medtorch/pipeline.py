@@ -111,6 +111,7 @@ def _run_rank_zero(cfg: DictConfig, rd: RunDir, launch: dict[str, str] | None, r
     except BaseException as e:
         progress.end()
         abandon_all()  # explanations still at work write nothing more into a failed run
+        explain.discard_unfinished(cfg, run)  # nor is what they had written left behind
         # a signal-driven exit (submitit requeueing on a time limit, Ctrl-C) is an interruption, not a failure
         status = "interrupted" if isinstance(e, (SystemExit, KeyboardInterrupt)) else "failed"
         finish(run, status=status, error=f"{type(e).__name__}: {e}")

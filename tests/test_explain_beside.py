@@ -98,6 +98,19 @@ def test_an_error_in_the_comparisons_child_reaches_the_caller_as_itself(copied, 
         _explain(copied, "broken_comparison", beside=True)
     assert len(started) == 1 and started[0].pid is not None  # raised in the child, not in line
     assert _gone(started[0].pid) and started[0].pid not in background._LIVE  # collected
+    _nothing_left(copied, "broken_comparison")
+
+
+def _nothing_left(copied, name: str) -> None:
+    """The failed explanation left no file (its plots were written before the error came up) and the run's audit
+    trail still matches its files: a file there that no event records would read as one added after the fact."""
+    from medtorch.integrity import verify_run
+
+    rd = copied[0].rd
+    out = rd.later_explanation_dir(name)
+    assert not out.exists()
+    assert not [p for p in rd.root.rglob("*") if name in p.name], "the explanation's hidden directory is left"
+    assert verify_run(rd.root).problems == []
 
 
 def test_a_failure_of_the_attributions_stops_the_comparisons_child(copied, monkeypatch):
@@ -112,4 +125,18 @@ def test_a_failure_of_the_attributions_stops_the_comparisons_child(copied, monke
         _explain(copied, "broken_attributions", beside=True)
     assert len(started) == 1 and started[0].pid is not None  # the comparison was forked before the attributions
     assert _gone(started[0].pid) and started[0].pid not in background._LIVE  # stopped and reaped, not left computing
-    assert not (copied[0].rd.later_explanation_dir("broken_attributions") / "explanation.json").exists()
+    _nothing_left(copied, "broken_attributions")
+
+
+def test_a_failure_while_writing_leaves_nothing_in_the_run(copied, monkeypatch):
+    """In line too: an explanation that fails part-way through its files (here at its summary, after every table
+    and plot) removes them."""
+    from medtorch.explain import outputs
+
+    def failing(report):
+        raise OSError("No space left on device (deliberately)")
+
+    monkeypatch.setattr(outputs, "summary_markdown", failing)
+    with pytest.raises(OSError, match="No space left"):
+        _explain(copied, "broken_summary", beside=False)
+    _nothing_left(copied, "broken_summary")

@@ -72,7 +72,8 @@ def explain_model(inputs: ExplainInputs, settings: Mapping[str, Any], rd: RunDir
     run, themselves forked, ask for it). It needs none of them, and its bootstrap and the attributions' plots
     are each one core's work: on two cores they end together instead of one after the other. Elsewhere it is
     computed in line before anything is written; the numbers are the same either way. (Forked, an error of the
-    comparison comes up once the plots are written: the training run it belongs to is then marked failed.)"""
+    comparison comes up once the plots are written; they are then removed, and the training run it belongs to is
+    marked failed.)"""
     from omegaconf import DictConfig, OmegaConf
 
     s = OmegaConf.to_container(settings, resolve=True) if isinstance(settings, DictConfig) else dict(settings)
@@ -168,8 +169,8 @@ def _explain(inputs: ExplainInputs, s: dict[str, Any], rd: RunDir, out: Path, co
     from medtorch.explain.outputs import write_outputs
 
     report["comparison"] = None  # its place in the report, filled (or removed) once it is known
-    paths, comparison = write_outputs(out, report, results, importance, local, local_rows, probs, y, ids, raw, cmap,
-                                      attention, comparison)
+    paths, comparison = write_outputs(rd.root, out, report, results, importance, local, local_rows, probs, y, ids, raw,
+                                      cmap, attention, comparison)
     (run or Run.open(rd.root)).event(
         "explanation_written",
         {"split": inputs.split, "rows": int(len(x)), "methods": list(s["methods"]), "baseline": s["baseline"],

@@ -1,7 +1,15 @@
-"""Write an explanation's numbers (JSON, CSV), plots (PNG) and summary (Markdown) into its directory."""
+"""Write an explanation's numbers (JSON, CSV), plots (PNG) and summary (Markdown) into its directory.
+
+The files are written into a hidden directory of the run first and moved into the explanation's
+directory once all of them are written, so an explanation that fails (or whose process is killed)
+part-way leaves none of its files where evidence lives: there, a file no event records reads as one
+added after the fact (medtorch.integrity).
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,10 +27,50 @@ def _csv(path: Path, frame: pd.DataFrame) -> Path:
     return write_text(path, frame.to_csv(index=False, float_format="%.8g"))
 
 
-def write_outputs(out: Path, report: dict[str, Any], results, importance: pd.DataFrame, local: pd.DataFrame,
+def unfinished(root: Path, out: Path) -> Path:
+    """Where the explanation for ``out`` (inside the run directory ``root``) is written before it is moved there:
+    a hidden directory at the run's top, outside the locations where evidence lives."""
+    return Path(root) / (".unfinished-" + Path(out).relative_to(root).as_posix().replace("/", "-"))
+
+
+def discard_unfinished(root: Path, out: Path) -> None:
+    """Remove what an explanation stopped part-way (a failed run kills it) left in its hidden directory."""
+    shutil.rmtree(unfinished(root, out), ignore_errors=True)
+
+
+def write_outputs(root: Path, out: Path, report: dict[str, Any], results, importance: pd.DataFrame, local: pd.DataFrame,
                   local_rows, probs, y, ids, raw, cmap, attention, comparison: Callable[[], Any]) -> tuple[list[Path], Any]:
-    """The files, and the comparison with the transparent models (``comparison()``, asked for once the plots are
-    written: it may be at work in another process meanwhile; None when there is none)."""
+    """The files in ``out`` (inside the run directory ``root``), and the comparison with the transparent models
+    (``comparison()``, asked for once the plots are written: it may be at work in another process meanwhile; None
+    when there is none). Nothing is left in ``out`` or in the hidden directory when anything here fails."""
+    stage = unfinished(root, out)
+    shutil.rmtree(stage, ignore_errors=True)  # left by an attempt that was killed
+    try:
+        paths, comparison = _write(stage, report, results, importance, local, local_rows, probs, y, ids, raw, cmap,
+                                   attention, comparison)
+        return _move(stage, out, paths), comparison
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def _move(stage: Path, out: Path, paths: list[Path]) -> list[Path]:
+    """The written files moved into ``out``: one rename of the directory, or file by file where ``out`` already
+    exists (a run resumed after its explanations were written replaces them, as it did in place)."""
+    moved = [out / p.relative_to(stage) for p in paths]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(stage, out)  # fails when out exists (and is not empty)
+    except OSError:
+        for src, dst in zip(paths, moved):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+        shutil.rmtree(stage, ignore_errors=True)
+    return moved
+
+
+def _write(out: Path, report: dict[str, Any], results, importance: pd.DataFrame, local: pd.DataFrame,
+           local_rows, probs, y, ids, raw, cmap, attention, comparison: Callable[[], Any]) -> tuple[list[Path], Any]:
     classes, columns, model = report["classes"], cmap.columns, report["model"]
     where = f"{model} model, {report['split']} rows (n={report['rows_explained']})"
     paths: list[Path] = []

@@ -76,6 +76,15 @@ def start_explaining(cfg, run: Run, state: State) -> State:
     return state
 
 
+def discard_unfinished(cfg, run: Run) -> None:
+    """The run failed and its explanations were stopped: what they had written so far (in a hidden directory,
+    medtorch.explain.outputs) is removed, so none of it is taken for evidence added after the fact."""
+    if _explaining(cfg) and run.writes:
+        from medtorch.explain.outputs import discard_unfinished as discard
+
+        discard(run.rd.root, run.rd.explain_dir)
+
+
 def collect_explanations(cfg, run: Run, state: State) -> State:
     """Wait for the explanations; add what they recorded to this run's manifest."""
     if state.explaining is None:
