@@ -16,6 +16,7 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -85,7 +86,9 @@ def _train(cfg: DictConfig) -> float:
         discard_unstarted(hc.runtime.output_dir)  # refused before the run started: leave nothing behind
         if _sweep_in_this_process(hc):
             _FAILED_JOBS.append((hc.job.num, e.exit_code))
-            raise  # one job of a sweep: Hydra marks it failed and runs the others; the sweep exits with its code
+            # one job of a sweep: Hydra marks it failed and runs the others; the sweep exits with its code
+            raise JobRefused(f"medtorch: job {hc.job.num} was refused (exit {e.exit_code}); its error is printed above, "
+                             "where the job ended") from e
         sys.exit(e.exit_code)
     except SystemExit as e:
         # Lightning ends a fit stopped by Ctrl-C with status 1, the code of a failed acceptance criterion
@@ -155,6 +158,12 @@ _COMPOSED: list[bool] = []
 _FAILED_JOBS: list[tuple[int, int]] = []
 _CRITERION_FAILED: list[bool] = []  # a job's governed test look failed an acceptance criterion: its 1 stands
 _BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
+
+
+class JobRefused(CompactHydraException):
+    """A job of a sweep refused with a checked error, printed when it happened. Hydra names a failed job
+    once the sweep ends: for this kind of exception with its message alone, where it would print the
+    error again under a traceback that says nothing about bad input."""
 
 
 def _sweep_in_this_process(hc) -> bool:

@@ -58,6 +58,9 @@ def test_a_checked_error_in_one_job_of_a_sweep_lets_the_others_run_and_the_sweep
                         f"hydra.sweep.dir={sweep}", check=False)
     assert proc.returncode == EXIT_BAD_INPUT, proc.stderr[-3000:]
     assert "medtorch: error:" in proc.stderr and "eda.tolerance" in proc.stderr  # the job's own message
+    # once, without a traceback: Hydra's report of the failed job at the end points to it
+    assert proc.stderr.count("eda.tolerance must be") == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "job 0 was refused (exit 2); its error is printed above" in proc.stderr
     assert "1 job(s) of the sweep failed (job 0: exit 2)" in proc.stderr
     assert read_json(sweep / "job1" / "manifest.json")["status"] == "complete"  # the other job ran
     assert not (sweep / "job0" / "manifest.json").exists()  # refused before its run started: nothing left
