@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,17 @@ def test_grouped_folds_as_a_multirun_then_summarised(tmp_path):
     assert p.returncode == 0, p.stderr
     summary = read_json(parent / "cv_summary.json")
     assert [f["fold"] for f in summary["per_fold"]] == [0, 1] and summary["distribution"]["mcc"]["folds_defined"] == 2
+    # a fold's metrics changed after its run recorded them are refused, and the summary is left as it was
+    from medtorch.errors import EXIT_INTEGRITY
+
+    metrics = parent / "fold_1" / "metrics.json"
+    edited = read_json(metrics)
+    edited["val"]["mcc"] = 0.99
+    metrics.write_text(json.dumps(edited))
+    before = (parent / "cv_summary.json").read_bytes()
+    p = run_cli("cv-summary", str(parent))
+    assert p.returncode == EXIT_INTEGRITY and "fold_1/metrics.json: changed after the run recorded it" in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr and (parent / "cv_summary.json").read_bytes() == before
 
     proc, _ = run_train(tmp_path, "cv.folds=2", "evaluation.test_look=true", check=False)
     assert proc.returncode == 2 and "folds never look at the test set" in proc.stderr

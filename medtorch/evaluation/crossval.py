@@ -21,7 +21,7 @@ from medtorch.artefacts import artefact
 from medtorch.audit import EventLog, file_hashes
 from medtorch.errors import MedtorchError
 from medtorch.hashing import sha256_ids
-from medtorch.run import RunDir, read_json, write_json
+from medtorch.run import read_json, write_json
 
 
 def fold_splits(cfg, splits) -> tuple[Any, dict[str, Any]]:
@@ -60,6 +60,8 @@ def summarize(parent: Path) -> dict[str, Any]:
     """Collect the fold runs below ``parent``; write the CV summary and the distribution plot."""
     from medtorch.evaluation.assessment_plots import plot_distribution
 
+    from medtorch.evidence import Run
+
     parent = Path(parent)
     folds = []
     for m in sorted(parent.rglob(artefact("manifest").name)):
@@ -67,7 +69,10 @@ def summarize(parent: Path) -> dict[str, Any]:
         if manifest.get("cv"):
             if manifest.get("status") != "complete":
                 raise MedtorchError(f"{m.parent}: fold run status is '{manifest.get('status')}'; rerun it before summarising.")
-            folds.append((manifest, read_json(RunDir(m.parent).metrics)["val"], m.parent))
+            # the fold's manifest and metrics as its run recorded them (a changed file is refused, EXIT_INTEGRITY)
+            fold = Run.open(m.parent)
+            manifest = fold.read_json(fold.rd.manifest)
+            folds.append((manifest, fold.read_json(fold.rd.metrics)["val"], m.parent))
     if not folds:
         raise MedtorchError(f"{parent}: no cross-validation fold runs below it (run python train.py cv.folds=K first).")
     k = {f[0]["cv"]["folds"] for f in folds}
