@@ -22,7 +22,7 @@ import torch
 
 from conftest import REPO, _env, read_json, run_cli, run_train
 from medtorch.audit import EventLog
-from medtorch.errors import IntegrityError
+from medtorch.errors import EXIT_INTEGRITY, IntegrityError
 from medtorch.hashing import sha256_file
 from medtorch.loading import load_run
 from medtorch.run import RunDir
@@ -303,13 +303,18 @@ def test_compare_shows_confidence_intervals_where_a_run_has_them(runs, tmp_path)
 
     run = _copy(runs["default"], tmp_path)
     mcc = read_json(run / "metrics.json")["val"]["mcc"]
-    (run / "assessment_val.json").write_text(json.dumps({"ci": {"mcc": {"estimate": mcc, "lower": 0.81, "upper": 0.99}}}))
+    ci = read_json(run / "assessment_val.json")["ci"]["mcc"]
     other = _copy(runs["tight"], tmp_path / "other")
     (other / "assessment_val.json").unlink(missing_ok=True)  # a run without intervals
     result = compare_runs([str(run), str(other)])
-    assert result["metrics"]["val"][0]["mcc"] == {"value": mcc, "ci": [0.81, 0.99]}
+    assert result["metrics"]["val"][0]["mcc"] == {"value": mcc, "ci": [ci["lower"], ci["upper"]]}
     assert result["metrics"]["val"][1]["mcc"]["ci"] is None
-    assert f"{mcc:.4g} [0.81, 0.99]" in to_markdown(result)
+    assert f"{mcc:.4g} [{ci['lower']:.4g}, {ci['upper']:.4g}]" in to_markdown(result)
+    # intervals (or any file compare reads) changed after the run recorded them are refused, not shown
+    (run / "assessment_val.json").write_text(json.dumps({"ci": {"mcc": {"estimate": mcc, "lower": 0.81, "upper": 0.99}}}))
+    proc = run_cli("compare", str(run), str(other))
+    assert proc.returncode == EXIT_INTEGRITY and "assessment_val.json: changed after the run recorded it" in proc.stderr
+    assert "0.81" not in proc.stdout and "Traceback" not in proc.stderr
 
 
 @pytest.mark.gpu

@@ -269,3 +269,21 @@ def test_no_literal_exit_codes_in_medtorch():
             if anywhere.search(line) or (verb and returned.search(line)):
                 offenders.append(f"{path.relative_to(REPO)}:{n}: {line.strip()}")
     assert offenders == []
+
+
+def test_lineage_and_fingerprint_read_only_what_the_run_recorded(reference, tmp_path):
+    """``medtorch lineage`` prints the lineage summary, ``lineage --replay`` splits again with the run's config and
+    ``fingerprint --diff`` reads its manifest and config: each refuses a file changed after the run recorded it."""
+    rd = _copy(reference, tmp_path, "edited")
+    summary = rd / "lineage.md"
+    summary.write_text(summary.read_text() + "\nAll rows were checked by hand.\n")
+    proc = run_cli("lineage", str(rd))
+    assert proc.returncode == EXIT_INTEGRITY and "lineage.md: changed after the run recorded it" in proc.stderr
+    assert "checked by hand" not in proc.stdout and "Traceback" not in proc.stderr
+    shutil.copy2(reference / "lineage.md", summary)
+    assert run_cli("lineage", str(rd)).returncode == EXIT_OK
+    config = rd / "config.yaml"
+    config.write_text(config.read_text().replace("seed: ", "seed: 1", 1))  # another split seed
+    for args in (["lineage", str(rd), "--replay"], ["fingerprint", "--diff", str(rd)]):
+        proc = run_cli(*args)
+        assert proc.returncode == EXIT_INTEGRITY and "config.yaml: changed after the run recorded it" in proc.stderr, args

@@ -29,13 +29,13 @@ def run(args: argparse.Namespace) -> int:
         from omegaconf import OmegaConf
 
         from medtorch.errors import MedtorchError
-        from medtorch.loading import verify_artefact
-        from medtorch.run import RunDir, read_json
+        from medtorch.evidence import Run
+        from medtorch.run import RunDir
 
         rd = RunDir(args.diff).require()
-        manifest = read_json(rd.manifest)
-        verify_artefact(rd, rd.config, manifest)
-        config = OmegaConf.to_container(OmegaConf.load(rd.config), resolve=True)
+        run = Run.open(rd.root)  # the manifest and config as the run recorded them (a changed one: exit 3)
+        manifest = run.read_json(rd.manifest)
+        config = OmegaConf.to_container(OmegaConf.create(run.read_bytes(rd.config).decode("utf-8")), resolve=True)
         run_stack = manifest.get("stack")
         if not run_stack:
             raise MedtorchError(f"{rd.manifest}: the run recorded no stack fingerprint (it predates medtorch.stack).")

@@ -22,14 +22,14 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.audit import EventLog
     from medtorch.data.lineage import replay_split
     from medtorch.errors import IntegrityError
-    from medtorch.loading import verify_artefact
-    from medtorch.run import RunDir, read_json
+    from medtorch.evidence import Run
+    from medtorch.run import RunDir
 
     rd = RunDir(args.run).require()
-    manifest = read_json(rd.manifest)
-    verify_artefact(rd, rd.lineage, manifest)
+    run = Run.open(rd.root)  # what is shown or replayed is what the run recorded (a changed file: exit 3)
+    run.read_bytes(rd.lineage)
     if not args.replay:
-        print(rd.lineage_summary.read_text(encoding="utf-8"), end="")
+        print(run.read_bytes(rd.lineage_summary).decode("utf-8"), end="")
         return EXIT_OK
     log = EventLog(rd.events)
     try:

@@ -90,15 +90,17 @@ def replay_split(run_dir: str | Path, data_path: str | None = None) -> dict[str,
 
     from medtorch.config.schema import register_configs
     from medtorch.data.configured_split import load_and_split
-    from medtorch.run import RunDir, read_json
+    from medtorch.evidence import Run
+    from medtorch.run import RunDir
 
     rd = RunDir(Path(run_dir))
     if not rd.lineage.is_file():
         raise MedtorchError(f"{rd.lineage}: not found; this run has no lineage to replay.")
-    lineage = read_json(rd.lineage)
+    run = Run.open(rd.root)  # the lineage and the config as the run recorded them (a changed one: IntegrityError)
+    lineage = run.read_json(rd.lineage)
     steps = {s["step"]: s for s in lineage["steps"]}
     register_configs()
-    cfg = OmegaConf.load(rd.config)
+    cfg = OmegaConf.create(run.read_bytes(rd.config).decode("utf-8"))
     if data_path is not None:
         cfg.data.path = str(data_path)
     raw, splits = load_and_split(cfg)

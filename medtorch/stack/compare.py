@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from medtorch.errors import MedtorchError
-from medtorch.run import RunDir, read_json
+from medtorch.run import RunDir
 from medtorch.stack.fingerprint import diff, flatten
 from medtorch.stack.variation import variation
 
@@ -53,26 +53,28 @@ def expand_runs(paths: list[str]) -> list[Path]:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    import io
+    import json
+
     import pandas as pd
     from omegaconf import OmegaConf
 
-    from medtorch.loading import verify_artefact
+    from medtorch.evidence import Run
 
     rd = RunDir(path).require()
-    manifest = read_json(rd.manifest)
-    for f in (rd.config, rd.metrics):
-        verify_artefact(rd, f, manifest)
-    preds = {}
-    for split in SPLITS:
-        f = rd.predictions(split)
-        if f.is_file():
-            if str(f.relative_to(rd.root)) in manifest.get("artefacts", {}):
-                verify_artefact(rd, f, manifest)
-            preds[split] = pd.read_csv(f)
+    run = Run.open(rd.root)  # every read below is checked against the hash the run recorded (a changed file: exit 3)
+    manifest = run.read_json(rd.manifest)
+    recorded = manifest.get("artefacts", {})
+
+    def read(f: Path) -> bytes:  # a recorded file once its hash matches; an older run's unrecorded one as it is
+        return run.read_bytes(f) if run.rel(f) in recorded else f.read_bytes()
+
+    preds = {split: pd.read_csv(io.BytesIO(read(f))) for split in SPLITS if (f := rd.predictions(split)).is_file()}
     # confidence intervals: the split's assessment (bootstrap, medtorch.evaluation) when the run has one
-    cis = {split: read_json(rd.assessment(split)).get("ci") for split in SPLITS if rd.assessment(split).is_file()}
-    return {"path": str(path), "manifest": manifest, "metrics": read_json(rd.metrics), "ci": cis,
-            "config": OmegaConf.to_container(OmegaConf.load(rd.config), resolve=True), "predictions": preds}
+    cis = {split: json.loads(read(f)).get("ci") for split in SPLITS if (f := rd.assessment(split)).is_file()}
+    config = OmegaConf.create(run.read_bytes(rd.config).decode("utf-8"))
+    return {"path": str(path), "manifest": manifest, "metrics": run.read_json(rd.metrics), "ci": cis,
+            "config": OmegaConf.to_container(config, resolve=True), "predictions": preds}
 
 
 def _metrics_row(split_metrics: dict[str, Any], ci: dict[str, Any] | None) -> dict[str, Any]:
