@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         from medtorch.run import RunDir
 
         rd = RunDir(args.diff).require()
-        run = Run.open(rd.root)  # the manifest and config as the run recorded them (a changed one: exit 3)
+        run = Run.open(rd.root)  # the manifest and config as the run recorded them (a changed one: EXIT_INTEGRITY)
         manifest = run.read_json(rd.manifest)
         config = OmegaConf.to_container(OmegaConf.create(run.read_bytes(rd.config).decode("utf-8")), resolve=True)
         run_stack = manifest.get("stack")

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.run import RunDir
 
     rd = RunDir(args.run).require()
-    run = Run.open(rd.root)  # what is shown or replayed is what the run recorded (a changed file: exit 3)
+    run = Run.open(rd.root)  # what is shown or replayed is what the run recorded (a changed file: EXIT_INTEGRITY)
     run.read_bytes(rd.lineage)
     if not args.replay:
         print(run.read_bytes(rd.lineage_summary).decode("utf-8"), end="")

@@ -62,7 +62,7 @@ def _load(path: Path) -> dict[str, Any]:
     from medtorch.evidence import Run
 
     rd = RunDir(path).require()
-    run = Run.open(rd.root)  # every read below is checked against the hash the run recorded (a changed file: exit 3)
+    run = Run.open(rd.root)  # every read below is checked against the hash the run recorded (a changed file: EXIT_INTEGRITY)
     manifest = run.read_json(rd.manifest)
     recorded = manifest.get("artefacts", {})
 
