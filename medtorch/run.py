@@ -13,7 +13,7 @@ from pathlib import Path
 
 from medtorch.atomic import (VERSIONS, _jsonable, atomic_path, keep_previous_version, read_json,  # noqa: F401 (re-exported)
                              write_bytes, write_json, write_text)
-from medtorch.errors import MedtorchError
+from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.artefacts import artefact
 
 
@@ -296,11 +296,34 @@ class RunDir:
         if not self.root.is_dir():
             raise MedtorchError(f"{self.root}: no such run directory.")
         if not self.manifest.is_file():
+            if self.events.is_file():  # a run's log without its manifest: removed, not a directory of something else
+                raise IntegrityError(f"{self.manifest}: missing, though the run's event log ({self.events.name}) is there; "
+                                     "restore the run from its archive.")
             raise MedtorchError(f"{self.root}: no {self.manifest.name}; this is not a medtorch run directory.")
         status = read_json(self.manifest).get("status")
         if status != "complete":
+            self._refuse_an_edited_manifest()
             raise MedtorchError(
                 f"{self.root}: the run's status is '{status}', not 'complete'; "
                 "it failed or is still running, so its artefacts cannot be trusted."
             )
         return self
+
+    def _refuse_an_edited_manifest(self) -> None:
+        """A run whose log's last run event is its end (complete, failed, interrupted) recorded its manifest there:
+        one that differs was edited after it, and its status is no verdict on the run (IntegrityError). A run whose
+        last run event is its start or a resume has not recorded its manifest yet."""
+        from medtorch.audit import EventLog
+        from medtorch.hashing import sha256_file
+
+        if not self.events.is_file():
+            return
+        last = next((r for r in reversed(EventLog(self.events).records())
+                     if isinstance(r, dict) and str(r.get("action", "")).startswith("run_")), None)
+        if last is None or last.get("action") in ("run_started", "run_resumed"):
+            return
+        recorded = (last.get("outputs") or {}).get(self.manifest.name)
+        if recorded is not None and (actual := sha256_file(self.manifest)) != recorded:
+            raise IntegrityError(f"{self.manifest}: changed after the run recorded it (sha256 {actual[:16]}... on disk, "
+                                 f"{recorded[:16]}... recorded by its {last.get('action')} event); restore the original "
+                                 "from the run's archive.")

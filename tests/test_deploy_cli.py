@@ -226,6 +226,21 @@ def test_an_output_that_is_the_input_is_refused_and_the_input_kept(trained, tmp_
     assert "Give --rejected another file" in proc.stderr and not (tmp_path / "p.csv").exists()
 
 
+def test_an_output_path_of_the_wrong_kind_is_bad_input(trained, tmp_path):
+    """predict's --output naming a directory and monitor's --out naming a file: one line, exit 2, nothing written."""
+    run_dir, _, new = trained
+    src = tmp_path / "in.csv"
+    new.head(50).to_csv(src, index=False)
+    (tmp_path / "a_dir").mkdir()
+    events = (run_dir / "events.jsonl").read_bytes()
+    proc = _predict(run_dir, src, tmp_path / "a_dir")
+    assert proc.returncode == 2 and f"--output {tmp_path / 'a_dir'} is a directory" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not any((tmp_path / "a_dir").iterdir())
+    proc = _cli("monitor", str(run_dir), "--input", str(src), "--out", str(src))
+    assert proc.returncode == 2 and f"--out {src} is a file" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and (run_dir / "events.jsonl").read_bytes() == events
+
+
 def test_tampered_spec_is_refused(trained, tmp_path):
     run_dir, tmp, _ = trained
     copy = tmp_path / "run"

@@ -173,7 +173,26 @@ def test_exit_codes_for_bad_input_and_tampering(study, tmp_path):
     (copy / "acceptance.json").write_text(json.dumps(frozen))
     study = {**study, "runs": {"copy": copy}}
     p = evaluate(study, "copy")
-    assert p.returncode == 3 and "acceptance.json was changed" in p.stderr
+    assert p.returncode == 3 and "acceptance.json: changed after it was recorded" in p.stderr, p.stderr
+
+
+def test_a_look_is_refused_on_a_run_that_does_not_verify(study, tmp_path):
+    """A look is recorded for good, so it is taken only on a run whose every file is as the run recorded it: a changed
+    split record (which the look itself does not read) or an edited status is tampering (exit 3), and nothing of the
+    look is written, in the run or in the registry."""
+    looks = len(registry_looks(study["ledger"]))
+    for name, edit in (("split", lambda rd: (rd / "split.json").write_text((rd / "split.json").read_text() + "\n")),
+                       ("status", lambda rd: (rd / "manifest.json").write_text(
+                           (rd / "manifest.json").read_text().replace('"status": "complete"', '"status": "failed"')))):
+        copy = tmp_path / name
+        shutil.copytree(study["runs"]["A2"], copy)
+        edit(copy)
+        events, looked = (copy / "events.jsonl").read_bytes(), sorted((copy / "test_evaluations").glob("*"))
+        p = evaluate({**study, "runs": {name: copy}}, name)
+        changed = "split.json" if name == "split" else "manifest.json"
+        assert p.returncode == 3 and f"{changed}: changed after" in p.stderr, p.stderr
+        assert sorted((copy / "test_evaluations").glob("*")) == looked and (copy / "events.jsonl").read_bytes() == events
+    assert len(registry_looks(study["ledger"])) == looks
 
 
 def test_new_test_data_is_checked_against_the_runs_data_specification(study, tmp_path):

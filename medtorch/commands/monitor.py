@@ -9,6 +9,7 @@ plan's threshold; takes precedence over drift).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
 
     from medtorch.survival.checks import is_survival_run
 
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise MedtorchError(f"--out {args.out} is a file; give a folder for the report (it is created if missing).")
     if is_survival_run(args.run):  # drift and C-index degradation (medtorch/survival/monitor.py)
         from medtorch.survival.monitor import monitor_survival, summary
 

@@ -226,6 +226,8 @@ def refuse_overwriting_input(input_path: str | Path, defaulted: frozenset[str] =
     src = Path(input_path)
     given = [(flag, Path(out)) for flag, out in outputs.items() if out is not None]
     for flag, out in given:
+        if out.is_dir():  # the finished file is renamed onto its path: a directory there cannot be replaced
+            raise MedtorchError(f"{name(flag, out)} is a directory; give the path of a file to write.")
         if same(out, src):
             fix = f"Give --{flag.replace('_', '-')} another file." if flag in defaulted else "Give another output file."
             raise MedtorchError(f"{name(flag, out)} is the input file {src}; writing it would replace the input. {fix}")

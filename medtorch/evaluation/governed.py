@@ -33,7 +33,7 @@ from medtorch.registry.identity import DIGITS_DEFAULT, row_identities
 from medtorch.registry.roles import SECOND_STAGE, decide_role, demotions, display, family_distribution
 from medtorch.registry.roles import summary as roles_summary
 from medtorch.registry.store import Head
-from medtorch.run import read_json
+from medtorch.run import RunDir, read_json
 
 __all__ = ["EXIT_CRITERIA_FAILED", "governed_test_look", "print_evaluation"]
 
@@ -42,10 +42,14 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
                        acceptance_file: str | None = None, load_options: dict | None = None,
                        family_look: bool = False) -> dict[str, Any]:
     """Evaluate a run on its sealed test set (or on ``test_data``) once, and record it everywhere."""
+    from medtorch.integrity import require_intact
     from medtorch.loading import verify_artefact
     from medtorch.models.inference import infer
     from medtorch.stack.gate import require_bridged_stack
 
+    # a look is recorded for good (the run's log, the registry): only on a run every file of which is as it recorded
+    # it, as ``medtorch audit verify`` checks it, before anything (the bridge included) is written
+    require_intact(RunDir(run_dir).require().root)
     run = require_bridged_stack(run_dir, "evaluate", **(load_options or {}))
     rd, manifest, cfg = run.rd, run.manifest, run.config
     weights = artefact("model_weights").relative()
