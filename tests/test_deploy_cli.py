@@ -137,8 +137,10 @@ def test_predict_puts_the_interpreters_switch_interval_back(trained, tmp_path):
     ("in.csv", bytes(range(256)) * 8, "could not be decoded as UTF-8 CSV"),
     ("in.parquet", b"age,marker\n1,2\n", "could not be decoded as Parquet"),
     ("empty.parquet", None, "has a header (5 columns) but no data rows"),
+    ("ragged.csv", b"age,marker,bmi,sex,site\n50,1.2,24,F,A\n51,1.3,25,M\n", "is not a well-formed CSV file"),
 ])
 def test_empty_and_undecodable_files_are_refused(trained, tmp_path, name, content, message):
+    """Refused with what is wrong with the file, and, as every refusal, recorded as one event of the run."""
     run_dir, _, new = trained
     src = tmp_path / name
     if content is None:
@@ -148,6 +150,9 @@ def test_empty_and_undecodable_files_are_refused(trained, tmp_path, name, conten
     proc = _predict(run_dir, src, tmp_path / "out.csv")
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert not (tmp_path / "out.csv").exists()
+    last = json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1])
+    assert last["action"] == "prediction_refused" and message in last["details"]["reason"]
+    assert last["details"]["input"] == str(src.resolve()) and last["inputs"][str(src.resolve())]
 
 
 def test_undecodable_bytes_after_the_first_chunk_refuse_the_whole_file(trained, tmp_path):

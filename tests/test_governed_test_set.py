@@ -165,7 +165,7 @@ def test_test_look_at_end_of_training_and_changed_data(study):
 
 def test_exit_codes_for_bad_input_and_tampering(study, tmp_path):
     p = evaluate(study, "A2", "--test-data", str(tmp_path / "missing.csv"), subprocess=True)
-    assert p.returncode == 2 and "data file not found" in p.stderr
+    assert p.returncode == 2 and f"--test-data {tmp_path / 'missing.csv'}: no such file" in p.stderr, p.stderr
     copy = tmp_path / "A2"
     shutil.copytree(study["runs"]["A2"], copy)
     frozen = read_json(copy / "acceptance.json")
@@ -202,7 +202,8 @@ def test_new_test_data_is_checked_against_the_runs_data_specification(study, tmp
     bad = {"range": new.assign(x1=new["x1"].where(new.index != 3, 1e6)),
            "category": new.assign(site=new["site"].where(new.index != 3, "Z")),
            "unknown_column": new.assign(extra=1.0),
-           "missing_value": new.assign(x1=new["x1"].where(new.index != 3, np.nan))}
+           "missing_value": new.assign(x1=new["x1"].where(new.index != 3, np.nan)),
+           "missing_column": new.drop(columns=["x1"])}
     rd = study["runs"]["A2"]
     looks = len(registry_looks(study["ledger"]))
     folders = sorted((rd / "test_evaluations").glob("*")) if (rd / "test_evaluations").exists() else []
@@ -215,8 +216,9 @@ def test_new_test_data_is_checked_against_the_runs_data_specification(study, tmp
         assert "violates the run's data specification" in p.stderr, (name, p.stderr)
         column = "extra" if name == "unknown_column" else ("site" if name == "category" else "x1")
         assert f"'{column}'" in p.stderr, (name, p.stderr)
-        if name != "unknown_column":
+        if name not in ("unknown_column", "missing_column"):
             assert "row 4," in p.stderr, (name, p.stderr)  # the 4th data row, numbered from 1
+        assert "data.target" not in p.stderr, (name, p.stderr)  # the column named is the one missing, not the label
     assert len(registry_looks(study["ledger"])) == looks
     assert (sorted((rd / "test_evaluations").glob("*")) if (rd / "test_evaluations").exists() else []) == folders
     assert (rd / "events.jsonl").read_text() == events

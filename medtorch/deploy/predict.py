@@ -149,12 +149,18 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
                     n_rows, n_pred, n_rej = _stream(ctx, tally, out_f, rej_f)
                 finally:
                     sys.setswitchinterval(switch)
-        except SpecViolationError as e:
+        except MedtorchError as e:  # refused: rows that break the specification, or the file itself (empty, not a CSV, ...)
             refusal = e
     if refusal is not None:
-        log.event("prediction_refused", {"input": str(input_path), "violations": tally.total,
-                                         "rows_with_violations": tally.rows, "by_rule": dict(tally.by_rule)},
-                  inputs={str(input_path.resolve()): input_sha256.result(), rd.data_spec.name: spec_sha})
+        details = {"input": str(input_path.resolve()), "violations": tally.total, "rows_with_violations": tally.rows,
+                   "by_rule": dict(tally.by_rule)}
+        if not isinstance(refusal, SpecViolationError):
+            details["reason"] = str(refusal).splitlines()[0]
+        try:
+            read = {str(input_path.resolve()): input_sha256.result()}
+        except OSError:  # no file to hash (missing, or a directory): the reason says so
+            read = {}
+        log.event("prediction_refused", details, inputs={**read, rd.data_spec.name: spec_sha})
         raise refusal
     summary = PredictionSummary(
         run_id=run_id, input=str(input_path.resolve()), input_sha256=input_sha256.result(), output=str(output.resolve()),

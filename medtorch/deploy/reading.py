@@ -33,6 +33,18 @@ def _undecodable(path: Path, what: str, e: Exception) -> MedtorchError:
                          f"Give a UTF-8 CSV file with a header row, or a Parquet file (.parquet).")
 
 
+def _utf8_start(path: Path, size: int = 1 << 16) -> bool:
+    """The file's first ``size`` bytes are UTF-8 text (a character cut at the end allowed): a CSV parse error in
+    it is then a malformed row, not bytes that are no text at all."""
+    with open(path, "rb") as f:
+        head = f.read(size)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start >= len(head) - 3 and len(head) == size
+    return b"\x00" not in head
+
+
 def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = 100_000,
                 numeric_columns: Iterable[str] = ()) -> Iterator[pd.DataFrame]:
     """Yield frames of at most ``chunk_rows`` rows with a 0..n-1 index; the first has the header.
@@ -140,6 +152,10 @@ def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int,
             if strict and "conversion error" in text:
                 strict = False  # text in a numeric column: the rest is read as text, each chunk typed as pandas would
                 continue
+            if "CSV parse error" in text and _utf8_start(path):  # text, but a row does not fit the header
+                raise MedtorchError(f"{path} is not a well-formed CSV file: {text.strip()}. Every row needs as many "
+                                    "fields as the header has columns (a truncated file, or a value with an unquoted "
+                                    "separator).") from None
             raise _undecodable(path, "UTF-8 CSV", e) from None
 
 

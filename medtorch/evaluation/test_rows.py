@@ -10,6 +10,7 @@ development rows and the sealed test rows, which a look has already used.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,11 +85,17 @@ def new_test_rows(run, seal: dict[str, Any], path: str) -> TestRows:
     if data.source != "table":
         data = OmegaConf.create({**run.config["data"], "source": "table", "target": "target" if data.target is None else data.target})
     data.path = str(path)
-    new = sources.load(data, drop_optional=True)  # columns of data.drop need not be there, as for predict
+    if not Path(path).is_file():
+        raise MedtorchError(f"--test-data {path}: no such file.")
     spec, _ = read_run_spec(run.rd, run.manifest)  # verified against the manifest first
     # every row checked against the run's data specification, as predict checks its input: a look
-    # at rows the model was never specified for is no evidence of its performance
-    refuse_nonconforming_file(spec, path, f"--test-data {path}", allowed_extra=(str(data.target),))
+    # at rows the model was never specified for is no evidence of its performance (and a missing
+    # feature column is named as one, before the file is read as training data)
+    frame, _ = refuse_nonconforming_file(spec, path, f"--test-data {path}", allowed_extra=(str(data.target),))
+    if str(data.target) not in frame.columns:
+        raise MedtorchError(f"--test-data {path}: no column {str(data.target)!r} with the true labels (the run's "
+                            f"data.target); a look compares the model's predictions with them.")
+    new = sources.load(data, drop_optional=True)  # columns of data.drop need not be there, as for predict
     unknown = sorted(set(new.classes) - set(run.classes))
     if unknown:
         raise MedtorchError(f"--test-data {path}: label(s) {unknown} in column {data.target!r} are not classes of the model "
