@@ -283,7 +283,7 @@ class Run:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise MedtorchError(f"{path}: missing; the run recorded it (sha256 {(expected or '?')[:16]}...). "
+            raise IntegrityError(f"{path}: missing; the run recorded it (sha256 {(expected or '?')[:16]}...). "
                                 "Restore it from the run's archive.") from None
         if expected is not None and (actual := sha256_bytes(data)) != expected:
             raise IntegrityError(f"{path}: changed after the run recorded it (sha256 {actual[:16]}... on disk, "

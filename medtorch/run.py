@@ -296,7 +296,7 @@ class RunDir:
         if not self.root.is_dir():
             raise MedtorchError(f"{self.root}: no such run directory.")
         if not self.manifest.is_file():
-            if self.events.is_file():  # a run's log without its manifest: removed, not a directory of something else
+            if self._run_started():  # a run's log without its manifest: removed, not a directory of something else
                 raise IntegrityError(f"{self.manifest}: missing, though the run's event log ({self.events.name}) is there; "
                                      "restore the run from its archive.")
             raise MedtorchError(f"{self.root}: no {self.manifest.name}; this is not a medtorch run directory.")
@@ -308,6 +308,13 @@ class RunDir:
                 "it failed or is still running, so its artefacts cannot be trusted."
             )
         return self
+
+    def _run_started(self) -> bool:
+        """The directory's event log is a run's (a cross-validation root keeps a log of the same name, without one)."""
+        from medtorch.audit import EventLog
+
+        return self.events.is_file() and any(isinstance(r, dict) and r.get("action") == "run_started"
+                                             for r in EventLog(self.events).records())
 
     def _refuse_an_edited_manifest(self) -> None:
         """A run whose log's last run event is its end (complete, failed, interrupted) recorded its manifest there:

@@ -147,9 +147,12 @@ def test_empty_and_undecodable_files_are_refused(trained, tmp_path, name, conten
         new[FEATURES].head(0).to_parquet(src)
     else:
         src.write_bytes(content)
-    proc = _predict(run_dir, src, tmp_path / "out.csv")
+    listing = tmp_path / "violations.csv"
+    listing.write_text("an earlier listing\n")
+    proc = _predict(run_dir, src, tmp_path / "out.csv", "--violations", listing)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert not (tmp_path / "out.csv").exists()
+    assert listing.read_text() == "an earlier listing\n"  # no rows were checked: nothing replaces it
     last = json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1])
     assert last["action"] == "prediction_refused" and message in last["details"]["reason"]
     assert last["details"]["input"] == str(src.resolve()) and last["inputs"][str(src.resolve())]

@@ -284,6 +284,28 @@ def test_lineage_and_fingerprint_read_only_what_the_run_recorded(reference, tmp_
     assert run_cli("lineage", str(rd)).returncode == EXIT_OK
     config = rd / "config.yaml"
     config.write_text(config.read_text().replace("seed: ", "seed: 1", 1))  # another split seed
+    events = (rd / "events.jsonl").read_bytes()
     for args in (["lineage", str(rd), "--replay"], ["fingerprint", "--diff", str(rd)]):
         proc = run_cli(*args)
         assert proc.returncode == EXIT_INTEGRITY and "config.yaml: changed after the run recorded it" in proc.stderr, args
+    assert (rd / "events.jsonl").read_bytes() == events  # tampering, not a replay that did not match
+    shutil.copy2(reference / "config.yaml", config)
+    (rd / "lineage.json").unlink()  # a recorded file removed is an integrity problem too, as audit verify says
+    proc = run_cli("lineage", str(rd))
+    assert proc.returncode == EXIT_INTEGRITY and "lineage.json: missing; the run recorded it" in proc.stderr
+
+
+def test_a_run_without_its_manifest_is_damaged_a_cv_root_is_no_run(tmp_path):
+    """RunDir.require: a directory whose log records a run's start but has no manifest lost it (EXIT_INTEGRITY); a
+    cross-validation root keeps a log of the same name and no manifest, and is simply not a run (EXIT_BAD_INPUT)."""
+    from medtorch.errors import IntegrityError, MedtorchError
+    from medtorch.run import RunDir
+
+    cv, run = tmp_path / "cv", tmp_path / "run"
+    EventLog(RunDir(cv).events).append("cv_started", {"folds": 3})
+    EventLog(RunDir(run).events).append("run_started", {"run_id": "x"})
+    with pytest.raises(MedtorchError, match="this is not a medtorch run directory") as refused:
+        RunDir(cv).require()
+    assert not isinstance(refused.value, IntegrityError)
+    with pytest.raises(IntegrityError, match="manifest.json: missing, though the run's event log"):
+        RunDir(run).require()

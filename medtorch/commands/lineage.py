@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     rd = RunDir(args.run).require()
     run = Run.open(rd.root)  # what is shown or replayed is what the run recorded (a changed file: EXIT_INTEGRITY)
     run.read_bytes(rd.lineage)
+    run.read_bytes(rd.config)  # what the replay splits with: a changed one is tampering, not a replay that failed
     if not args.replay:
         print(run.read_bytes(rd.lineage_summary).decode("utf-8"), end="")
         return EXIT_OK

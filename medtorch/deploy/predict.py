@@ -132,25 +132,29 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     # CPython's default switch interval (5 ms) the thread that runs the network, whose every torch call
     # releases and retakes the GIL, can wait up to 5 ms each time it retakes it; at 0.1 ms it waits less
     # (1,000,000 rows, 8 runs each, alternating: median 2.75 s against 2.88 s). Put back when done.
-    with ExitStack() as vstack:
-        sink = None
-        if violations_path is not None:  # kept when the input is refused: it is the full listing
-            sink = vstack.enter_context(open(vstack.enter_context(atomic_path(violations_path)), "w", encoding="utf-8", newline=""))
-            sink.write("column,row,value,rule\n")
-        tally = _Tally(max_listed, sink)
-        try:
-            with ExitStack() as stack:  # outputs: renamed into place only if the whole input was processed
-                out_f = stack.enter_context(open(stack.enter_context(atomic_path(output)), "wb"))
-                rej_f = None
-                if rejected_path is not None:
-                    rej_f = stack.enter_context(open(stack.enter_context(atomic_path(rejected_path)), "w", encoding="utf-8", newline=""))
-                sys.setswitchinterval(min(switch, 1e-4))
-                try:
-                    n_rows, n_pred, n_rej = _stream(ctx, tally, out_f, rej_f)
-                finally:
-                    sys.setswitchinterval(switch)
-        except MedtorchError as e:  # refused: rows that break the specification, or the file itself (empty, not a CSV, ...)
-            refusal = e
+    tally = _Tally(max_listed, None)
+    try:
+        with ExitStack() as vstack:
+            sink = None
+            if violations_path is not None:  # kept when the input is refused: it is the full listing
+                sink = vstack.enter_context(open(vstack.enter_context(atomic_path(violations_path)), "w", encoding="utf-8", newline=""))
+                sink.write("column,row,value,rule\n")
+            tally = _Tally(max_listed, sink)
+            try:
+                with ExitStack() as stack:  # outputs: renamed into place only if the whole input was processed
+                    out_f = stack.enter_context(open(stack.enter_context(atomic_path(output)), "wb"))
+                    rej_f = None
+                    if rejected_path is not None:
+                        rej_f = stack.enter_context(open(stack.enter_context(atomic_path(rejected_path)), "w", encoding="utf-8", newline=""))
+                    sys.setswitchinterval(min(switch, 1e-4))
+                    try:
+                        n_rows, n_pred, n_rej = _stream(ctx, tally, out_f, rej_f)
+                    finally:
+                        sys.setswitchinterval(switch)
+            except SpecViolationError as e:  # rows that break the specification: their listing (--violations) is kept
+                refusal = e
+    except MedtorchError as e:  # the file itself refused (missing, empty, not a CSV, ...): no listing is kept
+        refusal = e
     if refusal is not None:
         details = {"input": str(input_path.resolve()), "violations": tally.total, "rows_with_violations": tally.rows,
                    "by_rule": dict(tally.by_rule)}

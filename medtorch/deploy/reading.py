@@ -41,7 +41,7 @@ def _utf8_start(path: Path, size: int = 1 << 16) -> bool:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as e:
-        return e.start >= len(head) - 3 and len(head) == size
+        return e.reason == "unexpected end of data" and len(head) == size
     return b"\x00" not in head
 
 

@@ -43,13 +43,22 @@ def governed_test_look(run_dir: str | Path, test_data: str | None = None, regist
                        family_look: bool = False) -> dict[str, Any]:
     """Evaluate a run on its sealed test set (or on ``test_data``) once, and record it everywhere."""
     from medtorch.integrity import require_intact
+
+    rd = RunDir(run_dir).require()
+    with exclusive(rd.test_evaluations):  # one look at a time on this run, from its check to its last record
+        # a look is recorded for good (the run's log, the registry): only on a run every file of which is as it
+        # recorded it, as ``medtorch audit verify`` checks it, before anything (the bridge included) is written.
+        # Under the lock: another look's files, written before their event, are not taken for added ones.
+        require_intact(rd.root)
+        return _look(run_dir, test_data, registry, acceptance_file, load_options, family_look)
+
+
+def _look(run_dir: str | Path, test_data: str | None, registry: str | None, acceptance_file: str | None,
+          load_options: dict | None, family_look: bool) -> dict[str, Any]:
     from medtorch.loading import verify_artefact
     from medtorch.models.inference import infer
     from medtorch.stack.gate import require_bridged_stack
 
-    # a look is recorded for good (the run's log, the registry): only on a run every file of which is as it recorded
-    # it, as ``medtorch audit verify`` checks it, before anything (the bridge included) is written
-    require_intact(RunDir(run_dir).require().root)
     run = require_bridged_stack(run_dir, "evaluate", **(load_options or {}))
     rd, manifest, cfg = run.rd, run.manifest, run.config
     weights = artefact("model_weights").relative()

@@ -54,7 +54,6 @@ def expand_runs(paths: list[str]) -> list[Path]:
 
 def _load(path: Path) -> dict[str, Any]:
     import io
-    import json
 
     import pandas as pd
     from omegaconf import OmegaConf
@@ -71,10 +70,21 @@ def _load(path: Path) -> dict[str, Any]:
 
     preds = {split: pd.read_csv(io.BytesIO(read(f))) for split in SPLITS if (f := rd.predictions(split)).is_file()}
     # confidence intervals: the split's assessment (bootstrap, medtorch.evaluation) when the run has one
-    cis = {split: json.loads(read(f)).get("ci") for split in SPLITS if (f := rd.assessment(split)).is_file()}
+    cis = {split: _json(read(f), f).get("ci") for split in SPLITS if (f := rd.assessment(split)).is_file()}
     config = OmegaConf.create(run.read_bytes(rd.config).decode("utf-8"))
     return {"path": str(path), "manifest": manifest, "metrics": run.read_json(rd.metrics), "ci": cis,
             "config": OmegaConf.to_container(config, resolve=True), "predictions": preds}
+
+
+def _json(data: bytes, path: Path) -> dict[str, Any]:
+    import json
+
+    from medtorch.errors import IntegrityError
+
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise IntegrityError(f"{path}: not valid JSON ({e}); the file is corrupt or was edited.") from None
 
 
 def _metrics_row(split_metrics: dict[str, Any], ci: dict[str, Any] | None) -> dict[str, Any]:
