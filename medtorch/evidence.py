@@ -284,7 +284,7 @@ class Run:
             data = path.read_bytes()
         except FileNotFoundError:
             raise IntegrityError(f"{path}: missing; the run recorded it (sha256 {(expected or '?')[:16]}...). "
-                                "Restore it from the run's archive.") from None
+                                 "Restore it from the run's archive.") from None
         if expected is not None and (actual := sha256_bytes(data)) != expected:
             raise IntegrityError(f"{path}: changed after the run recorded it (sha256 {actual[:16]}... on disk, "
                                  f"{expected[:16]}... recorded); restore the original from the run's archive.")

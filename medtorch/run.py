@@ -316,17 +316,22 @@ class RunDir:
         return self.events.is_file() and any(isinstance(r, dict) and r.get("action") == "run_started"
                                              for r in EventLog(self.events).records())
 
+    def last_run_event(self) -> dict | None:
+        """The log's last run event (``run_started``, ``run_resumed`` or the run's end), or None."""
+        from medtorch.audit import EventLog
+
+        if not self.events.is_file():
+            return None
+        return next((r for r in reversed(EventLog(self.events).records())
+                     if isinstance(r, dict) and str(r.get("action", "")).startswith("run_")), None)
+
     def _refuse_an_edited_manifest(self) -> None:
         """A run whose log's last run event is its end (complete, failed, interrupted) recorded its manifest there:
         one that differs was edited after it, and its status is no verdict on the run (IntegrityError). A run whose
         last run event is its start or a resume has not recorded its manifest yet."""
-        from medtorch.audit import EventLog
         from medtorch.hashing import sha256_file
 
-        if not self.events.is_file():
-            return
-        last = next((r for r in reversed(EventLog(self.events).records())
-                     if isinstance(r, dict) and str(r.get("action", "")).startswith("run_")), None)
+        last = self.last_run_event()
         if last is None or last.get("action") in ("run_started", "run_resumed"):
             return
         recorded = (last.get("outputs") or {}).get(self.manifest.name)

@@ -70,14 +70,12 @@ def _check_before_showing(rd: RunDir, complete: bool) -> bool:
     killed before it could record the manifest, which is then shown as written (EXIT_RUN_NOT_COMPLETE),
     once the log itself checks out.
     """
-    from medtorch.audit import EventLog
     from medtorch.integrity import require_intact
 
     not_ended = False
-    if not complete and rd.events.is_file():  # which run event came last; the log's chain is checked just below
-        last = next((str(r.get("action")) for r in reversed(EventLog(rd.events).records())
-                     if isinstance(r, dict) and str(r.get("action", "")).startswith("run_")), None)
-        not_ended = last in ("run_started", "run_resumed")
+    if not complete:  # which run event came last; the log's chain is checked just below
+        last = rd.last_run_event()
+        not_ended = last is not None and last.get("action") in ("run_started", "run_resumed")
     # one check of the log's chain and head, and of the files show prints that the run has recorded
     require_intact(rd.root, [rd.manifest.name, rd.metrics.name] if complete else [] if not_ended else [rd.manifest.name])
     return not_ended

@@ -59,7 +59,6 @@ PER_CLASS = ("sensitivity", "specificity", "precision")
 def summarize(parent: Path) -> dict[str, Any]:
     """Collect the fold runs below ``parent``; write the CV summary and the distribution plot."""
     from medtorch.evaluation.assessment_plots import plot_distribution
-
     from medtorch.evidence import Run
 
     parent = Path(parent)

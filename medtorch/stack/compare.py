@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from medtorch.errors import MedtorchError
-from medtorch.run import RunDir
+from medtorch.run import RunDir, read_json
 from medtorch.stack.fingerprint import diff, flatten
 from medtorch.stack.variation import variation
 
@@ -68,23 +68,15 @@ def _load(path: Path) -> dict[str, Any]:
     def read(f: Path) -> bytes:  # a recorded file once its hash matches; an older run's unrecorded one as it is
         return run.read_bytes(f) if run.rel(f) in recorded else f.read_bytes()
 
+    def json_of(f: Path) -> dict[str, Any]:  # likewise; JSON that is not JSON is corrupt either way
+        return run.read_json(f) if run.rel(f) in recorded else read_json(f)
+
     preds = {split: pd.read_csv(io.BytesIO(read(f))) for split in SPLITS if (f := rd.predictions(split)).is_file()}
     # confidence intervals: the split's assessment (bootstrap, medtorch.evaluation) when the run has one
-    cis = {split: _json(read(f), f).get("ci") for split in SPLITS if (f := rd.assessment(split)).is_file()}
+    cis = {split: json_of(f).get("ci") for split in SPLITS if (f := rd.assessment(split)).is_file()}
     config = OmegaConf.create(run.read_bytes(rd.config).decode("utf-8"))
     return {"path": str(path), "manifest": manifest, "metrics": run.read_json(rd.metrics), "ci": cis,
             "config": OmegaConf.to_container(config, resolve=True), "predictions": preds}
-
-
-def _json(data: bytes, path: Path) -> dict[str, Any]:
-    import json
-
-    from medtorch.errors import IntegrityError
-
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise IntegrityError(f"{path}: not valid JSON ({e}); the file is corrupt or was edited.") from None
 
 
 def _metrics_row(split_metrics: dict[str, Any], ci: dict[str, Any] | None) -> dict[str, Any]:
