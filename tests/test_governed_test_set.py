@@ -203,7 +203,7 @@ def test_new_test_data_is_checked_against_the_runs_data_specification(study, tmp
            "category": new.assign(site=new["site"].where(new.index != 3, "Z")),
            "unknown_column": new.assign(extra=1.0),
            "missing_value": new.assign(x1=new["x1"].where(new.index != 3, np.nan)),
-           "missing_column": new.drop(columns=["x1"])}
+           "missing_column": new.drop(columns=["x1", "label"])}  # named for the feature, not for the label
     rd = study["runs"]["A2"]
     looks = len(registry_looks(study["ledger"]))
     folders = sorted((rd / "test_evaluations").glob("*")) if (rd / "test_evaluations").exists() else []
@@ -219,6 +219,10 @@ def test_new_test_data_is_checked_against_the_runs_data_specification(study, tmp
         if name not in ("unknown_column", "missing_column"):
             assert "row 4," in p.stderr, (name, p.stderr)  # the 4th data row, numbered from 1
         assert "data.target" not in p.stderr, (name, p.stderr)  # the column named is the one missing, not the label
+    unlabelled = tmp_path / "unlabelled.csv"
+    new.drop(columns=["label"]).to_csv(unlabelled, index=False)  # conforms to the specification, but has no labels
+    p = evaluate(study, "A2", "--test-data", str(unlabelled))
+    assert p.returncode == 2 and "no column 'label' with the true labels" in p.stderr, p.stderr
     assert len(registry_looks(study["ledger"])) == looks
     assert (sorted((rd / "test_evaluations").glob("*")) if (rd / "test_evaluations").exists() else []) == folders
     assert (rd / "events.jsonl").read_text() == events
