@@ -316,22 +316,13 @@ class RunDir:
         return self.events.is_file() and any(isinstance(r, dict) and r.get("action") == "run_started"
                                              for r in EventLog(self.events).records())
 
-    def last_run_event(self) -> dict | None:
-        """The log's last run event (``run_started``, ``run_resumed`` or the run's end), or None."""
-        from medtorch.audit import EventLog
-
-        if not self.events.is_file():
-            return None
-        return next((r for r in reversed(EventLog(self.events).records())
-                     if isinstance(r, dict) and str(r.get("action", "")).startswith("run_")), None)
-
     def _refuse_an_edited_manifest(self) -> None:
         """A run whose log's last run event is its end (complete, failed, interrupted) recorded its manifest there:
         one that differs was edited after it, and its status is no verdict on the run (IntegrityError). A run whose
         last run event is its start or a resume has not recorded its manifest yet."""
         from medtorch.hashing import sha256_file
 
-        last = self.last_run_event()
+        last = last_run_event(self)
         if last is None or last.get("action") in ("run_started", "run_resumed"):
             return
         recorded = (last.get("outputs") or {}).get(self.manifest.name)
@@ -339,3 +330,14 @@ class RunDir:
             raise IntegrityError(f"{self.manifest}: changed after the run recorded it (sha256 {actual[:16]}... on disk, "
                                  f"{recorded[:16]}... recorded by its {last.get('action')} event); restore the original "
                                  "from the run's archive.")
+
+
+def last_run_event(rd: RunDir) -> dict | None:
+    """The log's last run event (``run_started``, ``run_resumed`` or the run's end), or None. A function, not a
+    member: every public member of RunDir is a path of the artefact registry (tests/test_artefacts.py)."""
+    from medtorch.audit import EventLog
+
+    if not rd.events.is_file():
+        return None
+    return next((r for r in reversed(EventLog(rd.events).records())
+                 if isinstance(r, dict) and str(r.get("action", "")).startswith("run_")), None)

@@ -71,10 +71,11 @@ def _check_before_showing(rd: RunDir, complete: bool) -> bool:
     once the log itself checks out.
     """
     from medtorch.integrity import require_intact
+    from medtorch.run import last_run_event
 
     not_ended = False
     if not complete:  # which run event came last; the log's chain is checked just below
-        last = rd.last_run_event()
+        last = last_run_event(rd)
         not_ended = last is not None and last.get("action") in ("run_started", "run_resumed")
     # one check of the log's chain and head, and of the files show prints that the run has recorded
     require_intact(rd.root, [rd.manifest.name, rd.metrics.name] if complete else [] if not_ended else [rd.manifest.name])
