@@ -249,6 +249,70 @@ def test_an_output_path_of_the_wrong_kind_is_bad_input(trained, tmp_path):
     assert "Traceback" not in proc.stderr and (run_dir / "events.jsonl").read_bytes() == events
 
 
+def test_outputs_inside_a_run_directory_are_refused_and_the_run_untouched(trained, tmp_path):
+    """predict's --output, --rejected and --violations and monitor's --out never write over or beside a run's
+    recorded evidence (this run's or another's): exit 2, one line, nothing written. monitor's --out may name a new
+    folder under the monitored run's own monitoring folder, where it records what it writes."""
+    run_dir, _, new = trained
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    src = tmp_path / "in.csv"
+    new.head(50).to_csv(src, index=False)
+    (tmp_path / "afile").write_text("x")
+    sub = next(p for p in sorted(run.iterdir()) if p.is_dir() and p.name not in ("monitoring", ".hydra"))
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    out = tmp_path / "out.csv"
+    cases = [(("predict", run, "--input", src, "--output", run / "metrics.json"), "inside the medtorch run directory"),
+             (("predict", run_dir, "--input", src, "--output", run / "model.json"), "inside the medtorch run directory"),
+             (("predict", run, "--input", src, "--output", run / "new" / "p.csv"), "inside the medtorch run directory"),
+             (("predict", run, "--input", src, "--output", out, "--on-invalid", "quarantine", "--rejected", sub / "r.csv"),
+              f"--rejected {sub / 'r.csv'} lies inside"),
+             (("predict", run, "--input", src, "--output", out, "--violations", run / "v.csv"), "--violations"),
+             (("predict", run, "--input", src, "--output", tmp_path / "afile" / "p.csv"), "is a file, not a folder"),
+             (("monitor", run, "--input", src, "--out", run), "inside the medtorch run directory"),
+             (("monitor", run, "--input", src, "--out", sub), "inside the medtorch run directory"),
+             (("monitor", run_dir, "--input", src, "--out", run / "monitoring" / "x"), "inside the medtorch run directory"),
+             (("monitor", run, "--input", src, "--out", tmp_path / "afile" / "m"), "is a file, not a folder")]
+    for args, message in cases:
+        proc = _cli(*args)
+        assert proc.returncode == 2 and message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr and proc.stderr.count("\n") <= 2, proc.stderr
+        assert not out.exists() and not (run / "new").exists()
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before, args
+    proc = _cli("monitor", run, "--input", src, "--out", run / "monitoring" / "mine")
+    assert proc.returncode in (0, 9), proc.stdout + proc.stderr  # 9: drift on these 50 rows is allowed
+    assert (run / "monitoring" / "mine" / "report.json").is_file()
+    assert _cli("audit", "verify", run).returncode == 0
+    proc = _cli("monitor", run, "--input", src, "--out", run / "monitoring" / "mine")  # an earlier report's folder
+    assert proc.returncode == 2 and "inside the medtorch run directory" in proc.stderr, proc.stderr
+
+
+def test_monitor_refuses_to_append_to_a_changed_monitoring_log(trained, tmp_path):
+    """A truncated, edited or removed monitoring log is refused (exit 3) before anything is written: appending to
+    it would record the change as the run's own, and audit verify would then pass."""
+    run_dir, tmp, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    log = run / "monitoring" / "log.jsonl"
+    if not log.exists():
+        assert _monitor(run, tmp / "new.csv").returncode in (0, 9)
+    good = log.read_bytes()
+    for name, change in (("truncated", lambda: log.write_bytes(good[: len(good) // 2])),
+                         ("edited", lambda: log.write_bytes(good.replace(b'"rows": ', b'"rows": 1'))),
+                         ("removed", log.unlink)):
+        change()
+        damaged = log.read_bytes() if log.exists() else None
+        folders = sorted((run / "monitoring").iterdir())
+        events = (run / "events.jsonl").read_bytes()
+        proc = _monitor(run, tmp / "new.csv")
+        assert proc.returncode == 3 and "monitoring/log.jsonl" in proc.stderr, (name, proc.stdout, proc.stderr)
+        assert (log.read_bytes() if log.exists() else None) == damaged, name
+        assert sorted((run / "monitoring").iterdir()) == folders and (run / "events.jsonl").read_bytes() == events
+        assert _cli("audit", "verify", run).returncode == 3, name
+        log.write_bytes(good)
+    assert _monitor(run, tmp / "new.csv").returncode in (0, 9)
+
+
 def test_tampered_spec_is_refused(trained, tmp_path):
     run_dir, tmp, _ = trained
     copy = tmp_path / "run"

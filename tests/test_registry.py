@@ -189,3 +189,59 @@ def test_registry_verbs_import_and_verify(tmp_path):
     p = run_cli("registry", "verify", "--registry", url)
     assert p.returncode == 0 and "2 entries, chain intact" in p.stdout and "1:H" in p.stdout, p.stderr
     assert run_cli("registry", "import", str(ledger.path), "--registry", url).returncode == 2  # once only
+
+
+def _cli_in_process(*args: str):
+    import contextlib
+    import io
+
+    from medtorch.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in args])
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_a_mistyped_registry_is_never_created(tmp_path):
+    """registry verify needs an existing registry, and a look under another registry than the run's own may start
+    a new file only in an existing folder: a mistyped path is refused (exit 2) and no file or folder is created;
+    the run's own registry and import still create one on first use."""
+    from medtorch.registry.binding import open_for_run
+
+    missing = tmp_path / "typo" / "r.sqlite"
+    rc, _, err = _cli_in_process("registry", "verify", "--registry", missing)
+    assert rc == 2 and "no such file" in err and "nothing was created" in err, err
+    assert not (tmp_path / "typo").exists()
+    rc, _, err = _cli_in_process("registry", "verify", "--registry", tmp_path / "new.sqlite")
+    assert rc == 2 and "no such file" in err and not (tmp_path / "new.sqlite").exists(), err
+    empty = tmp_path / "afile"
+    empty.write_bytes(b"")
+    rc, _, err = _cli_in_process("registry", "verify", "--registry", empty)
+    assert rc == 2 and "not a SQLite database" in err and empty.read_bytes() == b"", err
+    own = location.normalise(str(tmp_path / "own.sqlite"))
+    Registry(own)  # the run's registry, created when the run was bound
+    rc, out, err = _cli_in_process("registry", "verify", "--registry", own)
+    assert rc == 0 and "0 entries, chain intact" in out, err
+    manifest = {"registry": {"url": location.public(own)}}
+    assert open_for_run(manifest, None).override is None
+    other = location.normalise(str(tmp_path / "other.sqlite"))  # a new file in an existing folder: an override
+    assert open_for_run(manifest, other).override == {"bound": location.public(own), "used": location.public(other),
+                                                      "by": "--registry"}
+    with pytest.raises(MedtorchError, match="does not exist"):
+        open_for_run(manifest, str(missing))
+    assert not (tmp_path / "typo").exists()
+    rc, _, err = _cli_in_process("registry", "verify", "--registry", own, empty)
+    assert rc == 2 and "not a medtorch run directory" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("content, message", [(b"\xff\xfe\x00", "line 1 is not a JSON line"),
+                                              (b"[1, 2]\n", "line 1 is a JSON list"),
+                                              (b"", "holds no test look")])
+def test_a_file_that_is_no_ledger_is_refused_before_a_registry_is_opened(tmp_path, content, message):
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_bytes(content)
+    url = tmp_path / "team.sqlite"
+    rc, out, err = _cli_in_process("registry", "import", ledger, "--registry", url)
+    assert rc == 2 and message in err and "Traceback" not in err, (out, err)
+    assert not url.exists()

@@ -86,6 +86,13 @@ def test_predict_gives_risk_scores_and_survival_at_the_horizons(gbsg2_run, tmp_p
     bad.to_csv(tmp_path / "bad.csv", index=False)
     proc = run_cli("predict", str(gbsg2_run), "--input", str(tmp_path / "bad.csv"), "--output", str(tmp_path / "q.csv"))
     assert proc.returncode == 2 and "age" in proc.stderr and not (tmp_path / "q.csv").exists()
+    # an output inside the run is refused before anything is read or written: the run's files are its evidence
+    metrics = (gbsg2_run / "metrics.json").read_bytes()
+    proc = run_cli("predict", str(gbsg2_run), "--input", str(tmp_path / "new.csv"), "--output", str(gbsg2_run / "metrics.json"))
+    assert proc.returncode == 2 and "inside the medtorch run directory" in proc.stderr, proc.stderr
+    assert (gbsg2_run / "metrics.json").read_bytes() == metrics
+    proc = run_cli("monitor", str(gbsg2_run), "--input", str(tmp_path / "new.csv"), "--out", str(gbsg2_run))
+    assert proc.returncode == 2 and "inside the medtorch run directory" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_monitor_drift_and_cindex_degradation(gbsg2_run, tmp_path):
@@ -227,6 +234,35 @@ def test_show_prints_the_survival_summary(gbsg2_run):
     proc = run_cli("show", str(gbsg2_run))
     assert proc.returncode == 0, proc.stderr
     assert "Harrell's C" in proc.stdout and "Cox PH baseline" in proc.stdout and "at 5 year" in proc.stdout
+
+
+def test_options_the_survival_verbs_do_not_apply_are_refused_before_anything_is_done(gbsg2_run, tmp_path):
+    """Stack options (--device, --threads, --dtype) and classification-only options are refused (exit 2) on a
+    survival run, not ignored: a governed look taken under a --device that was never used would use up a look."""
+    import contextlib
+    import io
+
+    from lifelines.datasets import load_gbsg2
+
+    from medtorch.cli import main
+
+    load_gbsg2().head(50).to_csv(tmp_path / "new.csv", index=False)
+    new = str(tmp_path / "new.csv")
+    events = (gbsg2_run / "events.jsonl").read_bytes()
+    looks = sorted((gbsg2_run / "test_evaluations").iterdir()) if (gbsg2_run / "test_evaluations").exists() else []
+    for args, named in ((["evaluate", "--device", "cuda"], "--device cuda"), (["evaluate", "--threads", "0"], "--threads 0"),
+                        (["predict", "--input", new, "--output", str(tmp_path / "p.csv"), "--on-invalid", "quarantine"],
+                         "--on-invalid quarantine"),
+                        (["predict", "--input", new, "--output", str(tmp_path / "p.csv"), "--chunk-rows", "0"], "--chunk-rows 0"),
+                        (["monitor", "--input", new, "--window", "M", "--out", str(tmp_path / "m")], "--window M"),
+                        (["explain", "--dtype", "float64"], "--dtype float64")):
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            rc = main([args[0], str(gbsg2_run), *args[1:]])
+        assert rc == 2 and named in err.getvalue() and "not supported for a survival run" in err.getvalue(), (args, err.getvalue())
+        assert (gbsg2_run / "events.jsonl").read_bytes() == events, args
+        assert not (tmp_path / "p.csv").exists() and not (tmp_path / "m").exists()
+    assert (sorted((gbsg2_run / "test_evaluations").iterdir()) if (gbsg2_run / "test_evaluations").exists() else []) == looks
 
 
 @pytest.mark.parametrize("verb", ["compare", "lineage"])

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from medtorch.deploy import CHUNK_ROWS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run directory")
@@ -20,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", default=None, choices=("D", "W", "M", "Q", "Y"),
                         help="calendar window for --time (default: monitoring.window of the run's config)")
     parser.add_argument("--out", default=None, help="report folder (default RUN/monitoring/<time stamp>)")
-    parser.add_argument("--chunk-rows", type=int, default=100_000,
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS,
                         help="rows read at a time (memory: one chunk plus a few bytes per row per feature)")
     from medtorch.stack import settings
 
@@ -37,9 +39,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
         raise MedtorchError(f"--out {args.out} is a file; give a folder for the report (it is created if missing).")
+    if args.out is not None:  # never over a run's evidence; a new folder under the run's own monitoring folder is fine
+        from medtorch.deploy.reading import refuse_writing_into_a_run
+        from medtorch.run import RunDir
+
+        refuse_writing_into_a_run(args.out, f"--out {args.out}", allowed=RunDir(args.run).monitoring)
     if is_survival_run(args.run):  # drift and C-index degradation (medtorch/survival/monitor.py)
+        from medtorch.survival.checks import refuse_ignored_options
         from medtorch.survival.monitor import monitor_survival, summary
 
+        refuse_ignored_options(args, "monitor", time=None, window=None, chunk_rows=CHUNK_ROWS)
         report, folder, code = monitor_survival(args.run, args.input, labels=args.labels, out=args.out)
         print(f"monitoring report: {folder / artefact('monitoring_report').file_name(ext='md')}")
         for line in summary(report):

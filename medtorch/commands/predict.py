@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from medtorch.deploy import CHUNK_ROWS
 from medtorch.errors import EXIT_OK
 
 
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "quarantine: predict the valid rows, write the rejected rows with their reasons aside")
     parser.add_argument("--rejected", default=None, help="with quarantine: file for rejected rows (default: the output's name with .rejected.csv for its suffix, e.g. out.csv -> out.rejected.csv)")
     parser.add_argument("--violations", default=None, help="CSV file listing every violation (column, row, value, rule)")
-    parser.add_argument("--chunk-rows", type=int, default=100_000, help="rows read, checked and predicted at a time")
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS, help="rows read, checked and predicted at a time")
     from medtorch.stack import settings
 
     settings.add_arguments(parser)
@@ -30,8 +31,10 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.survival.checks import is_survival_run
 
     if is_survival_run(args.run):  # risk scores and S(t) at the horizons (medtorch/survival/predict.py)
+        from medtorch.survival.checks import refuse_ignored_options
         from medtorch.survival.predict import predict_survival_file
 
+        refuse_ignored_options(args, "predict", on_invalid="refuse", rejected=None, violations=None, chunk_rows=CHUNK_ROWS)
         s = predict_survival_file(args.run, args.input, args.output)
         print(f"predicted {s['rows']} row(s) -> {s['output']} (risk score, survival at {s['horizons']} {s['horizon_unit']}s)")
         return EXIT_OK

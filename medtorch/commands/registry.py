@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from medtorch.errors import EXIT_OK
+from medtorch.errors import EXIT_OK, MedtorchError
 
 help = "the project's test-set registry: import an old JSONL ledger, or verify the registry (and runs against it)"
 
@@ -30,21 +30,24 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.registry.store import Registry
 
     where = location.resolve(args.registry)
-    reg = Registry(where.url)
     if args.action == "import":
-        from medtorch.registry.importer import import_ledger
+        from medtorch.registry.importer import import_ledger, read_ledger
 
-        out = import_ledger(args.ledger, reg)
+        lines = read_ledger(args.ledger)  # a file that is no ledger is refused before a registry is opened
+        out = import_ledger(args.ledger, Registry(where.url), lines)
         print(f"imported {out['looks']} look(s) from {args.ledger} into {out['registry']} ({out['entries']} entries now)")
         return EXIT_OK
     from medtorch.audit import EventLog
     from medtorch.registry import binding
     from medtorch.run import RunDir, read_json
 
+    reg = Registry(where.url, create=False)  # verify only reads: it never creates a registry
     with reg.transaction() as tx:
         head, entries = tx.verify()
         for run_dir in args.runs:
             rd = RunDir(run_dir)
+            if not rd.manifest.is_file():
+                raise MedtorchError(f"{run_dir}: no {rd.manifest.name}; not a medtorch run directory.")
             manifest = read_json(rd.manifest)
             opened = binding.Opened(reg, where, manifest.get("registry"),
                                     None if (manifest.get("registry") or {}).get("url") == reg.public_url else {"used": reg.public_url})

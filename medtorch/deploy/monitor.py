@@ -134,12 +134,12 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
         "fail_mode": ("predictions blocked until reviewed" if blocking else "warn") if (drift or degraded) else None,
     }
     report["summary"] = _summary(report)
+    evidence = Run.open(rd.root)
+    existing = _intact_monitoring_log(evidence)  # before anything is written
     files = write_report(report, folder, run.classes)
     line = {"time_utc": report["time_utc"], "input": report["input"], "input_sha256": report["input_sha256"],
             "rows": report["rows"], "status": report["status"], "exit_code": code, "report": str(folder.resolve()),
             "alarms": drift + degraded}
-    existing = rd.monitoring_log.read_bytes() if rd.monitoring_log.exists() else b""
-    evidence = Run.open(rd.root)
     logged = evidence.record(rd.monitoring_log, existing + (json.dumps(line) + "\n").encode("utf-8"))
     # the log and the report's files in the event: inside the run by run-relative path, so audit
     # verify checks them wherever the run is moved; a report written outside it (--out) by absolute path
@@ -149,6 +149,19 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     if blocking:
         block(rd, f"monitoring found {report['status']}: " + "; ".join((degraded + drift)[:5]), str(folder.resolve()))
     return report, folder, code
+
+
+def _intact_monitoring_log(evidence: Run) -> bytes:
+    """The monitoring log's bytes, once they match the hash the run last recorded for them (a log edited,
+    truncated or removed since is refused, EXIT_INTEGRITY: appending to it would record the change as the
+    run's own); b"" before the first monitoring."""
+    from medtorch.integrity import require_intact
+
+    rd = evidence.rd
+    recorded = any(e["action"] == "monitored" for e in evidence.log.records())
+    if rd.monitoring_log.exists() or recorded:
+        require_intact(rd.root, [rd.monitoring_log.relative_to(rd.root).as_posix()])
+    return rd.monitoring_log.read_bytes() if rd.monitoring_log.exists() else b""
 
 
 def _summary(r: dict[str, Any]) -> list[str]:

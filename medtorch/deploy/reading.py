@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from medtorch.data.levels import level_text
+from medtorch.deploy import CHUNK_ROWS
 from medtorch.errors import MedtorchError
 
 # Text columns are arrow-backed strings: the data-specification check (pandera) asks a column
@@ -45,7 +46,7 @@ def _utf8_start(path: Path, size: int = 1 << 16) -> bool:
     return b"\x00" not in head
 
 
-def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = 100_000,
+def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = CHUNK_ROWS,
                 numeric_columns: Iterable[str] = ()) -> Iterator[pd.DataFrame]:
     """Yield frames of at most ``chunk_rows`` rows with a 0..n-1 index; the first has the header.
 
@@ -242,6 +243,7 @@ def refuse_overwriting_input(input_path: str | Path, defaulted: frozenset[str] =
     src = Path(input_path)
     given = [(flag, Path(out)) for flag, out in outputs.items() if out is not None]
     for flag, out in given:
+        refuse_writing_into_a_run(out, name(flag, out))
         if out.is_dir():  # the finished file is renamed onto its path: a directory there cannot be replaced
             raise MedtorchError(f"{name(flag, out)} is a directory; give the path of a file to write.")
         if same(out, src):
@@ -252,3 +254,34 @@ def refuse_overwriting_input(input_path: str | Path, defaulted: frozenset[str] =
             if same(out, out2):
                 raise MedtorchError(f"{name(flag, out)} and {name(other, out2)} are the same file; one would replace "
                                     "the other. Give each its own file.")
+
+
+def enclosing_run(path: str | Path) -> Path | None:
+    """The medtorch run directory (or cross-validation root) that ``path`` lies in, or None: the nearest
+    folder at or above it that holds a run's manifest or event log."""
+    from medtorch.run import RunDir
+
+    for folder in (Path(path).resolve(), *Path(path).resolve().parents):
+        rd = RunDir(folder)
+        if folder.is_dir() and (rd.manifest.is_file() or rd.events.is_file()):
+            return folder
+    return None
+
+
+def refuse_writing_into_a_run(out: str | Path, what: str, allowed: Path | None = None) -> None:
+    """Refuse an output path inside a run directory (its files are evidence, recorded by hash: a file
+    written over one would replace it, and one written beside them is not the run's), and one under
+    an existing file (it cannot be a folder). ``allowed``: a folder of a run where the verb itself
+    records what it writes (monitor's own reports under the monitored run's monitoring folder)."""
+    out = Path(out)
+    for parent in out.resolve().parents:
+        if parent.exists() and not parent.is_dir():
+            raise MedtorchError(f"{what}: {parent} is a file, not a folder; give a path in a folder.")
+    run = enclosing_run(out)
+    if run is None:
+        return
+    inside_allowed = allowed is not None and out.resolve().is_relative_to(allowed.resolve()) and out.resolve() != allowed.resolve()
+    if inside_allowed and not (out.is_dir() and any(out.iterdir())):  # a new folder there, not an earlier report's
+        return
+    raise MedtorchError(f"{what} lies inside the medtorch run directory {run}; its files are the run's recorded "
+                        "evidence and must not be written over or added to. Give a path outside any run directory.")

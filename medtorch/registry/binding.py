@@ -124,7 +124,9 @@ class Opened:
 def open_for_run(manifest: dict[str, Any], flag: str | None) -> Opened:
     bound = manifest.get("registry")
     where = location.resolve(flag, bound["url"] if bound else None, None)
-    reg = Registry(where.url)
+    # another registry than the run's own (an override, recorded in the look and printed) may be a new file, but
+    # never in a folder that does not exist: a mistyped path would otherwise create folders and a registry at their end
+    reg = Registry(where.url, make_folder=bound is None or location.public(where.url) == bound["url"])
     override = None
     if bound is None:
         override = {"bound": None, "used": reg.public_url, "by": where.source,

@@ -69,10 +69,13 @@ class Head:
         return {"registry_id": self.registry_id, "entries": self.entries, "hash": self.hash}
 
 
-def _engine(url: str) -> sa.Engine:
+def _engine(url: str, make_folder: bool = True) -> sa.Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
+        if path and path != ":memory:" and not Path(path).parent.is_dir():
+            if not make_folder:
+                raise MedtorchError(f"registry {public(url)}: the folder {Path(path).parent} does not exist; give the path of "
+                                    "an existing registry, or a new file in an existing folder (nothing was created).")
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         eng = sa.create_engine(url, connect_args={"timeout": 120}, poolclass=sa.pool.NullPool)
 
@@ -97,13 +100,41 @@ def _engine(url: str) -> sa.Engine:
                             "postgresql://user@host/db or a SQLite file path.") from None
 
 
+def _refuse_a_missing_sqlite_file(url: str) -> None:
+    """Connecting to SQLite creates the file (and this module its folder); an existing registry is a SQLite database
+    file, recognised by its 16-byte header, read without opening it as a database."""
+    path = url.split(":///", 1)[-1] if url.startswith("sqlite") else None
+    if not path or path == ":memory:":
+        return
+    if not Path(path).is_file():
+        raise MedtorchError(f"registry {public(url)}: no such file; give the path of an existing registry (nothing was created).")
+    with open(path, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise MedtorchError(f"registry {public(url)}: not a SQLite database (nothing was changed); give the path of an "
+                                "existing registry.")
+
+
 class Registry:
     """One registry database. Use ``with reg.transaction() as tx:`` for every read-then-write."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, create: bool = True, make_folder: bool = True) -> None:
+        """``create=False``: the registry must already exist (EXIT_BAD_INPUT otherwise), nothing is created or
+        changed to find out (``registry verify``). ``make_folder=False``: a new SQLite file only in an existing
+        folder: a mistyped path must not create a tree of folders and a registry at its end."""
         self.url = url
         self.public_url = public(url)
-        self.engine = _engine(url)
+        if not create:
+            _refuse_a_missing_sqlite_file(url)
+        self.engine = _engine(url, make_folder)
+        if not create:
+            try:
+                with self.engine.connect() as conn:
+                    present = sa.inspect(conn).has_table(meta.name)
+            except sa.exc.DBAPIError as e:
+                raise MedtorchError(f"registry {self.public_url}: cannot be reached ({str(e.orig).strip()}).") from None
+            if not present:
+                raise MedtorchError(f"registry {self.public_url}: the database holds no medtorch registry; give the URL of "
+                                    "an existing one (nothing was created).")
         with self.transaction():
             pass  # creates the tables and the registry id on first use
 
