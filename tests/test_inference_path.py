@@ -193,7 +193,7 @@ def test_load_run_only_loads_and_verifies(trained, tmp_path):
 
 
 VERBS = {
-    "predict": (lambda run, tmp: ["predict", run, "--input", tmp / "new.csv", "--output", run / "p.csv"],
+    "predict": (lambda run, tmp: ["predict", run, "--input", tmp / "new.csv", "--output", tmp / "p.csv"],
                 "predicted", (EXIT_OK,)),
     "evaluate": (lambda run, tmp: ["evaluate", run], "test_evaluated", (EXIT_OK, EXIT_CRITERIA_FAILED)),
     "explain": (lambda run, tmp: ["explain", run, "--method", "integrated_gradients", "--max-rows", "20", "--name", "x"],
