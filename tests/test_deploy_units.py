@@ -193,3 +193,24 @@ def test_degradation_alarm_against_thresholds():
     cautious = SimpleNamespace(**{**vars(PLAN), "alarm_on": "upper_bound"})
     small = deg.degradation(y[:20], np.where(np.arange(20) < 16, y[:20], 1 - y[:20]), ["disease", "healthy"], cautious)
     assert small["mcc"]["estimate"] < 0.8 and small["mcc"]["high"] > PLAN.min_mcc and not small["mcc"]["breach"]
+
+
+def test_a_run_is_recognised_by_its_event_log_not_by_any_manifest_json(tmp_path):
+    """Outputs are refused inside a medtorch run or cross-validation root (its event log beside the log's head or
+    the run's manifest), not inside any folder where another tool left a manifest.json."""
+    from medtorch.deploy.reading import enclosing_run, refuse_writing_into_a_run
+    from medtorch.errors import MedtorchError
+
+    web = tmp_path / "webapp"
+    (web / "out").mkdir(parents=True)
+    (web / "manifest.json").write_text("{}")
+    assert enclosing_run(web / "out" / "p.csv") is None
+    refuse_writing_into_a_run(web / "out" / "p.csv", "--output")  # allowed
+    run = tmp_path / "run"
+    (run / "plots").mkdir(parents=True)
+    (run / "events.jsonl").write_text("")
+    assert enclosing_run(run / "plots" / "p.csv") is None  # a log without its head or a manifest: not a run
+    (run / "events.head").write_text("{}")
+    assert enclosing_run(run / "plots" / "p.csv") == run.resolve()
+    with pytest.raises(MedtorchError, match="inside the medtorch run directory"):
+        refuse_writing_into_a_run(run / "plots" / "p.csv", "--output")

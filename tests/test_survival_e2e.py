@@ -259,7 +259,7 @@ def test_options_the_survival_verbs_do_not_apply_are_refused_before_anything_is_
         err = io.StringIO()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
             rc = main([args[0], str(gbsg2_run), *args[1:]])
-        assert rc == 2 and named in err.getvalue() and "not supported for a survival run" in err.getvalue(), (args, err.getvalue())
+        assert rc == 2 and named in err.getvalue() and f"not supported by {args[0]} on a survival run" in err.getvalue(), (args, err.getvalue())
         assert (gbsg2_run / "events.jsonl").read_bytes() == events, args
         assert not (tmp_path / "p.csv").exists() and not (tmp_path / "m").exists()
     assert (sorted((gbsg2_run / "test_evaluations").iterdir()) if (gbsg2_run / "test_evaluations").exists() else []) == looks

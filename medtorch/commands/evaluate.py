@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         from medtorch.survival.checks import refuse_ignored_options
         from medtorch.survival.governed import print_survival_evaluation, survival_test_look
 
-        refuse_ignored_options(args, "evaluate")  # before the look: a refused option must not use one up
+        refuse_ignored_options(args, "evaluate", **settings.defaults())  # before the look: a refused option must not use one up
         evaluation = survival_test_look(args.run, registry=args.registry, test_data=args.test_data,
                                         acceptance_file=args.acceptance)
         print_survival_evaluation(evaluation)

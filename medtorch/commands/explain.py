@@ -71,10 +71,11 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.survival.checks import is_survival_run
 
     if is_survival_run(args.run):  # attributions of the risk score (medtorch/survival/explain_later.py)
+        from medtorch.stack import settings
         from medtorch.survival.checks import refuse_ignored_options
         from medtorch.survival.explain_later import explain_survival_run
 
-        refuse_ignored_options(args, "explain")
+        refuse_ignored_options(args, "explain", **settings.defaults())
         return explain_survival_run(args)
     from medtorch.artefacts import artefact
     from medtorch.explain.explanation import explain_model

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         from medtorch.survival.checks import refuse_ignored_options
         from medtorch.survival.monitor import monitor_survival, summary
 
-        refuse_ignored_options(args, "monitor", time=None, window=None, chunk_rows=CHUNK_ROWS)
+        refuse_ignored_options(args, "monitor", **settings.defaults(), time=None, window=None, chunk_rows=CHUNK_ROWS)
         report, folder, code = monitor_survival(args.run, args.input, labels=args.labels, out=args.out)
         print(f"monitoring report: {folder / artefact('monitoring_report').file_name(ext='md')}")
         for line in summary(report):

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         from medtorch.survival.checks import refuse_ignored_options
         from medtorch.survival.predict import predict_survival_file
 
-        refuse_ignored_options(args, "predict", on_invalid="refuse", rejected=None, violations=None, chunk_rows=CHUNK_ROWS)
+        refuse_ignored_options(args, "predict", **settings.defaults(), on_invalid="refuse", rejected=None, violations=None, chunk_rows=CHUNK_ROWS)
         s = predict_survival_file(args.run, args.input, args.output)
         print(f"predicted {s['rows']} row(s) -> {s['output']} (risk score, survival at {s['horizons']} {s['horizon_unit']}s)")
         return EXIT_OK

@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT, EXIT_OK, MedtorchError
+from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT, EXIT_OK, IntegrityError, MedtorchError
 
 
 def monitoring_plan(run_config: dict[str, Any]):
@@ -152,16 +152,16 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
 
 
 def _intact_monitoring_log(evidence: Run) -> bytes:
-    """The monitoring log's bytes, once they match the hash the run last recorded for them (a log edited,
-    truncated or removed since is refused, EXIT_INTEGRITY: appending to it would record the change as the
-    run's own); b"" before the first monitoring."""
-    from medtorch.integrity import require_intact
-
-    rd = evidence.rd
-    recorded = any(e["action"] == "monitored" for e in evidence.log.records())
-    if rd.monitoring_log.exists() or recorded:
-        require_intact(rd.root, [rd.monitoring_log.relative_to(rd.root).as_posix()])
-    return rd.monitoring_log.read_bytes() if rd.monitoring_log.exists() else b""
+    """The monitoring log's bytes through the run's verified read (a log edited, truncated or removed since the
+    run last recorded it is refused, EXIT_INTEGRITY: appending to it would record the change as the run's own);
+    b"" before the first monitoring, when the run has never recorded one."""
+    log = evidence.rd.monitoring_log
+    if not log.exists():
+        try:
+            evidence.recorded_hash(log)
+        except IntegrityError:  # never recorded: the first monitoring of this run
+            return b""
+    return evidence.read_bytes(log)  # a recorded log that is gone is refused as missing
 
 
 def _summary(r: dict[str, Any]) -> list[str]:

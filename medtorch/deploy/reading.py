@@ -257,13 +257,14 @@ def refuse_overwriting_input(input_path: str | Path, defaulted: frozenset[str] =
 
 
 def enclosing_run(path: str | Path) -> Path | None:
-    """The medtorch run directory (or cross-validation root) that ``path`` lies in, or None: the nearest
-    folder at or above it that holds a run's manifest or event log."""
+    """The medtorch run directory (or cross-validation root) that ``path`` lies in, or None: the nearest folder at
+    or above it that holds medtorch's event log beside its head or the run's manifest (a file of the manifest's name alone, as
+    many other tools write, does not make a folder a run)."""
     from medtorch.run import RunDir
 
     for folder in (Path(path).resolve(), *Path(path).resolve().parents):
         rd = RunDir(folder)
-        if folder.is_dir() and (rd.manifest.is_file() or rd.events.is_file()):
+        if rd.events.is_file() and (rd.events_head.is_file() or rd.manifest.is_file()):
             return folder
     return None
 
@@ -273,14 +274,14 @@ def refuse_writing_into_a_run(out: str | Path, what: str, allowed: Path | None =
     written over one would replace it, and one written beside them is not the run's), and one under
     an existing file (it cannot be a folder). ``allowed``: a folder of a run where the verb itself
     records what it writes (monitor's own reports under the monitored run's monitoring folder)."""
-    out = Path(out)
-    for parent in out.resolve().parents:
+    out, full = Path(out), Path(out).resolve()
+    for parent in full.parents:
         if parent.exists() and not parent.is_dir():
             raise MedtorchError(f"{what}: {parent} is a file, not a folder; give a path in a folder.")
-    run = enclosing_run(out)
+    run = enclosing_run(full)
     if run is None:
         return
-    inside_allowed = allowed is not None and out.resolve().is_relative_to(allowed.resolve()) and out.resolve() != allowed.resolve()
+    inside_allowed = allowed is not None and full.is_relative_to(allowed.resolve()) and full != allowed.resolve()
     if inside_allowed and not (out.is_dir() and any(out.iterdir())):  # a new folder there, not an earlier report's
         return
     raise MedtorchError(f"{what} lies inside the medtorch run directory {run}; its files are the run's recorded "

@@ -58,12 +58,18 @@ def apply(config: Mapping[str, Any], settings: InferenceSettings) -> dict[str, A
 def add_arguments(parser: argparse.ArgumentParser, override: bool = True) -> None:
     """``--threads``, ``--dtype``, ``--device`` (and ``--override-bridge``) for any verb that loads a model."""
     g = parser.add_argument_group("stack (each choice is part of the stack fingerprint)")
-    g.add_argument("--threads", type=int, default=None, help="torch intra-op threads for inference")
-    g.add_argument("--dtype", choices=DTYPES, default="float32", help="inference dtype (default float32)")
-    g.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="inference device (default cpu)")
+    d = InferenceSettings()
+    g.add_argument("--threads", type=int, default=d.threads, help="torch intra-op threads for inference")
+    g.add_argument("--dtype", choices=DTYPES, default=d.dtype, help=f"inference dtype (default {d.dtype})")
+    g.add_argument("--device", choices=("cpu", "cuda"), default=d.device, help=f"inference device (default {d.device})")
     if override:
         g.add_argument("--override-bridge", metavar="REASON", default=None,
                        help="go on although the bridge re-evaluation failed on this stack; the reason is recorded")
+
+
+def defaults() -> dict[str, Any]:
+    """The options ``add_arguments`` adds, at their defaults (keyed as on the parsed arguments)."""
+    return {**InferenceSettings().as_dict(), "override_bridge": None}
 
 
 def from_args(args: argparse.Namespace) -> InferenceSettings:

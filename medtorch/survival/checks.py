@@ -96,16 +96,13 @@ def refuse_unsupported_verb(verb: str, run_dir: str | None) -> None:
         )
 
 
-# the stack options of medtorch.stack.settings.add_arguments at their defaults
-STACK_DEFAULTS = {"threads": None, "dtype": "float32", "device": "cpu", "override_bridge": None}
-
-
 def refuse_ignored_options(args: Any, verb: str, **defaults: Any) -> None:
-    """Refuse (EXIT_BAD_INPUT) an option a survival verb does not apply, given away from its default: ignoring it
+    """Refuse (EXIT_BAD_INPUT) an option a survival verb does not apply (``defaults``: each such option's default,
+    keyed as on ``args``; the stack options' come from ``medtorch.stack.settings.defaults``), given away from it: ignoring it
     would let a governed look or a prediction stand as made under settings that were never in force."""
-    given = [f"--{name.replace('_', '-')} {getattr(args, name)}" for name, default in {**STACK_DEFAULTS, **defaults}.items()
+    given = [f"--{name.replace('_', '-')} {getattr(args, name)}" for name, default in defaults.items()
              if getattr(args, name, default) != default]
     if given:
-        raise MedtorchError(f"medtorch {verb}: {', '.join(given)} not supported for a survival run (task=survival), "
+        raise MedtorchError(f"{', '.join(given)}: not supported by {verb} on a survival run (task=survival), "
                             "which runs its model in float32 on the CPU with the run's own settings; nothing was done. "
                             "Leave these options out.")
