@@ -178,6 +178,14 @@ def test_evaluate_on_new_test_data(gbsg2_run, tmp_path):
     assert proc.returncode == 2 and "data specification" in proc.stderr and "'age'" in proc.stderr, proc.stderr
     assert sorted(p.name for p in (gbsg2_run / "test_evaluations").glob("*")) == before
 
+    short = _gbsg2_rows(tmp_path / "short.csv", 2)
+    short["time"] = short["time"].clip(upper=1500)  # new patients followed for at most 1,500 days, under 5 years
+    short.to_csv(tmp_path / "short.csv", index=False)
+    proc = run_cli("evaluate", str(gbsg2_run), "--test-data", str(tmp_path / "short.csv"))
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # no score at 5 years about nobody; no look used up
+    assert "evaluation.horizons: 5 year(s)" in proc.stderr and "longest follow-up is 1500 days" in proc.stderr
+    assert sorted(p.name for p in (gbsg2_run / "test_evaluations").glob("*")) == before
+
     rows = _gbsg2_rows(tmp_path / "new.csv", 1)
     proc = run_cli("evaluate", str(gbsg2_run), "--test-data", str(tmp_path / "new.csv"))
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
@@ -301,6 +309,17 @@ def test_generic_survival_table_trains_end_to_end(tmp_path):
     assert "cox_baseline" not in metrics
     assert read_json(run_dir / "model.json")["n_outputs"] == 1
     assert "months" not in read_json(run_dir / "model.json")["features"]  # the duration is never a feature
+
+
+def test_a_horizon_beyond_the_follow_up_is_refused_before_training(tmp_path):
+    data = _survival_table(tmp_path / "cohort.csv")  # censored by 60 months at the latest
+    proc, run_dir = run_train(tmp_path, "+experiment=table", "task=survival", f"data.path={data}",
+                              "data.duration_column=months", "data.event_column=dead", "data.duration_unit=month",
+                              "evaluation.horizons=[1,6]", *QUICK, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "evaluation.horizons: 6 year(s) (72 months) is not within the follow-up of the train split" in proc.stderr
+    assert read_json(run_dir / "manifest.json")["status"] == "failed"
+    assert not (run_dir / "model.pt").exists() and not (run_dir / "metrics.json").exists()
 
 
 def test_competing_events_are_refused_with_exit_2(tmp_path):

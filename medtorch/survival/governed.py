@@ -60,7 +60,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     from medtorch.survival.assessment import assess
     from medtorch.survival.baseline import BreslowBaseline
     from medtorch.survival.km import StepFunction
-    from medtorch.survival.horizons import horizons_in_duration_unit
+    from medtorch.survival.horizons import horizons_in_duration_unit, require_follow_up
     from medtorch.survival.plots import plot_assessment
     from medtorch.survival.predict import load_survival_model
     from medtorch.models.inference import eval_batch_size, infer
@@ -83,6 +83,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
         from medtorch.survival.new_test import new_survival_rows
 
         frame, y, ids, time, extra, digest = new_survival_rows(rd, cfg_d, manifest, test_data)
+    require_follow_up(cfg, {"sealed test split" if test_data is None else f"new test data {test_data}": time})
     fixed = read_json(rd.survival("censoring"))
     censoring = StepFunction(np.asarray(fixed["times"]), np.asarray(fixed["values"]))
     metrics = read_json(rd.metrics)

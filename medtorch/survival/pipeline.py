@@ -92,7 +92,12 @@ def _load(cfg, run: Run):
 
 def _split_and_fit(cfg, raw, run: Run):
     rd = run.rd
+    from medtorch.survival.horizons import require_follow_up
+
     splits = governance.split_table(cfg, raw)  # stratified on the event indicator (grouped by subject where set)
+    # the scores at the horizons are computed on these two now; the sealed test split is checked at its look,
+    # which refuses before anything is recorded (a later calendar period may not yet have the follow-up)
+    require_follow_up(cfg, {f"{name} split": getattr(splits, name).extra[DURATION].to_numpy(float) for name in ("train", "val")})
     record = splits.record(["censored", "event"])
     record["stratified_on"] = "event indicator" + (" and subjects" if cfg.data.subject_column else "")
     record["test_sealed"] = True
