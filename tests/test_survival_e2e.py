@@ -118,6 +118,53 @@ def test_monitor_drift_and_cindex_degradation(gbsg2_run, tmp_path):
     assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
 
 
+def test_survival_monitoring_appends_the_monitoring_log_and_takes_any_outcome_mix(gbsg2_run, tmp_path):
+    import json
+    import shutil
+
+    from lifelines.datasets import load_gbsg2
+
+    from medtorch.errors import EXIT_DEGRADED, EXIT_INTEGRITY
+
+    run = tmp_path / "run"
+    shutil.copytree(gbsg2_run, run)  # a copy: this test changes the run's monitoring log
+    log = run / "monitoring" / "log.jsonl"
+    before = log.read_text().splitlines() if log.exists() else []
+    frame = load_gbsg2()
+    frame.to_csv(tmp_path / "same.csv", index=False)
+    proc = run_cli("monitor", str(run), "--input", str(tmp_path / "same.csv"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = log.read_text().splitlines()
+    assert len(lines) == len(before) + 1
+    line = json.loads(lines[-1])
+    assert line["status"] == "ok" and line["exit_code"] == 0 and line["rows"] == 686 and line["task"] == "survival"
+    assert read_json(line["report"] + "/report.json")["status"] == "ok"
+    # everybody had the event: Harrell's C is defined (comparable pairs need events, not censoring)
+    died = frame[frame.cens == 1]
+    died.to_csv(tmp_path / "died.csv", index=False)
+    proc = run_cli("monitor", str(run), "--input", str(tmp_path / "died.csv"), "--labels", "cens",
+                   "--out", str(tmp_path / "m_died"))
+    assert proc.returncode == EXIT_DEGRADED, proc.stdout + proc.stderr  # survival.min_cindex=0.99 in this run
+    d = read_json(tmp_path / "m_died" / "report.json")["degradation"]
+    assert d["n"] == d["events"] == len(died) and 0.5 < d["cindex"]["estimate"] < 0.99
+    line = json.loads(log.read_text().splitlines()[-1])  # a report outside the run is logged too
+    assert line["status"] == "degraded" and line["exit_code"] == EXIT_DEGRADED and "min_cindex" in line["alarms"][-1]
+    # nobody had the event: no comparable pair, refused in monitoring's words
+    frame[frame.cens == 0].to_csv(tmp_path / "censored.csv", index=False)
+    proc = run_cli("monitor", str(run), "--input", str(tmp_path / "censored.csv"), "--labels", "cens",
+                   "--out", str(tmp_path / "m_cens"))
+    assert proc.returncode == 2 and "no pair of rows is comparable" in proc.stderr, proc.stderr
+    assert "--labels 'cens'" in proc.stderr and "survival model" not in proc.stderr
+    assert not (tmp_path / "m_cens").exists()
+    assert run_cli("audit", "verify", str(run)).returncode == 0
+    # a log changed since the run recorded it: refused before anything is written
+    log.write_text("\n".join(log.read_text().splitlines()[:-1]) + "\n")
+    folders = sorted((run / "monitoring").iterdir())
+    proc = run_cli("monitor", str(run), "--input", str(tmp_path / "same.csv"))
+    assert proc.returncode == EXIT_INTEGRITY, proc.stdout + proc.stderr
+    assert sorted((run / "monitoring").iterdir()) == folders
+
+
 def test_bridge_reports_risk_score_differences_and_rank_agreement(gbsg2_run):
     from medtorch.errors import EXIT_BRIDGE_FAILED
 

@@ -19,13 +19,12 @@ never held in memory.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT, EXIT_OK, IntegrityError, MedtorchError
+from medtorch.errors import EXIT_DEGRADED, EXIT_DRIFT, EXIT_OK, MedtorchError
 
 
 def monitoring_plan(run_config: dict[str, Any]):
@@ -77,6 +76,7 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     from medtorch.deploy.block import block
     from medtorch.deploy.checks import SpecChecker
     from medtorch.deploy.gather import gather
+    from medtorch.deploy.monitor_log import intact_log, log_monitoring
     from medtorch.deploy.monitor_report import write_report
     from medtorch.deploy.spec import read_run_spec
     from medtorch.evidence import Run
@@ -135,33 +135,17 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     }
     report["summary"] = _summary(report)
     evidence = Run.open(rd.root)
-    existing = _intact_monitoring_log(evidence)  # before anything is written
+    existing = intact_log(evidence)  # before anything is written
     files = write_report(report, folder, run.classes)
     line = {"time_utc": report["time_utc"], "input": report["input"], "input_sha256": report["input_sha256"],
             "rows": report["rows"], "status": report["status"], "exit_code": code, "report": str(folder.resolve()),
             "alarms": drift + degraded}
-    logged = evidence.record(rd.monitoring_log, existing + (json.dumps(line) + "\n").encode("utf-8"))
-    # the log and the report's files in the event: inside the run by run-relative path, so audit
-    # verify checks them wherever the run is moved; a report written outside it (--out) by absolute path
-    evidence.event("monitored", {"status": report["status"], "exit_code": code, "rows": report["rows"],
-                                 "report": evidence.name_of(folder)},
-                   inputs={report["input"]: report["input_sha256"]}, outputs={**logged, **evidence.hashes_where(files)})
+    log_monitoring(evidence, existing, line, files, {"status": report["status"], "exit_code": code,
+                                                     "rows": report["rows"], "report": evidence.name_of(folder)},
+                   inputs={report["input"]: report["input_sha256"]})
     if blocking:
         block(rd, f"monitoring found {report['status']}: " + "; ".join((degraded + drift)[:5]), str(folder.resolve()))
     return report, folder, code
-
-
-def _intact_monitoring_log(evidence: Run) -> bytes:
-    """The monitoring log's bytes through the run's verified read (a log edited, truncated or removed since the
-    run last recorded it is refused, EXIT_INTEGRITY: appending to it would record the change as the run's own);
-    b"" before the first monitoring, when the run has never recorded one."""
-    log = evidence.rd.monitoring_log
-    if not log.exists():
-        try:
-            evidence.recorded_hash(log)
-        except IntegrityError:  # never recorded: the first monitoring of this run
-            return b""
-    return evidence.read_bytes(log)  # a recorded log that is gone is refused as missing
 
 
 def _summary(r: dict[str, Any]) -> list[str]:

@@ -85,7 +85,9 @@ def _check_durations(s: pd.Series, col: str, where) -> np.ndarray:
     return values
 
 
-def _check_events(s: pd.Series, col: str, where) -> np.ndarray:
+def _check_events(s: pd.Series, col: str, where, *, monitoring: bool = False) -> np.ndarray:
+    """The 0/1 event indicator of ``s``; ``monitoring``: the outcomes of monitored rows, where everybody may
+    have had the event (Harrell's C needs comparable pairs, not censoring) and the messages speak of monitoring."""
     if s.isna().any():
         raise MedtorchError(f"data.event_column={col!r} of {where}: {int(s.isna().sum())} missing value(s) (first at "
                             f"row {_first_bad(s.isna().to_numpy())}); every patient needs 1 (event) or 0 (censored).")
@@ -98,9 +100,13 @@ def _check_events(s: pd.Series, col: str, where) -> np.ndarray:
             "everything else as 0 (censored at that time), stating so, or analyse each cause separately.")
     events = values.to_numpy().astype(np.int64)
     if events.sum() == 0:
+        if monitoring:
+            raise MedtorchError(f"--labels {col!r} of {where}: all {len(events)} rows are censored (no 1), so no pair "
+                                "of rows is comparable and Harrell's C cannot be computed; degradation needs rows "
+                                "with the event. Check the coding (1 event, 0 censored) of this column.")
         raise MedtorchError(f"data.event_column={col!r} of {where}: all {len(events)} patients are censored (no 1); "
                             "a survival model needs events.")
-    if events.sum() == len(events):
+    if events.sum() == len(events) and not monitoring:
         raise MedtorchError(f"data.event_column={col!r} of {where}: all {len(events)} patients have the event (no 0, "
                             "nobody censored). The early split stratifies on the event indicator and the IPCW metrics "
                             "need a censoring distribution; check the coding (1 event, 0 censored) of this column.")

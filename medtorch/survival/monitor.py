@@ -12,7 +12,9 @@ as ``medtorch.deploy.drift``). With ``--labels`` naming the event column (the ru
 must be in the input too) it computes Harrell's C with a bootstrap interval
 (``monitoring.bootstrap``, ``monitoring.ci_level``) and compares it with ``survival.min_cindex``
 (``monitoring.alarm_on``: the estimate, or the interval's upper bound). Exit codes: 0 nothing crossed
-a threshold; EXIT_DRIFT drift; EXIT_DEGRADED degradation (takes precedence). Survival monitoring
+a threshold; EXIT_DRIFT drift; EXIT_DEGRADED degradation (takes precedence). Each monitoring appends
+one line to the run's monitoring log, as classification's does (``medtorch.deploy.monitor_log``); a log
+changed since the run recorded it is refused (EXIT_INTEGRITY) before anything is written. Survival monitoring
 warns and never blocks predictions (``monitoring.on_drift``/``on_degradation=block`` are not applied).
 """
 
@@ -53,6 +55,8 @@ def record_reference(cfg, splits, spec, eta_train: np.ndarray, val_cindex: float
 def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | None = None,
                      out: str | Path | None = None) -> tuple[dict[str, Any], Path, int]:
     from medtorch.deploy.drift import categorical_drift, numeric_drift
+    from medtorch.deploy.monitor_log import intact_log, log_monitoring
+    from medtorch.hashing import sha256_file
     from medtorch.models.inference import eval_batch_size, infer
     from medtorch.survival.assessment import _ci
     from medtorch.survival.concordance import harrell_c
@@ -62,6 +66,7 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
     frame, typed = checked_input(rd, input_path)
     network, prep, _, cfg = load_survival_model(rd)
     run = Run.open(rd.root)
+    existing = intact_log(run)  # before anything is written
     ref = run.read_json(reference_path(rd))
     m = cfg["monitoring"]
     plan = SimpleNamespace(**m)
@@ -75,7 +80,8 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
         else:
             drift.append(categorical_drift(c, typed[c["column"]], alpha, plan))
     risk = numeric_drift(ref["risk_score"], eta, alpha, plan)
-    report: dict[str, Any] = {"run": str(rd.root), "input": str(Path(input_path).resolve()), "rows": int(len(eta)),
+    report: dict[str, Any] = {"run": str(rd.root), "input": str(Path(input_path).resolve()),
+                              "input_sha256": sha256_file(input_path), "rows": int(len(eta)),
                               "time_utc": utc_now(), "drift": drift, "risk_score_drift": risk,
                               "drifted_columns": [d["column"] for d in drift if d["drift"] or d["missingness_alarm"]]}
     code = EXIT_DRIFT if report["drifted_columns"] or risk["drift"] else EXIT_OK
@@ -83,18 +89,26 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
         report["degradation"] = _degradation(frame, labels, cfg, eta, ref, m, _ci, harrell_c)
         if report["degradation"]["alarm"]:
             code = EXIT_DEGRADED
+    report["status"] = {EXIT_DEGRADED: "degraded", EXIT_DRIFT: "drift"}.get(code, "ok")
     report["exit_code"] = code
     folder = Path(out) if out else rd.monitoring / f"survival_{utc_now().replace(':', '').replace('.', '')}"
     json_path, md_path = (folder / artefact("monitoring_report").file_name(ext=ext) for ext in ("json", "md"))
     items = {json_path: report, md_path: "\n".join(["# Survival monitoring", "", *summary(report)]) + "\n"}
-    details = {"task": "survival", "rows": report["rows"], "exit_code": code, "drifted_columns": report["drifted_columns"],
-               "risk_score_drift": risk["drift"], "cindex": (report.get("degradation") or {}).get("cindex")}
-    if folder.resolve().is_relative_to(rd.root.resolve()):
-        run.record_many(items, event="monitored", details=details)
-    else:  # --out outside the run: the run records the files' absolute paths and hashes
-        for path, obj in items.items():
-            write_bytes(path, encode(obj))
-        run.event("monitored", details, outputs=run.hashes_where(items))
+    for path, obj in items.items():
+        write_bytes(path, encode(obj))
+    alarms = [f"drift in {report['drifted_columns']}"] if report["drifted_columns"] else []
+    alarms += [f"risk-score drift (PSI {risk['psi']:.3f})"] if risk["drift"] else []
+    if code == EXIT_DEGRADED:
+        d = report["degradation"]
+        alarms.append(f"Harrell's C {d['cindex']['estimate']:.3f} below survival.min_cindex {d['min_cindex']} "
+                      f"(judged on the {'estimate' if d['alarm_on'] == 'estimate' else 'upper bound of its interval'})")
+    line = {"time_utc": report["time_utc"], "input": report["input"], "input_sha256": report["input_sha256"],
+            "rows": report["rows"], "status": report["status"], "exit_code": code, "report": str(folder.resolve()),
+            "alarms": alarms, "task": "survival"}
+    details = {"task": "survival", "status": report["status"], "rows": report["rows"], "exit_code": code,
+               "drifted_columns": report["drifted_columns"], "risk_score_drift": risk["drift"],
+               "cindex": (report.get("degradation") or {}).get("cindex"), "report": run.name_of(folder)}
+    log_monitoring(run, existing, line, items, details, inputs={report["input"]: report["input_sha256"]})
     return report, folder, code
 
 
@@ -107,7 +121,7 @@ def _degradation(frame, labels, cfg, eta, ref, m, _ci, harrell_c) -> dict[str, A
             raise MedtorchError(f"{what} {col!r} is not a column of the monitored input; degradation needs the "
                                 f"follow-up time ({dur!r}) and the event indicator of every row.")
     t = _check_durations(frame[dur], dur, "the monitored input")
-    e = _check_events(frame[labels], labels, "the monitored input")
+    e = _check_events(frame[labels], labels, "the monitored input", monitoring=True)
     est = harrell_c(t, e, eta)
     rng = np.random.default_rng(0)
     draws = [harrell_c(t[r], e[r], eta[r]) for r in (rng.integers(0, len(t), len(t)) for _ in range(m["bootstrap"]))]

@@ -1,0 +1,35 @@
+"""The run's monitoring log: one JSON line per monitoring, appended through the run's verified read and
+recorded with the ``monitored`` event, for classification and survival runs alike."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from medtorch.errors import IntegrityError
+from medtorch.evidence import Run
+
+
+def intact_log(evidence: Run) -> bytes:
+    """The monitoring log's bytes through the run's verified read (a log edited, truncated or removed since the
+    run last recorded it is refused, EXIT_INTEGRITY: appending to it would record the change as the run's own);
+    b"" before the first monitoring, when the run has never recorded one. Called before anything is written."""
+    log = evidence.rd.monitoring_log
+    if not log.exists():
+        try:
+            evidence.recorded_hash(log)
+        except IntegrityError:  # never recorded: the first monitoring of this run
+            return b""
+    return evidence.read_bytes(log)  # a recorded log that is gone is refused as missing
+
+
+def log_monitoring(evidence: Run, existing: bytes, line: Mapping[str, Any], files: Iterable[Path],
+                   details: Mapping[str, Any], inputs: Mapping[str, str]) -> None:
+    """Append ``line`` to the log (``existing`` is what ``intact_log`` returned) and record the event.
+
+    The log and the report's files are the event's outputs: inside the run by run-relative path, so audit
+    verify checks them wherever the run is moved; a report written outside it (--out) by absolute path.
+    """
+    logged = evidence.record(evidence.rd.monitoring_log, existing + (json.dumps(dict(line)) + "\n").encode("utf-8"))
+    evidence.event("monitored", details, inputs=inputs, outputs={**logged, **evidence.hashes_where(files)})
