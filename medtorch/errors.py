@@ -106,6 +106,14 @@ def exit_code_table() -> str:
     return "\n".join(rows)
 
 
+def shown(value: object) -> str:
+    """A value as a message quotes it: numpy and pandas scalars as the Python value they hold (``2.5``,
+    ``True``), not their repr (``np.float64(2.5)``, ``np.True_``), which means nothing to a reader."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()
+    return repr(value)
+
+
 class MedtorchError(Exception):
     """A problem with the user's input or a run directory, explained in one message."""
 

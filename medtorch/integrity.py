@@ -27,7 +27,7 @@ from medtorch.audit import EventLog
 from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.handover import AfterHead, after_head
 from medtorch.hashing import sha256_file
-from medtorch.run import VERSIONS, RunDir, read_json
+from medtorch.run import VERSIONS, RunDir, not_a_directory, read_json
 
 # files that describe the log itself rather than being recorded in it: the log, its head, and the locks
 _SELF = frozenset({artefact("events").path, artefact("events_head").path}
@@ -187,7 +187,7 @@ def verify_run(run_dir: str | Path, only: Iterable[str] | None = None, head: str
     rd = RunDir(Path(run_dir))
     v = Verification(run=str(rd.root))
     if not rd.root.is_dir():  # a wrong path, not a changed run: bad input (EXIT_BAD_INPUT)
-        raise MedtorchError(f"{rd.root}: no such run directory.")
+        raise MedtorchError(not_a_directory(rd.root))
     if not rd.events.is_file() and not rd.manifest.is_file() and not _holds_run_files(rd):
         # nothing medtorch writes in a run: bad input. A run that lost its log or manifest (its other
         # files still there) is checked below and fails as changed.

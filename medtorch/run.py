@@ -40,6 +40,14 @@ def discard_unstarted(root: str | Path) -> bool:
     return True
 
 
+def not_a_directory(path: Path) -> str:
+    """Why ``path`` cannot be a run directory: it is a file, or nothing is there."""
+    if path.exists():
+        return (f"{path}: is a file, not a run directory; give the run's folder (the one holding its manifest "
+                "and event log).")
+    return f"{path}: no such run directory."
+
+
 @dataclass(frozen=True)
 class RunDir:
     """Paths of the files inside one run directory, each from its declaration in ``medtorch.artefacts``."""
@@ -294,7 +302,7 @@ class RunDir:
     def require(self) -> "RunDir":
         """Fail clearly unless this looks like a finished medtorch run."""
         if not self.root.is_dir():
-            raise MedtorchError(f"{self.root}: no such run directory.")
+            raise MedtorchError(not_a_directory(self.root))
         if not self.manifest.is_file():
             if self._run_started():  # a run's log without its manifest: removed, not a directory of something else
                 raise IntegrityError(f"{self.manifest}: missing, though the run's event log ({self.events.name}) is there; "

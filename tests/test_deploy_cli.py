@@ -365,6 +365,22 @@ def test_monitoring_log_and_reports_are_verified_also_after_the_run_is_moved(tra
         assert out.returncode == 3 and name in out.stdout + out.stderr, (name, out.stdout, out.stderr)
 
 
+def test_monitor_window_options_are_refused_in_their_own_words(trained, tmp_path):
+    run_dir, tmp, _ = trained
+    log = run_dir / "monitoring" / "log.jsonl"
+    before = log.read_bytes() if log.exists() else None
+    proc = _monitor(run_dir, tmp / "new.csv", "--window", "M", "--out", str(tmp_path / "a"))
+    assert proc.returncode == 2 and "--window M sets the calendar windows of --time" in proc.stderr, proc.stderr
+    one = table(200, 3)
+    one["visit"] = "2024-03-15"  # every row in one month: by month, there is nothing to compare
+    one.to_csv(tmp_path / "one.csv", index=False)
+    proc = _monitor(run_dir, tmp_path / "one.csv", "--time", "visit", "--window", "M", "--out", str(tmp_path / "b"))
+    assert proc.returncode == 2 and "choose a finer --window" in proc.stderr, proc.stderr
+    assert "evaluation.period" not in proc.stderr
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert (log.read_bytes() if log.exists() else None) == before
+
+
 def test_monitor_detects_drift_with_exit_9(trained, tmp_path):
     run_dir, _, _ = trained
     table(1200, 3, shift=1.0).to_csv(tmp_path / "shift.csv", index=False)

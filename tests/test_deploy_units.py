@@ -214,3 +214,47 @@ def test_a_run_is_recognised_by_its_event_log_not_by_any_manifest_json(tmp_path)
     assert enclosing_run(run / "plots" / "p.csv") == run.resolve()
     with pytest.raises(MedtorchError, match="inside the medtorch run directory"):
         refuse_writing_into_a_run(run / "plots" / "p.csv", "--output")
+
+
+def test_messages_quote_values_as_python_writes_them_not_numpy_reprs():
+    from medtorch.data.calendar import to_dates
+    from medtorch.survival.data import _check_durations
+
+    for call, value in ((lambda: to_dates(pd.Series([2020.5, 2021.0]), "visit", None, None), "2020.5"),
+                        (lambda: to_dates(pd.Series([True, False]), "visit", None, None), "value True"),
+                        (lambda: _check_durations(pd.Series([1.0, np.inf]), "months", "x.csv"), "row 2: inf")):
+        with pytest.raises(MedtorchError) as e:
+            call()
+        assert value in str(e.value) and "np." not in str(e.value), str(e.value)
+
+
+def test_a_file_that_is_no_text_gets_a_readable_reason(tmp_path):
+    """A Parquet file under a CSV name is named as such; other bytes are not echoed back to the terminal."""
+    from medtorch.data.sources import read_table
+    from medtorch.deploy.reading import read_chunks
+
+    pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}).to_parquet(tmp_path / "data.csv")
+    for read in (lambda p: read_table(p, "auto", text_columns=[]), lambda p: list(read_chunks(p, []))):
+        with pytest.raises(MedtorchError) as e:
+            read(tmp_path / "data.csv")
+        assert "is a Parquet file" in str(e.value) and "Rename it with a .parquet suffix" in str(e.value)
+        assert str(e.value).isprintable(), repr(str(e.value))
+    (tmp_path / "noise.csv").write_bytes(b"a,b\n" + bytes(range(1, 32)) * 20 + b"\n1,2\n")
+    with pytest.raises(MedtorchError) as e:
+        read_table(tmp_path / "noise.csv", "auto", text_columns=[])
+    assert str(e.value).isprintable() and "noise.csv" in str(e.value), repr(str(e.value))
+    pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}).to_parquet(tmp_path / "broken.parquet")
+    (tmp_path / "broken.parquet").write_bytes((tmp_path / "broken.parquet").read_bytes()[:-40])
+    with pytest.raises(MedtorchError) as e:
+        read_table(tmp_path / "broken.parquet", "auto", text_columns=[])
+    assert "is a Parquet file" not in str(e.value) and "Parquet" in str(e.value)
+
+
+def test_a_file_given_for_a_run_directory_is_named_as_a_file(tmp_path):
+    from medtorch.run import RunDir
+
+    (tmp_path / "metrics.csv").write_text("a\n")
+    with pytest.raises(MedtorchError, match="is a file, not a run directory"):
+        RunDir(tmp_path / "metrics.csv").require()
+    with pytest.raises(MedtorchError, match="no such run directory"):
+        RunDir(tmp_path / "nothing").require()

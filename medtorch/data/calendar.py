@@ -17,7 +17,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from medtorch.errors import MedtorchError
+from medtorch.errors import MedtorchError, shown
 
 YEARS = (1800, 2200)
 UNITS = ("day", "week", "month", "year")
@@ -44,8 +44,8 @@ def to_dates(values: Any, column: str, unit: Optional[str] = None, origin: Any =
         bad = dates.isna() & s.notna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            shown = int(row_number[row]) if row_number is not None else row
-            raise MedtorchError(f"time column {column!r}: value {s.iloc[row]!r} (row {shown + 1}{at}, numbered from 1) "
+            number = int(row_number[row]) if row_number is not None else row
+            raise MedtorchError(f"time column {column!r}: value {shown(s.iloc[row])} (row {number + 1}{at}, numbered from 1) "
                                 "is not a date; "
                                 "expected ISO dates such as 2021-07-31, integer years, or day numbers with "
                                 "data.time_unit and data.time_origin.")
@@ -53,7 +53,7 @@ def to_dates(values: Any, column: str, unit: Optional[str] = None, origin: Any =
     x = s.to_numpy(dtype=np.float64, na_value=np.nan)
     present = x[~np.isnan(x)]
     if len(present) and not np.all(present == np.round(present)):
-        raise MedtorchError(f"time column {column!r}{at} holds fractional numbers (e.g. {present[present != np.round(present)][0]!r}); "
+        raise MedtorchError(f"time column {column!r}{at} holds fractional numbers (e.g. {shown(present[present != np.round(present)][0])}); "
                             "expected dates, integer years (1800-2200) or whole counts of data.time_unit.")
     if unit is None:
         if len(present) and (present.min() < YEARS[0] or present.max() > YEARS[1]):
@@ -84,6 +84,7 @@ def single_period(labels: np.ndarray, missing: str) -> Optional[str]:
     return present[0] if len(present) == 1 else None
 
 
-def refusal(column: str, period: str, only: str, n: int) -> str:
+def refusal(column: str, period: str, only: str, n: int, setting: str = "evaluation.period") -> str:
+    """Why a calendar analysis of ``column`` by ``period`` is refused; ``setting`` is what the user changes."""
     return (f"calendar analysis by {period} of {column!r} refused: all {n} dated row(s) fall into one period ({only}), "
-            "so it would compare nothing; choose a finer evaluation.period or data with more than one period.")
+            f"so it would compare nothing; choose a finer {setting} or data with more than one period.")

@@ -22,6 +22,7 @@ from scipy.stats import binom
 
 from medtorch.data.leakage_result import CheckResult
 from medtorch.data.split import Rows
+from medtorch.errors import shown
 
 MAX_LEVELS = 20  # integer columns with more distinct values are measurements (age in years), not category codes
 LEVEL_ALPHA = 1e-4  # a pure level must also be beyond chance: P(>= k of n in the class | prevalence) below
@@ -84,7 +85,7 @@ def outcome_levels(train: Rows, min_n: int, purity: float, classes: list[str] | 
     evidence = {"min_level_n": min_n, "level_purity": purity, "levels_tested": tested, "alpha": alpha,
                 "flagged": flagged}
     if flagged:
-        names = "; ".join(f"{d['column']}={d['level']!r} ({d['rows']} rows, {d['purity']:.1%} {d['class_name']}, "
+        names = "; ".join(f"{d['column']}={shown(d['level'])} ({d['rows']} rows, {d['purity']:.1%} {d['class_name']}, "
                           f"prevalence {d['class_prevalence']:.1%})" for d in flagged[:5])
         return CheckResult("outcome_levels", "fail", "category level(s) that occur (almost) only with one outcome: "
                            f"{names}; a value recorded after the outcome? List the column in data.drop", evidence)

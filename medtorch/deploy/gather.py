@@ -24,7 +24,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from medtorch.errors import MedtorchError
+from medtorch.errors import MedtorchError, shown
 
 
 class _Codes:
@@ -146,7 +146,7 @@ def _windows(frame: pd.DataFrame, column: str, freq: str, where: str, first_row:
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy()) + first_row)[:10].tolist()
         raise MedtorchError(f"{where}: --time {column} holds values that are not dates in data rows {rows} "
-                            f"(e.g. {frame[column][bad].iloc[0]!r}); use ISO dates such as 2024-03-31.")
+                            f"(e.g. {shown(frame[column][bad].iloc[0])}); use ISO dates such as 2024-03-31.")
     return t.dt.to_period(freq).astype("string")
 
 

@@ -86,6 +86,9 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     from medtorch.stack.gate import require_bridged_stack
 
     input_path = Path(input_path)
+    if window is not None and not time_column:  # before the bridge check, which may write
+        raise MedtorchError(f"--window {window} sets the calendar windows of --time COLUMN, and no --time was given; "
+                            "name the input's date column with --time, or leave out --window.")
     run = require_bridged_stack(run_dir, "monitor", **(load_options or {}))
     rd = run.rd
     spec, spec_sha = read_run_spec(rd, run.manifest)
@@ -108,7 +111,8 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
 
         present = [w for w in g.windows if w is not None and w == w and str(w) != "<NA>"]
         if len(present) == 1:  # one window compares nothing: refuse rather than report it
-            raise MedtorchError(refusal(time_column, f"--window {plan.window}", str(present[0]), g.n) + " (monitor)")
+            raise MedtorchError(refusal(time_column, f"--window {plan.window}", str(present[0]), g.n,
+                                        setting="--window (D, W, M, Q, Y)"))
         for code in sorted(range(len(g.windows)), key=g.windows.__getitem__):
             windows.append({"window": str(g.windows[code]), **analyse(g, g.window == code, ctx)})
     for w in windows:

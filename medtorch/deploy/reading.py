@@ -29,8 +29,21 @@ def _fmt(path: Path) -> str:
     return "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
 
 
+def _readable(text: str, limit: int = 300) -> str:
+    """A parser's message for a terminal: the file's bytes it quotes back escaped (``\\x01``), at most ``limit``
+    characters, so a binary file does not write control characters into the user's shell."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text.strip())
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
 def _undecodable(path: Path, what: str, e: Exception) -> MedtorchError:
-    return MedtorchError(f"{path} could not be decoded as {what}: {type(e).__name__}: {str(e).strip()}. "
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic == b"PAR1" and what != "Parquet":  # Parquet's magic number: a Parquet file under a CSV name
+        return MedtorchError(f"{path} is a Parquet file (it begins with Parquet's magic bytes PAR1), but its name "
+                             "does not end in .parquet or .pq, so it was read as CSV. Rename it with a .parquet "
+                             "suffix (for training, data.format=parquet also reads it).")
+    return MedtorchError(f"{path} could not be decoded as {what}: {type(e).__name__}: {_readable(str(e))}. "
                          f"Give a UTF-8 CSV file with a header row, or a Parquet file (.parquet).")
 
 
@@ -148,13 +161,13 @@ def _csv_chunks(path: Path, text_columns: list[str], chunk_rows: int,
         except pa.ArrowInvalid as e:
             text = str(e)
             if "UTF8" in text or "UTF-8" in text:
-                raise MedtorchError(f"{path} could not be decoded as UTF-8 CSV: UnicodeDecodeError: {text.strip()}. "
+                raise MedtorchError(f"{path} could not be decoded as UTF-8 CSV: UnicodeDecodeError: {_readable(text)}. "
                                     "Give a UTF-8 CSV file with a header row, or a Parquet file (.parquet).") from None
             if strict and "conversion error" in text:
                 strict = False  # text in a numeric column: the rest is read as text, each chunk typed as pandas would
                 continue
             if "CSV parse error" in text and _utf8_start(path):  # text, but a row does not fit the header
-                raise MedtorchError(f"{path} is not a well-formed CSV file: {text.strip()}. Every row needs as many "
+                raise MedtorchError(f"{path} is not a well-formed CSV file: {_readable(text)}. Every row needs as many "
                                     "fields as the header has columns (a truncated file, or a value with an unquoted "
                                     "separator).") from None
             raise _undecodable(path, "UTF-8 CSV", e) from None

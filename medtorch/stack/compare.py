@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from medtorch.errors import MedtorchError
-from medtorch.run import RunDir, read_json
+from medtorch.run import RunDir, not_a_directory, read_json
 from medtorch.stack.fingerprint import diff, flatten
 from medtorch.stack.variation import variation
 
@@ -46,7 +46,7 @@ def expand_runs(paths: list[str]) -> list[Path]:
                 raise MedtorchError(f"{p}: neither a run directory nor a directory holding runs (no {name} in it).")
             out.extend(found)
         else:
-            raise MedtorchError(f"{p}: no such run directory.")
+            raise MedtorchError(not_a_directory(Path(p)))
     if len(out) < 2:
         raise MedtorchError(f"compare needs at least two runs; got {len(out)} ({', '.join(map(str, out)) or 'none'}).")
     return out

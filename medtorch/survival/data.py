@@ -16,7 +16,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from medtorch.data import sources
-from medtorch.errors import MedtorchError
+from medtorch.errors import MedtorchError, shown
 from medtorch.hashing import sha256_bytes, sha256_file
 
 DURATION = "_medtorch_duration"  # the follow-up time's column in RawTable.extra / Rows.extra
@@ -76,7 +76,7 @@ def _check_durations(s: pd.Series, col: str, where) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         raise MedtorchError(f"data.duration_column={col!r} of {where}: {int(bad.sum())} value(s) are missing, "
-                            f"non-numeric or infinite (first at row {_first_bad(bad)}: {s.iloc[_first_bad(bad) - 1]!r}); "
+                            f"non-numeric or infinite (first at row {_first_bad(bad)}: {shown(s.iloc[_first_bad(bad) - 1])}); "
                             "every patient needs a follow-up time. Fix or remove those rows.")
     neg = values < 0
     if neg.any():
