@@ -214,6 +214,9 @@ def test_a_run_is_recognised_by_its_event_log_not_by_any_manifest_json(tmp_path)
     assert enclosing_run(run / "plots" / "p.csv") == run.resolve()
     with pytest.raises(MedtorchError, match="inside the medtorch run directory"):
         refuse_writing_into_a_run(run / "plots" / "p.csv", "--output")
+    (run / "manifest.json").write_text("{}")
+    (run / "events.jsonl").unlink()  # a run that lost its event log is still a run: its manifest and the log's head
+    assert enclosing_run(run / "plots" / "p.csv") == run.resolve()
 
 
 def test_messages_quote_values_as_python_writes_them_not_numpy_reprs():

@@ -271,13 +271,13 @@ def refuse_overwriting_input(input_path: str | Path, defaulted: frozenset[str] =
 
 def enclosing_run(path: str | Path) -> Path | None:
     """The medtorch run directory (or cross-validation root) that ``path`` lies in, or None: the nearest folder at
-    or above it that holds medtorch's event log beside its head or the run's manifest (a file of the manifest's name alone, as
-    many other tools write, does not make a folder a run)."""
+    or above it that holds two of medtorch's event log, its head and the run's manifest (a file of the manifest's name
+    alone, as many other tools write, does not make a folder a run; a run that lost one of the three still is one)."""
     from medtorch.run import RunDir
 
     for folder in (Path(path).resolve(), *Path(path).resolve().parents):
         rd = RunDir(folder)
-        if rd.events.is_file() and (rd.events_head.is_file() or rd.manifest.is_file()):
+        if rd.events.is_file() + rd.events_head.is_file() + rd.manifest.is_file() >= 2:
             return folder
     return None
 
