@@ -124,10 +124,12 @@ class Run:
 
 def open_run(path: str | Path) -> Run:
     """A handle on an existing run directory (checked to be one)."""
-    from medtorch.run import RunDir
+    from medtorch.run import RunDir, not_a_directory
 
     p = Path(path)
     manifest = RunDir(p).manifest
+    if not p.is_dir():
+        raise MedtorchError(not_a_directory(p))
     if not manifest.is_file():
         raise MedtorchError(f"{p}: not a medtorch run directory (no {manifest.name}); give the directory that "
                             "train.py printed as 'Run directory: ...'.")

@@ -109,7 +109,8 @@ def exit_code_table() -> str:
 def shown(value: object) -> str:
     """A value as a message quotes it: numpy and pandas scalars as the Python value they hold (``2.5``,
     ``True``), not their repr (``np.float64(2.5)``, ``np.True_``), which means nothing to a reader."""
-    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+    kind = type(value)
+    if kind.__module__ == "numpy" and hasattr(value, "item") and kind.__name__ not in ("datetime64", "timedelta64"):
         value = value.item()
     return repr(value)
 

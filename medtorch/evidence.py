@@ -29,7 +29,7 @@ from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.hashing import sha256_bytes
 from medtorch.manifest import Manifest
-from medtorch.run import RunDir
+from medtorch.run import RunDir, not_a_directory
 
 WRITE_ONCE, VERSIONED, REPLACE = "write-once", "versioned", "replace"
 KINDS = (WRITE_ONCE, VERSIONED, REPLACE)
@@ -111,6 +111,8 @@ class Run:
     def open(cls, root: str | Path) -> "Run":
         """An existing run directory, its manifest read strictly (format 1 or 2)."""
         rd = RunDir(root)
+        if not rd.root.is_dir():
+            raise MedtorchError(not_a_directory(rd.root))
         if not rd.manifest.is_file():
             raise MedtorchError(f"{rd.root}: no {rd.manifest.name}; this is not a medtorch run directory.")
         run = cls(rd, Manifest(run_id=""))

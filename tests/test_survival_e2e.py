@@ -156,6 +156,11 @@ def test_survival_monitoring_appends_the_monitoring_log_and_takes_any_outcome_mi
     assert proc.returncode == 2 and "no pair of rows is comparable" in proc.stderr, proc.stderr
     assert "--labels 'cens'" in proc.stderr and "survival model" not in proc.stderr
     assert not (tmp_path / "m_cens").exists()
+    died.head(1).to_csv(tmp_path / "one.csv", index=False)  # one row: no pair to compare either
+    proc = run_cli("monitor", str(run), "--input", str(tmp_path / "one.csv"), "--labels", "cens",
+                   "--out", str(tmp_path / "m_one"))
+    assert proc.returncode == 2 and "no pair of the 1 monitored rows is comparable" in proc.stderr, proc.stderr
+    assert not (tmp_path / "m_one").exists()
     assert run_cli("audit", "verify", str(run)).returncode == 0
     # a log changed since the run recorded it: refused before anything is written
     log.write_text("\n".join(log.read_text().splitlines()[:-1]) + "\n")
@@ -228,10 +233,14 @@ def test_evaluate_on_new_test_data(gbsg2_run, tmp_path):
     short = _gbsg2_rows(tmp_path / "short.csv", 2)
     short["time"] = short["time"].clip(upper=1500)  # new patients followed for at most 1,500 days, under 5 years
     short.to_csv(tmp_path / "short.csv", index=False)
-    proc = run_cli("evaluate", str(gbsg2_run), "--test-data", str(tmp_path / "short.csv"))
+    (tmp_path / "amended.yaml").write_text("name: amended\ncriteria: ['cindex_lower_ci >= 0.5']\n")
+    events = (gbsg2_run / "events.jsonl").read_text()
+    proc = run_cli("evaluate", str(gbsg2_run), "--test-data", str(tmp_path / "short.csv"),
+                   "--acceptance", str(tmp_path / "amended.yaml"))
     assert proc.returncode == 2, proc.stdout + proc.stderr  # no score at 5 years about nobody; no look used up
-    assert "evaluation.horizons: 5 year(s)" in proc.stderr and "longest follow-up is 1500 days" in proc.stderr
+    assert "evaluation.horizons: 5 years (1826.25 days)" in proc.stderr and "longest follow-up is 1500 days" in proc.stderr
     assert sorted(p.name for p in (gbsg2_run / "test_evaluations").glob("*")) == before
+    assert (gbsg2_run / "events.jsonl").read_text() == events  # nor the amendment given with the refused data
 
     rows = _gbsg2_rows(tmp_path / "new.csv", 1)
     proc = run_cli("evaluate", str(gbsg2_run), "--test-data", str(tmp_path / "new.csv"))
@@ -256,6 +265,13 @@ def test_evaluate_on_new_test_data(gbsg2_run, tmp_path):
     verify = run_cli("registry", "verify", "--registry", bound["url"], str(gbsg2_run))
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert run_cli("audit", "verify", str(gbsg2_run)).returncode == 0
+    # new patients who all had the event: scored with the training split's censoring distribution, not refused
+    died = _gbsg2_rows(tmp_path / "died.csv", 3)
+    died[died.cens == 1].to_csv(tmp_path / "died.csv", index=False)
+    proc = run_cli("evaluate", str(gbsg2_run), "--test-data", str(tmp_path / "died.csv"))
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    a = read_json(sorted((gbsg2_run / "test_evaluations").glob("*"))[-1] / "evaluation.json")["assessment"]
+    assert a["n"] == a["events"] == int(died.cens.sum()) and a["overall"]["cindex"]["estimate"] is not None
 
 
 def test_explain_later_attributes_the_risk_score_like_training(gbsg2_run):
@@ -364,7 +380,7 @@ def test_a_horizon_beyond_the_follow_up_is_refused_before_training(tmp_path):
                               "data.duration_column=months", "data.event_column=dead", "data.duration_unit=month",
                               "evaluation.horizons=[1,6]", *QUICK, check=False)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "evaluation.horizons: 6 year(s) (72 months) is not within the follow-up of the train split" in proc.stderr
+    assert "evaluation.horizons: 6 years (72 months) is not within the follow-up of the train split" in proc.stderr
     assert read_json(run_dir / "manifest.json")["status"] == "failed"
     assert not (run_dir / "model.pt").exists() and not (run_dir / "metrics.json").exists()
 
@@ -386,9 +402,14 @@ def test_calendar_split_with_shorter_follow_up_of_later_patients_is_shown(tmp_pa
     admin = (pd.to_datetime("2021-06-30") - entry).days.to_numpy().astype(float)  # the study closes on one date
     pd.DataFrame({"x1": x1, "x2": rng.normal(size=n), "entry": entry.strftime("%Y-%m-%d"),
                   "days": np.round(np.minimum(t, admin), 1), "event": (t <= admin).astype(int)}).to_csv(tmp_path / "c.csv", index=False)
-    proc, run_dir = run_train(tmp_path, "+experiment=table", "task=survival", f"data.path={tmp_path / 'c.csv'}",
-                              "data.duration_column=days", "data.event_column=event", "data.time_column=entry",
-                              "split=temporal", "evaluation.horizons=[1,2]", "survival.cox_baseline=false", *QUICK)
+    common = ("+experiment=table", "task=survival", f"data.path={tmp_path / 'c.csv'}", "data.duration_column=days",
+              "data.event_column=event", "data.time_column=entry", "split=temporal", "survival.cox_baseline=false", *QUICK)
+    # the latest patients (the test split) were followed for at most 450 days: 2 years cannot be scored on them,
+    # which is refused before training rather than found at the run's first test look
+    proc, _ = run_train(tmp_path / "too_long", *common, "evaluation.horizons=[1,2]", check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "2 years (730.5 days) is not within the follow-up of the test split" in proc.stderr
+    proc, run_dir = run_train(tmp_path, *common, "evaluation.horizons=[0.5,1]")
     checks = {c["check"]: c for c in read_json(run_dir / "leakage.json")["checks"]}
     assert checks["calendar_follow_up"]["status"] == "warn" and "test" in checks["calendar_follow_up"]["summary"]
     periods = read_json(run_dir / "survival" / "eda.json")["periods"]

@@ -39,13 +39,15 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     from medtorch.audit import EventLog
     from medtorch.registry import binding
-    from medtorch.run import RunDir, read_json
+    from medtorch.run import RunDir, not_a_directory, read_json
 
     reg = Registry(where.url, create=False)  # verify only reads: it never creates a registry
     with reg.transaction() as tx:
         head, entries = tx.verify()
         for run_dir in args.runs:
             rd = RunDir(run_dir)
+            if not rd.root.is_dir():
+                raise MedtorchError(not_a_directory(rd.root))
             if not rd.manifest.is_file():
                 raise MedtorchError(f"{run_dir}: no {rd.manifest.name}; not a medtorch run directory.")
             manifest = read_json(rd.manifest)

@@ -76,7 +76,7 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     from medtorch.deploy.block import block
     from medtorch.deploy.checks import SpecChecker
     from medtorch.deploy.gather import gather
-    from medtorch.deploy.monitor_log import intact_log, log_monitoring
+    from medtorch.deploy.monitor_log import log_monitoring, monitoring_entry
     from medtorch.deploy.monitor_report import write_report
     from medtorch.deploy.spec import read_run_spec
     from medtorch.evidence import Run
@@ -139,14 +139,14 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     }
     report["summary"] = _summary(report)
     evidence = Run.open(rd.root)
-    existing = intact_log(evidence)  # before anything is written
-    files = write_report(report, folder, run.classes)
     line = {"time_utc": report["time_utc"], "input": report["input"], "input_sha256": report["input_sha256"],
             "rows": report["rows"], "status": report["status"], "exit_code": code, "report": str(folder.resolve()),
             "alarms": drift + degraded}
-    log_monitoring(evidence, existing, line, files, {"status": report["status"], "exit_code": code,
-                                                     "rows": report["rows"], "report": evidence.name_of(folder)},
-                   inputs={report["input"]: report["input_sha256"]})
+    with monitoring_entry(evidence) as existing:  # the log verified before anything is written
+        files = write_report(report, folder, run.classes)
+        log_monitoring(evidence, existing, line, files, {"status": report["status"], "exit_code": code,
+                                                         "rows": report["rows"], "report": evidence.name_of(folder)},
+                       inputs={report["input"]: report["input_sha256"]})
     if blocking:
         block(rd, f"monitoring found {report['status']}: " + "; ".join((degraded + drift)[:5]), str(folder.resolve()))
     return report, folder, code

@@ -4,11 +4,21 @@ recorded with the ``monitored`` event, for classification and survival runs alik
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from medtorch.errors import IntegrityError
 from medtorch.evidence import Run
+from medtorch.locking import event_log_lock
+
+
+@contextmanager
+def monitoring_entry(evidence: Run) -> Iterator[bytes]:
+    """Hold the run's event log lock while one monitoring writes its report and appends its line, and give the
+    log's verified bytes: two monitorings at once then cannot both extend the same old log (one line lost)."""
+    with event_log_lock(evidence.rd.events):
+        yield intact_log(evidence)
 
 
 def intact_log(evidence: Run) -> bytes:
@@ -26,7 +36,7 @@ def intact_log(evidence: Run) -> bytes:
 
 def log_monitoring(evidence: Run, existing: bytes, line: Mapping[str, Any], files: Iterable[Path],
                    details: Mapping[str, Any], inputs: Mapping[str, str]) -> None:
-    """Append ``line`` to the log (``existing`` is what ``intact_log`` returned) and record the event.
+    """Append ``line`` to the log (``existing`` is what ``monitoring_entry`` gave) and record the event.
 
     The log and the report's files are the event's outputs: inside the run by run-relative path, so audit
     verify checks them wherever the run is moved; a report written outside it (--out) by absolute path.

@@ -78,10 +78,11 @@ def _look(run_dir: str | Path, test_data: str | None, registry: str | None, acce
         evidence = Run.open(rd.root)  # writes the look's files, hashes them and logs the event
         log = evidence.log
         log.verify_chain()
+        seal = read_json(rd.sealed_test)
+        # the rows first: test data that is refused (specification, independence) leaves no amendment recorded
+        rows = sealed_test_rows(run, seal) if test_data is None else new_test_rows(run, seal, test_data)
         criteria_record, changed_after_look = active_criteria(rd, log, acceptance_file)
         criteria = A.check_record(criteria_record, str(rd.acceptance))
-        seal = read_json(rd.sealed_test)
-        rows = sealed_test_rows(run, seal) if test_data is None else new_test_rows(run, seal, test_data)
         probs = infer(run.network, rows.frame, run.eval_batch_size, preprocessor=run.preprocessor)
         assessment = assess(rows.y, probs, run.classes, rows.extra, cfg["data"], cfg["evaluation"], int(cfg["seed"]))
         results = A.judge(criteria, A.observed_quantities(assessment))

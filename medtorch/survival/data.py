@@ -28,7 +28,8 @@ def in_duration_unit(value: float, unit: str, duration_unit: str) -> float:
     return float(value) * PER_YEAR[duration_unit] / PER_YEAR[unit]
 
 
-def load_survival(cfg_data) -> sources.RawTable:
+def load_survival(cfg_data, role: str = "training") -> sources.RawTable:
+    """The table of ``cfg_data``; ``role`` as ``_check_events`` takes it (new test data: "test")."""
     if cfg_data.source == "gbsg2":
         frame, where, source = _gbsg2()
     else:
@@ -41,11 +42,11 @@ def load_survival(cfg_data) -> sources.RawTable:
         if col not in frame.columns:
             raise MedtorchError(f"{key}={col!r} is not a column of {where}. Columns: {', '.join(frame.columns[:30])}")
     durations = _check_durations(frame[dur], dur, where)
-    events = _check_events(frame[ev], ev, where)
+    events = _check_events(frame[ev], ev, where, role=role)
     frame[ev] = events
     table_cfg = OmegaConf.create({**OmegaConf.to_container(cfg_data, resolve=True), "target": ev,
                                   "drop": [*cfg_data.drop, dur]})
-    raw = sources._table(table_cfg, frame, where, source)
+    raw = sources._table(table_cfg, frame, where, source, classes=["0", "1"])  # 0 censored, 1 event, whichever occur
     raw.extra = raw.extra.copy()
     raw.extra[DURATION] = durations
     raw.source.update({"duration_column": dur, "event_column": ev, "duration_unit": cfg_data.duration_unit,
@@ -85,29 +86,33 @@ def _check_durations(s: pd.Series, col: str, where) -> np.ndarray:
     return values
 
 
-def _check_events(s: pd.Series, col: str, where, *, monitoring: bool = False) -> np.ndarray:
-    """The 0/1 event indicator of ``s``; ``monitoring``: the outcomes of monitored rows, where everybody may
-    have had the event (Harrell's C needs comparable pairs, not censoring) and the messages speak of monitoring."""
+def _check_events(s: pd.Series, col: str, where, *, role: str = "training") -> np.ndarray:
+    """The 0/1 event indicator of ``s``. ``role``: "training" (the early split stratifies on it and the IPCW
+    weights need censoring: every patient with the event is refused), "test" (new test data: scored with the
+    training split's censoring distribution, so everybody may have had the event) or "monitoring" (the outcomes
+    of monitored rows, named by --labels; Harrell's C needs comparable pairs, not censoring)."""
+    key = f"--labels {col!r}" if role == "monitoring" else f"data.event_column={col!r}"
     if s.isna().any():
-        raise MedtorchError(f"data.event_column={col!r} of {where}: {int(s.isna().sum())} missing value(s) (first at "
+        raise MedtorchError(f"{key} of {where}: {int(s.isna().sum())} missing value(s) (first at "
                             f"row {_first_bad(s.isna().to_numpy())}); every patient needs 1 (event) or 0 (censored).")
     values = pd.to_numeric(s, errors="coerce")
     other = sorted({str(v) for v, n in zip(s.tolist(), values.tolist()) if n not in (0, 1)})
     if other:
         raise MedtorchError(
-            f"data.event_column={col!r} of {where} holds value(s) {other[:10]} besides 1 (event) and 0 (censored). "
+            f"{key} of {where} holds value(s) {other[:10]} besides 1 (event) and 0 (censored). "
             "Competing events (several event types) are not supported yet: code the event of interest as 1 and "
             "everything else as 0 (censored at that time), stating so, or analyse each cause separately.")
     events = values.to_numpy().astype(np.int64)
     if events.sum() == 0:
-        if monitoring:
-            raise MedtorchError(f"--labels {col!r} of {where}: all {len(events)} rows are censored (no 1), so no pair "
+        if role == "monitoring":
+            raise MedtorchError(f"{key} of {where}: all {len(events)} rows are censored (no 1), so no pair "
                                 "of rows is comparable and Harrell's C cannot be computed; degradation needs rows "
                                 "with the event. Check the coding (1 event, 0 censored) of this column.")
-        raise MedtorchError(f"data.event_column={col!r} of {where}: all {len(events)} patients are censored (no 1); "
-                            "a survival model needs events.")
-    if events.sum() == len(events) and not monitoring:
-        raise MedtorchError(f"data.event_column={col!r} of {where}: all {len(events)} patients have the event (no 0, "
+        raise MedtorchError(f"{key} of {where}: all {len(events)} patients are censored (no 1); "
+                            + ("a survival model needs events." if role == "training" else
+                               "no score of a survival model can be computed without events."))
+    if events.sum() == len(events) and role == "training":
+        raise MedtorchError(f"{key} of {where}: all {len(events)} patients have the event (no 0, "
                             "nobody censored). The early split stratifies on the event indicator and the IPCW metrics "
                             "need a censoring distribution; check the coding (1 event, 0 censored) of this column.")
     return events

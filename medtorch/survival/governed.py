@@ -60,7 +60,7 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     from medtorch.survival.assessment import assess
     from medtorch.survival.baseline import BreslowBaseline
     from medtorch.survival.km import StepFunction
-    from medtorch.survival.horizons import horizons_in_duration_unit, require_follow_up
+    from medtorch.survival.horizons import NEW_DATA_FIX, TEST_SPLIT_FIX, horizons_in_duration_unit, require_follow_up
     from medtorch.survival.plots import plot_assessment
     from medtorch.survival.predict import load_survival_model
     from medtorch.models.inference import eval_batch_size, infer
@@ -75,15 +75,17 @@ def survival_test_look(run_dir: str | Path, registry: str | None = None, test_da
     cfg = OmegaConf.create(cfg_d)
     log = EventLog(rd.events)
     log.verify_chain()
-    criteria_record, changed_after_look = active_criteria(rd, log, acceptance_file)
-    criteria = A.check_record(criteria_record, str(rd.acceptance))
+    # the rows first: test data that is refused (specification, independence, follow-up) leaves no amendment recorded
     if test_data is None:
         frame, y, ids, time, extra, digest = _sealed_rows(rd, cfg_d, manifest)
+        require_follow_up(cfg, {"test split": time}, fix=TEST_SPLIT_FIX)
     else:  # new test data: checked against the data specification, refused when not independent
         from medtorch.survival.new_test import new_survival_rows
 
         frame, y, ids, time, extra, digest = new_survival_rows(rd, cfg_d, manifest, test_data)
-    require_follow_up(cfg, {"sealed test split" if test_data is None else f"new test data {test_data}": time})
+        require_follow_up(cfg, {f"new test data {test_data}": time}, fix=NEW_DATA_FIX)
+    criteria_record, changed_after_look = active_criteria(rd, log, acceptance_file)
+    criteria = A.check_record(criteria_record, str(rd.acceptance))
     fixed = read_json(rd.survival("censoring"))
     censoring = StepFunction(np.asarray(fixed["times"]), np.asarray(fixed["values"]))
     metrics = read_json(rd.metrics)

@@ -55,7 +55,7 @@ def record_reference(cfg, splits, spec, eta_train: np.ndarray, val_cindex: float
 def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | None = None,
                      out: str | Path | None = None) -> tuple[dict[str, Any], Path, int]:
     from medtorch.deploy.drift import categorical_drift, numeric_drift
-    from medtorch.deploy.monitor_log import intact_log, log_monitoring
+    from medtorch.deploy.monitor_log import log_monitoring, monitoring_entry
     from medtorch.hashing import sha256_file
     from medtorch.models.inference import eval_batch_size, infer
     from medtorch.survival.assessment import _ci
@@ -66,7 +66,6 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
     frame, typed = checked_input(rd, input_path)
     network, prep, _, cfg = load_survival_model(rd)
     run = Run.open(rd.root)
-    existing = intact_log(run)  # before anything is written
     ref = run.read_json(reference_path(rd))
     m = cfg["monitoring"]
     plan = SimpleNamespace(**m)
@@ -94,8 +93,6 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
     folder = Path(out) if out else rd.monitoring / f"survival_{utc_now().replace(':', '').replace('.', '')}"
     json_path, md_path = (folder / artefact("monitoring_report").file_name(ext=ext) for ext in ("json", "md"))
     items = {json_path: report, md_path: "\n".join(["# Survival monitoring", "", *summary(report)]) + "\n"}
-    for path, obj in items.items():
-        write_bytes(path, encode(obj))
     alarms = [f"drift in {report['drifted_columns']}"] if report["drifted_columns"] else []
     alarms += [f"risk-score drift (PSI {risk['psi']:.3f})"] if risk["drift"] else []
     if code == EXIT_DEGRADED:
@@ -108,7 +105,10 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
     details = {"task": "survival", "status": report["status"], "rows": report["rows"], "exit_code": code,
                "drifted_columns": report["drifted_columns"], "risk_score_drift": risk["drift"],
                "cindex": (report.get("degradation") or {}).get("cindex"), "report": run.name_of(folder)}
-    log_monitoring(run, existing, line, items, details, inputs={report["input"]: report["input_sha256"]})
+    with monitoring_entry(run) as existing:  # the log verified before anything is written
+        for path, obj in items.items():
+            write_bytes(path, encode(obj))
+        log_monitoring(run, existing, line, items, details, inputs={report["input"]: report["input_sha256"]})
     return report, folder, code
 
 
@@ -121,8 +121,12 @@ def _degradation(frame, labels, cfg, eta, ref, m, _ci, harrell_c) -> dict[str, A
             raise MedtorchError(f"{what} {col!r} is not a column of the monitored input; degradation needs the "
                                 f"follow-up time ({dur!r}) and the event indicator of every row.")
     t = _check_durations(frame[dur], dur, "the monitored input")
-    e = _check_events(frame[labels], labels, "the monitored input", monitoring=True)
+    e = _check_events(frame[labels], labels, "the monitored input", role="monitoring")
     est = harrell_c(t, e, eta)
+    if not np.isfinite(est):  # every event at one tied time, a single row, ...: no pair to compare
+        raise MedtorchError(f"--labels {labels!r}: no pair of the {len(t)} monitored rows is comparable (an earlier "
+                            "event against a later follow-up), so Harrell's C cannot be computed; degradation needs "
+                            "rows with events at different times.")
     rng = np.random.default_rng(0)
     draws = [harrell_c(t[r], e[r], eta[r]) for r in (rng.integers(0, len(t), len(t)) for _ in range(m["bootstrap"]))]
     ci = _ci(est, draws, m["ci_level"])
@@ -140,7 +144,8 @@ def summary(report: dict[str, Any]) -> list[str]:
     d = report.get("degradation")
     if d:
         c = d["cindex"]
-        lines.append(f"Harrell's C {c['estimate']:.3f} [{c['lower']:.3f}, {c['upper']:.3f}] on {d['n']} rows "
+        f = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731 - an interval from too few resamples has no bounds
+        lines.append(f"Harrell's C {f(c['estimate'])} [{f(c['lower'])}, {f(c['upper'])}] on {d['n']} rows "
                      f"({d['events']} events); validation {d['validation_cindex']:.3f}; threshold {d['min_cindex']}; "
                      f"alarm: {d['alarm']}")
     lines.append(f"exit code: {report['exit_code']}")

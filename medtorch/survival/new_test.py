@@ -29,7 +29,7 @@ def new_survival_rows(rd: RunDir, cfg: dict, manifest: dict, path: str | Path):
                             f"columns, {cfg['data']['duration_column']!r} and {cfg['data']['event_column']!r}.")
     checked_input(rd, path)  # the data specification of the run, as for predict
     d = cfg["data"]
-    new = load_survival(OmegaConf.create({**d, "source": "table", "path": str(path)}))
+    new = load_survival(OmegaConf.create({**d, "source": "table", "path": str(path)}), role="test")
     old = load_survival(OmegaConf.create(d))
     if old.source["sha256"] != manifest["data"]["sha256"]:
         raise IntegrityError(f"the run's data ({old.source.get('path', old.source.get('name'))}) changed since it was "

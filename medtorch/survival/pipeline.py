@@ -95,9 +95,9 @@ def _split_and_fit(cfg, raw, run: Run):
     from medtorch.survival.horizons import require_follow_up
 
     splits = governance.split_table(cfg, raw)  # stratified on the event indicator (grouped by subject where set)
-    # the scores at the horizons are computed on these two now; the sealed test split is checked at its look,
-    # which refuses before anything is recorded (a later calendar period may not yet have the follow-up)
-    require_follow_up(cfg, {f"{name} split": getattr(splits, name).extra[DURATION].to_numpy(float) for name in ("train", "val")})
+    # before anything is fitted: a horizon no split can score is refused now, not after training (the test
+    # split too: a run whose sealed test split cannot be scored at its horizons could never have a test look)
+    require_follow_up(cfg, {f"{name} split": part.extra[DURATION].to_numpy(float) for name, part in splits.parts().items()})
     record = splits.record(["censored", "event"])
     record["stratified_on"] = "event indicator" + (" and subjects" if cfg.data.subject_column else "")
     record["test_sealed"] = True
