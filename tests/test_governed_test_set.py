@@ -127,9 +127,13 @@ def test_ledger_story_demotion_new_data_overlap_and_criteria_change(study):
     assert p.returncode == 0, p.stderr
     assert "HOLD-OUT TEST SET (look 1" in p.stdout and "200 rows" in p.stdout
 
-    p = evaluate(study, "B", "--test-data", str(study["files"]["overlap"]), subprocess=True)
+    amended = study["tmp"] / "amended.yaml"
+    amended.write_text("name: amended\ncriteria:\n  - mcc > 0\n")
+    log_before = (runs["B"] / "events.jsonl").read_text()
+    p = evaluate(study, "B", "--test-data", str(study["files"]["overlap"]), "--acceptance", str(amended), subprocess=True)
     assert p.returncode == 8
     assert "not independent" in p.stderr and "2 row(s) have the same feature values" in p.stderr
+    assert (runs["B"] / "events.jsonl").read_text() == log_before  # refused data: the amendment was not recorded either
 
     lines = registry_looks(ledger)
     assert [x["details"]["role"] for x in lines] == ["hold-out test set"] * 2 + ["second-stage validation set"] * 2 + ["hold-out test set"]
