@@ -6,9 +6,9 @@ written, recorded with its hash in the report's event, and the run still verifie
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -87,7 +87,9 @@ def test_a_browser_that_never_answers_times_out_and_is_killed(tmp_path, monkeypa
     monkeypatch.setattr(printer_mod, "CLOSE_S", 0.5)
     html = tmp_path / "report.html"
     html.write_text(PAGE)
-    before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("medtorch-pdf-*"))
+    private = tmp_path / "tmp"  # this test's own temporary folder: other processes' profiles are not its business
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     start = time.monotonic()
     with pytest.raises(MedtorchError, match="did not finish printing within 1 s; report.html is written"):
         write_pdf(html, tmp_path / "report.pdf", "run", str(exe))
@@ -95,7 +97,7 @@ def test_a_browser_that_never_answers_times_out_and_is_killed(tmp_path, monkeypa
     pid = int((tmp_path / "pid").read_text())
     assert not Path(f"/proc/{pid}").exists(), "the hung browser is still running"
     assert not (tmp_path / "report.pdf").exists()
-    assert set(Path(os.environ.get("TMPDIR", "/tmp")).glob("medtorch-pdf-*")) <= before, "a browser profile was left"
+    assert not list(private.iterdir()), "a browser profile was left"
 
 
 @pytest.mark.slow
