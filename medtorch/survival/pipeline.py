@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from medtorch.audit import EventLog
 from medtorch.data import governance
 from medtorch.data.prepared import Prepared
 from medtorch.data.transforms import TabularPreprocessor
