@@ -232,7 +232,7 @@ def test_a_mistyped_registry_is_never_created(tmp_path):
         open_for_run(manifest, str(missing))
     assert not (tmp_path / "typo").exists()
     rc, _, err = _cli_in_process("registry", "verify", "--registry", own, empty)
-    assert rc == 2 and "not a medtorch run directory" in err and "Traceback" not in err, err
+    assert rc == 2 and "is a file, not a run directory" in err and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("content, message", [(b"\xff\xfe\x00", "line 1 is not a JSON line"),
