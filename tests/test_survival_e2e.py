@@ -321,16 +321,24 @@ def test_options_the_survival_verbs_do_not_apply_are_refused_before_anything_is_
     new = str(tmp_path / "new.csv")
     events = (gbsg2_run / "events.jsonl").read_bytes()
     looks = sorted((gbsg2_run / "test_evaluations").iterdir()) if (gbsg2_run / "test_evaluations").exists() else []
-    for args, named in ((["evaluate", "--device", "cuda"], "--device cuda"), (["evaluate", "--threads", "0"], "--threads 0"),
-                        (["predict", "--input", new, "--output", str(tmp_path / "p.csv"), "--on-invalid", "quarantine"],
-                         "--on-invalid quarantine"),
-                        (["predict", "--input", new, "--output", str(tmp_path / "p.csv"), "--chunk-rows", "0"], "--chunk-rows 0"),
-                        (["monitor", "--input", new, "--window", "M", "--out", str(tmp_path / "m")], "--window M"),
-                        (["explain", "--dtype", "float64"], "--dtype float64")):
+    stack, one_piece = "float32 on the CPU", "refuses a survival run's whole input"
+    for args, named, why in ((["evaluate", "--device", "cuda"], "--device cuda", stack),
+                             (["evaluate", "--threads", "0"], "--threads 0", stack),
+                             (["predict", "--input", new, "--output", str(tmp_path / "p.csv"), "--on-invalid", "quarantine"],
+                              "--on-invalid quarantine", one_piece),
+                             (["predict", "--input", new, "--output", str(tmp_path / "p.csv"), "--chunk-rows", "0"],
+                              "--chunk-rows 0", "reads and checks its input in one piece"),
+                             (["monitor", "--input", new, "--window", "M", "--out", str(tmp_path / "m")], "--window M",
+                              "no calendar windows"),
+                             (["explain", "--dtype", "float64"], "--dtype float64", stack)):
         err = io.StringIO()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
             rc = main([args[0], str(gbsg2_run), *args[1:]])
-        assert rc == 2 and named in err.getvalue() and f"not supported by {args[0]} on a survival run" in err.getvalue(), (args, err.getvalue())
+        message = err.getvalue()
+        assert rc == 2 and named in message and f"not supported by {args[0]} on a survival run" in message, (args, message)
+        # each option is refused for its own reason: a calendar window is not a float32-on-the-CPU matter
+        assert why in next(part for part in message.split("; ") if named in part), (args, message)
+        assert (why == stack) == (stack in message), (args, message)
         assert (gbsg2_run / "events.jsonl").read_bytes() == events, args
         assert not (tmp_path / "p.csv").exists() and not (tmp_path / "m").exists()
     assert (sorted((gbsg2_run / "test_evaluations").iterdir()) if (gbsg2_run / "test_evaluations").exists() else []) == looks

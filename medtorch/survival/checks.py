@@ -96,13 +96,34 @@ def refuse_unsupported_verb(verb: str, run_dir: str | None) -> None:
         )
 
 
+# why a survival verb has no use for a classification verb's option (the stack options: see refuse_ignored_options)
+_NOT_APPLIED = {
+    "time": "survival monitoring compares the whole input with the training reference and has no calendar windows",
+    "window": "survival monitoring compares the whole input with the training reference and has no calendar windows",
+    "chunk_rows": "a survival run reads and checks its input in one piece",
+    "on_invalid": "any row that breaks the data specification refuses a survival run's whole input",
+    "rejected": "any row that breaks the data specification refuses a survival run's whole input, so none is set aside",
+    "violations": "any row that breaks the data specification refuses a survival run's whole input, listing the first "
+                  "violations in the error",
+}
+
+
 def refuse_ignored_options(args: Any, verb: str, **defaults: Any) -> None:
     """Refuse (EXIT_BAD_INPUT) an option a survival verb does not apply (``defaults``: each such option's default,
     keyed as on ``args``; the stack options' come from ``medtorch.stack.settings.defaults``), given away from it: ignoring it
-    would let a governed look or a prediction stand as made under settings that were never in force."""
-    given = [f"--{name.replace('_', '-')} {getattr(args, name)}" for name, default in defaults.items()
-             if getattr(args, name, default) != default]
-    if given:
-        raise MedtorchError(f"{', '.join(given)}: not supported by {verb} on a survival run (task=survival), "
-                            "which runs its model in float32 on the CPU with the run's own settings; nothing was done. "
-                            "Leave these options out.")
+    would let a governed look or a prediction stand as made under settings that were never in force. Each refused
+    option is named with the reason it does not apply: a stack option because the model runs in float32 on the CPU
+    with the run's own settings, the others for their own reasons (``_NOT_APPLIED``)."""
+    given = {name: f"--{name.replace('_', '-')} {getattr(args, name)}" for name, default in defaults.items()
+             if getattr(args, name, default) != default}
+    if not given:
+        return
+    stack = [shown for name, shown in given.items() if name not in _NOT_APPLIED]
+    reasons = [f"{', '.join(stack)}: a survival run runs its model in float32 on the CPU with the run's own settings"] if stack else []
+    by_reason: dict[str, list[str]] = {}
+    for name, shown in given.items():
+        if name in _NOT_APPLIED:
+            by_reason.setdefault(_NOT_APPLIED[name], []).append(shown)
+    reasons += [f"{', '.join(options)}: {why}" for why, options in by_reason.items()]
+    raise MedtorchError(f"not supported by {verb} on a survival run (task=survival): {'; '.join(reasons)}. "
+                        "Nothing was done; leave these options out.")
