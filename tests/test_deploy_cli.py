@@ -313,6 +313,60 @@ def test_monitor_refuses_to_append_to_a_changed_monitoring_log(trained, tmp_path
     assert _monitor(run, tmp / "new.csv").returncode in (0, 9)
 
 
+def test_monitorings_at_once_take_turns_and_keep_their_own_reports(trained, tmp_path, monkeypatch):
+    """Two monitorings of one run at the same time (a cron job and a user) wait for the run's event-log lock held by
+    another writer, then each appends its own line; started in the same millisecond, each gets its own folder, so
+    neither overwrites the other's hashed report and audit verify passes."""
+    import threading
+    import time
+
+    from medtorch import audit
+    from medtorch.deploy.monitor import monitor_file
+    from medtorch.locking import event_log_lock
+
+    run_dir, tmp, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    started = time.perf_counter()
+    monitor_file(run, tmp / "new.csv")  # alone: how long one takes here
+    alone = time.perf_counter() - started
+    log = run / "monitoring" / "log.jsonl"
+    lines = len(log.read_text().splitlines())
+    now = audit.utc_now()
+    monkeypatch.setattr(audit, "utc_now", lambda: now)  # both stamp the same millisecond
+    results: list = []
+    before = (log.read_bytes(), (run / "events.jsonl").read_bytes(), sorted((run / "monitoring").iterdir()))
+    with event_log_lock(run / "events.jsonl"):  # another writer holds the run's event log
+        workers = [threading.Thread(target=lambda: results.append(monitor_file(run, tmp / "new.csv"))) for _ in range(2)]
+        for w in workers:
+            w.start()
+        time.sleep(2 * alone + 1)  # each has done its reading and analysis; neither may write while the lock is held
+        assert all(w.is_alive() for w in workers) and not results
+        assert (log.read_bytes(), (run / "events.jsonl").read_bytes(), sorted((run / "monitoring").iterdir())) == before
+    for w in workers:
+        w.join(timeout=120)
+    assert len(results) == 2, results
+    folders = sorted(folder for _, folder, _ in results)
+    stamp = now.replace(":", "").replace("-", "").replace(".", "")
+    assert [f.name for f in folders] == [stamp, f"{stamp}_2"], folders
+    entries = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(entries) == lines + 2 and sorted(e["report"] for e in entries[-2:]) == [str(f.resolve()) for f in folders]
+    assert _cli("audit", "verify", run).returncode == 0
+
+
+def test_monitor_out_that_holds_a_report_is_refused_and_kept(trained, tmp_path):
+    run_dir, tmp, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    assert _monitor(run, tmp / "new.csv", "--out", tmp_path / "rep").returncode in (0, 9)
+    kept = {p.name: p.read_bytes() for p in (tmp_path / "rep").rglob("*") if p.is_file()}
+    events = (run / "events.jsonl").read_bytes()
+    proc = _monitor(run, tmp / "new.csv", "--out", tmp_path / "rep")
+    assert proc.returncode == 2 and "already holds a monitoring report" in proc.stderr, proc.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "rep").rglob("*") if p.is_file()} == kept
+    assert (run / "events.jsonl").read_bytes() == events and _cli("audit", "verify", run).returncode == 0
+
+
 def test_tampered_spec_is_refused(trained, tmp_path):
     run_dir, tmp, _ = trained
     copy = tmp_path / "run"

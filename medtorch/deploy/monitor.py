@@ -126,7 +126,6 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     code = EXIT_DEGRADED if degraded else EXIT_DRIFT if drift else EXIT_OK
     blocking = (degraded and plan.on_degradation == "block") or (drift and plan.on_drift == "block")
     stamp = utc_now().replace(":", "").replace("-", "").replace(".", "")
-    folder = Path(out) if out else rd.monitoring / stamp
     report = {
         "run_id": run.manifest["run_id"], "time_utc": utc_now(), "input": str(input_path.resolve()),
         "input_sha256": sha256_file(input_path), "spec_sha256": spec_sha, "labels": labels, "time_column": time_column,
@@ -139,10 +138,11 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     }
     report["summary"] = _summary(report)
     evidence = Run.open(rd.root)
-    line = {"time_utc": report["time_utc"], "input": report["input"], "input_sha256": report["input_sha256"],
-            "rows": report["rows"], "status": report["status"], "exit_code": code, "report": str(folder.resolve()),
-            "alarms": drift + degraded}
-    with monitoring_entry(evidence) as existing:  # the log verified before anything is written
+    # the log verified and the folder settled under the run's lock, before anything is written
+    with monitoring_entry(evidence, Path(out) if out else rd.monitoring / stamp, chosen=bool(out)) as (existing, folder):
+        line = {"time_utc": report["time_utc"], "input": report["input"], "input_sha256": report["input_sha256"],
+                "rows": report["rows"], "status": report["status"], "exit_code": code, "report": str(folder.resolve()),
+                "alarms": drift + degraded}
         files = write_report(report, folder, run.classes)
         log_monitoring(evidence, existing, line, files, {"status": report["status"], "exit_code": code,
                                                          "rows": report["rows"], "report": evidence.name_of(folder)},

@@ -90,22 +90,24 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
             code = EXIT_DEGRADED
     report["status"] = {EXIT_DEGRADED: "degraded", EXIT_DRIFT: "drift"}.get(code, "ok")
     report["exit_code"] = code
-    folder = Path(out) if out else rd.monitoring / f"survival_{utc_now().replace(':', '').replace('.', '')}"
-    json_path, md_path = (folder / artefact("monitoring_report").file_name(ext=ext) for ext in ("json", "md"))
-    items = {json_path: report, md_path: "\n".join(["# Survival monitoring", "", *summary(report)]) + "\n"}
+    md = "\n".join(["# Survival monitoring", "", *summary(report)]) + "\n"
     alarms = [f"drift in {report['drifted_columns']}"] if report["drifted_columns"] else []
     alarms += [f"risk-score drift (PSI {risk['psi']:.3f})"] if risk["drift"] else []
     if code == EXIT_DEGRADED:
         d = report["degradation"]
         alarms.append(f"Harrell's C {d['cindex']['estimate']:.3f} below survival.min_cindex {d['min_cindex']} "
                       f"(judged on the {'estimate' if d['alarm_on'] == 'estimate' else 'upper bound of its interval'})")
-    line = {"time_utc": report["time_utc"], "input": report["input"], "input_sha256": report["input_sha256"],
-            "rows": report["rows"], "status": report["status"], "exit_code": code, "report": str(folder.resolve()),
-            "alarms": alarms, "task": "survival"}
-    details = {"task": "survival", "status": report["status"], "rows": report["rows"], "exit_code": code,
-               "drifted_columns": report["drifted_columns"], "risk_score_drift": risk["drift"],
-               "cindex": (report.get("degradation") or {}).get("cindex"), "report": run.name_of(folder)}
-    with monitoring_entry(run) as existing:  # the log verified before anything is written
+    default = rd.monitoring / f"survival_{utc_now().replace(':', '').replace('.', '')}"
+    # the log verified and the folder settled under the run's lock, before anything is written
+    with monitoring_entry(run, Path(out) if out else default, chosen=bool(out)) as (existing, folder):
+        json_path, md_path = (folder / artefact("monitoring_report").file_name(ext=ext) for ext in ("json", "md"))
+        items = {json_path: report, md_path: md}
+        line = {"time_utc": report["time_utc"], "input": report["input"], "input_sha256": report["input_sha256"],
+                "rows": report["rows"], "status": report["status"], "exit_code": code, "report": str(folder.resolve()),
+                "alarms": alarms, "task": "survival"}
+        details = {"task": "survival", "status": report["status"], "rows": report["rows"], "exit_code": code,
+                   "drifted_columns": report["drifted_columns"], "risk_score_drift": risk["drift"],
+                   "cindex": (report.get("degradation") or {}).get("cindex"), "report": run.name_of(folder)}
         for path, obj in items.items():
             write_bytes(path, encode(obj))
         log_monitoring(run, existing, line, items, details, inputs={report["input"]: report["input_sha256"]})
