@@ -95,6 +95,12 @@ def keep_previous_version(root: str | Path, paths: list[Path]) -> list[Path]:
     return kept
 
 
+def original_path(root: str | Path, kept: str | Path) -> Path:
+    """The path a version kept by ``keep_previous_version`` had in the run: ``versions/<path>@<sha16>`` -> ``<path>``."""
+    rel = Path(kept).resolve().relative_to((Path(root) / VERSIONS).resolve()).as_posix()
+    return Path(root) / rel.rsplit("@", 1)[0]
+
+
 def write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

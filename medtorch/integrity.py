@@ -105,6 +105,9 @@ def _manifest_artefacts(rd: RunDir) -> dict[str, str]:
     return artefacts if isinstance(artefacts, dict) else {}
 
 
+# acts whose details may name files they took away ("removed": run-relative names)
+_REMOVING = frozenset({"checkpoint_removed", "report_written"})
+
 def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) -> dict[str, Recorded]:
     """Walk the log in order; the latest mention of each file wins. Inputs that disagree with the
     previous mention (the file changed while no act recorded writing it) are problems."""
@@ -124,7 +127,9 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
             latest[name] = Recorded(digest, f"{where}, input)")
         for name, digest in _run_files(rd.root, rec.get("outputs", {}), v):
             latest[name] = Recorded(digest, f"{where}, output)")
-        if rec.get("action") == "checkpoint_removed":  # Lightning's top-k dropped it (medtorch.checkpoints)
+        # a file the act took away: Lightning's top-k dropped a checkpoint (medtorch.checkpoints), or a report written
+        # without a PDF or appendix moved the earlier one to versions/ (medtorch.report), where it is still verified
+        if rec.get("action") in _REMOVING:
             for name in rec.get("details", {}).get("removed", []):
                 latest.pop(name, None)
         if n == manifest_line:

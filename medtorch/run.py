@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from medtorch.atomic import (VERSIONS, _jsonable, atomic_path, keep_previous_version, read_json,  # noqa: F401 (re-exported)
+from medtorch.atomic import (VERSIONS, _jsonable, atomic_path, keep_previous_version, original_path, read_json,  # noqa: F401 (re-exported)
                              write_bytes, write_json, write_text)
 from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.artefacts import artefact

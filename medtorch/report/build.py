@@ -25,7 +25,7 @@ from medtorch.report.printer import Printer
 from medtorch.report.evidence import Evidence
 from medtorch.report.traceability import Trace, trace
 from medtorch.report.writers import APPENDIX, Header, to_html, to_markdown
-from medtorch.run import RunDir, keep_previous_version, read_json
+from medtorch.run import RunDir, keep_previous_version, original_path, read_json
 
 
 @dataclass
@@ -97,7 +97,7 @@ def _write(run_dir: str | Path, pdf: bool, printer: Printer | None) -> tuple[Pat
     rare = report.rare_levels  # a last privacy net over everything written: no rare category level by name
     written = [appendix] if has_appendix(report.sections) else []
     # earlier reports stay verifiable: the PDF (written by the browser) and an appendix this report does not replace
-    keep_previous_version(rd.root, [pdf_path, *([] if written else [appendix])])
+    moved = keep_previous_version(rd.root, [pdf_path, *([] if written else [appendix])])
     appendix_hash = {}
     if written:  # first: the report names its hash
         appendix_hash = run.record(appendix, redact(to_appendix_html(report.header, report.sections), rare, html.escape))
@@ -114,13 +114,18 @@ def _write(run_dir: str | Path, pdf: bool, printer: Printer | None) -> tuple[Pat
     # inputs: the verified artefacts the report showed (unverified ones are flagged in the report, not vouched for here)
     used = sorted({p for s in report.sections for b in s.blocks if isinstance(b, Files) for p, _ in b.rows
                    if p in report.recorded})
+    outputs = {**outputs, **run.hashes([pdf_path] if pdf else []), **appendix_hash, **images}
+    # an earlier PDF or appendix this report did not replace now lies under versions/: the event says it was
+    # taken away, so audit verify checks it there instead of missing it at its old path
+    removed = [name for name in (run.rel(original_path(rd.root, kept)) for kept in moved) if name not in outputs]
     run.event(
         "report_written",
         {"expectations_present": [t.expectation for t in report.traces if t.present],
          "expectations_missing": [t.expectation for t in report.traces if not t.present],
-         "sections_without_evidence": [s.key for s in report.sections if not s.present]},
+         "sections_without_evidence": [s.key for s in report.sections if not s.present],
+         **({"removed": removed} if removed else {})},
         inputs=run.hashes([rd.root / p for p in used]),
-        outputs={**outputs, **run.hashes([pdf_path] if pdf else []), **appendix_hash, **images},
+        outputs=outputs,
     )
     if failed is not None and required is True:
         raise failed

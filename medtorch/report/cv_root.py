@@ -20,7 +20,7 @@ from medtorch.report.blocks import Image, Link, Para, Table
 from medtorch.report.compose import Rendered
 from medtorch.report.pdf import find_browser, no_browser_message, write_pdf
 from medtorch.report.writers import Header, to_html, to_markdown
-from medtorch.run import RunDir, keep_previous_version, read_json, write_text
+from medtorch.run import RunDir, keep_previous_version, original_path, read_json, write_text
 
 SUMMARY, PLOT, EVENTS = artefact("cv_summary"), artefact("cv_distribution_plot"), artefact("cv_events")
 MD, HTML, PDF = artefact("cv_report_md"), artefact("cv_report_html"), artefact("cv_report_pdf")
@@ -90,12 +90,17 @@ def write_cv_report(root: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
         ("integrity", f"{SUMMARY.name} matches the hash recorded in the root's event log")])
     sections = cv_sections(root, summary)
     md, html, pdf_path = MD.path_in(root), HTML.path_in(root), PDF.path_in(root)
-    keep_previous_version(root, [md, html, pdf_path])
+    moved = keep_previous_version(root, [md, html, pdf_path])
     write_text(md, to_markdown(header, sections))
     write_text(html, to_html(header, sections))
     if pdf:
         write_pdf(html, pdf_path, f"cv-{root.name}", browser)
-    EventLog(EVENTS.path_in(root)).append("report_written", {"kind": "cross-validation root"},
+    written = [md, html, *([pdf_path] if pdf else [])]
+    # an earlier PDF this report did not replace is under versions/ now (see medtorch.report.build)
+    removed = [original_path(root, kept).relative_to(root).as_posix() for kept in moved]
+    removed = [name for name in removed if root / name not in written]
+    EventLog(EVENTS.path_in(root)).append("report_written", {"kind": "cross-validation root",
+                                                             **({"removed": removed} if removed else {})},
                                            inputs=file_hashes(root, [SUMMARY.path_in(root)]),
-                                           outputs=file_hashes(root, [md, html, *([pdf_path] if pdf else [])]))
+                                           outputs=file_hashes(root, written))
     return md, html
