@@ -20,8 +20,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="medtorch-tests-xdg-")
 os.environ.pop("MEDTORCH_REGISTRY", None)
 
-# Small, fast settings for end-to-end runs on CPU (still the real train.py and Trainer).
-FAST = ["trainer=cpu", "trainer.max_epochs=3", "trainer.enable_progress_bar=false"]
+# Small, fast settings for end-to-end runs on CPU (still the real train.py and Trainer). No PDF: printing
+# starts a headless Chromium (about 2 s a run here); the runs whose PDF the tests read (default_run, the
+# planted run, the printer tests) ask for it with report.pdf=auto, which comes later and wins.
+FAST = ["trainer=cpu", "trainer.max_epochs=3", "trainer.enable_progress_bar=false", "report.pdf=off"]
 
 
 def _env() -> dict[str, str]:
@@ -63,5 +65,5 @@ def read_json(path: Path):
 def default_run(tmp_path_factory) -> Path:
     """One real default training run (3 epochs, CPU), shared by tests that only read it."""
     tmp = tmp_path_factory.mktemp("default_run")
-    _, run_dir = run_train(tmp)
+    _, run_dir = run_train(tmp, "report.pdf=auto")  # as a user's default run: the PDF where a browser is
     return run_dir

@@ -60,7 +60,7 @@ def planted_run(tmp_path_factory) -> Path:
         frame.loc[100 + k, "site"] = level
     path = tmp / "planted.csv"
     frame.to_csv(path, index=False)
-    _, run = run_train(tmp, "data=table", f"data.path={path}", "data.target=target", "explain=none")
+    _, run = run_train(tmp, "data=table", f"data.path={path}", "data.target=target", "explain=none", "report.pdf=auto")
     return run
 
 
