@@ -105,8 +105,16 @@ def _manifest_artefacts(rd: RunDir) -> dict[str, str]:
     return artefacts if isinstance(artefacts, dict) else {}
 
 
-# acts whose details may name files they took away ("removed": run-relative names)
-_REMOVING = frozenset({"checkpoint_removed", "report_written"})
+# acts whose details may name files they took away ("removed": run-relative names), and the artefacts each may
+# take away: any other name listed is ignored and its file checked as usual, so an event appended after hand-over
+# cannot excuse a changed metrics.json or split.json by calling it removed
+_REMOVING = {"checkpoint_removed": ("checkpoint", "checkpoint_best", "checkpoint_last"),
+             "report_written": ("report_pdf", "report_appendix")}
+
+
+def _removable(action: Any, name: str) -> bool:
+    return any(artefact(key).regex.match(name) for key in _REMOVING.get(action, ()))
+
 
 def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) -> dict[str, Recorded]:
     """Walk the log in order; the latest mention of each file wins. Inputs that disagree with the
@@ -129,8 +137,8 @@ def recorded_hashes(rd: RunDir, records: list[dict[str, Any]], v: Verification) 
             latest[name] = Recorded(digest, f"{where}, output)")
         # a file the act took away: Lightning's top-k dropped a checkpoint (medtorch.checkpoints), or a report written
         # without a PDF or appendix moved the earlier one to versions/ (medtorch.report), where it is still verified
-        if rec.get("action") in _REMOVING:
-            for name in rec.get("details", {}).get("removed", []):
+        for name in rec.get("details", {}).get("removed", []) if rec.get("action") in _REMOVING else ():
+            if _removable(rec.get("action"), name):
                 latest.pop(name, None)
         if n == manifest_line:
             for name, digest in manifest_artefacts.items():

@@ -20,9 +20,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="medtorch-tests-xdg-")
 os.environ.pop("MEDTORCH_REGISTRY", None)
 
-# Small, fast settings for end-to-end runs on CPU (still the real train.py and Trainer). No PDF: printing
-# starts a headless Chromium (about 2 s a run here); the runs whose PDF the tests read (default_run, the
-# planted run, the printer tests) ask for it with report.pdf=auto, which comes later and wins.
+# Small, fast settings for end-to-end runs on CPU (still the real train.py and Trainer). No PDF of a run's
+# report: printing starts a headless Chromium (about 2 s a run here); the runs whose PDF the tests read
+# (default_run, the planted run) ask for it with report.pdf=auto, which comes later and wins. A CV root's
+# own report is still printed where a browser is.
 FAST = ["trainer=cpu", "trainer.max_epochs=3", "trainer.enable_progress_bar=false", "report.pdf=off"]
 
 

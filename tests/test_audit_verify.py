@@ -109,6 +109,21 @@ def test_a_deleted_artefact_is_caught(run_copy):
 
 
 @pytest.mark.slow
+def test_an_appended_event_cannot_excuse_a_changed_artefact_by_calling_it_removed(tmp_path, run_copy):
+    """A report may name the earlier PDF it moved to versions/ as removed; a well-formed event appended later that
+    names metrics.json or split.json as removed does not stop audit verify from checking them."""
+    run = tmp_path / "run"
+    shutil.copytree(run_copy, run)
+    for action in ("report_written", "checkpoint_removed"):
+        EventLog(run / "events.jsonl").append(action, {"removed": ["metrics.json", "split.json"]})
+    (run / "metrics.json").write_text((run / "metrics.json").read_text().replace('"mcc"', '"MCC"', 1))
+    (run / "split.json").unlink()
+    problems = verify_run(run).problems
+    assert any(p.startswith("metrics.json: changed") for p in problems), problems
+    assert any(p.startswith("split.json: missing") for p in problems), problems
+
+
+@pytest.mark.slow
 def test_any_edited_or_deleted_log_line_is_caught(run_copy):
     log = run_copy / "events.jsonl"
     original = log.read_text()
