@@ -107,7 +107,7 @@ def _manifest_artefacts(rd: RunDir) -> dict[str, str]:
 
 # acts whose details may name files they took away ("removed": run-relative names), and the artefacts each may
 # take away: any other name listed is ignored and its file checked as usual, so an event appended after hand-over
-# cannot excuse a changed metrics.json or split.json by calling it removed
+# cannot excuse a changed metrics or split record by calling it removed
 _REMOVING = {"checkpoint_removed": ("checkpoint", "checkpoint_best", "checkpoint_last"),
              "report_written": ("report_pdf", "report_appendix")}
 
