@@ -156,6 +156,27 @@ def test_medtorch_help_imports_neither_torch_nor_lightning():
     assert "train" in p.stdout and "--quiet" not in p.stdout  # the verb is listed; --quiet belongs to each verb
 
 
+def test_lightnings_own_targets_are_checked_without_importing_lightning():
+    """A config error is reported before Lightning's import (most of a refused run's time); the names
+    trusted without it are each a real Lightning class, and any other target is still imported."""
+    from medtorch.extensions import LIGHTNING_TARGETS
+    from medtorch.models.targets import locate
+
+    for target in sorted(LIGHTNING_TARGETS):
+        assert isinstance(locate(target, "test"), type), target
+    code = ("import sys\n"
+            "from hydra import compose, initialize_config_dir\n"
+            "from medtorch.config import register_configs, validate\n"
+            "register_configs()\n"
+            f"with initialize_config_dir(config_dir={str(CONF)!r}, version_base=None):\n"
+            "    cfg = compose('config', overrides=['logger=many', 'callbacks=lr_monitor', 'model.dropout=2'])\n"
+            "try:\n    validate(cfg)\nexcept Exception as e:\n    assert 'model.dropout must be in' in str(e), e\n"
+            "else:\n    raise AssertionError('accepted')\n"
+            "assert 'pytorch_lightning' not in sys.modules and 'lightning' not in sys.modules\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 0, p.stderr
+
+
 def test_a_logger_whose_package_is_missing_is_refused_with_the_extra_to_install(monkeypatch):
     import importlib.util
 
