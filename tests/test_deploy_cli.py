@@ -471,6 +471,33 @@ def test_degradation_breach_exits_5_and_blocks_predict_until_released(trained, t
     assert events[-4:] == ["monitored", "predictions_blocked", "predictions_unblocked", "predicted"]
 
 
+def test_a_breach_blocks_predictions_in_the_same_turn_of_the_lock_as_its_monitoring(trained, tmp_path, monkeypatch):
+    """The block is appended while the monitoring still holds the run's event-log lock, so no other writer (an
+    unblock, another monitoring) can land between the breach's event and its block."""
+    from medtorch.deploy import block as block_module
+    from medtorch.deploy.monitor import monitor_file
+    from medtorch.locking import event_log_lock
+
+    run_dir, _, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    good, worse = table(600, 4, start="2024-01-01"), table(600, 5, flip=0.45, start="2024-07-01")
+    pd.concat([good, worse]).to_csv(tmp_path / "flip.csv", index=False)
+    held: list[bool] = []
+    real = block_module.block
+
+    def watched(rd, reason, report):
+        held.append(event_log_lock(rd.events).is_locked)  # this thread's hold: the lock is thread-local
+        return real(rd, reason, report)
+
+    monkeypatch.setattr(block_module, "block", watched)
+    _, _, code = monitor_file(run, tmp_path / "flip.csv", labels="label", time_column="visit", out=tmp_path / "rep")
+    assert code == 5 and held == [True]
+    events = [json.loads(x)["action"] for x in (run / "events.jsonl").read_text().splitlines()]
+    assert events[-2:] == ["monitored", "predictions_blocked"]
+    assert _cli("audit", "verify", run).returncode == 0
+
+
 def test_monitor_reads_in_chunks_with_the_same_result(trained, tmp_path):
     """Chunks of 64 rows give the report one chunk gives: drift, windows, degradation and violations."""
     from medtorch.deploy.checks import SpecChecker

@@ -147,8 +147,8 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
         log_monitoring(evidence, existing, line, files, {"status": report["status"], "exit_code": code,
                                                          "rows": report["rows"], "report": evidence.name_of(folder)},
                        inputs={report["input"]: report["input_sha256"]})
-    if blocking:
-        block(rd, f"monitoring found {report['status']}: " + "; ".join((degraded + drift)[:5]), str(folder.resolve()))
+        if blocking:  # under the same lock: the block follows its monitoring in the log, with no unblock between
+            block(rd, f"monitoring found {report['status']}: " + "; ".join((degraded + drift)[:5]), str(folder.resolve()))
     return report, folder, code
 
 
