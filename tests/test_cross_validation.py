@@ -50,6 +50,19 @@ def test_folds_cover_the_development_rows_and_never_the_test_rows(tmp_path):
     assert again.returncode == 2 and "already holds a cross-validation" in again.stderr
     assert {p: p.read_bytes() for p in parent.rglob("*") if p.is_file() and p.name != "train.log"} == before
 
+    # a changed root report is refused before it is filed under versions/ as an earlier version; restored, the
+    # report is rewritten and the root still verifies
+    html = parent / "report.html"
+    good = html.read_bytes()
+    html.write_bytes(good.replace(b"cross-validation", b"cross-validatioN", 1))
+    before = {p: p.read_bytes() for p in parent.rglob("*") if p.is_file() and p.name != "train.log"}
+    p = run_cli("report", str(parent))
+    assert p.returncode == 3 and "report.html" in p.stderr, p.stderr
+    assert {p: p.read_bytes() for p in parent.rglob("*") if p.is_file() and p.name != "train.log"} == before
+    html.write_bytes(good)
+    assert run_cli("report", str(parent)).returncode == 0
+    assert (parent / "versions").is_dir() and run_cli("audit", "verify", str(parent)).returncode == 0
+
 
 def test_grouped_folds_as_a_multirun_then_summarised(tmp_path):
     rng = np.random.default_rng(1)

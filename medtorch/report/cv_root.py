@@ -16,6 +16,7 @@ from medtorch.artefacts import artefact
 from medtorch.audit import EventLog, file_hashes, utc_now
 from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.hashing import sha256_file
+from medtorch.integrity import require_intact
 from medtorch.report.blocks import Image, Link, Para, Table
 from medtorch.report.compose import Rendered
 from medtorch.report.pdf import find_browser, no_browser_message, write_pdf
@@ -90,6 +91,11 @@ def write_cv_report(root: str | Path, pdf: bool | None = None) -> tuple[Path, Pa
         ("integrity", f"{SUMMARY.name} matches the hash recorded in the root's event log")])
     sections = cv_sections(root, summary)
     md, html, pdf_path = MD.path_in(root), HTML.path_in(root), PDF.path_in(root)
+    # the earlier report is checked against the root's log before it moves to versions/: a changed file is
+    # refused here (EXIT_INTEGRITY, nothing moved or written), not filed away as a version the log never recorded
+    earlier = [p.relative_to(root).as_posix() for p in (md, html, pdf_path) if p.is_file()]
+    if earlier:
+        require_intact(root, earlier)
     moved = keep_previous_version(root, [md, html, pdf_path])
     write_text(md, to_markdown(header, sections))
     write_text(html, to_html(header, sections))
