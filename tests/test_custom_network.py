@@ -142,6 +142,23 @@ def test_signature_problems_name_missing_unknown_and_untakeable_parameters():
     assert "has no 'Missing'" in network_problems({"_target_": "test_custom_network.Missing"})[0]
 
 
+def test_each_shipped_networks_schema_matches_its_constructor():
+    """Config validation trusts a shipped network's schema instead of importing torch to read its signature."""
+    from dataclasses import asdict
+
+    from medtorch.config.schema_model import AttentionConfig, LinearConfig, LogisticConfig, MLPConfig
+    from medtorch.models.targets import SHIPPED, arguments, locate, network_problems
+
+    import inspect
+
+    for schema in (MLPConfig, LogisticConfig, LinearConfig, AttentionConfig):
+        cfg = asdict(schema())
+        assert SHIPPED[cfg["name"]] == cfg["_target_"]
+        assert network_problems(cfg) == [], schema
+        params = inspect.signature(locate(cfg["_target_"])).parameters
+        assert set(arguments(cfg)) | {"n_features", "n_outputs"} == {n for n in params if n != "self"}, schema
+
+
 def test_shipped_networks_are_target_configs_and_older_model_json_still_builds():
     from medtorch.models.networks import MLP, FeatureTokenTransformer, Logistic, build_network
 
