@@ -15,9 +15,15 @@ from conftest import FAST, REPO, _env
 SMALL = [*FAST, "trainer.max_epochs=6", "early_stopping.monitor=val/loss", "early_stopping.mode=max", "explain=none"]
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    # a suite started in the background of a shell without job control (`nohup pytest &`) inherits SIGINT
+    # ignored, and so would the run: it would never see the test's Ctrl-C
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def launch(run_dir: Path, *overrides: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     args = [sys.executable, str(REPO / "train.py"), *SMALL, *overrides, f"hydra.run.dir={run_dir}"]
-    return subprocess.Popen(args, cwd=run_dir.parent, env={**_env(), **(env or {})},
+    return subprocess.Popen(args, cwd=run_dir.parent, env={**_env(), **(env or {})}, preexec_fn=_ctrl_c_as_at_a_terminal,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -18,7 +18,8 @@ def _val_ids(fold_dir):
 
 
 def test_folds_cover_the_development_rows_and_never_the_test_rows(tmp_path):
-    proc, parent = run_train(tmp_path, "cv.folds=3", "trainer.max_epochs=1", "evaluation.bootstrap_resamples=100")
+    proc, parent = run_train(tmp_path, "cv.folds=3", "trainer.max_epochs=1", "evaluation.bootstrap_resamples=100",
+                             "explain=none")
     folds = [parent / f"fold_{i}" for i in range(3)]
     seals = [read_json(f / "sealed_test.json") for f in folds]
     assert len({s["rows_sha256"] for s in seals}) == 1  # the same sealed test split in every fold
@@ -74,7 +75,7 @@ def test_grouped_folds_as_a_multirun_then_summarised(tmp_path):
     parent = tmp_path / "cv"
     run_train(tmp_path, "hydra.mode=MULTIRUN", "+experiment=table", f"data.path={tmp_path / 'visits.csv'}", "data.target=label",
               "data.subject_column=patient", "split=grouped", "cv.folds=2", "cv.fold=0,1", "trainer.max_epochs=1",
-              "evaluation.bootstrap_resamples=100", f"hydra.sweep.dir={parent}", "hydra.sweep.subdir=fold_${cv.fold}")
+              "evaluation.bootstrap_resamples=100", "explain=none", f"hydra.sweep.dir={parent}", "hydra.sweep.subdir=fold_${cv.fold}")
     patient = frame["patient"].to_numpy()
     val_subjects = [set(patient[list(_val_ids(parent / f"fold_{i}"))]) for i in range(2)]
     assert not (val_subjects[0] & val_subjects[1])  # no patient in two folds

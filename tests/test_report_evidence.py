@@ -206,7 +206,7 @@ def test_report_pdf_flag_fails_clearly_without_a_browser(default_run, tmp_path, 
 
 
 # ------------------------------------------------------------------------------ cross-validation root
-FOLDS, FULL_PAGE_BUDGET = 5, 40
+FOLDS, FULL_PAGE_BUDGET = 3, 40
 # every optional analysis, kept cheap: the synthetic cohort (subgroup columns sex, age_band and site,
 # a calendar column) on 120 patients, one epoch, every explanation method on 12 rows; no PDF while
 # training (the tests print the reports they measure)
@@ -224,7 +224,7 @@ def _print_reports(*runs: Path) -> None:
 
 @pytest.fixture(scope="module")
 def full_cv_run(tmp_path_factory) -> Path:
-    """5-fold cross-validation with every optional analysis; the root's and fold 0's reports printed."""
+    """3-fold cross-validation with every optional analysis; the root's and fold 0's reports printed."""
     _, root = run_train(tmp_path_factory.mktemp("full_cv"), *FULL, f"cv.folds={FOLDS}")
     _print_reports(root / "fold_0", root)
     return root

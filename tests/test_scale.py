@@ -12,7 +12,7 @@ from conftest import REPO, _env, read_json, run_cli, run_train
 
 pytestmark = pytest.mark.slow
 
-NO_EARLY_STOP = ["early_stopping.enabled=false", "trainer.max_epochs=4"]
+NO_EARLY_STOP = ["early_stopping.enabled=false", "trainer.max_epochs=4", "explain=none"]  # no test here reads explanations
 
 
 def _weights(path):
@@ -108,7 +108,7 @@ def test_ddp_on_two_cpu_processes_matches_single_process_evaluation(tmp_path):
 def test_submitit_local_launcher_runs_jobs_as_separate_processes(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     sweep = tmp_path / "sweep"
-    proc, _ = run_train(tmp_path, "-m", "hydra/launcher=submitit_local", "seed=3,4", "trainer.max_epochs=1",
+    proc, _ = run_train(tmp_path, "-m", "hydra/launcher=submitit_local", "seed=3,4", "trainer.max_epochs=1", "explain=none",
                         f"hydra.sweep.dir={sweep}")
     jobs = sorted(p for p in sweep.glob("job*") if p.is_dir())
     assert len(jobs) == 2

@@ -98,7 +98,7 @@ def test_same_seed_gives_bitwise_identical_predictions_and_seed_zero_is_honoured
     _, again = run_train(tmp_path / "a")  # seed 0 again
     assert (again / "predictions_val.csv").read_bytes() == (default_run / "predictions_val.csv").read_bytes()
     assert _sha(again / "model.pt") == _sha(default_run / "model.pt")
-    _, other = run_train(tmp_path / "b", "seed=1")
+    _, other = run_train(tmp_path / "b", "seed=1", "explain=none")
     assert _sha(other / "model.pt") != _sha(default_run / "model.pt")
     assert read_json(other / "manifest.json")["seed"] == 1
 
@@ -160,7 +160,7 @@ def test_table_experiment_parquet_integer_labels(tmp_path):
 
 
 def test_multirun_over_seeds_writes_one_run_directory_per_job(tmp_path):
-    proc, _ = run_train(tmp_path, "-m", "seed=1,2", "trainer.max_epochs=1",
+    proc, _ = run_train(tmp_path, "-m", "seed=1,2", "trainer.max_epochs=1", "explain=none",
                         f"hydra.sweep.dir={tmp_path / 'sweep'}")
     jobs = sorted((tmp_path / "sweep").glob("job*"))
     assert [j.name for j in jobs] == ["job0", "job1"]

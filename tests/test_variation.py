@@ -59,7 +59,8 @@ def test_a_single_seed_has_no_sd_and_lone_runs_make_no_group():
 def test_a_multirun_over_seeds_and_thread_counts_feeds_compare(tmp_path):
     """Two seeds on each of two stacks (the thread count is part of the stack fingerprint)."""
     sweep = tmp_path / "sweep"
-    run_train(tmp_path, "-m", "seed=1,2", "trainer.num_threads=1,2", "trainer.max_epochs=2", f"hydra.sweep.dir={sweep}")
+    run_train(tmp_path, "-m", "seed=1,2", "trainer.num_threads=1,2", "trainer.max_epochs=2", "explain=none",
+              f"hydra.sweep.dir={sweep}")
     out = tmp_path / "cmp.md"
     proc = run_cli("compare", str(sweep), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
