@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     for name, row in zip(val["classes"], val["confusion_matrix"]):
         print(f"  {name:<20}" + "".join(f"{v:>8}" for v in row))
     _show_test_evaluations(rd, manifest)
-    print("artefacts:")
+    # the hashes the run recorded, not a check of the files on disk (show verifies only what it prints above)
+    print(f"artefacts as the run recorded them (medtorch audit verify {rd.root} checks the files against them):")
     for name, digest in sorted(manifest.get("artefacts", {}).items()):
         print(f"  {name:<28} sha256 {digest[:16]}...")
     return EXIT_OK
