@@ -92,6 +92,21 @@ def test_checker_reports_every_violation_kind(spec):
     assert {(v.column, v.rule) for v in structural} == {("bmi", "required column"), ("extra", "column not in the specification")}
 
 
+def test_a_file_read_as_one_column_is_named_by_its_separator(spec, tmp_path):
+    """A semicolon-, tab- or pipe-separated file read as CSV is one column named "a;b;c": each refusal says why."""
+    from medtorch.data.sources import read_table
+
+    frame = pd.DataFrame({"age": [40, 50], "marker": [0.1, 0.2], "bmi": [25.0, 26.0], "sex": ["F", "M"], "site": ["A", "B"]})
+    for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+        (rule,) = {v.rule for v in SpecChecker(spec).check_columns([sep.join(frame.columns)]) if v.value == "<unknown column>"}
+        assert f"looks {name}-separated" in rule, rule
+        frame.to_csv(tmp_path / "t.csv", sep=sep, index=False)
+        with pytest.raises(MedtorchError, match=f"is not a usable table.*looks {name}-separated"):
+            read_table(tmp_path / "t.csv")
+    structural = SpecChecker(spec).check_columns(["age", "marker", "bmi", "sex", "site", "a;b"])
+    assert [v.rule for v in structural] == ["column not in the specification"]  # several columns: no guess
+
+
 def test_predefined_spec_is_locked_and_validated(tmp_path, spec):
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec.to_dict()))

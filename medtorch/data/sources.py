@@ -114,7 +114,7 @@ def read_table(path: str | Path, fmt: str = "auto", text_columns: list[str] | No
     if frame.shape[0] == 0 or frame.shape[1] < 2:
         raise MedtorchError(
             f"{path} is not a usable table: it has {frame.shape[0]} rows and {frame.shape[1]} columns "
-            "(need a header row, a label column and at least one feature column)."
+            f"(need a header row, a label column and at least one feature column){table_checks.separator_hint(list(frame.columns))}."
         )
     return frame
 

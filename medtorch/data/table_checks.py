@@ -123,3 +123,11 @@ def high_cardinality(feat: pd.DataFrame, categorical: list[str]) -> list[str]:
     for w in warnings:
         print(f"medtorch: warning: {w}", file=sys.stderr, flush=True)
     return warnings
+
+
+def separator_hint(columns: list[str]) -> str:
+    """Why a file may have been read as one column named "a;b;c": it was written with another separator."""
+    if len(columns) != 1:
+        return ""
+    sep = next((name for ch, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")) if ch in str(columns[0])), None)
+    return f" (the file was read as one column: it looks {sep}-separated; give a comma-separated CSV)" if sep else ""

@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from medtorch.data.table_checks import separator_hint
 from medtorch.deploy.reading import TEXT
 from medtorch.deploy.spec import ColumnSpec, DataSpec
 
@@ -91,7 +92,8 @@ class SpecChecker:
         """Columns the specification needs but the input lacks, and columns nobody declared."""
         known = set(self.columns) | set(self.spec.known_columns) | set(allowed_extra)
         out = [Violation(c, None, "<column absent>", "required column") for c in self.columns if c not in columns]
-        out += [Violation(c, None, "<unknown column>", "column not in the specification") for c in columns if c not in known]
+        out += [Violation(c, None, "<unknown column>", "column not in the specification" + separator_hint(columns))
+                for c in columns if c not in known]
         return out
 
     def check_rows(self, frame: pd.DataFrame, first_row: int = 1) -> tuple[pd.DataFrame, np.ndarray, list[Violation]]:
