@@ -4,6 +4,7 @@ every strategy yields TrainRows only from make_split, and only TrainRows can be 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
@@ -132,3 +133,25 @@ def test_governance_options_compose_from_the_command_line():
     validate(cfg)
     assert cfg.balance.oversample_subgroups == {"site": {"E": 3.0}, "sex": {"F": 2.0}}
     assert cfg.eda.reference.site.E == 0.1 and cfg.split.strategy == "temporal" and cfg.split.train_end == "2019-07-01"
+
+
+def test_a_label_with_a_value_per_row_is_refused_with_a_short_message_that_says_so():
+    """An identifier named as the label: 200 classes of one row each. The message stays short (the 20 rarest
+    classes, scikit-learn's list cut) and asks whether data.target is the outcome."""
+    from medtorch.data.sources import RawTable
+    from medtorch.data.split import make_split
+    from medtorch.errors import MedtorchError
+
+    n = 200
+    raw = RawTable(frame=pd.DataFrame({"x": np.arange(n, dtype=float)}), y=np.arange(n, dtype=np.int64),
+                   classes=[f"id{i}" for i in range(n)], ids=np.arange(n, dtype=np.int64), source={})
+    with pytest.raises(MedtorchError) as e:
+        make_split(raw, "stratified", 0.7, 0.15, 0.15, 0)
+    text = str(e.value)
+    assert len(text) < 1200 and "(the 20 rarest of 200 classes)" in text and "id199" not in text
+    assert "200 distinct values in 200 rows: is data.target the outcome" in text
+    few = RawTable(frame=pd.DataFrame({"x": np.arange(n, dtype=float)}), y=(np.arange(n) == 0).astype(np.int64),
+                   classes=["a", "b"], ids=np.arange(n, dtype=np.int64), source={})
+    with pytest.raises(MedtorchError) as e:
+        make_split(few, "stratified", 0.7, 0.15, 0.15, 0)
+    assert "class counts: a: 199, b: 1" in str(e.value) and "distinct values" not in str(e.value)

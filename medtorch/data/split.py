@@ -126,9 +126,13 @@ def make_split(raw: RawTable, strategy: str, train: float, val: float, test: flo
             raise MedtorchError(f"split.strategy must be one of 'stratified', 'grouped', 'temporal', 'external'; "
                                 f"got {strategy!r}.")
     except ValueError as e:
+        reason = str(e) if len(str(e)) <= 300 else str(e)[:300].rsplit(",", 1)[0] + ", ...]"  # scikit-learn lists every short class
+        many = len(raw.classes) > len(raw.y) / 2  # an identifier or a measurement named as the label
         raise MedtorchError(
-            f"the {strategy} split (train={train}, val={val}, test={test}) of {len(raw.y)} rows failed: {e}. "
+            f"the {strategy} split (train={train}, val={val}, test={test}) of {len(raw.y)} rows failed: {reason}. "
             "Each class needs enough rows (and subjects) for every split; class counts: " + _counts(raw)
+            + (f". The label column has {len(raw.classes)} distinct values in {len(raw.y)} rows: is data.target the "
+               "outcome (a few classes), not an identifier or a measurement?" if many else "")
         ) from None
     names = ("train", "val") if strategy == "external" else ("train", "val", "test")
     for name in names:
@@ -170,9 +174,12 @@ def make_split(raw: RawTable, strategy: str, train: float, val: float, test: flo
     )
 
 
-def _counts(raw: RawTable) -> str:
-    counts = np.bincount(raw.y, minlength=len(raw.classes))
-    return ", ".join(f"{c}: {n}" for c, n in zip(raw.classes, counts))
+def _counts(raw: RawTable, limit: int = 20) -> str:
+    """Rows per class; with more than ``limit`` classes, the rarest ``limit`` (the ones a split fails on)."""
+    pairs = list(zip(raw.classes, np.bincount(raw.y, minlength=len(raw.classes)).tolist()))
+    shown = pairs if len(pairs) <= limit else sorted(pairs, key=lambda p: p[1])[:limit]
+    text = ", ".join(f"{c}: {n}" for c, n in shown)
+    return text if len(pairs) <= limit else f"{text} (the {limit} rarest of {len(pairs)} classes)"
 
 
 def development_fold(splits: Splits, k: int, fold: int, seed: int, groups: np.ndarray | None = None) -> tuple[Splits, str]:
