@@ -23,6 +23,14 @@ def test_show_on_a_missing_directory_fails_clearly(tmp_path):
     assert out.returncode == 2 and "no such run directory" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_cv_summary_on_a_missing_folder_or_a_file_says_which(tmp_path):
+    out = run_cli("cv-summary", str(tmp_path / "nope"))
+    assert out.returncode == 2 and "no such cross-validation root" in out.stderr and "Traceback" not in out.stderr
+    (tmp_path / "f.csv").write_text("a,b\n1,2\n")
+    out = run_cli("cv-summary", str(tmp_path / "f.csv"))
+    assert out.returncode == 2 and "is a file, not a cross-validation root" in out.stderr, out.stderr
+
+
 def test_audit_verify_on_a_path_that_is_not_a_run_is_bad_input_not_tampering(tmp_path):
     """Exit 2 (a wrong path), not 3 (a changed run): a scheduler must not report tampering for a typo."""
     out = run_cli("audit", "verify", str(tmp_path / "nope"))

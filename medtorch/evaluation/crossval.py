@@ -62,6 +62,9 @@ def summarize(parent: Path) -> dict[str, Any]:
     from medtorch.evidence import Run
 
     parent = Path(parent)
+    if not parent.is_dir():
+        raise MedtorchError(f"{parent}: {'is a file, not a' if parent.exists() else 'no such'} cross-validation root; give "
+                            "the folder that holds the fold runs (the one python train.py cv.folds=K wrote).")
     folds = []
     for m in sorted(parent.rglob(artefact("manifest").name)):
         manifest = read_json(m)
