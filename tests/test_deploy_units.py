@@ -107,6 +107,24 @@ def test_a_file_read_as_one_column_is_named_by_its_separator(spec, tmp_path):
     assert [v.rule for v in structural] == ["column not in the specification"]  # several columns: no guess
 
 
+def test_a_whole_file_without_a_column_the_verb_needs_is_refused_for_that_before_its_rows(spec, tmp_path):
+    """A new test file without its labels and with a row out of range: the missing labels are named, not the row
+    (which would be fixed first, only to be refused again); a semicolon file is named as one either way."""
+    from medtorch.deploy.checks import refuse_nonconforming_file
+
+    frame = table(40, 3)[["age", "marker", "bmi", "sex", "site"]]
+    frame.loc[3, "age"] = 10_000
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    need = {"label": "no labels"}
+    with pytest.raises(MedtorchError, match="^no labels$"):
+        refuse_nonconforming_file(spec, tmp_path / "new.csv", "new", allowed_extra=("label",), required=need)
+    with pytest.raises(MedtorchError, match="row 4, column 'age'"):
+        refuse_nonconforming_file(spec, tmp_path / "new.csv", "new", allowed_extra=("label",))
+    frame.assign(label="disease").to_csv(tmp_path / "semi.csv", index=False, sep=";")
+    with pytest.raises(MedtorchError, match="nothing was written .*looks semicolon-separated"):
+        refuse_nonconforming_file(spec, tmp_path / "semi.csv", "new", allowed_extra=("label",), required=need)
+
+
 def test_predefined_spec_is_locked_and_validated(tmp_path, spec):
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec.to_dict()))

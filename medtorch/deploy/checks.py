@@ -153,9 +153,12 @@ class SpecChecker:
 
 
 def refuse_nonconforming_file(spec: DataSpec, path, what: str, allowed_extra: tuple[str, ...] = (),
-                              listed: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
+                              listed: int = 20, required: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check every row of the file ``path`` against ``spec``; return (the frame as read, the typed frame), or raise listing
     the first ``listed`` violations (``EXIT_BAD_INPUT``). ``what`` opens the message (e.g. ``--test-data FILE``).
+    ``required``: columns beyond the specification the verb needs (e.g. the labels), each with the error raised when it is
+    absent: after the specification's own columns, before any row is checked (a file without them is refused for that,
+    not for a row that would be corrected only for the file to be refused again).
 
     For verbs that use a whole file at once (a governed look at new test data, survival predict);
     ``medtorch predict`` streams its input through the same ``SpecChecker`` chunk by chunk.
@@ -168,11 +171,15 @@ def refuse_nonconforming_file(spec: DataSpec, path, what: str, allowed_extra: tu
     frame = pd.concat(list(read_chunks(path, [c.name for c in spec.columns if not c.numeric], numeric_columns=numeric)),
                       ignore_index=True)
     problems = checker.check_columns(list(frame.columns), allowed_extra=allowed_extra)
+    for column, message in () if problems else (required or {}).items():
+        if column not in frame.columns:
+            raise MedtorchError(message)
     typed, _, violations = (None, None, problems) if problems else checker.check_rows(frame, first_row=1)
     if violations:
         shown = "\n  - ".join((f"row {v.row}, " if v.row is not None else "") + f"column {v.column!r}: {v.rule} (got {v.value})"
                               for v in violations[:listed])
         more = f"\n  ... and {len(violations) - listed} more" if len(violations) > listed else ""
         raise MedtorchError(f"{what} violates the run's data specification: {len(violations)} violation(s) (rows "
-                            f"numbered from 1, the first data row after the header); nothing was written:\n  - {shown}{more}")
+                            f"numbered from 1, the first data row after the header); nothing was written"
+                            f"{separator_hint(list(frame.columns))}:\n  - {shown}{more}")
     return frame, typed

@@ -91,10 +91,9 @@ def new_test_rows(run, seal: dict[str, Any], path: str) -> TestRows:
     # every row checked against the run's data specification, as predict checks its input: a look
     # at rows the model was never specified for is no evidence of its performance (and a missing
     # feature column is named as one, before the file is read as training data)
-    frame, _ = refuse_nonconforming_file(spec, path, f"--test-data {path}", allowed_extra=(str(data.target),))
-    if str(data.target) not in frame.columns:
-        raise MedtorchError(f"--test-data {path}: no column {str(data.target)!r} with the true labels (the run's "
-                            f"data.target); a look compares the model's predictions with them.")
+    frame, _ = refuse_nonconforming_file(spec, path, f"--test-data {path}", allowed_extra=(str(data.target),), required={
+        str(data.target): f"--test-data {path}: no column {str(data.target)!r} with the true labels (the run's data.target); "
+                          "a look compares the model's predictions with them."})
     new = sources.load(data, drop_optional=True)  # columns of data.drop need not be there, as for predict
     unknown = sorted(set(new.classes) - set(run.classes))
     if unknown:
