@@ -23,7 +23,7 @@ PROGRESS = ("auto", "on", "off")
 EXTRAS = {"TensorBoardLogger": "tensorboard", "MLFlowLogger": "mlflow"}
 PROVIDERS = {"tensorboard": ("tensorboard", "tensorboardX"), "mlflow": ("mlflow",)}  # extra -> importable modules
 # Lightning's own loggers and callbacks: present in every pytorch-lightning this package accepts
-# (tests/test_config_validation.py locates each one), so a config naming them is checked without
+# (tests/test_loggers_callbacks_schedulers.py locates each one), so a config naming them is checked without
 # importing Lightning, which is most of a refused run's time (about 3 of 5 s). Any other
 # _target_ is imported to check it.
 LIGHTNING_TARGETS = frozenset(

@@ -144,12 +144,11 @@ def test_signature_problems_name_missing_unknown_and_untakeable_parameters():
 
 def test_each_shipped_networks_schema_matches_its_constructor():
     """Config validation trusts a shipped network's schema instead of importing torch to read its signature."""
+    import inspect
     from dataclasses import asdict
 
     from medtorch.config.schema_model import AttentionConfig, LinearConfig, LogisticConfig, MLPConfig
     from medtorch.models.targets import SHIPPED, arguments, locate, network_problems
-
-    import inspect
 
     for schema in (MLPConfig, LogisticConfig, LinearConfig, AttentionConfig):
         cfg = asdict(schema())
@@ -157,6 +156,20 @@ def test_each_shipped_networks_schema_matches_its_constructor():
         assert network_problems(cfg) == [], schema
         params = inspect.signature(locate(cfg["_target_"])).parameters
         assert set(arguments(cfg)) | {"n_features", "n_outputs"} == {n for n in params if n != "self"}, schema
+
+
+def test_model_custom_without_a_target_is_refused_by_validation(tmp_path):
+    """Before anything is written: not trusted as a shipped network (its name and _target_ are both unset)."""
+    from hydra import compose, initialize_config_dir
+
+    from medtorch.config import register_configs, validate
+    from medtorch.errors import MedtorchError
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "medtorch" / "conf"), version_base=None):
+        cfg = compose("config", overrides=["model=custom"])
+    with pytest.raises(MedtorchError, match="model._target_ must be the import path of a network class"):
+        validate(cfg)
 
 
 def test_shipped_networks_are_target_configs_and_older_model_json_still_builds():

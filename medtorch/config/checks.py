@@ -56,7 +56,7 @@ def validate(cfg: DictConfig) -> None:
     # A shipped network's keys were checked against its schema above (its signature check would name them twice),
     # and its schema matches its constructor (tests/test_custom_network.py), so only another _target_ is imported
     # and checked here: the import brings in torch, about 2 s of a refused run's 3.
-    shipped = SHIPPED.get(m.get("name")) == m.get("_target_")
+    shipped = m.get("name") in SHIPPED and SHIPPED[m.get("name")] == m.get("_target_")  # model=custom has no name here
     if not shipped and not any(p.startswith("model.") for p in problems):
         problems += network_problems(m)
     problems += extension_problems(cfg)
