@@ -145,14 +145,19 @@ def test_fast_dev_run_is_marked_not_evidence_and_never_looks_at_the_test_set(tmp
     assert "\r" not in proc.stderr  # progress=auto without a terminal: no progress bars in logs
 
 
-def test_medtorch_help_imports_neither_torch_nor_lightning():
-    code = ("import sys; from medtorch.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in ('torch', 'pytorch_lightning', 'lightning', 'hydra') if m in sys.modules]\n"
-            "assert not heavy, heavy\n"
-            "import medtorch; assert callable(medtorch.open_run) and 'torch' not in sys.modules\n")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+def _without_importing(code: str, *heavy: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter, then fail there if it imported any of ``heavy``."""
+    check = f"import sys\nheavy = [m for m in {heavy!r} if m in sys.modules]\nassert not heavy, heavy\n"
+    p = subprocess.run([sys.executable, "-c", code + check], capture_output=True, text=True, cwd=REPO)
     assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_medtorch_help_imports_neither_torch_nor_lightning():
+    p = _without_importing("from medtorch.cli import main\n"
+                           "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n",
+                           "torch", "pytorch_lightning", "lightning", "hydra")
+    _without_importing("import medtorch; assert callable(medtorch.open_run)\n", "torch")
     assert "train" in p.stdout and "--quiet" not in p.stdout  # the verb is listed; --quiet belongs to each verb
 
 
@@ -165,18 +170,14 @@ def test_a_config_error_is_reported_without_importing_torch_or_lightning():
 
     for target in sorted(LIGHTNING_TARGETS):
         assert isinstance(locate(target, "test"), type), target
-    code = ("import sys\n"
-            "from hydra import compose, initialize_config_dir\n"
-            "from medtorch.config import register_configs, validate\n"
-            "register_configs()\n"
-            f"with initialize_config_dir(config_dir={str(CONF)!r}, version_base=None):\n"
-            "    cfg = compose('config', overrides=['logger=many', 'callbacks=lr_monitor', 'progress=sometimes'])\n"
-            "try:\n    validate(cfg)\nexcept Exception as e:\n    assert 'progress must be one of' in str(e), e\n"
-            "else:\n    raise AssertionError('accepted')\n"
-            "heavy = [m for m in ('torch', 'pytorch_lightning', 'lightning') if m in sys.modules]\n"
-            "assert not heavy, heavy\n")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
-    assert p.returncode == 0, p.stderr
+    _without_importing("from hydra import compose, initialize_config_dir\n"
+                       "from medtorch.config import register_configs, validate\n"
+                       "register_configs()\n"
+                       f"with initialize_config_dir(config_dir={str(CONF)!r}, version_base=None):\n"
+                       "    cfg = compose('config', overrides=['logger=many', 'callbacks=lr_monitor', 'progress=sometimes'])\n"
+                       "try:\n    validate(cfg)\nexcept Exception as e:\n    assert 'progress must be one of' in str(e), e\n"
+                       "else:\n    raise AssertionError('accepted')\n",
+                       "torch", "pytorch_lightning", "lightning")
 
 
 def test_a_logger_whose_package_is_missing_is_refused_with_the_extra_to_install(monkeypatch):
