@@ -171,9 +171,10 @@ def refuse_nonconforming_file(spec: DataSpec, path, what: str, allowed_extra: tu
     frame = pd.concat(list(read_chunks(path, [c.name for c in spec.columns if not c.numeric], numeric_columns=numeric)),
                       ignore_index=True)
     problems = checker.check_columns(list(frame.columns), allowed_extra=allowed_extra)
-    for column, message in () if problems else (required or {}).items():
-        if column not in frame.columns:
-            raise MedtorchError(message)
+    if not problems:  # the specification's own columns are named first
+        for column, message in (required or {}).items():
+            if column not in frame.columns:
+                raise MedtorchError(message)
     typed, _, violations = (None, None, problems) if problems else checker.check_rows(frame, first_row=1)
     if violations:
         shown = "\n  - ".join((f"row {v.row}, " if v.row is not None else "") + f"column {v.column!r}: {v.rule} (got {v.value})"

@@ -24,6 +24,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from medtorch.data.table_checks import separator_hint
 from medtorch.errors import MedtorchError, shown
 
 
@@ -108,8 +109,6 @@ def _check_columns(chunk: pd.DataFrame, checker, labels, time_column, where: str
     structural = checker.check_columns(list(chunk.columns), allowed_extra=tuple(c for c in (labels, time_column) if c))
     missing = [v.column for v in structural if v.rule == "required column"]
     if missing:
-        from medtorch.data.table_checks import separator_hint
-
         raise MedtorchError(f"{where} lacks the feature column(s) {missing} of run {run_id}; "
                             "monitoring compares every feature, so the input must have them all"
                             f"{separator_hint(list(chunk.columns))}.")
