@@ -55,10 +55,12 @@ def test_folds_cover_the_development_rows_and_never_the_test_rows(tmp_path):
     # report is rewritten and the root still verifies
     html = parent / "report.html"
     good = html.read_bytes()
-    html.write_bytes(good.replace(b"cross-validation", b"cross-validatioN", 1))
+    tampered = good.replace(b"cross-validation", b"cross-validatioN", 1)
+    assert tampered != good
+    html.write_bytes(tampered)
     before = {p: p.read_bytes() for p in parent.rglob("*") if p.is_file() and p.name != "train.log"}
-    p = run_cli("report", str(parent))
-    assert p.returncode == 3 and "report.html" in p.stderr, p.stderr
+    refused = run_cli("report", str(parent))
+    assert refused.returncode == 3 and "report.html" in refused.stderr, refused.stderr
     assert {p: p.read_bytes() for p in parent.rglob("*") if p.is_file() and p.name != "train.log"} == before
     html.write_bytes(good)
     assert run_cli("report", str(parent)).returncode == 0
