@@ -5,7 +5,7 @@ threads with the ``filelock`` package (``fcntl.flock`` on POSIX, ``msvcrt`` lock
 Windows), so N writers appending M events each leave exactly N x M lines and a valid chain.
 The lock file (``artefact("events_lock")``) sits beside the log; it holds nothing and is not evidence.
 
-``exclusive(path)`` below is the test-set ledger's lock.
+``exclusive(path)`` below is the test-set ledger's lock; ``folder_lock(path)`` locks a folder itself.
 
 Files shared by several processes (the project's test-set ledger) are read, extended and
 written back atomically (``medtorch.run.write_bytes``). The atomic write keeps the file
@@ -103,3 +103,30 @@ def exclusive(path: str | Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def folder_lock(folder: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on the folder ``folder`` itself (created if missing) while the block runs.
+
+    For a folder the user names outside any run (``monitor --out``), which writers of different runs may
+    share: each run's own lock does not exclude the other run. ``flock`` on the folder's own descriptor
+    leaves no lock file beside the user's files (filelock and ``exclusive`` lock a sidecar file, which
+    here would sit in the user's folder). A folder this call created is removed again if the block
+    fails before anything was written into it. Not re-entrant; POSIX only, as ``exclusive``.
+    """
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY) if fcntl is not None else None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    except BaseException:
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+    finally:
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor of the open file releases the flock

@@ -367,6 +367,51 @@ def test_monitor_out_that_holds_a_report_is_refused_and_kept(trained, tmp_path):
     assert (run / "events.jsonl").read_bytes() == events and _cli("audit", "verify", run).returncode == 0
 
 
+def test_monitorings_of_two_runs_into_one_out_folder_do_not_overwrite_each_other(trained, tmp_path, monkeypatch):
+    """Each run's lock does not exclude the other run: the chosen folder is locked itself, so one monitoring writes
+    there and the other, finding its report, is refused; each run's audit verify passes, and the folder is left
+    with no lock file in it."""
+    import threading
+    import time
+
+    from medtorch.deploy import monitor_report
+    from medtorch.deploy.monitor import monitor_file
+    from medtorch.errors import MedtorchError
+
+    run_dir, tmp, _ = trained
+    runs = [tmp_path / "run_a", tmp_path / "run_b"]
+    for run in runs:
+        shutil.copytree(run_dir, run)
+    events = {run: (run / "events.jsonl").read_bytes() for run in runs}
+    write = monitor_report.write_report
+
+    def slow_write(*args, **kwargs):  # both have checked the folder before either writes, unless one waits
+        time.sleep(1.5)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(monitor_report, "write_report", slow_write)
+    out = tmp_path / "shared"
+    outcomes: dict = {}
+
+    def monitor(run):
+        try:
+            outcomes[run] = monitor_file(run, tmp / "new.csv", out=out)[2]
+        except MedtorchError as e:
+            outcomes[run] = e
+
+    workers = [threading.Thread(target=monitor, args=(run,)) for run in runs]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=180)
+    refused = [run for run in runs if isinstance(outcomes[run], MedtorchError)]
+    assert len(outcomes) == 2 and len(refused) == 1, outcomes
+    assert "already holds a monitoring report" in str(outcomes[refused[0]])
+    assert (refused[0] / "events.jsonl").read_bytes() == events[refused[0]]
+    for run in runs:
+        assert _cli("audit", "verify", run).returncode == 0, run
+    assert sorted(p.name for p in out.iterdir() if "lock" in p.name) == []
+
 def test_tampered_spec_is_refused(trained, tmp_path):
     run_dir, tmp, _ = trained
     copy = tmp_path / "run"

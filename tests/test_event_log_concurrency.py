@@ -47,3 +47,40 @@ def test_threads_of_one_process_exclude_each_other_too(tmp_path):
     for t in threads:
         t.join()
     assert log.verify_head() == 100 and len((tmp_path / "events.jsonl").read_text().splitlines()) == 100
+
+
+def test_folder_lock_excludes_another_process_and_leaves_nothing_in_the_folder(tmp_path):
+    """``folder_lock`` locks the folder's own descriptor: another process waits for it, no file is added to the
+    folder, and a folder it created is removed again when the block fails before writing anything."""
+    import time
+
+    import pytest
+
+    from medtorch.locking import folder_lock
+
+    folder = tmp_path / "reports"
+    probe = textwrap.dedent(f"""
+        import time
+        from medtorch.locking import folder_lock
+        print("waiting", flush=True)
+        started = time.perf_counter()
+        with folder_lock({str(folder)!r}):
+            print(time.perf_counter() - started)
+    """)
+    with folder_lock(folder):
+        other = subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True, env=_env())
+        assert other.stdout.readline() == "waiting\n"
+        time.sleep(1.5)
+        assert other.poll() is None  # still waiting
+    out, _ = other.communicate(timeout=60)
+    assert other.returncode == 0 and float(out) >= 1.4, out
+    assert list(folder.iterdir()) == []
+    fresh = tmp_path / "new" / "reports"
+    with pytest.raises(RuntimeError), folder_lock(fresh):
+        assert fresh.is_dir()
+        raise RuntimeError("refused before writing")
+    assert not fresh.exists()
+    with pytest.raises(RuntimeError), folder_lock(fresh):
+        (fresh / "partial.json").write_text("{}")
+        raise RuntimeError("failed after writing")
+    assert (fresh / "partial.json").exists()  # what was written is left for the user to see, not deleted

@@ -4,14 +4,14 @@ recorded with the ``monitored`` event, for classification and survival runs alik
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from medtorch.artefacts import artefact
 from medtorch.errors import IntegrityError, MedtorchError
 from medtorch.evidence import Run
-from medtorch.locking import event_log_lock
+from medtorch.locking import event_log_lock, folder_lock
 
 
 @contextmanager
@@ -21,10 +21,14 @@ def monitoring_entry(evidence: Run, folder: Path, chosen: bool) -> Iterator[tupl
     extend the same old log (one line lost), nor write into one folder: ``folder`` is the run's default (a time
     stamp, ``chosen`` False), made unique with ``_2``, ``_3``, ... if another monitoring took it within the same
     millisecond; a folder the user chose (``--out``) that already holds a monitoring report is refused
-    (EXIT_BAD_INPUT): that report's hashes are in a run's event log, and overwriting it would fail audit verify."""
-    with event_log_lock(evidence.rd.events):
+    (EXIT_BAD_INPUT): that report's hashes are in a run's event log, and overwriting it would fail audit verify.
+    A chosen folder is also locked itself, after the run's log: monitorings of *different* runs may name the
+    same ``--out``, and only one of them may find it empty and write there."""
+    with event_log_lock(evidence.rd.events), ExitStack() as held:
         evidence.forget_log_hashes()  # another monitoring may have appended since this one first read the log
         existing = intact_log(evidence)
+        if chosen:
+            held.enter_context(folder_lock(folder))
         yield existing, _report_folder(Path(folder), chosen)
 
 
