@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # the test-set registry of every test run lives in a fresh per-session folder, never in the
 # user's ~/.local/share (tests that need their own registry set MEDTORCH_REGISTRY per process)
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="medtorch-tests-xdg-")
+atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)  # removed when the session ends
 os.environ.pop("MEDTORCH_REGISTRY", None)
 
 # Small, fast settings for end-to-end runs on CPU (still the real train.py and Trainer). No PDF of a run's
