@@ -19,6 +19,7 @@ Kinds (how a file changes after it is first written):
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from dataclasses import dataclass
@@ -337,6 +338,18 @@ def produces(pattern: str) -> Artefact | None:
 def required(task: str) -> tuple[Artefact, ...]:
     """The artefacts every complete run of ``task`` (classification | survival) holds."""
     return tuple(a for a in ARTEFACTS if a.scope == RUN and task in a.required)
+
+
+def file_part(text: object, reserved: frozenset[str] = frozenset()) -> str:
+    """A name from the data (a column) as one file-name component: ASCII letters, digits, ``_`` and ``-``
+    kept, anything else ``_``, at most 60 characters. Where that changed the name, or the name is
+    ``reserved`` for another file, 8 hex digits of its SHA-256 are added: a column never writes
+    outside its folder (``a/../b``), never fails on length, and two columns never share a file."""
+    text = str(text)
+    clean = re.sub(r"[^A-Za-z0-9_-]", "_", text)[:60]
+    if clean == text and clean and clean not in reserved:
+        return clean
+    return f"{clean}_{hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]}"
 
 
 def file_names() -> frozenset[str]:

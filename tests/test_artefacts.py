@@ -209,3 +209,14 @@ def test_handover_and_integrity_take_their_file_sets_from_the_registry():
         assert not write_once(rel), rel
     assert _SELF == {a.path for a in ARTEFACTS if a.kind == "lock" and a.scope == RUN} | {"events.jsonl", "events.head"}
     assert OUTSIDE_EVIDENCE == (artefact("job_log").path, "logs/*")
+
+
+def test_file_part_keeps_a_column_name_inside_its_folder_and_apart_from_others():
+    from medtorch.artefacts import file_part
+
+    assert file_part("sex") == "sex" and file_part("age_band-2") == "age_band-2"
+    names = ["..", ".", "a/b", "a_b", "a b", "x" * 300, "période", "", "period"]
+    parts = [file_part(n, reserved=frozenset({"period"})) for n in names]
+    assert len(set(parts)) == len(parts), parts  # a_b stays a_b; a/b and a b each get their own hash
+    assert all(set(p) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") and 0 < len(p) <= 69
+               for p in parts), parts

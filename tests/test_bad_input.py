@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_train
+from conftest import run_cli, run_train
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +104,29 @@ def test_data_file_that_is_not_a_table(tmp_path, content):
     path.write_bytes(content)
     proc, rd = run_train(tmp_path, "data=table", f"data.path={path}", "data.target=y", check=False)
     _assert_refused(proc, rd, "notes.csv", code=2)
+
+
+def test_subgroup_columns_named_like_paths_write_only_inside_the_run(tmp_path):
+    """A column's name is data: a subgroup named ``a/../../../escaped`` (or ``site/region``, or ``period`` beside the
+    calendar's own plot, or 200 characters long) gets a file of its own inside the run, and audit verify passes."""
+    rng = np.random.default_rng(0)
+    n = 300
+    lab = rng.normal(5, 1, n)
+    hostile = {"a/../../../escaped": rng.choice(list("ABC"), n), "site/region": rng.choice(["N", "S"], n),
+               "period": rng.choice(["early", "late"], n), "g" * 200: rng.choice(["x", "y"], n)}
+    frame = pd.DataFrame({"lab": lab, "age": rng.normal(60, 10, n), **hostile,
+                          "visit": pd.date_range("2020-01-01", periods=n, freq="3D").strftime("%Y-%m-%d"),
+                          "y": np.where(lab + rng.normal(0, 1, n) > 5, "yes", "no")})
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    names = ",".join(f"'{c}'" for c in hostile)
+    proc, rd = run_train(tmp_path, "data=table", f"data.path={tmp_path / 'data.csv'}", "data.target=y",
+                         f"data.subgroup_columns=[{names}]", "data.time_column=visit", "data.categorical=[]",
+                         "trainer.max_epochs=1", "explain=none", "eda.plots=true", check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".data", "data.csv", "run"]  # nothing beside the run
+    plots = {p.relative_to(rd).as_posix() for p in (rd / "plots").rglob("*.png")}
+    forest = sorted(p for p in plots if p.startswith("plots/forest_"))
+    assert len(forest) == len(hostile) + 1 and "plots/forest_period_val.png" in forest, forest  # the calendar's own
+    assert all("/" not in p.removeprefix("plots/") and len(Path(p).name) < 100 for p in plots), plots
+    assert len([p for p in plots if p.startswith("plots/eda_subgroup_")]) == len(hostile), plots
+    assert run_cli("audit", "verify", str(rd)).returncode == 0

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtorch.artefacts import file_part
 from medtorch.data.split import Rows
 from medtorch.figures import save_png, subplots
 
@@ -241,7 +242,7 @@ def eda_plots(eda: dict[str, Any], path_for) -> list[Path]:
         ax.set_xticks(np.arange(len(levels)) + 0.4 - width / 2, levels)
         ax.set_ylabel("share of rows"), ax.set_title(f"Representativeness: {col}")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the axes: never over a bar
-        paths.append(save(fig, f"subgroup_{''.join(ch if ch.isalnum() else '_' for ch in col)}"))
+        paths.append(save(fig, f"subgroup_{file_part(col)}"))
     if eda["calendar"]:
         fig, ax = subplots(figsize=(6, 3.5))
         periods = sorted({k for c in eda["calendar"].values() for k in c})

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from medtorch.artefacts import file_part
 from medtorch.errors import MedtorchError
 from medtorch.evaluation.bootstrap import bootstrap_cis
 from medtorch.evaluation.calibration import calibration
@@ -76,7 +77,8 @@ def write_plots(assessment: dict[str, Any], classes: Sequence[str], plot_path, t
 
     paths = [plot_reliability(assessment["calibration"], classes, plot_path("reliability"), f"{title}: reliability")]
     for col, t in assessment["subgroups"].items():
-        paths.append(plot_forest(t, assessment["ci"]["mcc"], plot_path(f"forest_{col}"), f"{title}: MCC by {col}"))
+        name = file_part(col, reserved=frozenset({"period"}))  # the calendar's own plot is forest_period
+        paths.append(plot_forest(t, assessment["ci"]["mcc"], plot_path(f"forest_{name}"), f"{title}: MCC by {col}"))
     if assessment["periods"]:
         p = assessment["periods"]
         paths.append(plot_forest(p, assessment["ci"]["mcc"], plot_path("forest_period"), f"{title}: MCC by {p['period']} of {p['column']}"))

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtorch.artefacts import file_part
 from medtorch.evidence import Run
 from medtorch.survival.data import DURATION
 from medtorch.survival.km import kaplan_meier, median_follow_up
@@ -103,7 +104,7 @@ def explore_survival(cfg, splits, run: Run) -> None:
                 values = tr.extra[col].astype(str)
                 plots.append(km_plot({v: (tr.extra[DURATION].to_numpy(float)[values.to_numpy() == v],
                                           tr.y[values.to_numpy() == v]) for v in sorted(values.unique())},
-                                     rd.at("survival_km_subgroup_plot", column=col), f"Kaplan-Meier by {col} (training split)", u))
+                                     rd.at("survival_km_subgroup_plot", column=file_part(col)), f"Kaplan-Meier by {col} (training split)", u))
     run.record_many({rd.survival("eda"): eda, rd.survival("eda_summary"): markdown(eda)}, also=plots,
                     event="data_explored",
                     details={"task": "survival", "events": {n: s.get("events") for n, s in eda["splits"].items()},
