@@ -50,6 +50,25 @@ def test_inf_is_refused_at_load_naming_the_column_and_rows(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_number_beyond_float32_is_refused_like_inf(tmp_path):
+    """1e300 is finite in the file but inf in the model's float32: it made NaN probabilities in a run marked complete
+    (in validation rows) or a null fitted scale (in training rows). The duration of a survival table likewise."""
+    df = _table(tmp_path)
+    df.loc[[7], "b"] = 1e300
+    df.loc[[3], "a"] = -np.inf
+    proc, run_dir = _train_table(tmp_path, df)
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stderr[-2000:]
+    assert "column 'b': 1 value(s) beyond float32's range, e.g. 1e+300 (rows 8)" in proc.stderr, proc.stderr[-2000:]
+    assert "column 'a': 1 value(s) (rows 4)" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (run_dir / "model.pt").exists()
+    from medtorch.errors import MedtorchError
+    from medtorch.survival.data import _check_durations
+
+    assert _check_durations(pd.Series([1.0, 3e38]), "months", "t.csv").tolist() == [1.0, 3e38]
+    with pytest.raises(MedtorchError, match=r"beyond float32's range of 3.4e38 \(first at row 2: 1e\+300\)"):
+        _check_durations(pd.Series([1.0, 1e300]), "months", "t.csv")
+
+@pytest.mark.slow
 def test_inf_as_missing_is_a_recorded_policy_high_cardinality_is_warned_and_wide_tables_do_not_flood(tmp_path):
     df = _table(tmp_path)
     df.loc[[5, 17], "a"] = -np.inf

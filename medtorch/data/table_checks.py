@@ -5,7 +5,9 @@
 - Non-finite numbers (``inf``, ``-inf``) in a feature column are refused, naming the column and
   example rows, or, with ``data.nonfinite=missing``, treated as missing values; the policy and
   the counts are recorded in the manifest (``data.nonfinite``). An ``inf`` that reaches the
-  fitted preprocessing makes its mean ``inf`` and every weight NaN.
+  fitted preprocessing makes its mean ``inf`` and every weight NaN. A finite number beyond
+  float32's range (|x| > 3.4e38, such as 1e300) is the same: the model computes in float32, where
+  it is ``inf``, and its column's fitted scale overflows; it is refused (or blanked) with them.
 - A column mixing numbers and text (a lab value with "high" in some rows) is refused, naming
   its non-numeric values and their counts: read as text it would become one one-hot level per
   distinct number. It is taken for a measurement when at least half its values are numbers
@@ -29,6 +31,7 @@ from medtorch.errors import MedtorchError
 
 HIGH_CARDINALITY_LEVELS = 20
 EXAMPLES = 5
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # about 3.4e38; beyond it a value is inf to the model
 
 
 def header_duplicates(path: Path, fmt: str, frame: pd.DataFrame) -> None:
@@ -61,23 +64,30 @@ def _rows(mask: np.ndarray, row_number: np.ndarray) -> str:
 
 
 def nonfinite(feat: pd.DataFrame, row_number: np.ndarray, policy: str, path: Path) -> dict[str, Any]:
-    """Refuse or blank out +-inf in numeric feature columns; return the record of what was found."""
+    """Refuse or blank out +-inf (and numbers beyond float32's range) in numeric feature columns; return the record of
+    what was found."""
     found: dict[str, int] = {}
     messages = []
     for col in feat.columns:
         s = feat[col]
         if not pd.api.types.is_float_dtype(s):
             continue
-        mask = np.isinf(s.to_numpy(dtype="float64", na_value=np.nan))
+        values = s.to_numpy(dtype="float64", na_value=np.nan)
+        inf = np.isinf(values)
+        huge = ~inf & (np.abs(values) > FLOAT32_MAX)
+        mask = inf | huge
         if mask.any():
             found[col] = int(mask.sum())
-            messages.append(f"column {col!r}: {found[col]} value(s) (rows {_rows(mask, row_number)})")
+            beyond = "" if not huge.any() else f" beyond float32's range, e.g. {values[huge][0]:g}" if not inf.any() \
+                else f", {int(huge.sum())} of them beyond float32's range, e.g. {values[huge][0]:g}"
+            messages.append(f"column {col!r}: {found[col]} value(s){beyond} (rows {_rows(mask, row_number)})")
             if policy == "missing":
                 feat[col] = s.mask(mask)
     if found and policy != "missing":
         raise MedtorchError(
-            f"{path}: non-finite numbers (inf or -inf) in feature columns (rows numbered from 1, the first data row "
-            "after the header):\n  - " + "\n  - ".join(messages)
+            f"{path}: non-finite numbers (inf or -inf, or beyond float32's range of +-3.4e38, in which the model "
+            "computes) in feature columns (rows numbered from 1, the first data row after the header):\n  - "
+            + "\n  - ".join(messages)
             + "\nExpected finite numbers. Correct the file, or set data.nonfinite=missing to treat them as missing "
               "values (imputed like any other; the policy and counts are recorded in the manifest)."
         )

@@ -16,6 +16,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from medtorch.data import sources
+from medtorch.data.table_checks import FLOAT32_MAX
 from medtorch.errors import MedtorchError, shown
 from medtorch.hashing import sha256_bytes, sha256_file
 
@@ -74,10 +75,10 @@ def _first_bad(mask: np.ndarray) -> int:
 
 def _check_durations(s: pd.Series, col: str, where) -> np.ndarray:
     values = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values)
+    bad = ~np.isfinite(values) | (np.abs(values) > FLOAT32_MAX)  # the model's float32 would make it inf
     if bad.any():
         raise MedtorchError(f"data.duration_column={col!r} of {where}: {int(bad.sum())} value(s) are missing, "
-                            f"non-numeric or infinite (first at row {_first_bad(bad)}: {shown(s.iloc[_first_bad(bad) - 1])}); "
+                            f"non-numeric, infinite or beyond float32's range of 3.4e38 (first at row {_first_bad(bad)}: {shown(s.iloc[_first_bad(bad) - 1])}); "
                             "every patient needs a follow-up time. Fix or remove those rows.")
     neg = values < 0
     if neg.any():
