@@ -43,7 +43,7 @@ def _cfg(path, *extra):
 
 @pytest.mark.parametrize("t,e,expect", [
     ([1.0, -2.0, 3.0, 4.0], [1, 0, 1, 0], "negative time"),
-    ([1.0, None, 3.0, 4.0], [1, 0, 1, 0], "missing, non-numeric or infinite (first at row 2"),
+    ([1.0, None, 3.0, 4.0], [1, 0, 1, 0], "missing, non-numeric, infinite or beyond float32's range of 3.4e38 (first at row 2"),
     ([1.0, 2.0, 3.0, 4.0], [1, None, 1, 0], "1 missing value(s) (first at row 2)"),
     ([1.0, 2.0, 3.0, 4.0], [1, 2, 1, 0], "Competing events"),
     ([1.0, 2.0, 3.0, 4.0], [0, 0, 0, 0], "all 4 patients are censored"),
@@ -83,6 +83,19 @@ def test_table_without_duration_column_is_refused():
     with pytest.raises(MedtorchError, match="data.duration_column"):
         validate(cfg)
 
+
+def test_survival_columns_without_the_survival_task_or_as_one_column_are_refused():
+    """Without task=survival they were ignored: a classifier trained on the event, the follow-up time among its inputs.
+    One column as both time and event trained a run whose C-indices were n/a."""
+    cfg = _compose("+experiment=table", "data.path=x.csv", "data.target=dead", "data.duration_column=months",
+                   "data.event_column=dead")
+    with pytest.raises(MedtorchError) as info:
+        validate(cfg)
+    assert "data.duration_column must be unset without task=survival" in str(info.value)
+    assert "data.event_column must be unset without task=survival" in str(info.value)
+    with pytest.raises(MedtorchError, match="data.event_column must be another column than data.duration_column"):
+        validate(_compose("+experiment=table", "task=survival", "data.path=x.csv", "data.duration_column=dead",
+                          "data.event_column=dead"))
 
 def test_gbsg2_needs_the_survival_task():
     with pytest.raises(MedtorchError, match="data.source must be used with task=survival"):

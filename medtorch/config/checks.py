@@ -110,6 +110,9 @@ def validate(cfg: DictConfig) -> None:
         problems += survival_problems(cfg)
     else:
         need(d.source != "gbsg2", "data.source", "used with task=survival (gbsg2 is time-to-event data)", d.source)
+        for key in ("duration_column", "event_column"):  # else ignored: the follow-up time would become a feature
+            need(d.get(key) is None or d.source == "gbsg2", f"data.{key}", "unset without task=survival (it names a "
+                 "time-to-event table's column; add task=survival to train a survival model)", d.get(key))
         need(cfg.get("task", "classification") == "classification", "task", "'classification' or 'survival'",
              cfg.get("task"))
         need(e.monitor in MONITORS, "early_stopping.monitor", f"one of {MONITORS}", e.monitor)

@@ -31,6 +31,8 @@ def survival_problems(cfg: Any) -> list[str]:
              d.duration_column)
         need(bool(d.event_column), "data.event_column", "the event column (1 event, 0 censored) for task=survival",
              d.event_column)
+        need(not d.event_column or d.event_column != d.duration_column, "data.event_column",
+             "another column than data.duration_column", d.event_column)
     need(d.source in ("table", "gbsg2"), "data.source", "'table' or 'gbsg2' for task=survival", d.source)
     need(d.duration_unit in UNITS, "data.duration_unit", f"one of {UNITS}", d.duration_unit)
     need(ev.horizon_unit in UNITS, "evaluation.horizon_unit", f"one of {UNITS}", ev.horizon_unit)
