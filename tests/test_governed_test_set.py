@@ -104,6 +104,12 @@ def test_acceptance_frozen_before_any_look(study):
 
 def test_ledger_story_demotion_new_data_overlap_and_criteria_change(study):
     runs, ledger = study["runs"], study["ledger"]
+    explain_test = ("explain", str(runs["A"]), "--split", "test", "--method", "feature_ablation", "--max-rows", "5",
+                    "--compare", "none")
+    events = (runs["A"] / "events.jsonl").read_text()
+    p = run_cli(*explain_test, "--name", "before")  # it would show the test rows, labels and errors: an unrecorded look
+    assert p.returncode == 2 and "before any governed look at them is recorded" in p.stderr, p.stderr
+    assert (runs["A"] / "events.jsonl").read_text() == events and not (runs["A"] / "explanations").exists()
     p = evaluate(study, "A", subprocess=True)
     assert p.returncode == 0, p.stderr
     assert "HOLD-OUT TEST SET (look 1" in p.stdout and "PASS  mcc >= -1" in p.stdout
@@ -150,6 +156,8 @@ def test_ledger_story_demotion_new_data_overlap_and_criteria_change(study):
     ev = last_evaluation(runs["A"])
     assert ev["criteria_changed_after_test_look"] and ev["criteria"]["name"] == "strict"
     assert registry_looks(ledger)[-1]["details"]["criteria_changed_after_test_look"]
+    p = run_cli(*explain_test, "--name", "after")  # once the look is recorded, its rows may be examined
+    assert p.returncode == 0 and "explained 5 test rows" in p.stdout, p.stderr[-2000:]
 
 
 def test_test_look_at_end_of_training_and_changed_data(study):

@@ -90,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
     options = settings.load_options(args)
     loaded = require_bridged_stack(args.run, "explain", **options)
     s = settings_for(loaded.config, args)
+    if s["split"] == "test":
+        from medtorch.evaluation.test_rows import refuse_test_rows_before_a_look
+
+        refuse_test_rows_before_a_look(loaded.rd, "medtorch explain")
     name = args.name or utc_now().replace(":", "-")
     out = loaded.rd.later_explanation_dir(name)
     if out.exists() or "/" in name or name in ("", ".", ".."):

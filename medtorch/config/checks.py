@@ -79,7 +79,8 @@ def validate(cfg: DictConfig) -> None:
 
         problems += explain_problems(cfg.explain)
         need(cfg.explain.split == "val", "explain.split", "'val' at the end of training (the test split is sealed; "
-             "explain test rows later with: medtorch explain RUN --split test)", cfg.explain.split)
+             "explain test rows later, after the governed look: medtorch evaluate RUN, then medtorch explain RUN "
+             "--split test)", cfg.explain.split)
 
     o = cfg.optim
     need(o.lr > 0, "optim.lr", "> 0", o.lr)

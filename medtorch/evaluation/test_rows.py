@@ -4,7 +4,8 @@ The sealed test split is recorded at training time (``artefact("sealed_test")``:
 hash of its rows); evaluation reloads the data, checks that it is the data the run was trained
 on, takes those rows and checks their hash. A new test file is read with the run's data
 settings and refused if any of its rows (or subjects) also occur in the run's data: the
-development rows and the sealed test rows, which a look has already used.
+development rows and the sealed test rows, which a look has already used, or if a row has no label
+(training data drops such rows; a look would silently leave them out).
 """
 
 from __future__ import annotations
@@ -94,6 +95,12 @@ def new_test_rows(run, seal: dict[str, Any], path: str) -> TestRows:
     frame, _ = refuse_nonconforming_file(spec, path, f"--test-data {path}", allowed_extra=(str(data.target),), required={
         str(data.target): f"--test-data {path}: no column {str(data.target)!r} with the true labels (the run's data.target); "
                           "a look compares the model's predictions with them."})
+    missing = frame[str(data.target)].isna().to_numpy()
+    if missing.any():  # the loader drops such rows from training data; a look must not quietly leave rows out
+        raise MedtorchError(f"--test-data {path}: {int(missing.sum())} row(s) have no label in column {str(data.target)!r} "
+                            f"(first at data row {int(np.flatnonzero(missing)[0]) + 1}, numbered from 1, the first data "
+                            "row after the header); a governed look needs the true label of every row. Fill in or "
+                            "remove those rows.")
     new = sources.load(data, drop_optional=True)  # columns of data.drop need not be there, as for predict
     unknown = sorted(set(new.classes) - set(run.classes))
     if unknown:
@@ -166,3 +173,16 @@ def _near_duplicates(old: pd.DataFrame, new: pd.DataFrame, candidates: np.ndarra
     rows = ", ".join(str(int(number[r]) + 1) for r in np.flatnonzero(found)[:5])
     return (f"{int(found.sum())} row(s) equal a row of the run's data in every feature but one (numbers compared at "
             f"{digits} significant digits), a near-duplicate with one value changed; first at data rows {rows} (numbered from 1)")
+
+
+def refuse_test_rows_before_a_look(rd, what: str) -> None:
+    """Refuse to show the sealed test split's rows (``what``: the act) until the run's event log records a governed
+    look at it (``test_evaluated``). Explaining the test rows shows them, their predictions and, for classification,
+    their labels and which rows were misclassified: a look at the test set that neither the registry nor the run
+    would record. After the recorded look they may be examined like any looked-at rows."""
+    from medtorch.audit import EventLog
+
+    if not any(e.get("action") == "test_evaluated" for e in EventLog(rd.events).records()):
+        raise MedtorchError(f"{what} on the test split would show the sealed test rows before any governed look at them "
+                            f"is recorded. Look first with `medtorch evaluate {rd.root}` (recorded in the run and the "
+                            "test-set registry), then explain its test rows; or explain the validation rows (--split val).")

@@ -106,6 +106,10 @@ def explain_survival_run(args: argparse.Namespace) -> int:
     manifest = read_json(rd.manifest)
     network, prep, _, cfg = load_survival_model(rd)
     s = _settings(cfg, args)
+    if s["split"] == "test":
+        from medtorch.evaluation.test_rows import refuse_test_rows_before_a_look
+
+        refuse_test_rows_before_a_look(rd, "medtorch explain")
     name = args.name or utc_now().replace(":", "-")
     out_dir = rd.later_explanation_dir(name)
     if out_dir.exists() or "/" in name or name in ("", ".", ".."):
