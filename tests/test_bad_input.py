@@ -130,3 +130,29 @@ def test_subgroup_columns_named_like_paths_write_only_inside_the_run(tmp_path):
     assert all("/" not in p.removeprefix("plots/") and len(Path(p).name) < 100 for p in plots), plots
     assert len([p for p in plots if p.startswith("plots/eda_subgroup_")]) == len(hostile), plots
     assert run_cli("audit", "verify", str(rd)).returncode == 0
+
+
+def test_labels_spelled_two_ways_duplicate_ids_and_twice_named_inputs_are_named(tmp_path):
+    """'yes' and 'Yes' were two classes of a silent 4-class model; a duplicated id was not named; a numeric column named
+    'sex=F' beside categorical 'sex' gave two inputs called 'sex=F'."""
+    rng = np.random.default_rng(0)
+    n = 300
+    lab = rng.normal(5, 1, n)
+    y = np.where(lab + rng.normal(0, 1, n) > 5, "yes", "no").astype(object)
+    y[::10] = [v.capitalize() for v in y[::10]]
+    y[3] = " no"
+    frame = pd.DataFrame({"lab": lab, "sex": rng.choice(["F", "M"], n), "sex=F": rng.normal(size=n), "y": y,
+                          "pid": np.arange(n)})
+    cases = {
+        "labels": (frame, ["the label column 'y'", "spells a class in more than one way", "'no' x", "' no' x1", "'No' x"]),
+        "ids": (frame.assign(y=np.where(lab > 5, "yes", "no"), pid=np.r_[np.arange(n - 1), 7]),
+                ["data.id_column='pid' must hold unique integers", "7 occurs 2 times (rows 8, 300)"]),
+        "inputs": (frame.assign(y=np.where(lab > 5, "yes", "no")), ["model input name(s) ['sex=F'] would occur twice"]),
+    }
+    for name, (table, needles) in cases.items():
+        (tmp_path / name).mkdir()
+        table.to_csv(tmp_path / name / "data.csv", index=False)
+        proc, rd = run_train(tmp_path / name, "data=table", f"data.path={tmp_path / name / 'data.csv'}", "data.target=y",
+                             "data.id_column=pid", "trainer.max_epochs=1", "explain=none", "leakage.enabled=false",
+                             check=False)
+        _assert_refused(proc, rd, *needles, code=2)

@@ -163,7 +163,11 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
     if cfg.id_column is not None:
         idcol = frame[cfg.id_column]
         if not pd.api.types.is_integer_dtype(idcol) or idcol.duplicated().any():
-            raise MedtorchError(f"data.id_column={cfg.id_column!r} must hold unique integers in {path}.")
+            dup = idcol[idcol.duplicated(keep=False)]
+            found = (f"it holds {idcol.dtype} values" if not pd.api.types.is_integer_dtype(idcol) else
+                     f"{dup.tolist()[0]!r} occurs {int((dup == dup.iloc[0]).sum())} times (rows "
+                     + ", ".join(str(int(r) + 1) for r in row_number[(idcol == dup.iloc[0]).to_numpy()][:5]) + ")")
+            raise MedtorchError(f"data.id_column={cfg.id_column!r} must hold unique integers in {path}; {found}.")
         ids = idcol.to_numpy().astype(np.int64)
 
     labels = frame[cfg.target]
@@ -182,6 +186,7 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
             f"{len(labels)} rows); a classifier needs at least two."
         )
     if values is not None:
+        _refuse_spelling_variants(labels, values, cfg.target, path)
         codes = pd.Categorical(labels, categories=values).codes.astype(np.int64)
         classes = [_class_name(v) for v in values]
     if cfg.time_column:
@@ -244,3 +249,19 @@ def _class_name(v: Any) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
+
+
+def _refuse_spelling_variants(labels: pd.Series, values: list, target: str, path: Path) -> None:
+    """Refuse labels that differ only in case or surrounding spaces ('yes', 'Yes', ' yes'): each would be a class of
+    its own, and the model would learn to tell the spellings apart."""
+    groups: dict[str, list[str]] = {}
+    for v in values:
+        if isinstance(v, str):
+            groups.setdefault(v.strip().casefold(), []).append(v)
+    variants = [g for g in groups.values() if len(g) > 1]
+    if variants:
+        counts = labels.value_counts()
+        shown = "; ".join(" / ".join(f"{v!r} x{int(counts[v])}" for v in g) for g in variants[:5])
+        raise MedtorchError(f"the label column {target!r} of {path} spells a class in more than one way (case or "
+                            f"surrounding spaces): {shown}. Each spelling would be a class of its own; correct the "
+                            "labels in the file.")

@@ -72,6 +72,11 @@ class TabularPreprocessor:
         self.levels_, self.modes_ = levels, modes
         self.columns_ = list(frame.columns)
         self.fitted_on_ = {"split": rows.name, "rows": len(rows), "ids_sha256": rows.ids_sha256}
+        names = pd.Series(self.feature_names_)
+        if names.duplicated().any():  # a column named 'sex=F' beside categorical 'sex' with level 'F'
+            twice = sorted(set(names[names.duplicated()]))
+            raise MedtorchError(f"model input name(s) {twice[:5]} would occur twice: a column of that name and a level "
+                                "of a categorical column (named column=level) give the same input. Rename the column.")
         return self
 
     # ------------------------------------------------------------ transform
