@@ -156,3 +156,39 @@ def test_labels_spelled_two_ways_duplicate_ids_and_twice_named_inputs_are_named(
                              "data.id_column=pid", "trainer.max_epochs=1", "explain=none", "leakage.enabled=false",
                              check=False)
         _assert_refused(proc, rd, *needles, code=2)
+
+
+def test_parquet_lists_twice_named_columns_and_decimals(tmp_path):
+    """A list column gave a traceback (exit 70); two columns of one name gave Arrow's schema dump; a decimal column (as
+    databases export numbers) was refused as '300 numbers and 0 text value(s)'. Decimals are numbers now, in training
+    and in the chunked reader predict and monitor use."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from medtorch.deploy.reading import read_chunks
+
+    rng = np.random.default_rng(0)
+    n = 300
+    lab = rng.normal(5, 1, n).round(2)
+    y = pa.array(np.where(lab + rng.normal(0, 1, n) > 5, "yes", "no"))
+    dec = pa.array([Decimal(f"{v:.2f}") for v in lab], type=pa.decimal128(10, 2))
+    tables = {"lists": pa.table({"lab": lab, "codes": pa.array([[1, 2]] * n), "y": y}),
+              "twice": pa.Table.from_arrays([pa.array(lab), pa.array(lab), y], names=["lab", "lab", "y"]),
+              "decimal": pa.table({"dec": dec, "age": rng.normal(60, 10, n), "y": y})}
+    needles = {"lists": ["column 'codes' holds list<", "(a list or record in each cell)", "Flatten it"],
+               "twice": ["duplicate column name(s): 'lab' at columns 1, 2"]}
+    for name, table in tables.items():
+        (tmp_path / name).mkdir()
+        path = tmp_path / name / "data.parquet"
+        pq.write_table(table, path)
+        proc, rd = run_train(tmp_path / name, "data=table", f"data.path={path}", "data.target=y", "trainer.max_epochs=1",
+                             "explain=none", check=False)
+        if name in needles:
+            _assert_refused(proc, rd, *needles[name], code=2)
+        else:
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            assert "dec" in [c["column"] for c in json.loads((rd / "preprocessing.json").read_text())["numeric"]]
+            chunk = next(read_chunks(path, [], chunk_rows=100))
+            assert chunk["dec"].dtype == np.float64 and chunk["dec"].iloc[0] == lab[0]

@@ -101,7 +101,12 @@ def read_table(path: str | Path, fmt: str = "auto", text_columns: list[str] | No
         fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
     try:
         if fmt == "parquet":
-            frame = pd.read_parquet(path)
+            import pyarrow.parquet as pq
+
+            from medtorch.deploy.reading import arrow_frame, refuse_nested_or_twice_named
+
+            refuse_nested_or_twice_named(pq.read_schema(path), path)  # before the columns are read
+            frame = arrow_frame(pq.read_table(path), path)
         else:
             # the reader medtorch predict and monitor use (pyarrow, every column typed as pandas.read_csv
             # types it), so training and prediction parse a CSV to the same values bit for bit; in one chunk

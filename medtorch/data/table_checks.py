@@ -37,16 +37,16 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)  # about 3.4e38; beyond it a value
 def header_duplicates(path: Path, fmt: str, frame: pd.DataFrame) -> None:
     """Refuse a table that names a column twice (a CSV header is read raw: pandas would rename it)."""
     if fmt != "csv":
-        _refuse_duplicates([str(c) for c in frame.columns], path)
+        refuse_duplicates([str(c) for c in frame.columns], path)
         return
     try:
         header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
     except Exception:  # unreadable: read_table reports it with the reason
         return
-    _refuse_duplicates([str(h) for h in header], path)
+    refuse_duplicates([str(h) for h in header], path)
 
 
-def _refuse_duplicates(names: list[str], path: Path) -> None:
+def refuse_duplicates(names: list[str], path: Path) -> None:
     seen: dict[str, list[int]] = {}
     for i, name in enumerate(names):
         seen.setdefault(name, []).append(i + 1)

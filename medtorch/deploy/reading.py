@@ -233,10 +233,41 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     except Exception as e:  # pyarrow raises several types for a file that is not Parquet
         raise _undecodable(path, "Parquet", e) from None
     if pf.metadata.num_rows == 0:
-        yield pf.schema_arrow.empty_table().to_pandas()
+        yield arrow_frame(pf.schema_arrow.empty_table(), path)
         return
+    refuse_nested_or_twice_named(pf.schema_arrow, path)  # before a batch is read
     for batch in pf.iter_batches(batch_size=chunk_rows):
-        yield batch.to_pandas()
+        yield arrow_frame(batch, path)
+
+
+def refuse_nested_or_twice_named(schema, path: Path) -> None:
+    """Refuse a Parquet schema that names a column twice, or holds a list, record or map in a column's cells."""
+    import pyarrow as pa
+
+    from medtorch.data.table_checks import refuse_duplicates
+
+    refuse_duplicates(list(schema.names), path)
+    for field in schema:
+        if pa.types.is_nested(field.type):
+            raise MedtorchError(f"{path}: column {field.name!r} holds {field.type} values (a list or record in each "
+                                "cell); medtorch reads one number, text, date or true/false value per cell. Flatten it "
+                                "into columns, or remove it from the file.")
+
+
+def arrow_frame(data, path: Path) -> pd.DataFrame:
+    """A pyarrow Table or RecordBatch of a Parquet file as pandas, as training and every verb read Parquet: nested
+    or twice-named columns refused, decimal columns (as databases export numbers) read as float64, not as Python
+    Decimal objects, which pandas takes for text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    refuse_nested_or_twice_named(data.schema, path)
+    if any(pa.types.is_decimal(f.type) for f in data.schema):
+        data = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+        for i, field in enumerate(data.schema):
+            if pa.types.is_decimal(field.type):
+                data = data.set_column(i, field.name, pc.cast(data.column(i), pa.float64()))
+    return data.to_pandas()
 
 
 def refuse_overwriting_input(input_path: str | Path, defaulted: frozenset[str] = frozenset(),
