@@ -84,13 +84,15 @@ def lineage_markdown(lineage: dict[str, Any]) -> str:
 def replay_split(run_dir: str | Path, data_path: str | None = None) -> dict[str, Any]:
     """Load the source again, split it again with the run's config; compare with the recorded lineage.
 
-    Raises ``IntegrityError`` when the source hash or any split hash differs.
+    ``data_path``: a file in place of the recorded source (one that moved); it must have the recorded sha256.
+    Raises ``IntegrityError`` when the source hash (of ``data_path`` too) or any split hash differs.
     """
     from omegaconf import OmegaConf
 
     from medtorch.config.schema import register_configs
     from medtorch.data.configured_split import load_and_split
     from medtorch.evidence import Run
+    from medtorch.hashing import sha256_file
     from medtorch.run import RunDir
 
     rd = RunDir(Path(run_dir))
@@ -101,10 +103,16 @@ def replay_split(run_dir: str | Path, data_path: str | None = None) -> dict[str,
     steps = {s["step"]: s for s in lineage["steps"]}
     register_configs()
     cfg = OmegaConf.create(run.read_bytes(rd.config).decode("utf-8"))
-    if data_path is not None:
+    recorded_source = steps["source"]["sha256"]
+    if data_path is not None:  # in place of the recorded source, so it must be that source, byte for byte
+        given = sha256_file(data_path)
+        if given != recorded_source:
+            where = steps["source"].get("path") or steps["source"].get("name")
+            raise IntegrityError(f"replaying the lineage of {rd.root} does not reproduce: the data file {data_path} is "
+                                 f"not the run's source (sha256 {given[:16]}..., recorded {recorded_source[:16]}... for "
+                                 f"{where}). Give the file the run was trained on.")
         cfg.data.path = str(data_path)
     raw, splits = load_and_split(cfg)
-    recorded_source = steps["source"]["sha256"]
     replayed = splits.record(raw.classes)
     result = {"source": {"recorded": recorded_source, "replayed": raw.source["sha256"]}, "parts": {}}
     for name, part in steps["split"]["parts"].items():
