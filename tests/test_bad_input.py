@@ -192,3 +192,23 @@ def test_parquet_lists_twice_named_columns_and_decimals(tmp_path):
             assert "dec" in [c["column"] for c in json.loads((rd / "preprocessing.json").read_text())["numeric"]]
             chunk = next(read_chunks(path, [], chunk_rows=100))
             assert chunk["dec"].dtype == np.float64 and chunk["dec"].iloc[0] == lab[0]
+
+
+def test_dates_and_decimal_commas_in_text_columns_are_named(tmp_path):
+    """ISO dates in a CSV feature column stopped the run as an identifier leak (exit 4) while Parquet dates got 'holds
+    dates'; numbers with a decimal comma trained as 150-odd one-hot levels with only a warning."""
+    from medtorch.data.table_checks import text_shapes
+
+    rng = np.random.default_rng(0)
+    n = 300
+    lab = rng.normal(5, 1, n)
+    frame = pd.DataFrame({"lab": lab, "seen": pd.date_range("2020-01-01", periods=n).strftime("%Y-%m-%d"),
+                          "crp": [f"{v:.2f}".replace(".", ",") for v in rng.normal(8, 2, n)],
+                          "y": np.where(lab > 5, "yes", "no")})
+    path = _table(tmp_path, **frame)
+    proc, rd = run_train(tmp_path, "data=table", f"data.path={path}", "data.target=y", "trainer.max_epochs=1",
+                         "explain=none", check=False)
+    _assert_refused(proc, rd, "column 'seen' holds dates (e.g. '2020-01-01'): name it data.time_column=seen",
+                    "column 'crp' holds numbers written with a decimal comma", "data.categorical=[COLUMN]", code=2)
+    text_shapes(frame[["seen", "crp"]], ["seen", "crp"], path)  # declared categorical: the user's choice
+    text_shapes(pd.DataFrame({"code": ["1,2", "3,4"] * 5, "when": ["2020-01"] * 10}), [], path)  # few codes; months

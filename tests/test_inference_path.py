@@ -228,15 +228,18 @@ def test_the_pyarrow_csv_reader_types_cells_as_pandas_does_and_rounds_decimals_e
     from medtorch.deploy.reading import read_chunks
 
     rows = [f"{i},{i / 3!r},{'FM'[i % 2]},{i}" for i in range(9)] + ["9,abc,M,9", "10,NA,,10", '11,1e3,"F,x",11']
-    (tmp_path / "in.csv").write_text("age,marker,sex,age\n" + "\n".join(rows) + "\n")
+    (tmp_path / "in.csv").write_text("age,marker,sex,extra\n" + "\n".join(rows) + "\n")
     chunks = list(read_chunks(tmp_path / "in.csv", ["sex"], 4, ["age", "marker"]))
     assert [len(c) for c in chunks] == [4, 4, 4]
     ours = pd.concat(chunks, ignore_index=True)
     ref = pd.read_csv(tmp_path / "in.csv", dtype={"sex": "string"})
-    assert list(ours.columns) == list(ref.columns) == ["age", "marker", "sex", "age.1"]  # a repeated name: unknown
+    assert list(ours.columns) == list(ref.columns) == ["age", "marker", "sex", "extra"]
     assert np.array_equal(ours["age"].to_numpy(float), ref["age"].to_numpy(float))
     exact = [float(r.split(",")[1]) if r.split(",")[1] not in ("abc", "NA") else np.nan for r in rows]  # Python's float()
     assert np.array_equal(chunks[0]["marker"].to_numpy(float), exact[:4])  # every decimal rounded correctly
     assert np.array_equal(pd.to_numeric(ours["marker"], errors="coerce").to_numpy(float)[:8], exact[:8])
     assert chunks[2]["marker"].tolist()[1] == "abc"  # kept, so the specification check reports the cell
-    assert ours["sex"].tolist()[-3:] == ["M", pd.NA, "F,x"] and ours["age.1"].tolist() == ref["age.1"].tolist()
+    assert ours["sex"].tolist()[-3:] == ["M", pd.NA, "F,x"] and ours["extra"].tolist() == ref["extra"].tolist()
+    (tmp_path / "twice.csv").write_text("age,marker,sex,age\n" + "\n".join(rows) + "\n")  # pandas would say "age.1"
+    with pytest.raises(MedtorchError, match=r"duplicate column name\(s\): 'age' at columns 1, 4"):
+        next(read_chunks(tmp_path / "twice.csv", ["sex"], 4, ["age", "marker"]))

@@ -96,7 +96,9 @@ def read_table(path: str | Path, fmt: str = "auto", text_columns: list[str] | No
     """
     path = Path(path)
     if not path.is_file():
-        raise MedtorchError(f"data file not found: {path} (set data.path=FILE to an existing CSV or Parquet file).")
+        raise MedtorchError(f"data.path {path} is a directory; give the CSV or Parquet file in it (data.path=FILE)."
+                            if path.is_dir() else
+                            f"data file not found: {path} (set data.path=FILE to an existing CSV or Parquet file).")
     if fmt == "auto":
         fmt = "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"
     try:
@@ -207,6 +209,7 @@ def _table(cfg, frame: pd.DataFrame, path: Path, source: dict[str, Any], classes
         raise MedtorchError(f"{path}: no feature columns are left after removing the label, id and dropped columns.")
     feat = frame[features].copy()
     table_checks.mixed_types(feat, list(cfg.categorical), path)
+    table_checks.text_shapes(feat, list(cfg.categorical), path)
     nonfinite = table_checks.nonfinite(feat, row_number, cfg.get("nonfinite") or "refuse", path)
     for col in feat.columns:
         if pd.api.types.is_datetime64_any_dtype(feat[col]):

@@ -121,6 +121,36 @@ def mixed_types(feat: pd.DataFrame, declared: list[str], path: Path) -> None:
         )
 
 
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+_DECIMAL_COMMA = r"^[-+]?\d+,\d+$"
+
+
+def text_shapes(feat: pd.DataFrame, declared: list[str], path: Path) -> None:
+    """Refuse a text feature column that holds dates (ISO, as CSV writes them) or numbers with a decimal comma: read as
+    text, each distinct date or number would become a one-hot level of its own (a date column then looks like an
+    identifier to the leakage checks). A Parquet date column is refused as such by the loader; declared categorical
+    columns are the user's choice and left alone."""
+    problems = []
+    for col in feat.columns:
+        s = feat[col]
+        if col in declared or not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
+            continue
+        present = s.dropna().astype(str).str.strip()
+        if present.empty:
+            continue
+        example = present.iloc[0]
+        if present.str.match(_ISO_DATE).mean() >= 0.9:
+            problems.append(f"column {col!r} holds dates (e.g. {example!r}): name it data.time_column={col} (the "
+                            f"calendar of the split and the analyses), or list it in data.drop")
+        elif present.str.match(_DECIMAL_COMMA).mean() >= 0.9 and present.nunique() > HIGH_CARDINALITY_LEVELS:
+            problems.append(f"column {col!r} holds numbers written with a decimal comma (e.g. {example!r}): write "
+                            "them with a decimal point")
+    if problems:
+        raise MedtorchError(f"{path}: text column(s) that are not categories:\n  - " + "\n  - ".join(problems)
+                            + "\nRead as text, each distinct value would become a category of its own. To keep a "
+                              "column as categories anyway, declare it: data.categorical=[COLUMN].")
+
+
 def high_cardinality(feat: pd.DataFrame, categorical: list[str]) -> list[str]:
     """Warnings for categorical columns with > 20 levels where > half the non-missing values are distinct."""
     warnings = []

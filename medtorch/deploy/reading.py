@@ -69,9 +69,13 @@ def read_chunks(path: str | Path, text_columns: list[str], chunk_rows: int = CHU
     """
     path = Path(path)
     if not path.is_file():
-        raise MedtorchError(f"input file not found: {path}.")
+        raise MedtorchError(f"{path} is a directory, not an input file." if path.is_dir() else f"input file not found: {path}.")
     if path.stat().st_size == 0:
         raise MedtorchError(f"{path} is empty (0 bytes): expected a header row and at least one data row.")
+    if _fmt(path) == "csv":  # a repeated name would be read as "name.1", a column the file does not name
+        from medtorch.data.table_checks import header_duplicates
+
+        header_duplicates(path, "csv", None)
     any_rows = False
     chunks = (_parquet_chunks(path, chunk_rows) if _fmt(path) == "parquet"
               else _csv_chunks(path, text_columns, chunk_rows, tuple(numeric_columns)))
