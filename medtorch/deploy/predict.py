@@ -106,7 +106,7 @@ def predict_file(run_dir: str | Path, input_path: str | Path, output: str | Path
     spec, spec_sha = read_run_spec(rd, run.manifest)
     require_unblocked(rd)
     checker = SpecChecker(spec)
-    fp, _ = stack_fingerprint()
+    fp, _ = stack_fingerprint(run)  # the stack the network was put on: the verb's dtype, threads, device
     run_id = run.manifest["run_id"]
     id_col = run.config.get("data", {}).get("id_column")
     text_cols = [c.name for c in spec.columns if not c.numeric]
@@ -235,12 +235,13 @@ def _drain(pending: deque, keep: int) -> None:
 
 def _chunks(ctx: dict[str, Any], tally: _Tally, rej_f, write) -> tuple[int, int, int]:
     from medtorch.deploy.ahead import ahead
-    from medtorch.models.inference import infer
 
     run, spec, spec_sha, fp, id_col = (ctx[k] for k in ("run", "spec", "spec_sha", "fp", "id_col"))
     input_path, on_invalid, listing = ctx["input_path"], ctx["on_invalid"], ctx["violations_path"]
     run_id, spec_name = run.manifest["run_id"], run.rd.data_spec.name
-    n_rows = n_pred = n_rej = 0
+    n_rows = n_rej = 0
+    batches = _Batches(run, lambda r, ids, probs, header: write(
+        _table(r, ids, id_col, probs, run.classes, run_id, spec_sha, fp), header))
     for chunk, structural, typed, valid, violations, x in ahead(_checked(ctx)):
         if structural:
             tally.add(structural, 0)
@@ -256,12 +257,10 @@ def _chunks(ctx: dict[str, Any], tally: _Tally, rej_f, write) -> tuple[int, int,
             continue  # keep checking, to list every violation; predict nothing
         if valid.any():
             everything = bool(valid.all())
-            probs = infer(run.network, x, run.eval_batch_size)  # x: the valid rows, preprocessed as fitted
             ids = None
             if id_col and id_col in chunk.columns:
                 ids = (chunk[id_col] if everything else chunk.loc[valid, id_col]).to_numpy()
-            write(_table(rows[valid], ids, id_col, probs, run.classes, run_id, spec_sha, fp), n_pred == 0)
-            n_pred += int(valid.sum())
+            batches.add(rows[valid], ids, x)  # x: the valid rows, preprocessed as fitted
         if rej_f is not None and (~valid).any():
             _rejected(rows, chunk, valid, violations).to_csv(rej_f, header=n_rej == 0, index=False)
             n_rej += int((~valid).sum())
@@ -271,9 +270,70 @@ def _chunks(ctx: dict[str, Any], tally: _Tally, rej_f, write) -> tuple[int, int,
             f"{tally.total} violation(s) in {tally.rows} of {n_rows} row(s); no output was written:",
             "Correct these rows, or pass --on-invalid quarantine to predict the valid rows and set the others "
             "aside with their reasons.", listing))
+    batches.flush()
     if rej_f is not None and n_rej == 0:
         pd.DataFrame(columns=["row", "reasons"]).to_csv(rej_f, index=False)
-    return n_rows, n_pred, n_rej
+    return n_rows, batches.predicted, n_rej
+
+
+# Some CPU kernels round a batch differently with its address modulo the SIMD width (measured: modulo 16 bytes with
+# AVX2). 16 rows of any width are a whole number of 64 bytes in float32 and in float64, so a batch placed at its row
+# number modulo 16 in a fresh (64-byte aligned) buffer lies where it would in one matrix of all the valid rows.
+ALIGN_ROWS = 16
+
+
+class _Batches:
+    """The valid rows on their way to the network, in batches of the run's ``trainer.eval_batch_size`` counted over
+    the valid rows of the whole input, wherever a chunk (``--chunk-rows``) ends.
+
+    A row's probabilities can differ in their last bits with the batch it is computed in and with where that batch
+    lies in memory, so neither may depend on the chunking: any ``--chunk-rows`` then gives the same bytes, and predict
+    on the bridge rows runs the batches the bridge certified. Rows short of a batch wait for the next chunk (fewer
+    than one batch is held). ``emit(rows, ids, probs, header)`` gets the results in input order.
+    """
+
+    def __init__(self, run, emit) -> None:
+        self.run, self.emit = run, emit
+        self.held: list[tuple[np.ndarray, Optional[np.ndarray], np.ndarray]] = []  # (row numbers, ids, x)
+        self.waiting = self.predicted = 0
+
+    def add(self, rows: np.ndarray, ids: Optional[np.ndarray], x: np.ndarray) -> None:
+        self.held.append((rows, ids, x))
+        self.waiting += len(rows)
+        self._run(self.waiting - self.waiting % self.run.eval_batch_size)
+
+    def flush(self) -> None:
+        """The rows still waiting (the input's last, short batch)."""
+        self._run(self.waiting)
+
+    def _run(self, ready: int) -> None:
+        """Predict the first ``ready`` waiting rows (whole batches, or all of them at the end); keep the rest."""
+        import torch
+
+        from medtorch.models.inference import infer
+
+        if ready == 0:
+            return
+        param = next(self.run.network.parameters())
+        pad = self.predicted % ALIGN_ROWS  # self.predicted: the valid rows before the first one held
+        buf = torch.empty((pad + ready, self.held[0][2].shape[1]), dtype=param.dtype, device=param.device)
+        at = pad
+        for _, _, x in self.held:
+            part = torch.as_tensor(x[:pad + ready - at])
+            buf[at:at + len(part)] = part
+            at += len(part)
+        probs = infer(self.run.network, buf[pad:], self.run.eval_batch_size)
+        start, kept = 0, []
+        for rows, ids, x in self.held:
+            take = max(0, min(len(rows), ready - start))
+            if take:
+                self.emit(rows[:take], None if ids is None else ids[:take], probs[start:start + take],
+                          self.predicted == 0)
+                self.predicted += take
+            if take < len(rows):
+                kept.append((rows[take:], None if ids is None else ids[take:], x[take:]))
+            start += len(rows)
+        self.held, self.waiting = kept, self.waiting - ready
 
 
 def predict_rows(run, frame: pd.DataFrame) -> np.ndarray:

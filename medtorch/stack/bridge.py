@@ -120,13 +120,10 @@ def run_bridge(loaded, purpose: str = "bridge") -> BridgeReport:
     from medtorch.evidence import Run
     from medtorch.stack import fingerprint, reference
     from medtorch.stack.bridge_markdown import to_markdown
+    from medtorch.stack.settings import stack_of
 
     rd = loaded.rd
-    if loaded.stack is None or loaded.settings is None:
-        from medtorch.errors import MedtorchError
-
-        raise MedtorchError(f"{rd.root}: the run is not on a stack yet; call medtorch.stack.gate.put_on_stack(loaded) "
-                            "before a bridge re-evaluation, so the settings it runs under are known and recorded.")
+    stack_of(loaded, "a bridge re-evaluation")
     ref = reference.load(rd, loaded.manifest)
     new_probs = reference.predict_rows(loaded.preprocessor, loaded.network, ref.frame, loaded.eval_batch_size)
     tol = tolerances(loaded.config)

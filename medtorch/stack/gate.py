@@ -67,8 +67,11 @@ def _override(loaded, purpose: str, reason: str | None, why: str) -> dict[str, A
 
 def ensure_bridged(loaded: LoadedRun, purpose: str, override_reason: str | None = None) -> dict[str, Any]:
     """Make sure ``loaded`` (put on this stack) may be used here; return how (recorded in ``loaded.bridge``)."""
+    from medtorch.stack import reference
     from medtorch.stack.bridge import run_bridge, summary
 
+    # a recorded bridge set that is missing is refused on every stack, before any override is considered
+    has_reference = reference.exists(loaded.rd, loaded.manifest)
     here = loaded.stack["hash"]
     reference_hash = (loaded.manifest.get("stack") or {}).get("hash")
     if here == reference_hash:
@@ -76,7 +79,7 @@ def ensure_bridged(loaded: LoadedRun, purpose: str, override_reason: str | None 
     record = passed_on_record(loaded.rd, here)
     if record is not None:
         return {"status": "passed_on_record", "stack_hash": here, "event": record["seq"]}
-    if not loaded.rd.bridge_reference.is_file():
+    if not has_reference:
         return _override(loaded, purpose, override_reason,
                          f"{loaded.rd.root}: this stack ({here[:16]}) differs from the run's, and the run has no "
                          "bridge reference to re-evaluate on.")

@@ -194,16 +194,41 @@ def _added_sets(rd: RunDir) -> list[tuple[dict[str, Any], pd.DataFrame]]:
     return out
 
 
+def exists(rd: RunDir, manifest: dict[str, Any]) -> bool:
+    """Whether the run has its bridge set; False only for a run whose records never held one (trained before
+    medtorch stored one).
+
+    A bridge reference or its rows that the manifest or the event log recorded and that is now missing
+    raises ``IntegrityError``: no override may stand in for a deleted reference.
+    """
+    from medtorch.audit import EventLog
+
+    files = (rd.bridge_reference, rd.bridge_rows)
+    if all(path.is_file() for path in files):
+        return True
+    recorded = dict(manifest.get("artefacts") or {})
+    for rec in EventLog(rd.events).records():  # read only when a file is missing
+        if rec["action"] == "bridge_reference_stored":
+            recorded.update(rec.get("outputs") or {})
+    for path in files:
+        digest = recorded.get(str(path.relative_to(rd.root)))
+        if digest is not None and not path.is_file():
+            raise IntegrityError(f"{path}: missing; the run recorded it with sha256 {digest[:16]}... (its manifest "
+                                 "or event log). Restore it from a copy of the run; a bridge cannot run, and no "
+                                 "override can replace it.")
+    return rd.bridge_reference.is_file()
+
+
 def load(rd: RunDir, manifest: dict[str, Any]) -> Reference:
     """Read and verify a run's bridge set; fail clearly if the run has none."""
     from medtorch.hashing import sha256_file
     from medtorch.loading import verify_artefact
 
-    if not rd.bridge_reference.is_file():
+    if not exists(rd, manifest):
         raise MedtorchError(
-            f"{rd.root}: the run has no bridge reference ({rd.bridge_reference.name}); it was trained before "
-            "medtorch stored one, so a bridge re-evaluation is impossible. Retrain it, or pass an explicit "
-            "override with a reason to use it anyway."
+            f"{rd.root}: the run has no bridge reference ({rd.bridge_reference.name}) and its manifest and event "
+            "log never recorded one; it was trained before medtorch stored one, so a bridge re-evaluation is "
+            "impossible. Retrain it, or pass an explicit override with a reason to use it anyway."
         )
     verify_artefact(rd, rd.bridge_reference, manifest)
     verify_artefact(rd, rd.bridge_rows, manifest)

@@ -54,6 +54,16 @@ def apply(config: Mapping[str, Any], settings: InferenceSettings) -> dict[str, A
                    trainer_precision=str(trainer.get("precision")) if trainer.get("precision") else None)
 
 
+def stack_of(loaded, needed_for: str) -> dict[str, Any]:
+    """The fingerprint of the stack ``loaded`` (a ``LoadedRun``) was put on by ``medtorch.stack.gate.put_on_stack``
+    (or ``require_bridged_stack``); a run not on a stack yet is refused."""
+    if loaded.stack is None or loaded.settings is None:
+        raise MedtorchError(f"{loaded.rd.root}: the run is not on a stack yet; call "
+                            f"medtorch.stack.gate.put_on_stack(loaded) (or require_bridged_stack) before {needed_for}, "
+                            "so the settings it runs under are known and recorded.")
+    return loaded.stack
+
+
 # ------------------------------------------------------------------ command-line options
 def add_arguments(parser: argparse.ArgumentParser, override: bool = True) -> None:
     """``--threads``, ``--dtype``, ``--device`` (and ``--override-bridge``) for any verb that loads a model."""
