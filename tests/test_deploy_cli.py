@@ -412,6 +412,35 @@ def test_monitorings_of_two_runs_into_one_out_folder_do_not_overwrite_each_other
         assert _cli("audit", "verify", run).returncode == 0, run
     assert sorted(p.name for p in out.iterdir() if "lock" in p.name) == []
 
+def test_an_input_smaller_than_min_window_rows_is_reported_without_an_alarm(trained, tmp_path):
+    """Five unchanged rows: PSI and the tests alarm on chance there (they flagged drift in most columns), so the input as
+    a whole follows the rule of a small window: shown, judged for nothing, exit 0."""
+    run_dir, tmp, new = trained
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    new.head(5).to_csv(tmp_path / "five.csv", index=False)
+    proc = _monitor(run, tmp_path / "five.csv", "--labels", "label", "--out", tmp_path / "rep")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = read_json(tmp_path / "rep" / "report.json")
+    assert report["status"] == "ok" and report["overall"]["judged"] is False and report["alarms"]["drift"] == []
+    assert report["overall"]["drifted_columns"]  # the columns' own flags are kept, for the reader
+    assert "not judged: fewer than monitoring.min_window_rows (100) rows" in proc.stdout
+    assert "fewer than 100 rows: it is shown but raises no alarm" in (tmp_path / "rep" / "report.md").read_text()
+    assert _cli("audit", "verify", run).returncode == 0
+
+def test_a_repeated_header_name_and_a_folder_as_input_are_named(trained, tmp_path):
+    """A repeated name was read as 'name.1' and reported as an unknown column the file does not have; a folder given as
+    --input was 'not found'."""
+    run_dir, tmp, new = trained
+    text = (tmp / "new.csv").read_text().splitlines()
+    first = text[0].split(",")[0]
+    (tmp_path / "twice.csv").write_text("\n".join([text[0] + "," + first] + [r + "," + r.split(",")[0] for r in text[1:6]]))
+    proc = _predict(run_dir, tmp_path / "twice.csv", tmp_path / "out.csv")
+    assert proc.returncode == 2 and f"duplicate column name(s): '{first}' at columns 1, " in proc.stderr, proc.stderr
+    assert ".1" not in proc.stderr and not (tmp_path / "out.csv").exists()
+    proc = _predict(run_dir, tmp_path, tmp_path / "out.csv")
+    assert proc.returncode == 2 and "is a directory, not an input file" in proc.stderr, proc.stderr
+
 def test_tampered_spec_is_refused(trained, tmp_path):
     run_dir, tmp, _ = trained
     copy = tmp_path / "run"

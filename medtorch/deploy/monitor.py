@@ -75,6 +75,7 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     from medtorch.audit import utc_now
     from medtorch.deploy.block import block
     from medtorch.deploy.checks import SpecChecker
+    from medtorch.deploy.fingerprint import stack_fingerprint
     from medtorch.deploy.gather import gather
     from medtorch.deploy.monitor_log import log_monitoring, monitoring_entry
     from medtorch.deploy.monitor_report import write_report
@@ -115,9 +116,9 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
                                         setting="--window (D, W, M, Q, Y)"))
         for code in sorted(range(len(g.windows)), key=g.windows.__getitem__):
             windows.append({"window": str(g.windows[code]), **analyse(g, g.window == code, ctx)})
-    for w in windows:
+    for w in [overall, *windows]:  # a small input as a whole is judged by the rule of a small window
         w["judged"] = w["n"] >= plan.min_window_rows
-    sections = [("overall", overall)] + [(w["window"], w) for w in windows if w["judged"]]
+    sections = [(n, s) for n, s in [("overall", overall)] + [(w["window"], w) for w in windows] if s["judged"]]
     drift = [f"{n}: drift in {s['drifted_columns']}" for n, s in sections if s["drifted_columns"]]
     drift += [f"{n}: missingness changed in {s['missingness_alarms']}" for n, s in sections if s["missingness_alarms"]]
     drift += [f"{n}: predicted-class distribution drifted (PSI {s['prediction']['psi']:.3f})" for n, s in sections
@@ -128,7 +129,9 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     stamp = utc_now().replace(":", "").replace("-", "").replace(".", "")
     report = {
         "run_id": run.manifest["run_id"], "time_utc": utc_now(), "input": str(input_path.resolve()),
-        "input_sha256": sha256_file(input_path), "spec_sha256": spec_sha, "labels": labels, "time_column": time_column,
+        "input_sha256": sha256_file(input_path), "spec_sha256": spec_sha,
+        "stack_fingerprint": stack_fingerprint(run)[0],  # the stack its predictions were computed on, as predict's
+        "labels": labels, "time_column": time_column,
         "rows": g.n, "rows_violating_spec": int((~g.valid).sum()), "spec_violations": g.by_rule,
         "ignored_columns": g.ignored_columns,
         "plan": OmegaConf.to_container(plan), "overall": overall, "windows": windows,
@@ -142,10 +145,11 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
     with monitoring_entry(evidence, Path(out) if out else rd.monitoring / stamp, chosen=bool(out)) as (existing, folder):
         line = {"time_utc": report["time_utc"], "input": report["input"], "input_sha256": report["input_sha256"],
                 "rows": report["rows"], "status": report["status"], "exit_code": code, "report": str(folder.resolve()),
-                "alarms": drift + degraded}
+                "alarms": drift + degraded, "stack_fingerprint": report["stack_fingerprint"]}
         files = write_report(report, folder, run.classes)
         log_monitoring(evidence, existing, line, files, {"status": report["status"], "exit_code": code,
-                                                         "rows": report["rows"], "report": evidence.name_of(folder)},
+                                                         "rows": report["rows"], "report": evidence.name_of(folder),
+                                                         "stack_fingerprint": report["stack_fingerprint"]},
                        inputs={report["input"]: report["input_sha256"]})
         if blocking:  # under the same lock: the block follows its monitoring in the log, with no unblock between
             block(rd, f"monitoring found {report['status']}: " + "; ".join((degraded + drift)[:5]), str(folder.resolve()))
@@ -156,6 +160,9 @@ def _summary(r: dict[str, Any]) -> list[str]:
     o = r["overall"]
     lines = [f"status {r['status'].upper()} (exit {r['exit_code']}): {r['rows']} rows, {r['rows_violating_spec']} "
              f"violating the data specification, {o['n_predicted']} predicted"]
+    if not o["judged"]:
+        lines.append(f"not judged: fewer than monitoring.min_window_rows ({r['plan']['min_window_rows']}) rows, on which "
+                     "drift tests and intervals alarm on chance; reported, no alarm raised")
     if o["degradation"]:
         m = o["degradation"]["mcc"]
         lines.append(f"MCC {m['estimate']:.3f} ({int(r['plan']['ci_level'] * 100)}% CI {m['low']:.3f} to {m['high']:.3f}); "

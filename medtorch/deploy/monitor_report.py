@@ -30,6 +30,8 @@ def markdown(r: dict[str, Any]) -> str:
              f"on drift: {p['on_drift']}; on degradation: {p['on_degradation']}.", ""]
     if r["alarms"]["drift"] or r["alarms"]["degradation"]:
         lines += ["## Alarms", ""] + [f"- {a}" for a in r["alarms"]["degradation"] + r["alarms"]["drift"]] + [""]
+    if not r["overall"].get("judged", True):  # reports written before the rule held no flag: judged
+        lines += [f"The input has fewer than {p['min_window_rows']} rows: it is shown but raises no alarm.", ""]
     small = [w["window"] for w in r["windows"] if not w["judged"]]
     if small:
         lines += [f"Windows with fewer than {p['min_window_rows']} rows are shown but raise no alarm: {', '.join(small)}.", ""]

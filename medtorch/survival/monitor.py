@@ -83,16 +83,19 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
                               "input_sha256": sha256_file(input_path), "rows": int(len(eta)),
                               "time_utc": utc_now(), "drift": drift, "risk_score_drift": risk,
                               "drifted_columns": [d["column"] for d in drift if d["drift"] or d["missingness_alarm"]]}
-    code = EXIT_DRIFT if report["drifted_columns"] or risk["drift"] else EXIT_OK
+    # an input smaller than monitoring.min_window_rows is reported and raises no alarm (tests alarm on chance there)
+    report["judged"] = judged = len(eta) >= int(plan.min_window_rows)
+    code = EXIT_DRIFT if judged and (report["drifted_columns"] or risk["drift"]) else EXIT_OK
     if labels:
         report["degradation"] = _degradation(frame, labels, cfg, eta, ref, m, _ci, harrell_c)
+        report["degradation"]["alarm"] = judged and report["degradation"]["alarm"]
         if report["degradation"]["alarm"]:
             code = EXIT_DEGRADED
     report["status"] = {EXIT_DEGRADED: "degraded", EXIT_DRIFT: "drift"}.get(code, "ok")
     report["exit_code"] = code
     md = "\n".join(["# Survival monitoring", "", *summary(report)]) + "\n"
-    alarms = [f"drift in {report['drifted_columns']}"] if report["drifted_columns"] else []
-    alarms += [f"risk-score drift (PSI {risk['psi']:.3f})"] if risk["drift"] else []
+    alarms = [f"drift in {report['drifted_columns']}"] if judged and report["drifted_columns"] else []
+    alarms += [f"risk-score drift (PSI {risk['psi']:.3f})"] if judged and risk["drift"] else []
     if code == EXIT_DEGRADED:
         d = report["degradation"]
         alarms.append(f"Harrell's C {d['cindex']['estimate']:.3f} below survival.min_cindex {d['min_cindex']} "
@@ -150,5 +153,7 @@ def summary(report: dict[str, Any]) -> list[str]:
         lines.append(f"Harrell's C {f(c['estimate'])} [{f(c['lower'])}, {f(c['upper'])}] on {d['n']} rows "
                      f"({d['events']} events); validation {d['validation_cindex']:.3f}; threshold {d['min_cindex']}; "
                      f"alarm: {d['alarm']}")
+    if not report.get("judged", True):
+        lines.append("not judged: fewer rows than monitoring.min_window_rows; reported, no alarm raised")
     lines.append(f"exit code: {report['exit_code']}")
     return lines
