@@ -441,6 +441,13 @@ def test_a_repeated_header_name_and_a_folder_as_input_are_named(trained, tmp_pat
     proc = _predict(run_dir, tmp_path, tmp_path / "out.csv")
     assert proc.returncode == 2 and "is a directory, not an input file" in proc.stderr, proc.stderr
 
+def test_a_misspelt_labels_column_and_a_path_as_explanation_name_are_named(trained, tmp_path):
+    run_dir, tmp, _ = trained
+    proc = _monitor(run_dir, tmp / "new.csv", "--labels", "lable")
+    assert proc.returncode == 2 and "--labels lable is not a column of the input (did you mean 'label'?)" in proc.stderr
+    proc = _cli("explain", run_dir, "--name", str(tmp_path / "x"))
+    assert proc.returncode == 2 and "must be a plain folder name (no '/')" in proc.stderr, proc.stderr
+
 def test_tampered_spec_is_refused(trained, tmp_path):
     run_dir, tmp, _ = trained
     copy = tmp_path / "run"

@@ -46,6 +46,7 @@ def _cfg(path, *extra):
     ([1.0, None, 3.0, 4.0], [1, 0, 1, 0], "missing, non-numeric, infinite or beyond float32's range of 3.4e38 (first at row 2"),
     ([1.0, 2.0, 3.0, 4.0], [1, None, 1, 0], "1 missing value(s) (first at row 2)"),
     ([1.0, 2.0, 3.0, 4.0], [1, 2, 1, 0], "Competing events"),
+    ([1.0, 2.0, 3.0, 4.0], ["yes", "no", "yes", "no"], "holds text value(s) ['no', 'yes']; the event indicator is 1"),
     ([1.0, 2.0, 3.0, 4.0], [0, 0, 0, 0], "all 4 patients are censored"),
     ([1.0, 2.0, 3.0, 4.0], [1, 1, 1, 1], "all 4 patients have the event"),
 ])

@@ -95,9 +95,12 @@ def run(args: argparse.Namespace) -> int:
 
         refuse_test_rows_before_a_look(loaded.rd, "medtorch explain")
     name = args.name or utc_now().replace(":", "-")
+    if "/" in name or name in ("", ".", ".."):
+        raise MedtorchError(f"--name {name!r} must be a plain folder name (no '/'); the explanation is written to "
+                            f"{loaded.rd.later_explanation_dir('NAME')}.")
     out = loaded.rd.later_explanation_dir(name)
-    if out.exists() or "/" in name or name in ("", ".", ".."):
-        raise MedtorchError(f"--name {name!r}: {out} exists or is not a plain directory name; choose another name.")
+    if out.exists():
+        raise MedtorchError(f"--name {name!r}: {out} exists (an earlier explanation); choose another name.")
     baseline = require_bridged_stack(s["compare_with"], "explain", **options) if s["compare_with"] else None
     report = explain_model(inputs_for_run(loaded, s["split"]), s, loaded.rd, out, baseline)
     print(f"explained {report['rows_explained']} {report['split']} rows of the {report['model']} model with "

@@ -105,7 +105,13 @@ def _check_columns(chunk: pd.DataFrame, checker, labels, time_column, where: str
     """Refuse an input without --labels/--time or a feature column; return the columns that will be ignored."""
     for opt, col in (("--labels", labels), ("--time", time_column)):
         if col is not None and col not in chunk.columns:
-            raise MedtorchError(f"{where}: {opt} {col} is not a column of the input; columns: {', '.join(chunk.columns[:30])}")
+            from difflib import get_close_matches
+
+            cols = [str(c) for c in chunk.columns]
+            close = get_close_matches(str(col), cols, n=3)
+            raise MedtorchError(f"{where}: {opt} {col} is not a column of the input"
+                                + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+                                + f"; its {len(cols)} columns: {', '.join(cols[:30])}" + (" ..." if len(cols) > 30 else ""))
     structural = checker.check_columns(list(chunk.columns), allowed_extra=tuple(c for c in (labels, time_column) if c))
     missing = [v.column for v in structural if v.rule == "required column"]
     if missing:
