@@ -72,6 +72,7 @@ def test_validation_reports_every_problem_at_once():
         validate(cfg)
     msg = str(e.value)
     assert "model.dropout" in msg and "trainer.max_epochs" in msg and "early_stopping.monitor" in msg
+    assert "trainer.min_epochs" not in msg  # one problem, one line: min_epochs is fine, max_epochs is not
 
 
 @pytest.mark.parametrize("overrides, key", [

@@ -89,7 +89,8 @@ def validate(cfg: DictConfig) -> None:
 
     t = cfg.trainer
     need(t.max_epochs >= 1, "trainer.max_epochs", ">= 1", t.max_epochs)
-    need(1 <= t.min_epochs <= t.max_epochs, "trainer.min_epochs", "between 1 and trainer.max_epochs", t.min_epochs)
+    if t.max_epochs >= 1:  # else the max_epochs line says it: no second line about min_epochs
+        need(1 <= t.min_epochs <= t.max_epochs, "trainer.min_epochs", "between 1 and trainer.max_epochs", t.min_epochs)
     need(t.batch_size >= 1, "trainer.batch_size", ">= 1", t.batch_size)
     need(t.eval_batch_size >= 1, "trainer.eval_batch_size", ">= 1", t.eval_batch_size)
     need(str(t.precision) in PRECISIONS, "trainer.precision", f"one of {PRECISIONS}", t.precision)
