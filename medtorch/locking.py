@@ -115,10 +115,16 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
     here would sit in the user's folder). A folder this call created is removed again if the block
     fails before anything was written into it. Not re-entrant; POSIX only, as ``exclusive``.
     """
+    from medtorch.errors import MedtorchError
+
     folder = Path(folder)
     created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder, os.O_RDONLY) if fcntl is not None else None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY) if fcntl is not None else None
+    except OSError as e:
+        raise MedtorchError(f"{folder}: the folder cannot be created or opened ({e.strerror}); give a folder you may "
+                            "read and write.") from None
     try:
         if fd is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -209,6 +209,13 @@ def test_dates_and_decimal_commas_in_text_columns_are_named(tmp_path):
     proc, rd = run_train(tmp_path, "data=table", f"data.path={path}", "data.target=y", "trainer.max_epochs=1",
                          "explain=none", check=False)
     _assert_refused(proc, rd, "column 'seen' holds dates (e.g. '2020-01-01'): name it data.time_column=seen",
-                    "column 'crp' holds numbers written with a decimal comma", "data.categorical=[COLUMN]", code=2)
+                    "column 'crp' holds numbers written with a comma (e.g.", "a decimal comma or a thousands separator",
+                    "data.categorical=[COLUMN]", code=2)
     text_shapes(frame[["seen", "crp"]], ["seen", "crp"], path)  # declared categorical: the user's choice
     text_shapes(pd.DataFrame({"code": ["1,2", "3,4"] * 5, "when": ["2020-01"] * 10}), [], path)  # few codes; months
+    from medtorch.data.table_checks import header_duplicates
+    from medtorch.errors import MedtorchError
+
+    (tmp_path / "blank.csv").write_text("a,b,,\n1,2,3,4\n")  # trailing commas, as spreadsheets export
+    with pytest.raises(MedtorchError, match="a blank name at columns 3, 4"):
+        header_duplicates(tmp_path / "blank.csv", "csv", None)

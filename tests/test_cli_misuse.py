@@ -117,3 +117,17 @@ def test_evaluate_new_test_data_with_a_missing_label_is_refused(run, tmp_path):
         with Registry(normalise(str(registry))).transaction() as tx:
             _, entries = tx.verify()
         assert not [e for e in entries if e["kind"] == "look"], entries
+
+
+def test_a_look_at_new_test_data_does_not_open_the_sealed_test_rows_to_explain(run, tmp_path):
+    """evaluate --test-data records test_evaluated too, for other rows: explain --split test must still be refused, on any
+    stack, before anything (a bridge report on another stack) is written."""
+    from medtorch.evidence import Run
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    Run.open(copy).event("test_evaluated", {"evaluation": 1, "test_set_sha256": "0" * 64})  # a look at a new file's rows
+    before = _tree(copy)
+    p = run_cli("explain", str(copy), "--split", "test", "--dtype", "float64", "--name", "peek")
+    assert p.returncode == EXIT_BAD_INPUT and "before any governed look at them is recorded" in p.stderr, p.stderr
+    assert _tree(copy) == before

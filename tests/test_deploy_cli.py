@@ -428,6 +428,23 @@ def test_an_input_smaller_than_min_window_rows_is_reported_without_an_alarm(trai
     assert "fewer than 100 rows: it is shown but raises no alarm" in (tmp_path / "rep" / "report.md").read_text()
     assert _cli("audit", "verify", run).returncode == 0
 
+def test_a_degradation_alarm_needs_min_window_rows_labelled_rows(trained, tmp_path):
+    """150 rows, 5 of them labelled (and labelled wrongly): an MCC on 5 rows raised exit 5 (and, with on_degradation=block,
+    would block predict). Performance is judged only on min_window_rows labelled, predicted rows."""
+    run_dir, tmp, new = trained
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    few = new.head(150).copy()
+    classes = sorted(few["label"].unique())
+    few["label"] = [classes[1 - classes.index(v)] if i < 5 else None for i, v in enumerate(few["label"])]
+    few.to_csv(tmp_path / "few.csv", index=False)
+    proc = _monitor(run, tmp_path / "few.csv", "--labels", "label", "--out", tmp_path / "rep")
+    assert proc.returncode in (0, 9), proc.stdout + proc.stderr  # drift may be judged (150 rows); performance is not
+    report = read_json(tmp_path / "rep" / "report.json")
+    assert report["overall"]["labelled"] == 5 and report["overall"]["judged_degradation"] is False
+    assert report["alarms"]["degradation"] == [] and report["overall"]["degradation"]["breaches"]
+    assert "performance not judged: 5 labelled, predicted rows" in proc.stdout
+
 def test_a_repeated_header_name_and_a_folder_as_input_are_named(trained, tmp_path):
     """A repeated name was read as 'name.1' and reported as an unknown column the file does not have; a folder given as
     --input was 'not found'."""

@@ -294,3 +294,18 @@ def test_a_file_given_for_a_run_directory_is_named_as_a_file(tmp_path):
         RunDir(tmp_path / "metrics.csv").require()
     with pytest.raises(MedtorchError, match="no such run directory"):
         RunDir(tmp_path / "nothing").require()
+
+
+def test_a_column_without_bounds_still_refuses_inf_and_numbers_beyond_float32():
+    """A predefined specification may leave a column unbounded: inf and 1e300 then passed in_range(-inf, inf) and became
+    inf in the model's float32, NaN probabilities."""
+    from medtorch.deploy.checks import FINITE_RULE, SpecChecker
+    from medtorch.deploy.spec import ColumnSpec, DataSpec
+
+    spec = DataSpec(origin="predefined", columns=[ColumnSpec("x", "float", nullable=False, min=0.0),
+                                                  ColumnSpec("z", "float", nullable=False)])
+    frame = pd.DataFrame({"x": [1.0, np.inf, 2.0, 3e38], "z": [1.0, 2.0, 1e300, -np.inf]})
+    _, valid, violations = SpecChecker(spec).check_rows(frame)
+    assert valid.tolist() == [True, False, False, False]
+    assert sorted((v.column, v.row) for v in violations) == [("x", 2), ("z", 3), ("z", 4)]
+    assert {v.rule for v in violations if v.column == "z"} == {FINITE_RULE}

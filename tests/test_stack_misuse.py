@@ -76,8 +76,10 @@ def test_only_a_run_whose_records_never_held_a_bridge_reference_was_trained_befo
     run = _copy(trained[0], tmp_path)
     rd, manifest = RunDir(run), read_json(RunDir(run).manifest)
     assert reference.exists(rd, manifest)
-    rd.bridge_rows.unlink()
-    with pytest.raises(IntegrityError, match="missing"):
+    rd.bridge_reference.unlink()  # the file whose absence used to mean "trained before references existed"
+    with pytest.raises(IntegrityError, match="missing; the run recorded it"):
+        reference.exists(rd, manifest)
+    with pytest.raises(IntegrityError, match="missing; the run recorded it"):
         reference.load(rd, manifest)
     bare = RunDir(tmp_path / "old")  # no event log, a manifest without the bridge files: a run from before them
     bare.root.mkdir()

@@ -221,3 +221,12 @@ def test_eda_shows_shorter_follow_up_of_later_calendar_periods():
 def test_resuming_a_survival_run_is_refused():
     with pytest.raises(MedtorchError, match="ckpt_path must be null for task=survival"):
         validate(_compose("+experiment=survival_gbsg2", "ckpt_path=last"))
+
+
+def test_an_event_column_of_arrow_strings_is_checked_without_a_traceback():
+    """pd.to_numeric of pyarrow strings is nullable Int64: comparing its <NA> raised 'boolean value of NA is ambiguous'."""
+    from medtorch.survival.data import _check_events
+
+    assert _check_events(pd.Series(["1", "0", "1"], dtype="string[pyarrow]"), "e", "t.csv").tolist() == [1, 0, 1]
+    with pytest.raises(MedtorchError, match=r"holds text value\(s\) \['yes'\]"):
+        _check_events(pd.Series(["1", "0", "yes"], dtype="string[pyarrow]"), "e", "t.csv")

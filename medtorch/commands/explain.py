@@ -87,17 +87,21 @@ def run(args: argparse.Namespace) -> int:
 
     from medtorch.stack import settings
 
-    options = settings.load_options(args)
-    loaded = require_bridged_stack(args.run, "explain", **options)
-    s = settings_for(loaded.config, args)
-    if s["split"] == "test":
+    from medtorch.run import RunDir
+
+    # refusals first: loading on another stack may write a bridge report (training never sets explain.split=test)
+    rd = RunDir(args.run).require()
+    if args.split == "test":
         from medtorch.evaluation.test_rows import refuse_test_rows_before_a_look
 
-        refuse_test_rows_before_a_look(loaded.rd, "medtorch explain")
+        refuse_test_rows_before_a_look(rd, "medtorch explain")
     name = args.name or utc_now().replace(":", "-")
     if "/" in name or name in ("", ".", ".."):
         raise MedtorchError(f"--name {name!r} must be a plain folder name (no '/'); the explanation is written to "
-                            f"{loaded.rd.later_explanation_dir('NAME')}.")
+                            f"{rd.later_explanation_dir('NAME')}.")
+    options = settings.load_options(args)
+    loaded = require_bridged_stack(args.run, "explain", **options)
+    s = settings_for(loaded.config, args)
     out = loaded.rd.later_explanation_dir(name)
     if out.exists():
         raise MedtorchError(f"--name {name!r}: {out} exists (an earlier explanation); choose another name.")

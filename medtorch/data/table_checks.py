@@ -40,7 +40,7 @@ def header_duplicates(path: Path, fmt: str, frame: pd.DataFrame) -> None:
         refuse_duplicates([str(c) for c in frame.columns], path)
         return
     try:
-        header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
     except Exception:  # unreadable: read_table reports it with the reason
         return
     refuse_duplicates([str(h) for h in header], path)
@@ -51,8 +51,9 @@ def refuse_duplicates(names: list[str], path: Path) -> None:
     for i, name in enumerate(names):
         seen.setdefault(name, []).append(i + 1)
     dups = {n: pos for n, pos in seen.items() if len(pos) > 1}
-    if dups:
-        listed = "; ".join(f"{n!r} at columns {', '.join(map(str, pos))}" for n, pos in dups.items())
+    if dups:  # a blank name (trailing commas, as spreadsheets export) is named as blank, not as 'nan'
+        listed = "; ".join(f"{repr(n) if n.strip() else 'a blank name'} at columns {', '.join(map(str, pos))}"
+                           for n, pos in dups.items())
         raise MedtorchError(f"{path}: duplicate column name(s): {listed}. Each column needs a unique name; rename "
                             "or remove the duplicates in the file.")
 
@@ -143,8 +144,8 @@ def text_shapes(feat: pd.DataFrame, declared: list[str], path: Path) -> None:
             problems.append(f"column {col!r} holds dates (e.g. {example!r}): name it data.time_column={col} (the "
                             f"calendar of the split and the analyses), or list it in data.drop")
         elif present.str.match(_DECIMAL_COMMA).mean() >= 0.9 and present.nunique() > HIGH_CARDINALITY_LEVELS:
-            problems.append(f"column {col!r} holds numbers written with a decimal comma (e.g. {example!r}): write "
-                            "them with a decimal point")
+            problems.append(f"column {col!r} holds numbers written with a comma (e.g. {example!r}), a decimal comma "
+                            "or a thousands separator: write them as plain numbers with a decimal point")
     if problems:
         raise MedtorchError(f"{path}: text column(s) that are not categories:\n  - " + "\n  - ".join(problems)
                             + "\nRead as text, each distinct value would become a category of its own. To keep a "

@@ -20,11 +20,12 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from medtorch.data.table_checks import separator_hint
+from medtorch.data.table_checks import FLOAT32_MAX, separator_hint
 from medtorch.deploy.reading import TEXT
 from medtorch.deploy.spec import ColumnSpec, DataSpec
 
 MISSING_RULE = "missing value not allowed"
+FINITE_RULE = "a finite number within float32's range (|x| <= 3.4e38), in which the model computes"
 
 
 @dataclass
@@ -76,10 +77,10 @@ class SpecChecker:
         for c in spec.columns:
             rules = rule_text(c)
             checks = []
-            if "range" in rules:
-                lo = c.min if c.min is not None else -np.inf
-                hi = c.max if c.max is not None else np.inf
-                checks.append(pa.Check.in_range(lo, hi, error=rules["range"]))
+            if c.numeric:  # always: inf, or a number beyond float32 (1e300), is inf to the model and its output NaN
+                lo = max(c.min, -FLOAT32_MAX) if c.min is not None else -FLOAT32_MAX
+                hi = min(c.max, FLOAT32_MAX) if c.max is not None else FLOAT32_MAX
+                checks.append(pa.Check.in_range(lo, hi, error=rules.get("range", FINITE_RULE)))
             if "integer" in rules:
                 checks.append(pa.Check(lambda s: s == s.round(), error=rules["integer"]))
             if "categories" in rules:

@@ -116,14 +116,18 @@ def monitor_file(run_dir: str | Path, input_path: str | Path, labels: Optional[s
                                         setting="--window (D, W, M, Q, Y)"))
         for code in sorted(range(len(g.windows)), key=g.windows.__getitem__):
             windows.append({"window": str(g.windows[code]), **analyse(g, g.window == code, ctx)})
-    for w in [overall, *windows]:  # a small input as a whole is judged by the rule of a small window
-        w["judged"] = w["n"] >= plan.min_window_rows
+    least = plan.min_window_rows  # a small input as a whole is judged by the rule of a small window, and each
+    for w in [overall, *windows]:  # alarm by the rows it rests on: predictions on predicted rows, MCC on labelled ones
+        w["judged"] = w["n"] >= least
+        w["judged_predictions"] = w["n_predicted"] >= least
+        w["judged_degradation"] = w.get("labelled", 0) >= least
     sections = [(n, s) for n, s in [("overall", overall)] + [(w["window"], w) for w in windows] if s["judged"]]
     drift = [f"{n}: drift in {s['drifted_columns']}" for n, s in sections if s["drifted_columns"]]
     drift += [f"{n}: missingness changed in {s['missingness_alarms']}" for n, s in sections if s["missingness_alarms"]]
     drift += [f"{n}: predicted-class distribution drifted (PSI {s['prediction']['psi']:.3f})" for n, s in sections
-              if s["prediction"]["drift"]]
-    degraded = [f"{n}: {b}" for n, s in sections if s["degradation"] for b in s["degradation"]["breaches"]]
+              if s["prediction"]["drift"] and s["judged_predictions"]]
+    degraded = [f"{n}: {b}" for n, s in sections if s["degradation"] and s["judged_degradation"]
+                for b in s["degradation"]["breaches"]]
     code = EXIT_DEGRADED if degraded else EXIT_DRIFT if drift else EXIT_OK
     blocking = (degraded and plan.on_degradation == "block") or (drift and plan.on_drift == "block")
     stamp = utc_now().replace(":", "").replace("-", "").replace(".", "")
@@ -160,9 +164,13 @@ def _summary(r: dict[str, Any]) -> list[str]:
     o = r["overall"]
     lines = [f"status {r['status'].upper()} (exit {r['exit_code']}): {r['rows']} rows, {r['rows_violating_spec']} "
              f"violating the data specification, {o['n_predicted']} predicted"]
+    least = r["plan"]["min_window_rows"]
     if not o["judged"]:
-        lines.append(f"not judged: fewer than monitoring.min_window_rows ({r['plan']['min_window_rows']}) rows, on which "
-                     "drift tests and intervals alarm on chance; reported, no alarm raised")
+        lines.append(f"not judged: fewer than monitoring.min_window_rows ({least}) rows, on which drift tests and "
+                     "intervals alarm on chance; reported, no alarm raised")
+    elif o["degradation"] and not o["judged_degradation"]:
+        lines.append(f"performance not judged: {o['labelled']} labelled, predicted rows, fewer than "
+                     f"monitoring.min_window_rows ({least}); reported, no degradation alarm raised")
     if o["degradation"]:
         m = o["degradation"]["mcc"]
         lines.append(f"MCC {m['estimate']:.3f} ({int(r['plan']['ci_level'] * 100)}% CI {m['low']:.3f} to {m['high']:.3f}); "

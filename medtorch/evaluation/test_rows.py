@@ -177,12 +177,16 @@ def _near_duplicates(old: pd.DataFrame, new: pd.DataFrame, candidates: np.ndarra
 
 def refuse_test_rows_before_a_look(rd, what: str) -> None:
     """Refuse to show the sealed test split's rows (``what``: the act) until the run's event log records a governed
-    look at it (``test_evaluated``). Explaining the test rows shows them, their predictions and, for classification,
+    look at them (``test_evaluated`` with the sealed rows' hash). Explaining the test rows shows them, their predictions and, for classification,
     their labels and which rows were misclassified: a look at the test set that neither the registry nor the run
     would record. After the recorded look they may be examined like any looked-at rows."""
-    from medtorch.audit import EventLog
+    from medtorch.evidence import Run
 
-    if not any(e.get("action") == "test_evaluated" for e in EventLog(rd.events).records()):
+    run = Run.open(rd.root)
+    sealed = run.read_json(rd.sealed_test)["rows_sha256"] if rd.sealed_test.is_file() else None
+    # a look at new test data (evaluate --test-data) is a look at other rows: it does not open the sealed ones
+    if sealed is None or not any(e.get("action") == "test_evaluated" and (e.get("details") or {}).get(
+            "test_set_sha256") == sealed for e in run.log.records()):
         raise MedtorchError(f"{what} on the test split would show the sealed test rows before any governed look at them "
                             f"is recorded. Look first with `medtorch evaluate {rd.root}` (recorded in the run and the "
                             "test-set registry), then explain its test rows; or explain the validation rows (--split val).")

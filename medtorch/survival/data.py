@@ -96,8 +96,9 @@ def _check_events(s: pd.Series, col: str, where, *, role: str = "training") -> n
     if s.isna().any():
         raise MedtorchError(f"{key} of {where}: {int(s.isna().sum())} missing value(s) (first at "
                             f"row {_first_bad(s.isna().to_numpy())}); every patient needs 1 (event) or 0 (censored).")
-    values = pd.to_numeric(s, errors="coerce")
-    text = sorted({str(v) for v, n in zip(s.tolist(), values.tolist()) if n != n})  # not numbers at all
+    values = pd.to_numeric(s, errors="coerce").astype("float64")  # a nullable Int64 from pyarrow strings: NaN, not NA
+    nan = values.isna().to_numpy()
+    text = sorted({str(v) for v in s[nan].tolist()})  # not numbers at all
     if text:
         raise MedtorchError(f"{key} of {where} holds text value(s) {text[:10]}; the event indicator is 1 (event) or 0 "
                             "(censored). Code the column as 1 and 0.")

@@ -88,7 +88,8 @@ def monitor_survival(run_dir: str | Path, input_path: str | Path, labels: str | 
     code = EXIT_DRIFT if judged and (report["drifted_columns"] or risk["drift"]) else EXIT_OK
     if labels:
         report["degradation"] = _degradation(frame, labels, cfg, eta, ref, m, _ci, harrell_c)
-        report["degradation"]["alarm"] = judged and report["degradation"]["alarm"]
+        d = report["degradation"]  # Harrell's C on fewer labelled rows than min_window_rows alarms on chance too
+        d["alarm"] = bool(judged and d["n"] >= int(plan.min_window_rows) and d["alarm"])
         if report["degradation"]["alarm"]:
             code = EXIT_DEGRADED
     report["status"] = {EXIT_DEGRADED: "degraded", EXIT_DRIFT: "drift"}.get(code, "ok")
