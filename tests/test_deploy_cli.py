@@ -445,6 +445,23 @@ def test_a_degradation_alarm_needs_min_window_rows_labelled_rows(trained, tmp_pa
     assert report["alarms"]["degradation"] == [] and report["overall"]["degradation"]["breaches"]
     assert "performance not judged: 5 labelled, predicted rows" in proc.stdout
 
+def test_monitoring_predicts_in_predicts_batches_whatever_its_chunks(trained, tmp_path):
+    """monitor gathers its predicted classes through predict's batches: with --chunk-rows 7 they are the classes
+    predict writes for the same rows."""
+    from medtorch.deploy.checks import SpecChecker
+    from medtorch.deploy.gather import gather
+    from medtorch.deploy.spec import read_run_spec
+    from medtorch.stack.gate import require_bridged_stack
+
+    run_dir, tmp, new = trained
+    new.head(60).to_csv(tmp_path / "sixty.csv", index=False)
+    assert _predict(run_dir, tmp_path / "sixty.csv", tmp_path / "p.csv").returncode == 0
+    written = pd.read_csv(tmp_path / "p.csv")
+    run = require_bridged_stack(run_dir, "monitor")
+    g = gather(run, SpecChecker(read_run_spec(run.rd, run.manifest)[0]), tmp_path / "sixty.csv", None, None, None,
+               chunk_rows=7)
+    assert g.valid.all() and [run.classes[k] for k in g.pred] == written["predicted_class"].astype(str).tolist()
+
 def test_a_repeated_header_name_and_a_folder_as_input_are_named(trained, tmp_path):
     """A repeated name was read as 'name.1' and reported as an unknown column the file does not have; a folder given as
     --input was 'not found'."""

@@ -1,7 +1,8 @@
 """Read a monitored input chunk by chunk, keeping only what the drift and degradation analyses need.
 
 Each chunk (``chunk_rows`` rows, as ``predict`` reads them) is checked against the data
-specification, its valid rows are predicted, and then it is dropped. What is kept, per input
+specification, its valid rows are predicted (in ``predict``'s batches, counted over the whole input, so the classes
+do not depend on the chunking), and then it is dropped. What is kept, per input
 row, is compact arrays:
 
 - each numeric feature as float64 (8 bytes): the Kolmogorov-Smirnov test needs the values;
@@ -63,13 +64,16 @@ class Gathered:
 
 def gather(run, checker, input_path: Path, labels: Optional[str], time_column: Optional[str], window: Optional[str],
            chunk_rows: int = 100_000) -> Gathered:
-    from medtorch.deploy.predict import predict_rows
+    from medtorch.deploy.predict import Batches
     from medtorch.deploy.reading import read_chunks
 
     spec, where = checker.spec, str(input_path)
     numeric: dict[str, list[np.ndarray]] = {c.name: [] for c in spec.columns if c.numeric}
     cats = {c.name: _Codes() for c in spec.columns if not c.numeric}
-    valid, pred, ys = [], [], []
+    valid, ys = [], []
+    predicted: list[tuple[np.ndarray, np.ndarray]] = []  # (row numbers, predicted class), in input order
+    # predict's batches (eval_batch_size over the whole input's valid rows): the classes do not depend on --chunk-rows
+    batches = Batches(run, lambda rows, ids, probs, header: predicted.append((rows, probs.argmax(axis=1))))
     periods = _Codes()
     by_rule: dict[str, int] = {}
     ignored: list[str] = []
@@ -80,11 +84,9 @@ def gather(run, checker, input_path: Path, labels: Optional[str], time_column: O
         typed, ok, violations = checker.check_rows(chunk, first_row=n + 1)
         for v in violations:
             by_rule[f"{v.column}: {v.rule}"] = by_rule.get(f"{v.column}: {v.rule}", 0) + 1
-        p = np.full(len(chunk), -1, dtype=np.int32)
         if ok.any():
-            p[ok] = predict_rows(run, typed.loc[ok]).argmax(axis=1)
+            batches.add(n + np.flatnonzero(ok), None, run.preprocessor.transform(typed if ok.all() else typed.loc[ok]))
         valid.append(ok)
-        pred.append(p)
         for name, parts in numeric.items():
             parts.append(typed[name].to_numpy(dtype=np.float64, na_value=np.nan))
         for name, codes in cats.items():
@@ -94,9 +96,13 @@ def gather(run, checker, input_path: Path, labels: Optional[str], time_column: O
         if time_column and window:
             periods.add(_windows(chunk, time_column, window, where, first_row=n + 1, **_time_unit(run, time_column)))
         n += len(chunk)
+    batches.flush()
+    pred = np.full(n, -1, dtype=np.int32)
+    for rows, classes in predicted:
+        pred[rows] = classes
     return Gathered(n=n, numeric={k: np.concatenate(v) for k, v in numeric.items()},
                     codes={k: c.codes() for k, c in cats.items()}, levels={k: c.levels for k, c in cats.items()},
-                    valid=np.concatenate(valid), pred=np.concatenate(pred), y=np.concatenate(ys) if labels else None,
+                    valid=np.concatenate(valid), pred=pred, y=np.concatenate(ys) if labels else None,
                     window=periods.codes() if time_column and window else None, windows=periods.levels,
                     by_rule=by_rule, ignored_columns=ignored)
 

@@ -240,7 +240,7 @@ def _chunks(ctx: dict[str, Any], tally: _Tally, rej_f, write) -> tuple[int, int,
     input_path, on_invalid, listing = ctx["input_path"], ctx["on_invalid"], ctx["violations_path"]
     run_id, spec_name = run.manifest["run_id"], run.rd.data_spec.name
     n_rows = n_rej = 0
-    batches = _Batches(run, lambda r, ids, probs, header: write(
+    batches = Batches(run, lambda r, ids, probs, header: write(
         _table(r, ids, id_col, probs, run.classes, run_id, spec_sha, fp), header))
     for chunk, structural, typed, valid, violations, x in ahead(_checked(ctx)):
         if structural:
@@ -282,7 +282,7 @@ def _chunks(ctx: dict[str, Any], tally: _Tally, rej_f, write) -> tuple[int, int,
 ALIGN_ROWS = 16
 
 
-class _Batches:
+class Batches:
     """The valid rows on their way to the network, in batches of the run's ``trainer.eval_batch_size`` counted over
     the valid rows of the whole input, wherever a chunk (``--chunk-rows``) ends.
 
@@ -334,13 +334,6 @@ class _Batches:
                 kept.append((rows[take:], None if ids is None else ids[take:], x[take:]))
             start += len(rows)
         self.held, self.waiting = kept, self.waiting - ready
-
-
-def predict_rows(run, frame: pd.DataFrame) -> np.ndarray:
-    """Class probabilities of raw rows: the one inference path, at the run's ``trainer.eval_batch_size``."""
-    from medtorch.models.inference import infer
-
-    return infer(run.network, frame, run.eval_batch_size, preprocessor=run.preprocessor)
 
 
 def _write_csv(table, f, header: bool, digest) -> None:
