@@ -139,7 +139,8 @@ def _reason(n_query: int, n_matched: int, same_subject: int, same_record: int, o
     if same_subject:
         return f"the same case: {same_subject} matched row(s) belong to subjects already in the reference set; {rates}."
     if same_record:
-        return f"the same case: {same_record} row(s) repeat a whole reference record, ids and dates included; {rates}."
+        return (f"the same case: {same_record} row(s) repeat a whole reference record, every raw column (ids and "
+                f"dates too, where the table has them); {rates}.")
     if p < alpha:
         return f"the same case: {rates}, above what the data's coarseness predicts (p < {alpha:g})."
     if n_matched:
