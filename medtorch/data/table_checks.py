@@ -74,10 +74,11 @@ def nonfinite(feat: pd.DataFrame, row_number: np.ndarray, policy: str, path: Pat
         if not pd.api.types.is_float_dtype(s):
             continue
         values = s.to_numpy(dtype="float64", na_value=np.nan)
-        inf = np.isinf(values)
-        huge = ~inf & (np.abs(values) > FLOAT32_MAX)
-        mask = inf | huge
+        mask = np.abs(values) > FLOAT32_MAX  # inf and -inf too (NaN compares False): one pass over the column
         if mask.any():
+            inf = np.zeros_like(mask)
+            inf[mask] = np.isinf(values[mask])
+            huge = mask & ~inf
             found[col] = int(mask.sum())
             beyond = "" if not huge.any() else f" beyond float32's range, e.g. {values[huge][0]:g}" if not inf.any() \
                 else f", {int(huge.sum())} of them beyond float32's range, e.g. {values[huge][0]:g}"
