@@ -69,6 +69,25 @@ class Head:
         return {"registry_id": self.registry_id, "entries": self.entries, "hash": self.hash}
 
 
+def _wal(dbapi_conn, wait_s: float = 120.0) -> None:
+    """Put a SQLite registry in WAL mode. Switching a new file to WAL needs its exclusive lock, and SQLite answers
+    "database is locked" at once, without its busy handler, when another process holds a lock meanwhile (writers
+    opening a fresh registry together); so the switch is retried here for up to ``wait_s``. Once the file is in WAL
+    mode (which persists) the pragma takes no lock."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _engine(url: str, make_folder: bool = True) -> sa.Engine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
@@ -82,8 +101,8 @@ def _engine(url: str, make_folder: bool = True) -> sa.Engine:
         @sa.event.listens_for(eng, "connect")
         def _on_connect(dbapi_conn, _record):  # SQLAlchemy's recipe: let us issue BEGIN ourselves
             dbapi_conn.isolation_level = None
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
             dbapi_conn.execute("PRAGMA busy_timeout=120000")
+            _wal(dbapi_conn)
 
         @sa.event.listens_for(eng, "begin")
         def _on_begin(conn):
