@@ -273,6 +273,16 @@ class RunDir:
         """An explanation made later by ``medtorch explain``; each gets its own directory."""
         return self.at("later_explanation", name=name, file="x").parent
 
+    def new_explanation_dir(self, name: str) -> Path:
+        """The directory of a new later explanation named ``name`` (``--name``): a plain folder name, not yet used."""
+        if "/" in name or name in ("", ".", ".."):
+            raise MedtorchError(f"--name {name!r} must be a plain folder name (no '/'); the explanation is written to "
+                                f"{self.later_explanation_dir('NAME')}.")
+        out = self.later_explanation_dir(name)
+        if out.exists():
+            raise MedtorchError(f"--name {name!r}: {out} exists (an earlier explanation); choose another name.")
+        return out
+
     # report (medtorch.report)
     @property
     def report_html(self) -> Path:

@@ -647,3 +647,14 @@ def test_monitor_reads_in_chunks_with_the_same_result(trained, tmp_path):
     assert {k: v.dtype for k, v in g.numeric.items()} == {"age": np.float64, "marker": np.float64, "bmi": np.float64}
     assert all(v.dtype == np.int32 and len(v) == 700 for v in g.codes.values()) and g.levels["sex"] == ["F", "M"]
     assert g.pred.dtype == np.int32 and g.window.dtype == np.int32 and len(g.windows) == 6
+
+
+def test_an_explanation_name_in_use_is_refused_before_the_run_is_loaded(trained, tmp_path):
+    run_dir, _, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    (run / "explanations" / "taken").mkdir(parents=True)
+    before = sorted(p.relative_to(run).as_posix() for p in run.rglob("*"))
+    proc = _cli("explain", run, "--name", "taken", "--dtype", "float64")  # another stack: a bridge would be written
+    assert proc.returncode == 2 and "exists (an earlier explanation); choose another name" in proc.stderr, proc.stderr
+    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == before

@@ -83,7 +83,6 @@ def run(args: argparse.Namespace) -> int:
     from medtorch.stack.gate import require_bridged_stack
 
     from medtorch.audit import utc_now
-    from medtorch.errors import MedtorchError
 
     from medtorch.stack import settings
 
@@ -96,15 +95,10 @@ def run(args: argparse.Namespace) -> int:
 
         refuse_test_rows_before_a_look(rd, "medtorch explain")
     name = args.name or utc_now().replace(":", "-")
-    if "/" in name or name in ("", ".", ".."):
-        raise MedtorchError(f"--name {name!r} must be a plain folder name (no '/'); the explanation is written to "
-                            f"{rd.later_explanation_dir('NAME')}.")
+    out = rd.new_explanation_dir(name)  # refused before loading, as the split
     options = settings.load_options(args)
     loaded = require_bridged_stack(args.run, "explain", **options)
     s = settings_for(loaded.config, args)
-    out = loaded.rd.later_explanation_dir(name)
-    if out.exists():
-        raise MedtorchError(f"--name {name!r}: {out} exists (an earlier explanation); choose another name.")
     baseline = require_bridged_stack(s["compare_with"], "explain", **options) if s["compare_with"] else None
     report = explain_model(inputs_for_run(loaded, s["split"]), s, loaded.rd, out, baseline)
     print(f"explained {report['rows_explained']} {report['split']} rows of the {report['model']} model with "

@@ -111,12 +111,7 @@ def explain_survival_run(args: argparse.Namespace) -> int:
 
         refuse_test_rows_before_a_look(rd, "medtorch explain")
     name = args.name or utc_now().replace(":", "-")
-    if "/" in name or name in ("", ".", ".."):
-        raise MedtorchError(f"--name {name!r} must be a plain folder name (no '/'); the explanation is written to "
-                            f"{rd.later_explanation_dir('NAME')}.")
-    out_dir = rd.later_explanation_dir(name)
-    if out_dir.exists():
-        raise MedtorchError(f"--name {name!r}: {out_dir} exists (an earlier explanation); choose another name.")
+    out_dir = rd.new_explanation_dir(name)
     frame, train = _rows(rd, cfg, manifest, s["split"])
     x_all = torch.from_numpy(prep.transform(frame))
     rows = np.sort(np.random.default_rng(s["seed"]).choice(len(x_all), size=min(len(x_all), int(s["max_rows"])),
