@@ -83,6 +83,21 @@ def extension_problems(cfg) -> list[str]:
         need(not isinstance(v, bool) and ((isinstance(v, int) and v >= 1) or (isinstance(v, float) and 0.0 < v <= 1.0)),
              f"trainer.{key}", "a fraction in (0, 1] (float) or a number of batches >= 1 (int)", v)
     need(t.accumulate_grad_batches >= 1, "trainer.accumulate_grad_batches", ">= 1", t.accumulate_grad_batches)
+    k = t.get("steps_per_execution", "auto")
+    need(k == "auto" or (isinstance(k, int) and not isinstance(k, bool) and k >= 1), "trainer.steps_per_execution",
+         'auto or an integer >= 1', k)
+    if isinstance(k, int) and not isinstance(k, bool) and k > 1:
+        for key in batch_counted(t):
+            problems.append(f"trainer.steps_per_execution={k} cannot be combined with trainer.{key}={t[key]!r}: "
+                            f"Lightning counts that in its own steps, each of which would be {k} batches; "
+                            "set trainer.steps_per_execution=auto or 1")
+        if t.strategy.startswith("ddp") or t.num_nodes > 1 or (isinstance(t.devices, int) and t.devices > 1):
+            problems.append(f"trainer.steps_per_execution={k} cannot be used with DDP (trainer.strategy="
+                            f"{t.strategy}, devices={t.devices}, num_nodes={t.num_nodes}): DDP synchronises gradients "
+                            "once per Lightning step; set trainer.steps_per_execution=auto or 1")
+        if cfg.get("task", "classification") == "survival":
+            problems.append(f"trainer.steps_per_execution={k}: only classification groups its training batches; "
+                            "set trainer.steps_per_execution=auto or 1 with task=survival")
     need(t.log_every_n_steps >= 1, "trainer.log_every_n_steps", ">= 1", t.log_every_n_steps)
     need(t.profiler in PROFILERS, "trainer.profiler", f"one of {PROFILERS}", t.profiler)
     if isinstance(s, dict) and s.get("monitor") is not None:
@@ -114,6 +129,47 @@ def trainer_flags(t) -> dict[str, Any]:
 
         flags["profiler"] = Unprofiled()
     return flags
+
+
+# Batches a Lightning step takes by default (trainer.steps_per_execution=auto): Lightning's loop costs
+# about 0.25 ms a step on a CPU before any work (scripts/bench_train.py --floor); 8 make that 0.03 ms
+AUTO_STEPS_PER_EXECUTION = 8
+
+
+def batch_counted(t) -> list[str]:
+    """The trainer settings, left off their defaults, that Lightning counts in its own (training) steps."""
+    changed = [key for key in ("fast_dev_run", "limit_train_batches", "val_check_interval")
+               if t[key] != TRAINER_FLAGS[key] or type(t[key]) is not type(TRAINER_FLAGS[key])]
+    return changed + (["checkpoint_every_n_steps"] if t.get("checkpoint_every_n_steps") else [])
+
+
+def steps_per_execution(cfg, processes: int = 1) -> int:
+    """Training batches the module takes in one Lightning step (``trainer.steps_per_execution``).
+
+    ``auto`` is AUTO_STEPS_PER_EXECUTION, or 1 where something counts Lightning's steps as batches:
+    a trainer setting of ``batch_counted``, or the user's callbacks (their batch hooks would see
+    groups). The same batches are stepped through in the same order either way, so the weights are
+    the same (tests/test_steps_per_execution.py). Survival training always takes one.
+
+    Under DDP (``processes`` > 1, known once Lightning's Trainer is built) it is always 1: DDP
+    prepares its gradient all-reduce in the forward call Lightning makes per step, so a second
+    backward pass within it would not be synchronised. A number > 1 is refused there.
+    """
+    k = cfg.trainer.get("steps_per_execution", "auto")
+    if k != "auto":
+        if int(k) > 1 and processes > 1:
+            raise MedtorchError(f"trainer.steps_per_execution={k} cannot be used with {processes} processes (DDP "
+                                "synchronises gradients once per Lightning step); set trainer.steps_per_execution=auto or 1.")
+        return int(k)
+    if (processes > 1 or cfg.get("task", "classification") == "survival" or batch_counted(cfg.trainer)
+            or user_callbacks(cfg)):
+        return 1
+    return AUTO_STEPS_PER_EXECUTION
+
+
+def user_callbacks(cfg) -> list[str]:
+    """The names of the user's callbacks that are switched on."""
+    return [name for name, node in (_plain(cfg.get("callbacks")) or {}).items() if node is not None]
 
 
 def build_loggers(cfg, run_root: Path) -> list:

@@ -118,11 +118,13 @@ def train(cfg: DictConfig, prepared: Prepared, run: Run, resume_from: Path | Non
     train_loader = TensorLoader(xtr, ytr, t.batch_size, shuffle=True, seed=cfg.seed,
                                 row_weights=torch.from_numpy(bal.row_weights) if bal and bal.row_weights is not None else None,
                                 noise_std=bal.noise_std if bal else 0.0, noise_columns=len(prepared.preprocessor.numeric_),
-                                mixup_alpha=bal.mixup_alpha if bal else 0.0)
+                                mixup_alpha=bal.mixup_alpha if bal else 0.0,
+                                steps_per_execution=extensions.steps_per_execution(cfg, trainer.num_devices * trainer.num_nodes))
     val_loader = TensorLoader(xva, yva, t.eval_batch_size, pad_shards=False)
     log.append("training_started", {"model": to_container(cfg.model), "optim": to_container(cfg.optim),
                                     "trainer": to_container(cfg.trainer), "early_stopping": to_container(es),
-                                    "parameters": sum(p.numel() for p in network.parameters())})
+                                    "parameters": sum(p.numel() for p in network.parameters()),
+                                    "steps_per_execution": train_loader.steps_per_execution})
     heap.release()  # Lightning and the data steps' libraries are in (medtorch.heap)
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader,
                 ckpt_path=str(resume_from) if resume_from else None, weights_only=True)

@@ -6,20 +6,22 @@ AdamW, batch 512, 3 epochs, CPU, plus a validation pass over 20,000 rows after e
 (a) plain PyTorch: tensors, ``randperm(n).split(batch)`` index batches, a hand-written loop.
 (b) medtorch: the same network and data through ``medtorch.models.module.Classifier`` (the
     module train.py uses, with its whole-epoch torchmetrics evidence and epoch logging) and
-    ``medtorch.data.tensors.TensorLoader``, trained by Lightning's Trainer.
+    ``medtorch.data.tensors.TensorLoader``, trained by Lightning's Trainer, with train.py's default
+    ``trainer.steps_per_execution`` (``--steps-per-execution`` sets another; 1 = a Lightning step a batch).
 
 Prints both throughputs and the wall-time ratio (b)/(a). The machine is shared and noisy, so
 each path runs --repeats times in adjacent pairs (the order alternates between pairs, so a
 slow spell does not always land on the same path) and two ratios are printed: best time over
 best time, and the median of the per-pair ratios. They agree when the machine was quiet.
 
-``--floor`` also times Lightning's loop alone (a training step that does nothing, same batches) and
-prints the lowest ratio any Lightning-trained path can reach on this machine; and, in the same
+``--floor`` also times Lightning's loop alone (a training step that does nothing, same batches, one
+Lightning step a batch) and prints the lowest ratio a path taking one Lightning step a batch can reach
+on this machine (medtorch's default path takes one a group of batches); and, in the same
 pairs, the plain loop's own step and validation run by Lightning's Trainer (``lightning_same_work``):
-its ratio to the plain loop is the floor inside a real run, and medtorch's ratio to it is what
-medtorch's module adds to Lightning.
+its ratio to the plain loop is the floor inside a real run of one Lightning step a batch, and
+medtorch's ratio to it is what medtorch's module adds to, or with grouped batches saves from, that.
 
-    python scripts/bench_train.py [--rows 200000] [--epochs 3] [--repeats 3] [--floor]
+    python scripts/bench_train.py [--rows 200000] [--epochs 3] [--repeats 3] [--floor] [--steps-per-execution K]
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from torch.nn import functional as F
 
 from medtorch.data.tensors import TensorLoader
 from medtorch.evaluation.metrics import confusion_matrix, mcc
+from medtorch.extensions import AUTO_STEPS_PER_EXECUTION
 from medtorch.models.networks import MLP
 
 FEATURES, HIDDEN, CLASSES, BATCH, LR, WD = 32, [256, 256], 2, 512, 1e-3, 1e-2
@@ -72,6 +75,9 @@ def plain(xtr, ytr, xva, yva, epochs: int) -> float:
     return time.perf_counter() - start
 
 
+STEPS_PER_EXECUTION = AUTO_STEPS_PER_EXECUTION  # train.py's default (trainer.steps_per_execution=auto)
+
+
 def medtorch_path(xtr, ytr, xva, yva, epochs: int) -> float:
     import pytorch_lightning as pl
 
@@ -81,7 +87,7 @@ def medtorch_path(xtr, ytr, xva, yva, epochs: int) -> float:
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
                          deterministic=True, enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
                          profiler=Unprofiled())  # as train.py builds it when trainer.profiler is null
-    train = TensorLoader(xtr, ytr, BATCH, shuffle=True, seed=0)
+    train = TensorLoader(xtr, ytr, BATCH, shuffle=True, seed=0, steps_per_execution=STEPS_PER_EXECUTION)
     val = TensorLoader(xva, yva, 4096)
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=train, val_dataloaders=val)
@@ -181,9 +187,14 @@ def main() -> None:
     ap.add_argument("--floor", action="store_true",
                     help="also time Lightning's loop with a training step that does nothing, and print the lowest "
                          "ratio a Lightning-trained path can reach here")
+    ap.add_argument("--steps-per-execution", type=int, default=AUTO_STEPS_PER_EXECUTION,
+                    help="batches medtorch's module takes in one Lightning step (default: train.py's auto, "
+                         f"{AUTO_STEPS_PER_EXECUTION})")
     args = ap.parse_args()
-    if args.repeats < 1 or args.rows < 1 or args.epochs < 1:
-        ap.error("--rows, --epochs and --repeats must each be at least 1")
+    if args.repeats < 1 or args.rows < 1 or args.epochs < 1 or args.steps_per_execution < 1:
+        ap.error("--rows, --epochs, --repeats and --steps-per-execution must each be at least 1")
+    global STEPS_PER_EXECUTION
+    STEPS_PER_EXECUTION = args.steps_per_execution
     warnings.filterwarnings("ignore")
     import logging
 
@@ -204,7 +215,8 @@ def main() -> None:
     paired = sorted(m / p for p, m in zip(times["plain"], times["medtorch"]))
     rows = args.rows * args.epochs
     print(f"workload: {args.rows} rows x {FEATURES} features, MLP {FEATURES}-256-256-{CLASSES}, batch {BATCH}, "
-          f"{args.epochs} epochs, {torch.get_num_threads()} threads")
+          f"{args.epochs} epochs, {torch.get_num_threads()} threads; medtorch takes {STEPS_PER_EXECUTION} "
+          "batch(es) a Lightning step")
     print(f"(a) plain PyTorch loop      : {rows / a:>10,.0f} rows/s  (best of {args.repeats}: {a:.2f} s)")
     print(f"(b) medtorch + Lightning    : {rows / b:>10,.0f} rows/s  (best of {args.repeats}: {b:.2f} s)")
     print(f"ratio (b)/(a): {b / a:.3f}  (best over best; median of the {args.repeats} paired ratios: "
@@ -213,13 +225,15 @@ def main() -> None:
         steps = args.epochs * -(-args.rows // BATCH)
         idle = min(lightning_floor(xtr, ytr, args.epochs) for _ in range(args.repeats))
         print(f"Lightning's loop with a step that does nothing: {idle / steps * 1e6:.0f} us a step (best of "
-              f"{args.repeats}); lowest reachable ratio here (plain + that) / plain: {(a + idle) / a:.3f}")
+              f"{args.repeats}); lowest ratio here with one Lightning step a batch, (plain + that) / plain: "
+              f"{(a + idle) / a:.3f}")
         same = sorted(w / p for p, w in zip(times["plain"], times["same work"]))
         own = sorted(m / w for w, m in zip(times["same work"], times["medtorch"]))
         print(f"the plain loop's own step and validation run by Lightning's Trainer / plain: median of pairs "
-              f"{statistics.median(same):.3f} (range {same[0]:.3f}-{same[-1]:.3f}); the floor inside a real run")
+              f"{statistics.median(same):.3f} (range {same[0]:.3f}-{same[-1]:.3f}); the floor inside a real run of "
+              "one Lightning step a batch")
         print(f"medtorch / that: median of pairs {statistics.median(own):.3f} (range {own[0]:.3f}-{own[-1]:.3f}); "
-              f"what medtorch's module adds to Lightning's loop")
+              f"what medtorch's module and its grouping of batches change")
 
 
 if __name__ == "__main__":

@@ -100,9 +100,12 @@ def test_ddp_on_two_cpu_processes_matches_single_process_evaluation(tmp_path):
     # evidence written once: one run id, one complete event chain, no second rank's files
     from medtorch.audit import EventLog
 
-    actions = [r["action"] for r in EventLog(rd / "events.jsonl").records()]
+    records = EventLog(rd / "events.jsonl").records()
+    actions = [r["action"] for r in records]
     assert actions.count("run_started") == 1 and actions.count("run_complete") == 1
     assert "ddp" in (rd / "config.yaml").read_text()
+    # DDP synchronises gradients once per Lightning step: trainer.steps_per_execution=auto takes one batch a step
+    assert next(r for r in records if r["action"] == "training_started")["details"]["steps_per_execution"] == 1
 
 
 def test_submitit_local_launcher_runs_jobs_as_separate_processes(tmp_path):

@@ -11,6 +11,7 @@ import torch
 from sklearn import metrics as skm
 
 from conftest import read_json, run_train
+from medtorch.extensions import AUTO_STEPS_PER_EXECUTION
 from medtorch.run import RunDir
 
 pytestmark = pytest.mark.slow
@@ -92,6 +93,8 @@ def test_event_log_is_hash_chained_and_covers_each_step(default_run):
               "model_exported", "validation_evaluated"):
         assert a in actions
     assert actions.index("split_made") < actions.index("preprocessing_fitted") < actions.index("training_started")
+    started = next(r for r in log.records() if r["action"] == "training_started")
+    assert started["details"]["steps_per_execution"] == AUTO_STEPS_PER_EXECUTION  # trainer.steps_per_execution=auto
 
 
 def test_same_seed_gives_bitwise_identical_predictions_and_seed_zero_is_honoured(tmp_path, default_run):

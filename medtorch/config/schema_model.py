@@ -123,6 +123,9 @@ class TrainerConfig:
     limit_train_batches: Any = 1.0  # a fraction (float) or a number of batches (int)
     limit_val_batches: Any = 1.0
     accumulate_grad_batches: int = 1
+    # training batches (optimizer steps) the module takes in one Lightning step; auto = 8, or 1 where a
+    # setting counts Lightning's steps as batches (medtorch/extensions.py steps_per_execution)
+    steps_per_execution: Any = "auto"
     val_check_interval: Any = 1.0
     log_every_n_steps: int = 1
     profiler: Optional[str] = None  # null | simple | advanced | pytorch

@@ -18,6 +18,12 @@ with a seeded permutation of itself (mixup, Zhang et al. 2018): lambda ~ Beta(al
 max(lambda, 1 - lambda) so the first label is the dominant one, x = lambda x + (1 - lambda) x[perm],
 and the batch is ``(x, y, y[perm], lambda)`` instead of ``(x, y)``. Noise, when on, is added before
 mixing. Every draw comes from the loader's generator, so the same seed gives the same batches.
+
+With ``steps_per_execution`` k > 1 the loader yields ``Steps``: k consecutive batches at a time
+(the last group may be shorter), the same batches in the same order; the module takes one optimizer
+step per batch inside one Lightning step (``trainer.steps_per_execution``). Lightning's loop costs
+about 0.25 ms a step on a CPU before any work is done (``scripts/bench_train.py --floor``), so
+grouping divides that by k. The k batches of a group are gathered together: k batches' memory.
 """
 
 from __future__ import annotations
@@ -29,6 +35,19 @@ import numpy as np
 import torch
 
 from medtorch.distributed import shard
+
+
+class Steps(tuple):
+    """Consecutive training batches the module steps through in one Lightning step; ``first`` is the
+    first one's index in the epoch (its place for gradient accumulation)."""
+
+    def __new__(cls, batches, first: int = 0):
+        self = super().__new__(cls, batches)
+        self.first = first
+        return self
+
+    def __reduce__(self):
+        return Steps, (tuple(self), self.first)
 
 
 class TensorLoader:
@@ -47,6 +66,7 @@ class TensorLoader:
         noise_std: float = 0.0,
         noise_columns: int = 0,
         mixup_alpha: float = 0.0,
+        steps_per_execution: int = 1,
     ) -> None:
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
@@ -60,6 +80,9 @@ class TensorLoader:
         if mixup_alpha < 0:
             raise ValueError(f"mixup_alpha must be >= 0 (0 = off); got {mixup_alpha}")
         self.mixup_alpha = float(mixup_alpha)
+        if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) or steps_per_execution < 1:
+            raise ValueError(f"steps_per_execution must be an integer >= 1; got {steps_per_execution!r}")
+        self.steps_per_execution = steps_per_execution
         self.epoch = 0
         self.sampler = self  # Lightning's fit loop calls dataloader.sampler.set_epoch(epoch)
         self.batch_sampler = None  # what Lightning inspects on anything that has a sampler
@@ -81,11 +104,32 @@ class TensorLoader:
             return n
         return math.ceil(n / world) if self.pad_shards else len(range(self.rank, n, world))
 
-    def __len__(self) -> int:
+    @property
+    def batches(self) -> int:
+        """Batches an epoch (each one optimizer step), whatever the grouping."""
         n = self._rows()
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+    def __len__(self) -> int:
+        """What Lightning counts as its batches: groups of ``steps_per_execution`` batches."""
+        return -(-self.batches // self.steps_per_execution)
+
+    def __iter__(self) -> Iterator:
+        if self.steps_per_execution == 1:
+            return self._batches()
+        return self._grouped()
+
+    def _grouped(self) -> Iterator[Steps]:
+        k, group, first = self.steps_per_execution, [], 0
+        for batch in self._batches():
+            group.append(batch)
+            if len(group) == k:
+                yield Steps(group, first)
+                group, first = [], first + k
+        if group:
+            yield Steps(group, first)
+
+    def _batches(self) -> Iterator[tuple[torch.Tensor, ...]]:
         n = len(self.y)
         rank, world = self.rank, self.world_size
         if not self.shuffle and world == 1 and self.row_weights is None:

@@ -8,6 +8,11 @@ benchmark workload (``scripts/bench_train.py``) that costs about 0.2 ms a step a
 ratio to a plain loop from about 1.05 to 1.2. Gradient clipping runs in
 ``on_before_optimizer_step``, which the precision plugin calls after unscaling fp16 gradients.
 
+With ``trainer.steps_per_execution`` > 1 the loader hands ``training_step`` a ``Steps`` group of
+consecutive batches and it takes one optimizer step per batch, in order, through the same
+wrappers: the same steps as one batch a Lightning step, with Lightning's own per-step loop run
+once per group (``medtorch.extensions.steps_per_execution``).
+
 The module logs once per epoch: training loss and MCC from confusion counts in plain tensors
 (a torchmetrics ``update`` per step cost about another 0.1 ms under a profiler). Each step keeps
 its labels, predictions and loss; they are counted in one bincount every 1,024 steps or 262,144
@@ -36,6 +41,7 @@ from pytorch_lightning.profilers import PassThroughProfiler
 from torch import nn
 from torch.nn import functional as F
 
+from medtorch.data.tensors import Steps
 from medtorch.evaluation import metrics as M
 from medtorch.evaluation.epoch import EpochEvidence
 
@@ -43,7 +49,7 @@ from medtorch.evaluation.epoch import EpochEvidence
 # Attributes Lightning sets around every hook call (about 30 times a step). They hold strings or
 # None, never parameters, buffers or modules, so nn.Module.__setattr__'s bookkeeping (about 2 us
 # a call under a profiler) has nothing to do for them.
-_PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_tally_rows"})
+_PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "_tally_rows", "_stepped"})
 
 # kept training steps between two counts: at most this many rows (two int64 vectors of this
 # length) and this many steps (three small tensors each), whatever the batch size or device
@@ -96,6 +102,8 @@ class Classifier(pl.LightningModule):
         return self.network(x)
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        if isinstance(batch, Steps):  # a group of batches (trainer.steps_per_execution): each moved, the group kept
+            return Steps([self.transfer_batch_to_device(b, device, dataloader_idx) for b in batch], batch.first)
         # medtorch's loaders yield tuples of tensors; on a CPU run they are already where they go, and
         # Lightning's generic move (apply_to_collection over the batch) costs about 10 us a batch for nothing
         if device.type == "cpu" and isinstance(batch, (tuple, list)) and all(
@@ -104,6 +112,21 @@ class Classifier(pl.LightningModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def training_step(self, batch, batch_idx):
+        """One optimizer step a batch; a ``Steps`` group takes one per batch, in order, in this one Lightning step.
+
+        A group returns its last loss as ``loss``, every loss as ``losses`` and the global step after
+        each as ``global_steps``, so the divergence guard still names the first step whose loss was not finite.
+        """
+        if not isinstance(batch, Steps):
+            return self._step(batch, batch_idx)
+        start, last = self.trainer.global_step, len(batch) - 1
+        losses, steps = [], []
+        for j, b in enumerate(batch):
+            losses.append(self._step(b, batch.first + j, j == last).detach())
+            steps.append(start := start + self._stepped)
+        return {"loss": losses[-1], "losses": torch.stack(losses), "global_steps": steps}
+
+    def _step(self, batch, batch_idx: int, last_in_group: bool = True) -> torch.Tensor:
         if len(batch) == 4:  # mixup: (x, y, y2, lam)
             x, y, y2, lam = batch
             logits = self.network(x)
@@ -120,10 +143,11 @@ class Classifier(pl.LightningModule):
             stepped = True
         else:  # trainer.accumulate_grad_batches: one optimizer step per k batches (and at the epoch's end)
             self.manual_backward(loss / self.accumulate)
-            stepped = (batch_idx + 1) % self.accumulate == 0 or self.trainer.is_last_batch
+            stepped = (batch_idx + 1) % self.accumulate == 0 or (last_in_group and self.trainer.is_last_batch)
             if stepped:
                 opt.step()
                 opt.zero_grad()
+        self._stepped = stepped
         if stepped and self._schedule is not None and self._schedule[1] == "step":
             self._schedule[0].step()
         with torch.no_grad():  # kept, not reduced: one argmax a step; counted by _count_tally
@@ -237,10 +261,22 @@ class Classifier(pl.LightningModule):
                                 foreach=True)  # multi-tensor kernels: 0.92 against 1.47 ms a step for the MLP on CPU
         if self.scheduler_factory is None:
             return opt
-        total = int(self.trainer.estimated_stepping_batches) // self.accumulate + 1
+        total = self._optimizer_batches() // self.accumulate + 1
         self._schedule = self.scheduler_factory(opt, total)
         # returned to Lightning too, so checkpoints keep its state and LearningRateMonitor sees it
         return {"optimizer": opt, "lr_scheduler": {"scheduler": self._schedule[0], "interval": self._schedule[1]}}
+
+
+    def _optimizer_batches(self) -> int:
+        """Batches the whole fit steps through. Lightning's estimate counts its own steps: with
+        grouped batches (``Steps``) each of those is several batches, up to the loader's count."""
+        lightning_steps = int(self.trainer.estimated_stepping_batches)
+        loader = self.trainer.train_dataloader
+        k = getattr(loader, "steps_per_execution", 1)
+        if k == 1:
+            return lightning_steps
+        epochs = max(self.trainer.max_epochs, 1)
+        return min(lightning_steps * k, loader.batches * epochs)
 
 
 # Lightning reads training_step's and validation_step's signatures on every batch (whether to pass
