@@ -91,10 +91,11 @@ def extension_problems(cfg) -> list[str]:
             problems.append(f"trainer.steps_per_execution={k} cannot be combined with trainer.{key}={t[key]!r}: "
                             f"Lightning counts that in its own steps, each of which would be {k} batches; "
                             "set trainer.steps_per_execution=auto or 1")
-        if t.strategy.startswith("ddp") or t.num_nodes > 1 or (isinstance(t.devices, int) and t.devices > 1):
-            problems.append(f"trainer.steps_per_execution={k} cannot be used with DDP (trainer.strategy="
-                            f"{t.strategy}, devices={t.devices}, num_nodes={t.num_nodes}): DDP synchronises gradients "
-                            "once per Lightning step; set trainer.steps_per_execution=auto or 1")
+        if not _one_process(t):
+            problems.append(f"trainer.steps_per_execution={k} needs one training process (trainer.strategy="
+                            f"{t.strategy}, devices={t.devices}, num_nodes={t.num_nodes} may start several, and "
+                            "grouped steps are not run under DDP); set trainer.devices=1, or "
+                            "trainer.steps_per_execution=auto or 1")
         if cfg.get("task", "classification") == "survival":
             problems.append(f"trainer.steps_per_execution={k}: only classification groups its training batches; "
                             "set trainer.steps_per_execution=auto or 1 with task=survival")
@@ -151,20 +152,31 @@ def steps_per_execution(cfg, processes: int = 1) -> int:
     groups). The same batches are stepped through in the same order either way, so the weights are
     the same (tests/test_steps_per_execution.py). Survival training always takes one.
 
-    Under DDP (``processes`` > 1, known once Lightning's Trainer is built) it is always 1: DDP
-    prepares its gradient all-reduce in the forward call Lightning makes per step, so a second
-    backward pass within it would not be synchronised. A number > 1 is refused there.
+    Under DDP (``processes`` > 1, known once Lightning's Trainer is built) it is always 1: DDP's
+    forward-side work (buffer broadcast, the reducer's per-iteration set-up) runs once per forward
+    call, which would be once per group, and grouped steps have not been verified there. A number
+    > 1 is refused by validation unless the trainer settings name one process, and here.
     """
     k = cfg.trainer.get("steps_per_execution", "auto")
     if k != "auto":
         if int(k) > 1 and processes > 1:
-            raise MedtorchError(f"trainer.steps_per_execution={k} cannot be used with {processes} processes (DDP "
-                                "synchronises gradients once per Lightning step); set trainer.steps_per_execution=auto or 1.")
+            raise MedtorchError(f"trainer.steps_per_execution={k} cannot be used with {processes} processes (grouped "
+                                "steps are not run under DDP); set trainer.devices=1, or trainer.steps_per_execution=auto or 1.")
         return int(k)
     if (processes > 1 or cfg.get("task", "classification") == "survival" or batch_counted(cfg.trainer)
             or user_callbacks(cfg)):
         return 1
     return AUTO_STEPS_PER_EXECUTION
+
+
+def _one_process(t) -> bool:
+    """Whether the trainer settings name exactly one training process, whatever the machine."""
+    devices = t.devices
+    if isinstance(devices, str) and devices.strip().isdigit():
+        devices = int(devices)
+    one = (devices == 1 or (not isinstance(devices, (str, int)) and len(devices) == 1)
+           or (devices == "auto" and t.accelerator == "cpu"))
+    return one and t.num_nodes == 1 and not str(t.strategy).startswith("ddp")
 
 
 def user_callbacks(cfg) -> list[str]:

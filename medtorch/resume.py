@@ -129,10 +129,10 @@ def fault_point(name: str) -> None:
 
 
 def fault_injection_callback():
-    """A fault-injection callback that interrupts training one step into epoch N+1.
+    """A fault-injection callback that interrupts training one Lightning step into epoch N+1.
 
-    By then epoch N's checkpoint is on disk and one optimizer step of epoch N+1 is lost, as in
-    a real crash or time limit. Enabled only by environment variables, for the tests:
+    By then epoch N's checkpoint is on disk and the first optimizer steps of epoch N+1 (one, or a
+    group of ``trainer.steps_per_execution``) are lost, as in a real crash or time limit. Enabled only by environment variables, for the tests:
 
     - ``MEDTORCH_FAULT_KILL_AFTER_EPOCH=N``: SIGKILL, a crash.
     - ``MEDTORCH_FAULT_SIGNAL_AFTER_EPOCH=N``: the signal SLURM and submitit send before the

@@ -33,13 +33,13 @@ def _data(n=300, d=6, k=3):
     return torch.randn(n, d, generator=g), torch.randint(0, k, (n,), generator=g)
 
 
-def _fit(x, y, steps, accumulate=1, kind="none", lr=0.01, mixup=0.0, callbacks=(), epochs=2):
+def _fit(x, y, steps, accumulate=1, kind="none", lr=0.01, mixup=0.0, callbacks=(), epochs=2, precision="32-true"):
     torch.manual_seed(1)
     module = Classifier(MLP(6, 3, [16], dropout=0.3), ["a", "b", "c"], lr=lr, weight_decay=0.1,
                         scheduler=_schedule(kind), accumulate_grad_batches=accumulate)
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                         deterministic=True, callbacks=list(callbacks))
+                         deterministic=True, callbacks=list(callbacks), precision=precision)
     train = TensorLoader(x, y, 32, shuffle=True, seed=3, mixup_alpha=mixup, steps_per_execution=steps)
     trainer.fit(module, train_dataloaders=train, val_dataloaders=TensorLoader(x[:90], y[:90], 40))
     return module, trainer
@@ -51,7 +51,7 @@ def test_the_loader_groups_the_same_batches_in_order():
     grouped = TensorLoader(x, y, 32, shuffle=True, seed=3, steps_per_execution=4)
     groups = list(grouped)
     assert len(one) == grouped.batches == 10 and len(grouped) == len(groups) == 3  # 4 + 4 + 2
-    assert all(isinstance(g, Steps) for g in groups) and [g.first for g in groups] == [0, 4, 8]
+    assert all(isinstance(g, Steps) for g in groups) and [len(g) for g in groups] == [4, 4, 2]
     flat = [b for g in groups for b in g]
     assert len(flat) == len(one)
     for (xa, ya), (xb, yb) in zip(one, flat):
@@ -60,13 +60,15 @@ def test_the_loader_groups_the_same_batches_in_order():
         TensorLoader(x, y, 32, steps_per_execution=0)
 
 
-@pytest.mark.parametrize("steps,accumulate,kind,mixup", [(4, 1, "none", 0.0), (3, 4, "one_cycle", 0.0),
-                                                        (16, 3, "cosine", 0.4)])
-def test_weights_history_and_learning_rate_equal_one_batch_a_step(steps, accumulate, kind, mixup):
+@pytest.mark.parametrize("steps,accumulate,kind,mixup,precision", [
+    (4, 1, "none", 0.0, "32-true"), (3, 4, "one_cycle", 0.0, "32-true"), (16, 3, "cosine", 0.4, "32-true"),
+    # 64-true converts each batch with apply_to_collection, which rebuilds a group as Steps(items)
+    (4, 3, "one_cycle", 0.0, "64-true")])
+def test_weights_history_and_learning_rate_equal_one_batch_a_step(steps, accumulate, kind, mixup, precision):
     """Bit for bit: the same batches, dropout masks and optimizer steps, in the same order."""
     x, y = _data()
-    ref, ref_trainer = _fit(x, y, 1, accumulate, kind, mixup=mixup)
-    got, trainer = _fit(x, y, steps, accumulate, kind, mixup=mixup)
+    ref, ref_trainer = _fit(x, y, 1, accumulate, kind, mixup=mixup, precision=precision)
+    got, trainer = _fit(x, y, steps, accumulate, kind, mixup=mixup, precision=precision)
     for (name, a), b in zip(ref.network.named_parameters(), got.network.parameters()):
         assert torch.equal(a, b), name
     assert got.history == ref.history and len(got.history) == 2
@@ -108,8 +110,11 @@ def test_an_explicit_group_with_a_setting_counted_in_lightning_steps_is_refused(
                for p in problems), problems
     assert any("trainer.steps_per_execution must be auto or an integer >= 1; got 0" in p
                for p in extension_problems(_cfg(steps_per_execution=0)))
-    assert any("trainer.steps_per_execution=4 cannot be used with DDP" in p
-               for p in extension_problems(_compose("trainer=ddp", "trainer.steps_per_execution=4")))
+    for overrides in (["trainer=ddp"], ["trainer.devices=[0,1]"], ["trainer.devices=auto", "trainer.accelerator=gpu"],
+                      ["trainer.devices=2"], ["trainer.num_nodes=2"]):
+        assert any("trainer.steps_per_execution=4 needs one training process" in p
+                   for p in extension_problems(_compose(*overrides, "trainer.steps_per_execution=4"))), overrides
+    assert not extension_problems(_compose("trainer.devices='1'", "trainer.steps_per_execution=4"))
     assert any("only classification groups its training batches" in p for p in
                extension_problems(_compose("+experiment=survival_gbsg2", "trainer.steps_per_execution=2")))
     assert steps_per_execution(_compose("+experiment=survival_gbsg2")) == 1

@@ -38,16 +38,14 @@ from medtorch.distributed import shard
 
 
 class Steps(tuple):
-    """Consecutive training batches the module steps through in one Lightning step; ``first`` is the
-    first one's index in the epoch (its place for gradient accumulation)."""
+    """Consecutive training batches the module steps through in one Lightning step.
 
-    def __new__(cls, batches, first: int = 0):
-        self = super().__new__(cls, batches)
-        self.first = first
-        return self
+    A plain tuple subclass: Lightning's batch hooks rebuild a batch as ``type(batch)(items)``
+    (precision input conversion, device moves), which keeps the type and nothing else, so a group's
+    place in the epoch comes from Lightning's ``batch_idx`` and the loader's ``steps_per_execution``.
+    """
 
-    def __reduce__(self):
-        return Steps, (tuple(self), self.first)
+    __slots__ = ()
 
 
 class TensorLoader:
@@ -120,14 +118,14 @@ class TensorLoader:
         return self._grouped()
 
     def _grouped(self) -> Iterator[Steps]:
-        k, group, first = self.steps_per_execution, [], 0
+        k, group = self.steps_per_execution, []
         for batch in self._batches():
             group.append(batch)
             if len(group) == k:
-                yield Steps(group, first)
-                group, first = [], first + k
+                yield Steps(group)
+                group = []
         if group:
-            yield Steps(group, first)
+            yield Steps(group)
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, ...]]:
         n = len(self.y)

@@ -103,7 +103,7 @@ class Classifier(pl.LightningModule):
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         if isinstance(batch, Steps):  # a group of batches (trainer.steps_per_execution): each moved, the group kept
-            return Steps([self.transfer_batch_to_device(b, device, dataloader_idx) for b in batch], batch.first)
+            return Steps([self.transfer_batch_to_device(b, device, dataloader_idx) for b in batch])
         # medtorch's loaders yield tuples of tensors; on a CPU run they are already where they go, and
         # Lightning's generic move (apply_to_collection over the batch) costs about 10 us a batch for nothing
         if device.type == "cpu" and isinstance(batch, (tuple, list)) and all(
@@ -120,9 +120,10 @@ class Classifier(pl.LightningModule):
         if not isinstance(batch, Steps):
             return self._step(batch, batch_idx)
         start, last = self.trainer.global_step, len(batch) - 1
+        first = batch_idx * self.trainer.train_dataloader.steps_per_execution  # only the last group is shorter
         losses, steps = [], []
         for j, b in enumerate(batch):
-            losses.append(self._step(b, batch.first + j, j == last).detach())
+            losses.append(self._step(b, first + j, j == last).detach())
             steps.append(start := start + self._stepped)
         return {"loss": losses[-1], "losses": torch.stack(losses), "global_steps": steps}
 
@@ -261,22 +262,27 @@ class Classifier(pl.LightningModule):
                                 foreach=True)  # multi-tensor kernels: 0.92 against 1.47 ms a step for the MLP on CPU
         if self.scheduler_factory is None:
             return opt
-        total = self._optimizer_batches() // self.accumulate + 1
+        total = self._optimizer_steps()
         self._schedule = self.scheduler_factory(opt, total)
         # returned to Lightning too, so checkpoints keep its state and LearningRateMonitor sees it
         return {"optimizer": opt, "lr_scheduler": {"scheduler": self._schedule[0], "interval": self._schedule[1]}}
 
 
-    def _optimizer_batches(self) -> int:
-        """Batches the whole fit steps through. Lightning's estimate counts its own steps: with
-        grouped batches (``Steps``) each of those is several batches, up to the loader's count."""
-        lightning_steps = int(self.trainer.estimated_stepping_batches)
+    def _optimizer_steps(self) -> int:
+        """Optimizer steps of the whole fit, + 1: every ``accumulate`` batches and at each epoch's last batch.
+
+        Lightning's estimate counts its own steps; with grouped batches (``Steps``) each is several
+        batches, up to the loader's count. ceil, not floor: when ``accumulate`` does not divide an
+        epoch's batches the epoch's last batch steps too (a floor made one-cycle schedules run out).
+        """
+        lightning_steps = int(self.trainer.estimated_stepping_batches)  # sets up the data first
+        epochs = max(self.trainer.max_epochs, 1)
+        per_epoch = lightning_steps // epochs
         loader = self.trainer.train_dataloader
         k = getattr(loader, "steps_per_execution", 1)
-        if k == 1:
-            return lightning_steps
-        epochs = max(self.trainer.max_epochs, 1)
-        return min(lightning_steps * k, loader.batches * epochs)
+        if k > 1:
+            per_epoch = min(per_epoch * k, loader.batches)
+        return epochs * -(-per_epoch // self.accumulate) + 1
 
 
 # Lightning reads training_step's and validation_step's signatures on every batch (whether to pass
