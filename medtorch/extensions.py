@@ -94,8 +94,8 @@ def extension_problems(cfg) -> list[str]:
         if not _one_process(t):
             problems.append(f"trainer.steps_per_execution={k} needs one training process (trainer.strategy="
                             f"{t.strategy}, devices={t.devices}, num_nodes={t.num_nodes} may start several, and "
-                            "grouped steps are not run under DDP); set trainer.devices=1, or "
-                            "trainer.steps_per_execution=auto or 1")
+                            "grouped steps are not run under DDP); set trainer.steps_per_execution=auto or 1, or "
+                            "train in one process (trainer.devices=1, trainer.num_nodes=1, a strategy other than ddp)")
         if cfg.get("task", "classification") == "survival":
             problems.append(f"trainer.steps_per_execution={k}: only classification groups its training batches; "
                             "set trainer.steps_per_execution=auto or 1 with task=survival")
@@ -133,7 +133,7 @@ def trainer_flags(t) -> dict[str, Any]:
 
 
 # Batches a Lightning step takes by default (trainer.steps_per_execution=auto): Lightning's loop costs
-# about 0.25 ms a step on a CPU before any work (scripts/bench_train.py --floor); 8 make that 0.03 ms
+# 0.25-0.32 ms a step on this CPU before any work (scripts/bench_train.py --floor); 8 make that 0.03-0.04 ms
 AUTO_STEPS_PER_EXECUTION = 8
 
 
@@ -161,7 +161,7 @@ def steps_per_execution(cfg, processes: int = 1) -> int:
     if k != "auto":
         if int(k) > 1 and processes > 1:
             raise MedtorchError(f"trainer.steps_per_execution={k} cannot be used with {processes} processes (grouped "
-                                "steps are not run under DDP); set trainer.devices=1, or trainer.steps_per_execution=auto or 1.")
+                                "steps are not run under DDP); set trainer.steps_per_execution=auto or 1, or train in one process.")
         return int(k)
     if (processes > 1 or cfg.get("task", "classification") == "survival" or batch_counted(cfg.trainer)
             or user_callbacks(cfg)):

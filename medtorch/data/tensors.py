@@ -22,8 +22,8 @@ mixing. Every draw comes from the loader's generator, so the same seed gives the
 With ``steps_per_execution`` k > 1 the loader yields ``Steps``: k consecutive batches at a time
 (the last group may be shorter), the same batches in the same order; the module takes one optimizer
 step per batch inside one Lightning step (``trainer.steps_per_execution``). Lightning's loop costs
-about 0.25 ms a step on a CPU before any work is done (``scripts/bench_train.py --floor``), so
-grouping divides that by k. The k batches of a group are gathered together: k batches' memory.
+0.25-0.32 ms a step on a 2-core CPU before any work is done (``scripts/bench_train.py --floor``),
+so grouping divides that by k. The k batches of a group are gathered together: k batches' memory.
 """
 
 from __future__ import annotations
